@@ -1,0 +1,226 @@
+"""Tables: numbers parse back, marks follow each metric's direction, LaTeX escapes and compiles."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from dbdbench.cli.report import table as table_cmd
+from dbdbench.metrics import METRICS
+from dbdbench.report.tables import BEST, NONE, SECOND, build_grid, make_table, rank_marks
+from dbdbench.results import Result
+
+
+def res(method, dataset, scores, protocol="ddffnet", kind=None) -> Result:
+    return Result(protocol=protocol, scores=dict(scores), dataset=dataset, method=method,
+                  meta={"kind": kind} if kind else {})
+
+
+def sample() -> list[Result]:
+    rng = np.random.default_rng(0)
+    out = []
+    for method in ["DBDF", "LBP", "HiFST", "BR2Net", "D-DFFNet"]:
+        for dataset in ["CUHK-TE-1", "DUT-TE"]:
+            if method == "BR2Net" and dataset == "DUT-TE":
+                continue  # a missing cell
+            out.append(res(method, dataset, {k: float(rng.uniform(0.05, 0.95)) for k in ("mae", "bin_f", "bin_iou")},
+                           kind="reported" if method == "DBDF" else "rescored"))
+    return out
+
+
+def latex_rows(text: str) -> list[list[str]]:
+    """Cells of the tabular body (between \\midrule and \\bottomrule), one list per row."""
+    body = text.split(r"\midrule", 1)[1].split(r"\bottomrule")[0]
+    rows = [ln.strip().removesuffix(r"\\").strip() for ln in body.strip().splitlines()]
+    return [[c.strip() for c in re.split(r"(?<!\\)&", r)] for r in rows if r and not r.startswith("\\midrule")]
+
+
+def expected_marks(values, higher, decimals):
+    """Reference: dense ranks of the rounded, present values; rank 1 bold, rank 2 underlined."""
+    shown = [round(v, decimals) if not np.isnan(v) else None for v in values]
+    present = sorted({v for v in shown if v is not None}, reverse=higher)
+    if sum(v is not None for v in shown) < 2:
+        return [NONE] * len(values)
+    return [NONE if v is None else {0: BEST, 1: SECOND}.get(present.index(v), NONE) for v in shown]
+
+
+# ------------------------------------------------------------------------------------------ marks
+
+
+@pytest.mark.parametrize("higher", [True, False])
+def test_rank_marks_matches_reference_on_random_columns(higher):
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        values = np.round(rng.uniform(0, 1, rng.integers(1, 8)), rng.integers(1, 4))
+        values[rng.uniform(size=values.size) < 0.2] = np.nan
+        assert rank_marks(values, higher, 2) == expected_marks(values, higher, 2)
+
+
+def test_rank_marks_direction_and_ties_after_rounding():
+    # 0.8004 and 0.7996 both print 0.800: they tie for best; 0.75 is then second (dense ranking)
+    assert rank_marks([0.8004, 0.7996, 0.75, 0.70], True, 3) == [BEST, BEST, SECOND, NONE]
+    # at 4 decimals they differ
+    assert rank_marks([0.8004, 0.7996, 0.75, 0.70], True, 4) == [BEST, SECOND, NONE, NONE]
+    # lower is better (MAE)
+    assert rank_marks([0.2, 0.1, float("nan"), 0.3], False, 3) == [SECOND, BEST, NONE, NONE]
+    assert rank_marks([0.2, float("nan")], False, 3) == [NONE, NONE]  # nothing to compare
+
+
+def test_latex_bold_and_underline_follow_metric_direction():
+    results = sample()
+    text = make_table(results, fmt="latex")
+    grid = build_grid(results)
+    rows = latex_rows(text)
+    assert len(rows) == len(grid.rows)
+    for j, col in enumerate(grid.columns):
+        cells = [row[1 + j] for row in rows]
+        want = expected_marks(grid.values[:, j], METRICS[col.metric].higher_is_better, 3)
+        got = [BEST if c.startswith(r"\textbf") else SECOND if c.startswith(r"\underline") else NONE for c in cells]
+        assert got == want, col
+    assert "MAE $\\downarrow$" in text and "$F_\\beta$ $\\uparrow$" in text
+
+
+# ------------------------------------------------------------------------------------------ content
+
+
+def test_csv_parses_back_to_the_rounded_scores():
+    results = sample()
+    frame = pd.read_csv(io.StringIO(make_table(results, fmt="csv", decimals=4)))
+    assert list(frame["method"]) == ["DBDF", "LBP", "HiFST", "BR2Net", "D-DFFNet"]
+    assert list(frame["kind"]) == ["reported"] + ["rescored"] * 4
+    for r in results:
+        row = frame[frame["method"] == r.method].iloc[0]
+        for key, value in r.scores.items():
+            assert row[f"{r.dataset}/{key}"] == pytest.approx(round(value, 4), abs=1e-12)
+    assert np.isnan(frame.loc[frame["method"] == "BR2Net", "DUT-TE/mae"].iloc[0])
+
+
+def test_transposed_csv_is_the_transpose():
+    results = [r for r in sample() if r.meta["kind"] == "rescored"]
+    wide = pd.read_csv(io.StringIO(make_table(results, fmt="csv"))).set_index("method").drop(columns="kind")
+    tall = pd.read_csv(io.StringIO(make_table(results, fmt="csv", transpose=True)))
+    tall.index = tall["dataset"] + "/" + tall["metric"]
+    tall = tall.drop(columns=["dataset", "protocol", "metric"])
+    pd.testing.assert_frame_equal(wide.T, tall, check_names=False)
+
+
+def test_missing_cells_and_decimals():
+    results = sample()
+    latex = make_table(results, fmt="latex", decimals=2)
+    br2 = next(r for r in latex_rows(latex) if r[0] == "BR2Net")
+    assert br2[4:] == ["--", "--", "--"]
+    assert all(re.fullmatch(r"(\\textbf\{|\\underline\{)?\d\.\d{2}\}?|--", c) for c in br2[1:])
+    md = make_table(results, fmt="markdown")
+    line = next(ln for ln in md.splitlines() if ln.startswith("| BR2Net"))
+    assert line.count("–") == 3
+
+
+def test_reported_rows_get_a_dagger_and_footnote():
+    results = sample()
+    latex = make_table(results, fmt="latex")
+    assert latex_rows(latex)[0][0] == r"DBDF$^\dagger$" and r"{\footnotesize $^\dagger$" in latex
+    md = make_table(results, fmt="markdown")
+    assert "| DBDF† |" in md and "\n† reported" in md
+    rescored = [r for r in results if r.meta["kind"] == "rescored"]
+    assert "dagger" not in make_table(rescored, fmt="latex")
+
+
+def test_transposed_latex_has_methods_as_columns():
+    results = sample()
+    rows = latex_rows(make_table(results, fmt="latex", transpose=True))
+    grid = build_grid(results)
+    assert len(rows) == len(grid.columns)
+    assert [r[0] for r in rows] == ["CUHK-TE-1", "", "", "DUT-TE", "", ""]
+    assert all(len(r) == 2 + len(grid.rows) for r in rows)
+
+
+def test_latex_escapes_method_names_and_caption():
+    results = [res("BR_2&Net%", "CUHK-TE-1", {"mae": 0.1}), res("#1 {x}~^\\", "CUHK-TE-1", {"mae": 0.2})]
+    text = make_table(results, fmt="latex", caption="F with beta^2 = 0.3 & 50% off")
+    names = [r[0] for r in latex_rows(text)]
+    assert names == [r"BR\_2\&Net\%", r"\#1 \{x\}\textasciitilde{}\textasciicircum{}\textbackslash{}"]
+    assert r"beta\textasciicircum{}2 = 0.3 \& 50\% off" in text
+
+
+def test_protocols_are_never_mixed_in_one_column():
+    results = [res("A", "CUHK", {"mae": 0.1}, "dbdbench"), res("B", "CUHK", {"mae": 0.2}, "pysod"),
+               res("A", "DUT-TE", {"mae": 0.3}, "dbdbench")]
+    grid = build_grid(results)
+    assert [(c.dataset, c.protocol) for c in grid.columns] == [("CUHK", "dbdbench"), ("CUHK", "pysod"),
+                                                               ("DUT-TE", "dbdbench")]
+    text = make_table(results, fmt="latex")
+    assert r"\multicolumn{1}{c}{CUHK (dbdbench)}" in text and r"\multicolumn{1}{c}{CUHK (pysod)}" in text
+    assert r"\texttt{dbdbench} (CUHK, DUT-TE); \texttt{pysod} (CUHK)" in text
+    with pytest.raises(ValueError, match="Two results for method 'A'"):
+        build_grid(results + [res("A", "CUHK", {"mae": 0.5}, "dbdbench")])
+
+
+def test_clear_errors():
+    with pytest.raises(ValueError, match="Unknown metric key"):
+        make_table(sample(), metrics=["mae", "fmeasure"])
+    with pytest.raises(ValueError, match="No result has metric"):
+        make_table(sample(), metrics=["auc"])
+    with pytest.raises(ValueError, match="Unknown table format"):
+        make_table(sample(), fmt="html")
+    with pytest.raises(ValueError, match="No results"):
+        make_table([])
+
+
+def test_metric_selection_orders_columns():
+    frame = pd.read_csv(io.StringIO(make_table(sample(), metrics=["bin_iou", "mae"], fmt="csv")))
+    assert list(frame.columns[2:]) == ["CUHK-TE-1/bin_iou", "CUHK-TE-1/mae", "DUT-TE/bin_iou", "DUT-TE/mae"]
+
+
+# ------------------------------------------------------------------------------------------ LaTeX engine
+
+
+def _engine() -> list[str] | None:
+    if shutil.which("pdflatex"):
+        return ["pdflatex", "-interaction=nonstopmode", "-halt-on-error"]
+    if shutil.which("tectonic"):
+        return ["tectonic", "--chatter", "minimal"]
+    return None
+
+
+@pytest.mark.skipif(_engine() is None, reason="no LaTeX engine (pdflatex or tectonic) installed; "
+                    "apt-get install --no-install-recommends texlive-latex-base texlive-latex-recommended")
+@pytest.mark.parametrize("transpose", [False, True])
+def test_latex_compiles(tmp_path, transpose):
+    results = sample() + [res("BR_2&Net #1 %", "CTCUG", {"mae": 0.1, "bin_f": 0.9}, "pysod", "rescored"),
+                          res("A~B^C", "CUHK-TE-1", {"mae": 0.1}, "dbdbench")]
+    text = make_table(results, fmt="latex", transpose=transpose, caption="Scores with beta^2 = 0.3 & 100%",
+                      label="tab:x")
+    doc = "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n" + text + "\\end{document}\n"
+    (tmp_path / "t.tex").write_text(doc, encoding="utf-8")
+    proc = subprocess.run([*_engine(), "t.tex"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert (tmp_path / "t.pdf").stat().st_size > 1000
+
+
+# ------------------------------------------------------------------------------------------ CLI
+
+
+def test_cli_reads_files_and_folders(tmp_path):
+    results = sample()
+    sub = tmp_path / "submissions" / "x"
+    sub.mkdir(parents=True)
+    for i, r in enumerate(results):
+        r.to_json(sub / f"{i}.json")
+    (sub / "meta.json").write_text(json.dumps({"name": "x"}), encoding="utf-8")
+    out = tmp_path / "t.csv"
+    run = CliRunner().invoke(table_cmd, [str(tmp_path / "submissions"), "--format", "csv", "--metrics", "mae",
+                                         "--decimals", "2", "--out", str(out)])
+    assert run.exit_code == 0, run.output
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == ["method", "kind", "CUHK-TE-1/mae", "DUT-TE/mae"]
+    assert len(frame) == 5
+    bad = CliRunner().invoke(table_cmd, [str(sub / "meta.json")])
+    assert bad.exit_code != 0 and "not a dbdbench result" in bad.output
