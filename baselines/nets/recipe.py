@@ -1,0 +1,38 @@
+"""Training recipes: the optimisation settings each paper states, as frozen data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class TrainRecipe:
+    """One paper's training recipe, read by the shared trainer.
+
+    The learning rate follows the "poly" schedule ``lr_t = lr * (1 - t / T) ** poly_power`` over
+    ``iterations`` steps (``poly_power = 0`` keeps it constant). ``backbone_lr_mult`` scales the learning
+    rate of parameters whose name starts with ``backbone.`` (some papers train the trunk more slowly).
+
+    Attributes
+    ----------
+    optimizer : {"sgd", "adam", "adamw"}
+    lr, momentum, weight_decay, poly_power, backbone_lr_mult : float
+    batch_size, iterations, input_size : int
+        ``input_size`` is the square training crop/resize side in pixels.
+    augment : tuple of str
+        Names of the augmentations, applied in order (e.g. ``("hflip", "random_crop")``).
+    source : str
+        Where the numbers come from (paper section or code file), or "reconstructed: ..." with the reason.
+    """
+
+    optimizer: str = "sgd"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    poly_power: float = 0.9
+    backbone_lr_mult: float = 1.0
+    batch_size: int = 8
+    iterations: int = 10_000
+    input_size: int = 320
+    augment: tuple[str, ...] = field(default=("hflip",))
+    source: str = ""

@@ -1,0 +1,3 @@
+from dbdbench.cli import main
+
+main()

@@ -1,0 +1,170 @@
+"""Named evaluation protocols: frozen sets of the choices that make one toolkit's numbers.
+
+The same maps give max-F from 0.80 to 0.91 depending on how the mask is binarised, whether maps are
+normalised, which thresholds and comparator are used, which class is positive and how images are
+aggregated. A :class:`Protocol` fixes all of these; every result carries the protocol's name and settings.
+``docs/protocols.md`` states each choice and its source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: the DBD core set: MAE and every threshold score that comes from the confusion counts
+CORE_METRICS = (
+    "mae", "max_f", "mean_f", "adp_f", "bin_f", "bin_f_pooled", "max_iou", "mean_iou", "adp_iou", "bin_iou",
+    "bin_iou_pooled", "max_dice", "mean_dice", "adp_dice",
+)  # fmt: skip
+STRUCTURE_METRICS = ("sm", "max_em", "mean_em", "adp_em", "wf")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One named set of evaluation conventions.
+
+    Attributes
+    ----------
+    name, description, source : str
+        Identity, one-line summary and where the conventions were read from.
+    positive : {"blur", "sharp"}
+        Class scored as positive. Canonical arrays are P(blur); "sharp" flips map and mask exactly.
+    gt_threshold : float
+        Mask binarisation on the [0, 1] scale: ``gt >= gt_threshold`` (``>`` when ``gt_strict``).
+    gt_strict : bool
+    normalize : {"none", "minmax", "max", "mat2gray"}
+        Prediction normalisation: none; ``(p - min) / (max - min)`` unless constant (PySOD); ``p / max``
+        (MATLAB sal_eval_toolbox); MATLAB ``mat2gray`` then ``255 - 255 m`` as the HiFST scripts.
+    levels : {"round", "floor", "search"}
+        How a normalised map becomes threshold levels: nearest 8-bit level, PySOD's ``uint8(255 p)``
+        truncation, or an exact float comparison against ``thresholds`` (searchsorted).
+    thresholds : tuple of float or None
+        Explicit ascending thresholds for ``levels="search"``; None means the 256 levels t/255.
+    curve_endpoint : bool
+        Append the "nothing positive" point to curves (the 256 + 1 convention of dbdbench).
+    curve_average : {"images", "pr"}
+        Curves as the mean of per-image curves, or F of the mean precision and mean recall.
+    adaptive_factor : float
+        Adaptive threshold ``min(factor * mean(p), 1)``, rule ``>=``.
+    binary_threshold : float
+        Fixed threshold of ``bin_*`` scores; ``binary_strict`` selects ``>`` instead of ``>=``.
+    binary_strict : bool
+    best_f : {"curve", "per_image"}
+        ``max_f`` as the maximum of the averaged F curve, or the mean of per-image best F (Zhao et al.).
+    beta2, wf_beta2 : float
+        Beta^2 of F-beta (0.3) and of the weighted F-measure.
+    metrics : tuple of str
+        The score keys the protocol reports by default.
+    """
+
+    name: str
+    description: str
+    source: str
+    positive: str = "blur"
+    gt_threshold: float = 0.5
+    gt_strict: bool = False
+    normalize: str = "none"
+    levels: str = "round"
+    thresholds: tuple[float, ...] | None = None
+    curve_endpoint: bool = True
+    curve_average: str = "images"
+    adaptive_factor: float = 2.0
+    binary_threshold: float = 0.5
+    binary_strict: bool = False
+    best_f: str = "curve"
+    beta2: float = 0.3
+    wf_beta2: float = 1.0
+    metrics: tuple[str, ...] = field(default=CORE_METRICS)
+
+    @property
+    def n_levels(self) -> int:
+        return 256 if self.thresholds is None else len(self.thresholds)
+
+    def settings(self) -> dict[str, Any]:
+        """All settings as a JSON-ready dict (stored in every result)."""
+        out = asdict(self)
+        out["thresholds"] = None if self.thresholds is None else list(self.thresholds)
+        out["metrics"] = list(self.metrics)
+        return out
+
+
+_ZHAO_CURVE = tuple(round(0.05 * i, 2) for i in range(21))
+
+PROTOCOLS: dict[str, Protocol] = {
+    p.name: p
+    for p in (
+        Protocol(
+            name="dbdbench",
+            description="blur positive; GT >= 0.5; no normalisation; 256 levels + end point; per-image means, "
+            "pooled IoU; exact ROC AUC",
+            source="docs/protocols.md",
+            metrics=(*CORE_METRICS, "auc", "ap", "ar"),
+        ),
+        Protocol(
+            name="pysod",
+            description="PySODMetrics 1.6 defaults: min-max map, GT > 128, floor levels, mean of per-image curves",
+            source="PySODMetrics 1.6.2 (py_sod_metrics/utils.py, fmeasurev2.py, sod_metrics.py)",
+            gt_threshold=128 / 255,
+            gt_strict=True,
+            normalize="minmax",
+            levels="floor",
+            curve_endpoint=False,
+            binary_strict=True,
+            metrics=(*CORE_METRICS, *STRUCTURE_METRICS),
+        ),
+        Protocol(
+            name="ddffnet",
+            description="D-DFFNet test scripts: maps and GT binarised at 0.5, per-image F on the blur class, "
+            "MAE on the map, IoU pooled over the dataset",
+            source="yuxinjin-whu/D-DFFNet test1.py, test_iou.py, utils.F_score1",
+            gt_strict=True,
+            binary_strict=True,
+            curve_endpoint=False,
+            metrics=("mae", "bin_f", "bin_iou_pooled", "bin_iou"),
+        ),
+        Protocol(
+            name="zhao",
+            description="MATLAB evaluate_dbd (BTBNet/CENet group): in-focus positive, GT >= 0.1, map / max, "
+            "21-threshold curves, F = mean per-image best F, AUC = area under the F curve",
+            source="wdzhao123/MLDBD evaluate_dbd/ (performCalcu.m, Fmeasure_calu.m, evaluate.m)",
+            positive="sharp",
+            gt_threshold=0.1,
+            normalize="max",
+            levels="search",
+            thresholds=_ZHAO_CURVE,
+            curve_endpoint=False,
+            curve_average="pr",
+            best_f="per_image",
+            metrics=("max_f", "auc_fcurve", "mae"),
+        ),
+        Protocol(
+            name="hifst",
+            description="HiFST PRDataComputation.m: GT > 0, 255 - 255 mat2gray(sharp map), thresholds 0..255 "
+            "(>=), per-image P/R averaged (TP = 0 adds 0), F of mean P and R",
+            source="isalirezag/HiFST Evaluation/PRDataComputation.m",
+            gt_threshold=0.0,
+            gt_strict=True,
+            normalize="mat2gray",
+            levels="search",
+            thresholds=tuple(float(t) for t in range(256)),
+            curve_endpoint=False,
+            curve_average="pr",
+            metrics=("max_f", "mean_f"),
+        ),
+    )
+}
+
+
+def list_protocols() -> list[str]:
+    """Names of the registered protocols, the default first."""
+    return list(PROTOCOLS)
+
+
+def get_protocol(protocol: str | Protocol) -> Protocol:
+    """Resolve a protocol name (or pass a :class:`Protocol` through), with an error listing valid names."""
+    if isinstance(protocol, Protocol):
+        return protocol
+    try:
+        return PROTOCOLS[protocol]
+    except KeyError:
+        raise KeyError(f"Unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}") from None

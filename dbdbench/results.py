@@ -1,0 +1,163 @@
+"""The result of one evaluation and its versioned JSON form.
+
+A :class:`Result` is what :meth:`dbdbench.metrics.Evaluator.compute` returns and what every report,
+table, plot and submission reads. The JSON form has the same keys; ``Result.from_json(r.to_json())``
+gives back an equal result. Files are written atomically: a temporary file in the same folder, then a
+rename, so an interrupted run never leaves half a result behind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dbdbench import __version__
+
+SCHEMA = "dbdbench.result"
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Result:
+    """Scores, curves and per-image rows of one (method, dataset, protocol) evaluation.
+
+    Attributes
+    ----------
+    protocol : str
+        Name of the protocol that produced every number here.
+    scores : dict of str to float
+        Dataset scores (keys in :data:`dbdbench.metrics.METRICS`); NaN where undefined.
+    curves : dict of str to ndarray
+        ``thresholds, precision, recall, fpr, f`` in ascending threshold order.
+    per_image : list of dict
+        One row per image (``name``, per-image scores, ``empty_gt``, ``resized``).
+    n_images, n_empty_gt : int
+    dataset, method : str or None
+    protocol_settings : dict
+        Every setting of the protocol (see :class:`dbdbench.metrics.Protocol`).
+    meta : dict
+        Free-form provenance: prediction folder, polarity, file hashes, tool version, kind.
+    """
+
+    protocol: str
+    scores: dict[str, float]
+    curves: dict[str, np.ndarray] = field(default_factory=dict)
+    per_image: list[dict[str, Any]] = field(default_factory=list)
+    n_images: int = 0
+    n_empty_gt: int = 0
+    dataset: str | None = None
+    method: str | None = None
+    protocol_settings: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    dbdbench_version: str = __version__
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready dict (NaN becomes null; arrays become lists)."""
+        return {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "dbdbench_version": self.dbdbench_version,
+            "protocol": self.protocol,
+            "protocol_settings": self.protocol_settings,
+            "dataset": self.dataset,
+            "method": self.method,
+            "n_images": self.n_images,
+            "n_empty_gt": self.n_empty_gt,
+            "scores": {k: _num(v) for k, v in self.scores.items()},
+            "curves": {k: [_num(x) for x in np.asarray(v, dtype=np.float64).tolist()] for k, v in self.curves.items()},
+            "per_image": [{k: _num(v) for k, v in row.items()} for row in self.per_image],
+            "meta": self.meta,
+        }
+
+    def to_json(self, path: str | os.PathLike | None = None, *, indent: int | None = 1) -> str:
+        """Serialise; with ``path``, also write the file atomically. Returns the JSON text."""
+        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        if path is not None:
+            atomic_write_text(Path(path), text + "\n")
+        return text
+
+    @classmethod
+    def from_json(cls, source: str | os.PathLike | dict[str, Any]) -> Result:
+        """Load from a dict, a JSON string or a file path, checking the schema name and version."""
+        if isinstance(source, dict):
+            data = source
+        else:
+            text = str(source)
+            if not text.lstrip().startswith("{"):
+                try:
+                    text = Path(source).read_text(encoding="utf-8")
+                except OSError as exc:
+                    raise ValueError(f"cannot read result file {source}: {exc}") from exc
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{source}: not valid JSON ({exc})") from exc
+        return cls._from_dict(data, str(source) if not isinstance(source, dict) else "<dict>")
+
+    @classmethod
+    def _from_dict(cls, data: dict[str, Any], where: str) -> Result:
+        if data.get("schema") != SCHEMA:
+            raise ValueError(f"{where}: not a dbdbench result (schema {data.get('schema')!r}, expected {SCHEMA!r})")
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(
+                f"{where}: result schema version {data.get('schema_version')} is not supported "
+                f"(this dbdbench reads version {SCHEMA_VERSION}); re-run dbdbench evaluate"
+            )
+        return cls(
+            protocol=data["protocol"],
+            scores={k: _float(v) for k, v in data["scores"].items()},
+            curves={k: np.array([_float(x) for x in v], dtype=np.float64) for k, v in data.get("curves", {}).items()},
+            per_image=[{k: v for k, v in row.items()} for row in data.get("per_image", [])],
+            n_images=int(data.get("n_images", 0)),
+            n_empty_gt=int(data.get("n_empty_gt", 0)),
+            dataset=data.get("dataset"),
+            method=data.get("method"),
+            protocol_settings=data.get("protocol_settings", {}),
+            meta=data.get("meta", {}),
+            dbdbench_version=data.get("dbdbench_version", "unknown"),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Result):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+
+def load_result(path: str | os.PathLike) -> Result:
+    """Read a result JSON file (see :meth:`Result.from_json`)."""
+    return Result.from_json(Path(path))
+
+
+def _num(v: Any) -> Any:
+    if isinstance(v, (float, np.floating)):
+        v = float(v)
+        return None if math.isnan(v) or math.isinf(v) else v
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
+
+
+def _float(v: Any) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

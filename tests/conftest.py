@@ -1,0 +1,24 @@
+"""Shared fixtures: the real data in ``../shared/data`` is read in place and never copied."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shared_data_dir() -> Path:
+    env = os.environ.get("DBDBENCH_SHARED_DATA")
+    return Path(env) if env else ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real DBD data (CUHK GT, HiFST maps, authors' outputs); skips when it is not beside the repo."""
+    path = _shared_data_dir()
+    if not (path / "cuhk" / "gt").is_dir():
+        pytest.skip(f"real data not found at {path} (set DBDBENCH_SHARED_DATA to the shared/data folder)")
+    return path
