@@ -1,0 +1,47 @@
+"""``dbdbench check [PATH]``: validate submissions for CI (exit 0 when valid, 2 otherwise)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("check")
+@click.argument("path", default="submissions", type=click.Path(path_type=Path))
+@click.option("--base", default=None, metavar="REF",
+              help="Git revision to compare with: entries, result files and metrics present there must remain.")
+@click.option("--maps-root", type=click.Path(path_type=Path), envvar="DBDBENCH_MAPS", default=None,
+              help="Folder holding the maps of re-scored entries (their rescore.maps paths are relative to it); "
+                   "re-scored results are re-computed and compared when their maps are found. [env DBDBENCH_MAPS]")
+@click.option("--data-root", type=click.Path(path_type=Path), default=None,
+              help="Dataset root for re-scoring (default: the registry's DBDBENCH_DATA discovery).")
+@click.option("--atol", type=float, default=1e-9, show_default=True,
+              help="Largest allowed difference between a stored and a re-computed score.")
+def check(path: Path, base: str | None, maps_root: Path | None, data_root: Path | None, atol: float) -> None:
+    """Validate the submission folders under PATH (default: submissions/).
+
+    Checks the strict meta/result schema, file names against registered datasets, metric keys and ranges,
+    declared polarity, unsafe paths, symlinks and size caps; with --base, that nothing was removed; and
+    that re-scored results reproduce from their maps when the maps are present.
+    """
+    from dbdbench._submission_checks import check_against_base, check_reproduction
+    from dbdbench.submissions import check_tree, load_submissions
+
+    problems = check_tree(path)
+    if base is not None:
+        problems += check_against_base(path, base)
+    notes: list[str] = []
+    if not problems:
+        repro, notes = check_reproduction(path, maps_root, data_root, atol=atol)
+        problems += repro
+    for note in notes:
+        click.echo(f"note: {note}")
+    if problems:
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
+        click.echo(f"{len(problems)} problem(s) in {path}", err=True)
+        raise SystemExit(2)
+    entries = [] if (path / "meta.json").exists() else load_submissions(path)
+    n_files = sum(len(e.results) for e in entries)
+    click.echo(f"OK: {path} is valid ({len(entries)} entries, {n_files} result files)")

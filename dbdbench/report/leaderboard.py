@@ -1,0 +1,271 @@
+"""Generate ``reports/`` from ``submissions/``: Markdown leaderboards, LaTeX tables, plots and a static page.
+
+Everything is a pure function of the submission files (no timestamps, stable ordering), so regenerating
+into a temporary folder and comparing byte by byte tells whether the committed ``reports/`` is stale
+(``dbdbench leaderboard --check``). Reported numbers (copied from papers) and re-scored numbers (computed
+by dbdbench from maps) are kept apart and labelled in every output.
+
+References
+----------
+.. [1] Croce et al., "RobustBench", NeurIPS Datasets and Benchmarks 2021 (generated leaderboard pages that
+   list reported next to re-measured numbers).
+"""
+
+from __future__ import annotations
+
+import filecmp
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dbdbench.submissions import REPORTED_PROTOCOLS, load_submissions
+
+#: the column that orders each protocol's leaderboard (best first); other protocols use their first metric
+PRIMARY_METRIC = {"dbdbench": "auc", "pysod": "max_f", "ddffnet": "bin_f", "zhao": "max_f", "hifst": "max_f",
+                  "reported:defusionnet-tpami": "max_f"}
+KIND_LABEL = {"reported": "reported", "rescored": "re-scored"}
+CURVE_KINDS = ("pr", "fmeasure", "roc")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One leaderboard row: a result of one entry on one dataset under one protocol."""
+
+    entry: str
+    method: str
+    kind: str
+    dataset: str
+    protocol: str
+    scores: dict[str, float]
+    training: tuple[str, ...]
+    year: int
+    venue: str
+    paper_url: str | None
+    code_url: str | None
+    source: str
+    result: dict[str, Any] = field(compare=False, repr=False)
+
+
+def collect_rows(submissions: str | Path) -> list[Row]:
+    """Every (entry, result file) of a submissions folder as a :class:`Row`, sorted by entry and file."""
+    rows = []
+    for sub in load_submissions(submissions):
+        meta = sub.meta
+        for _, result in sorted(sub.results.items()):
+            src = result["meta"].get("source") or {}
+            source = f"{src['short']}, {src['table']}" if src else f"dbdbench {result.get('dbdbench_version', '')}"
+            rows.append(Row(sub.entry_id, result["method"], meta["kind"], result["dataset"], result["protocol"],
+                            dict(result["scores"]), tuple(meta["training_data"]), meta["year"], meta["venue"],
+                            meta["paper_url"], meta["code_url"], source.strip(), result))
+    return rows
+
+
+def metric_columns(protocol: str, rows: Sequence[Row]) -> list[str]:
+    """The metric keys shown for a protocol: the protocol's own order, restricted to keys some row has."""
+    present = {k for r in rows for k in r.scores}
+    if protocol in REPORTED_PROTOCOLS:
+        order = list(REPORTED_PROTOCOLS[protocol].metrics)
+    else:
+        from dbdbench.metrics import get_protocol
+
+        order = list(get_protocol(protocol).metrics)
+    primary = PRIMARY_METRIC.get(protocol)
+    order = ([primary] if primary in order else []) + [m for m in order if m != primary]
+    return [m for m in order if m in present] + sorted(present - set(order))
+
+
+def metric_label(protocol: str, key: str) -> str:
+    """Column header: the paper's label for reported protocols, else the registry label, with an arrow."""
+    from dbdbench.metrics import METRICS
+
+    info = METRICS[key]
+    label = REPORTED_PROTOCOLS[protocol].labels.get(key, info.label) if protocol in REPORTED_PROTOCOLS else info.label
+    return f"{label} {'↑' if info.higher_is_better else '↓'}"
+
+
+def protocol_description(protocol: str) -> str:
+    """One paragraph saying how the numbers of ``protocol`` were computed."""
+    if protocol in REPORTED_PROTOCOLS:
+        return REPORTED_PROTOCOLS[protocol].description
+    from dbdbench.metrics import get_protocol
+
+    return get_protocol(protocol).description
+
+
+def rank_rows(rows: Sequence[Row], protocol: str) -> list[Row]:
+    """Rows sorted best first by the protocol's primary metric; rows without it last; ties by name."""
+    from dbdbench.metrics import METRICS
+
+    cols = metric_columns(protocol, rows)
+    key = cols[0] if cols else None
+    sign = -1.0 if key and METRICS[key].higher_is_better else 1.0
+
+    def order(r: Row) -> tuple[int, float, str, str]:
+        value = r.scores.get(key) if key else None
+        return (value is None, sign * value if value is not None else 0.0, r.method.lower(), r.kind)
+
+    return sorted(rows, key=order)
+
+
+def grouped(rows: Sequence[Row]) -> dict[str, dict[str, list[Row]]]:
+    """dataset -> protocol -> ranked rows, datasets and protocols in sorted order."""
+    out: dict[str, dict[str, list[Row]]] = {}
+    for r in rows:
+        out.setdefault(r.dataset, {}).setdefault(r.protocol, []).append(r)
+    return {d: {p: rank_rows(out[d][p], p) for p in sorted(out[d])} for d in sorted(out)}
+
+
+def dataset_title(name: str) -> str:
+    """``"CUHK-TE-1 (100 images)"`` from the registry, or the bare name when it has no count."""
+    from dbdbench.datasets import get_dataset
+
+    spec = get_dataset(name)
+    n = getattr(spec, "n_images", None)
+    return f"{name} ({n} images)" if n else name
+
+
+# --------------------------------------------------------------------------------------------- Markdown
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _links(r: Row) -> str:
+    parts = [f"[paper]({r.paper_url})" if r.paper_url else "", f"[code]({r.code_url})" if r.code_url else ""]
+    return " ".join(p for p in parts if p) or "–"
+
+
+def markdown_dataset(dataset: str, by_protocol: dict[str, list[Row]], decimals: int = 3) -> str:
+    """The Markdown leaderboard of one dataset: one ranked table per protocol."""
+    lines = [f"# Leaderboard: {dataset_title(dataset)}", "",
+             "Generated by `dbdbench leaderboard` from `submissions/`; do not edit by hand.",
+             "**reported** = copied from the paper named in *Source*; **re-scored** = computed by dbdbench from "
+             "the published maps. Numbers under different protocols are not comparable.", ""]
+    for protocol, rows in by_protocol.items():
+        cols = metric_columns(protocol, rows)
+        lines += [f"## Protocol `{protocol}`", "", _md_cell(protocol_description(protocol)), ""]
+        header = ["#", "Method", "Kind", *(metric_label(protocol, c) for c in cols), "Training data", "Source",
+                  "Links"]
+        lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        for i, r in enumerate(rows, 1):
+            vals = [f"{r.scores[c]:.{decimals}f}" if c in r.scores else "–" for c in cols]
+            cells = [str(i), f"{r.method} ({r.venue} {r.year})", KIND_LABEL[r.kind], *vals,
+                     "; ".join(r.training) or "none (hand-crafted)", r.source, _links(r)]
+            lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def markdown_index(groups: dict[str, dict[str, list[Row]]]) -> str:
+    """``reports/leaderboard/README.md``: the list of per-dataset leaderboards."""
+    lines = ["# dbdbench leaderboards", "", "Generated by `dbdbench leaderboard`; do not edit by hand.", "",
+             "| Dataset | Protocols | Entries |", "|---|---|---|"]
+    for dataset, by_protocol in groups.items():
+        n = sum(len(v) for v in by_protocol.values())
+        protocols = ", ".join(f"`{p}`" for p in by_protocol)
+        lines.append(f"| [{dataset}]({dataset}.md) | {protocols} | {n} |")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------ tables and plots
+
+
+def _results(rows: Sequence[Row]) -> list[Any]:
+    from dbdbench.results import Result
+
+    return [Result.from_json(r.result) for r in rows]
+
+
+def latex_tables(groups: dict[str, dict[str, list[Row]]]) -> dict[str, str]:
+    """One LaTeX table per protocol (every dataset scored under it), keyed by file name."""
+    from dbdbench.report.tables import make_table
+
+    by_protocol: dict[str, list[Row]] = {}
+    for by_p in groups.values():
+        for protocol, rows in by_p.items():
+            by_protocol.setdefault(protocol, []).extend(rows)
+    out = {}
+    for protocol in sorted(by_protocol):
+        rows = by_protocol[protocol]
+        caption = None if protocol not in REPORTED_PROTOCOLS else REPORTED_PROTOCOLS[protocol].description
+        text = make_table(_results(rows), metrics=metric_columns(protocol, rows), fmt="latex", caption=caption,
+                          label=f"tab:{slug(protocol)}")
+        out[f"{slug(protocol)}.tex"] = text if text.endswith("\n") else text + "\n"
+    return out
+
+
+def slug(name: str) -> str:
+    """A file-name-safe form of a protocol or dataset name (``reported:x`` -> ``reported-x``)."""
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
+
+
+def write_plots(groups: dict[str, dict[str, list[Row]]], out_dir: Path) -> list[str]:
+    """SVG curves for every (dataset, protocol) where some result has curves; returns the written names."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    from matplotlib import rc_context
+
+    from dbdbench.report.plots import plot_curves
+
+    written = []
+    for dataset, by_protocol in groups.items():
+        for protocol, rows in by_protocol.items():
+            with_curves = [r for r in rows if r.result.get("curves")]
+            for curve in CURVE_KINDS if with_curves else ():
+                name = f"{slug(dataset)}__{slug(protocol)}__{curve}.svg"
+                with rc_context({"svg.hashsalt": "dbdbench", "svg.fonttype": "none"}):
+                    fig = plot_curves(_results(with_curves), curve=curve, out=out_dir / name,
+                                      title=f"{dataset} ({protocol})")
+                plt.close(fig)
+                written.append(name)
+    return written
+
+
+# ------------------------------------------------------------------------------------------ orchestration
+
+
+def generate(submissions: str | Path, out: str | Path, plots: bool = True) -> list[Path]:
+    """Write the whole report tree into ``out`` (replacing what the generator owns) and list the files.
+
+    Layout: ``leaderboard/README.md`` and ``leaderboard/<DATASET>.md``, ``tables/<protocol>.tex``,
+    ``figures/<dataset>__<protocol>__<curve>.svg`` and ``index.html``.
+    """
+    from dbdbench.report.leaderboard_html import render_html
+
+    out = Path(out)
+    groups = grouped(collect_rows(submissions))
+    for sub in ("leaderboard", "tables", "figures"):
+        shutil.rmtree(out / sub, ignore_errors=True)
+        (out / sub).mkdir(parents=True)
+    (out / "leaderboard" / "README.md").write_text(markdown_index(groups), encoding="utf-8")
+    for dataset, by_protocol in groups.items():
+        (out / "leaderboard" / f"{slug(dataset)}.md").write_text(markdown_dataset(dataset, by_protocol),
+                                                                 encoding="utf-8")
+    for name, text in latex_tables(groups).items():
+        (out / "tables" / name).write_text(text, encoding="utf-8")
+    figures = write_plots(groups, out / "figures") if plots else []
+    svgs = {name: (out / "figures" / name).read_text(encoding="utf-8") for name in figures}
+    (out / "index.html").write_text(render_html(groups, svgs), encoding="utf-8")
+    return sorted(p for p in out.rglob("*") if p.is_file())
+
+
+def stale_files(submissions: str | Path, out: str | Path, plots: bool = True) -> list[str]:
+    """Files of ``out`` that differ from a fresh generation (missing, extra or changed); empty when current."""
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="dbdbench-reports-") as tmp:
+        fresh = Path(tmp)
+        generate(submissions, fresh, plots=plots)
+        want = {p.relative_to(fresh).as_posix() for p in fresh.rglob("*") if p.is_file()}
+        have = {p.relative_to(out).as_posix() for sub in ("leaderboard", "tables", "figures")
+                for p in (out / sub).rglob("*") if p.is_file()} if out.is_dir() else set()
+        if (out / "index.html").is_file():
+            have.add("index.html")
+        stale = sorted(have ^ want)
+        stale += sorted(n for n in want & have if not filecmp.cmp(fresh / n, out / n, shallow=False))
+    return sorted(set(stale))
