@@ -1,0 +1,192 @@
+"""Plots: files in every format, one panel per dataset, one line per method, stable styles, grids."""
+
+from __future__ import annotations
+
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from matplotlib.colors import to_rgba
+
+from dbdbench.cli.report import plot as plot_cmd
+from dbdbench.report.plots import method_styles, plot_curves, plot_qualitative
+from dbdbench.results import Result
+
+MAGIC = {".pdf": b"%PDF", ".png": b"\x89PNG", ".svg": b"<?xml"}
+
+
+def curves(seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0, 1, 256)
+    recall = np.sort(rng.uniform(0, 1, 256))[::-1]
+    precision = np.clip(0.5 + 0.5 * t * rng.uniform(0.5, 1), 0, 1)
+    return {"thresholds": t, "precision": precision, "recall": recall, "fpr": recall ** 2,
+            "f": 1.3 * precision * recall / np.maximum(0.3 * precision + recall, 1e-12)}
+
+
+def res(method, dataset, protocol="dbdbench", with_curves=True, kind=None) -> Result:
+    return Result(protocol=protocol, scores={"mae": 0.1}, dataset=dataset, method=method,
+                  curves=curves(zlib.crc32(f"{method}/{dataset}".encode())) if with_curves else {},
+                  meta={"kind": kind} if kind else {})
+
+
+METHODS = ["HiFST", "LBP", "DBDF", "BTBNet", "DeFusionNet", "D-DFFNet", "CENet", "BR2Net"]
+
+
+def sample() -> list[Result]:
+    return [res(m, d) for d in ["CUHK", "DUT-TE", "CTCUG"] for m in METHODS]
+
+
+def visible_axes(fig):
+    return [ax for ax in fig.axes if ax.get_visible()]
+
+
+def method_lines(ax):
+    return [ln for ln in ax.get_lines() if not ln.get_label().startswith("_")]
+
+
+@pytest.mark.parametrize("suffix", [".pdf", ".png", ".svg"])
+def test_each_format_is_written(tmp_path, suffix):
+    out = tmp_path / f"pr{suffix}"
+    plot_curves(sample()[:3], "pr", out)
+    assert out.read_bytes()[:5].startswith(MAGIC[suffix])
+
+
+@pytest.mark.parametrize("curve", ["pr", "fmeasure", "roc"])
+def test_one_panel_per_dataset_and_one_line_per_method(curve):
+    results = sample()
+    fig = plot_curves(results, curve)
+    axes = visible_axes(fig)
+    assert [ax.get_title() for ax in axes] == ["CUHK", "DUT-TE", "CTCUG"]
+    for ax in axes:
+        assert sorted(ln.get_label() for ln in method_lines(ax)) == sorted(METHODS)
+    # the plotted data are the stored curves
+    x_key, y_key = {"pr": ("recall", "precision"), "fmeasure": ("thresholds", "f"), "roc": ("fpr", "recall")}[curve]
+    line = next(ln for ln in method_lines(axes[1]) if ln.get_label() == "LBP")
+    want = next(r for r in results if r.method == "LBP" and r.dataset == "DUT-TE").curves
+    np.testing.assert_array_equal(line.get_xdata(), want[x_key])
+    np.testing.assert_array_equal(line.get_ydata(), want[y_key])
+
+
+def test_crowded_legend_goes_outside():
+    crowded = plot_curves(sample(), "pr")
+    assert len(crowded.legends) == 1 and all(ax.get_legend() is None for ax in crowded.axes)
+    few = plot_curves(sample()[:3], "pr")
+    assert not few.legends and few.axes[0].get_legend() is not None
+
+
+def test_colours_are_consistent_across_figures():
+    results = sample()
+    a, b = plot_curves(results, "pr"), plot_curves(results[::-1], "roc")
+    style = {ln.get_label(): (to_rgba(ln.get_color()), ln.get_linestyle()) for ax in a.axes for ln in method_lines(ax)}
+    for ax in b.axes:
+        for ln in method_lines(ax):
+            assert (to_rgba(ln.get_color()), ln.get_linestyle()) == style[ln.get_label()]
+    # a subset drawn with the styles of the full set keeps them
+    shared = method_styles(r.method for r in results)
+    sub = plot_curves([r for r in results if r.method in ("LBP", "HiFST")], "pr", styles=shared)
+    for ln in method_lines(sub.axes[0]):
+        assert to_rgba(ln.get_color()) == style[ln.get_label()][0]
+
+
+def test_method_styles_are_deterministic_and_distinct():
+    names = [f"m{i}" for i in range(25)]
+    styles = method_styles(names)
+    assert styles == method_styles(reversed(names))
+    pairs = {(to_rgba(s["color"]), s["linestyle"]) for s in styles.values()}
+    assert len(pairs) == len(names)
+
+
+def test_results_without_curves_are_named_and_left_out():
+    results = sample()[:3] + [res("Paper", "CUHK", with_curves=False, kind="reported")]
+    with pytest.warns(UserWarning, match="Paper/CUHK"):
+        fig = plot_curves(results, "pr")
+    assert len(method_lines(fig.axes[0])) == 3
+    with pytest.raises(ValueError, match="reported-only"), pytest.warns(UserWarning):
+        plot_curves(results[-1:], "pr")
+
+
+def test_mixed_protocols_get_their_own_panels():
+    fig = plot_curves([res("A", "CUHK", "dbdbench"), res("A", "CUHK", "pysod")], "pr")
+    assert [ax.get_title() for ax in visible_axes(fig)] == ["CUHK (dbdbench)", "CUHK (pysod)"]
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="extensions"):
+        plot_curves(sample(), "pr", tmp_path / "x.jpg")
+    with pytest.raises(ValueError, match="Unknown curve"):
+        plot_curves(sample(), "det")
+
+
+# ------------------------------------------------------------------------------------------ grids
+
+
+def _write_set(root, stems):
+    rng = np.random.default_rng(3)
+    for sub in ("img", "gt", "a", "b"):
+        (root / sub).mkdir()
+    truth = {}
+    for stem in stems:
+        gt = (rng.uniform(size=(12, 16)) > 0.5).astype(np.uint8) * 255
+        sharp_map = rng.integers(0, 256, (12, 16), dtype=np.uint8)
+        cv2.imwrite(str(root / "img" / f"{stem}.JPG"), rng.integers(0, 256, (12, 16, 3), dtype=np.uint8))
+        cv2.imwrite(str(root / "gt" / f"{stem}.png"), gt)
+        cv2.imwrite(str(root / "a" / f"{stem}_AMap.png"), sharp_map)
+        cv2.imwrite(str(root / "b" / f"{stem}.png"), (sharp_map.astype(np.uint16) * 257))
+        truth[stem] = (gt / 255.0, sharp_map / 255.0)
+    return truth
+
+
+def test_qualitative_grid_layout_and_polarity(tmp_path):
+    stems = ["s1", "s2"]
+    truth = _write_set(tmp_path, stems)
+    out = tmp_path / "grid.png"
+    fig = plot_qualitative(tmp_path / "img", tmp_path / "gt", {"A": tmp_path / "a", "B": tmp_path / "b"}, stems,
+                           out, maps_white={"A": "sharp", "B": "blur"})
+    assert out.read_bytes()[:4] == MAGIC[".png"]
+    assert len(fig.axes) == len(stems) * 4
+    axes = np.array(fig.axes).reshape(2, 4)
+    assert [ax.get_title() for ax in axes[0]] == ["Input", "GT", "A", "B"]
+    for i, stem in enumerate(stems):
+        gt, sharp = truth[stem]
+        np.testing.assert_allclose(axes[i, 1].images[0].get_array(), gt)
+        np.testing.assert_allclose(axes[i, 2].images[0].get_array(), 1.0 - sharp)  # flipped to white = blur
+        np.testing.assert_allclose(axes[i, 3].images[0].get_array(), sharp)  # 16-bit, shown as stored
+
+
+def test_qualitative_grid_errors(tmp_path):
+    _write_set(tmp_path, ["s1"])
+    with pytest.raises(FileNotFoundError, match="No image for 'zz'"):
+        plot_qualitative(None, tmp_path / "gt", {"A": tmp_path / "a"}, ["zz"])
+    with pytest.raises(ValueError, match="'blur' or 'sharp'"):
+        plot_qualitative(None, tmp_path / "gt", {"A": tmp_path / "a"}, ["s1"], maps_white="white")
+
+
+def test_qualitative_grid_on_real_cuhk_and_hifst(shared_data, tmp_path):
+    stems = ["out_of_focus0284", "out_of_focus0607"]
+    fig = plot_qualitative(shared_data / "cuhk" / "images", shared_data / "cuhk" / "gt",
+                           {"HiFST": shared_data / "hifst" / "cuhk_maps"}, stems, tmp_path / "g.pdf",
+                           maps_white="sharp")
+    assert len(fig.axes) == 6
+    gt = fig.axes[1].images[0].get_array()
+    hifst = fig.axes[2].images[0].get_array()
+    assert gt.shape == hifst.shape and set(np.unique(gt)) <= {0.0, 1.0}
+    # HiFST is a real detector: after the flip its map is brighter on blurred (GT white) pixels
+    assert hifst[gt > 0.5].mean() > hifst[gt < 0.5].mean()
+
+
+def test_cli_plot_curves_and_grid(tmp_path):
+    for i, r in enumerate(sample()[:4]):
+        r.to_json(tmp_path / f"r{i}.json")
+    run = CliRunner().invoke(plot_cmd, [str(tmp_path), "--curve", "roc", "--out", str(tmp_path / "roc.svg")])
+    assert run.exit_code == 0, run.output
+    assert (tmp_path / "roc.svg").read_bytes()[:5] == MAGIC[".svg"]
+    _write_set(tmp_path, ["s1"])
+    run = CliRunner().invoke(plot_cmd, ["--grid", "--gt", str(tmp_path / "gt"), "--map", f"A={tmp_path / 'a'}",
+                                        "--map", str(tmp_path / "b"), "--stems", "s1", "--out",
+                                        str(tmp_path / "g.png")])
+    assert run.exit_code == 0, run.output
+    run = CliRunner().invoke(plot_cmd, ["--grid", "--out", str(tmp_path / "g.png")])
+    assert run.exit_code != 0 and "--grid needs" in run.output
