@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib import colormaps
+from matplotlib import colormaps, rc_context
 from matplotlib.figure import Figure
 
 from dbdbench.report.images import find_image, read_gray, read_rgb
@@ -76,7 +76,8 @@ def _save(fig: Figure, out: Path | None) -> None:
             meta["CreationDate"] = None
         elif out.suffix.lower() == ".svg":
             meta["Date"] = None
-        fig.savefig(out, bbox_inches="tight", metadata=meta)
+        with rc_context({"svg.hashsalt": "dbdbench"}):  # stable SVG element ids
+            fig.savefig(out, bbox_inches="tight", metadata=meta)
 
 
 def _panels(results: Sequence[Result], curve: str) -> dict[str, list[Result]]:

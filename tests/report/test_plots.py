@@ -54,6 +54,15 @@ def test_each_format_is_written(tmp_path, suffix):
     assert out.read_bytes()[:5].startswith(MAGIC[suffix])
 
 
+@pytest.mark.parametrize("suffix", [".pdf", ".svg"])
+def test_saved_files_are_byte_stable(tmp_path, suffix):
+    # reports/ is regenerated and compared byte by byte, so no dates or random ids may leak into files
+    a, b = tmp_path / f"a{suffix}", tmp_path / f"b{suffix}"
+    plot_curves(sample()[:3], "pr", a)
+    plot_curves(sample()[:3], "pr", b)
+    assert a.read_bytes() == b.read_bytes()
+
+
 @pytest.mark.parametrize("curve", ["pr", "fmeasure", "roc"])
 def test_one_panel_per_dataset_and_one_line_per_method(curve):
     results = sample()
