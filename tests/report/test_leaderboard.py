@@ -1,0 +1,111 @@
+"""``dbdbench leaderboard``: committed reports are current, output is deterministic, ranking follows each
+metric's direction, reported and re-scored rows are labelled, and the page needs no network."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from dbdbench.cli import main
+from dbdbench.report.leaderboard import collect_rows, generate, grouped, stale_files
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _write_entry(root: Path, entry: str, name: str, kind: str, scores: dict[str, float],
+                 curves: dict[str, list[float]] | None = None) -> None:
+    folder = root / entry
+    folder.mkdir(parents=True)
+    meta = {"schema": "dbdbench.submission", "schema_version": 1, "id": entry, "name": name, "kind": kind,
+            "authors": ["A. Author"], "venue": "CVPR", "year": 2021, "paper_url": "https://example.org/p",
+            "code_url": None, "backbone": None, "training_data": [], "parameters_m": None, "runtime_s": None,
+            "map_polarity": "blur", "licence": None}
+    if kind == "rescored":
+        meta["rescore"] = {"maps": {"CUHK-TE-1": f"{entry}_maps"}, "pred_white": "blur"}
+        rmeta = {"kind": "rescored", "pred_dir": f"{entry}_maps", "pred_white": "blur",
+                 "files_sha256": {"x.png": "a" * 64}}
+    else:
+        rmeta = {"kind": "reported", "source": {"paper": "P", "short": "Paper (2021)", "table": "Table 2",
+                                                "page": None}}
+    result = {"schema": "dbdbench.result", "schema_version": 1, "protocol": "ddffnet", "dataset": "CUHK-TE-1",
+              "method": name, "n_images": 100, "scores": scores, "curves": curves or {}, "meta": rmeta}
+    (folder / "meta.json").write_text(json.dumps(meta))
+    (folder / "CUHK-TE-1.json").write_text(json.dumps(result))
+
+
+def _curves(seed: int) -> dict[str, list[float]]:
+    t = np.linspace(0, 1, 11)
+    r = np.clip(1 - t**2 + 0.01 * seed, 0, 1)
+    p = np.clip(0.6 + 0.35 * t, 0, 1)
+    return {"thresholds": t.tolist(), "precision": p.tolist(), "recall": r.tolist(), "fpr": (r * 0.3).tolist(),
+            "f": (1.3 * p * r / (0.3 * p + r)).tolist()}
+
+
+@pytest.fixture()
+def subs(tmp_path: Path) -> Path:
+    root = tmp_path / "submissions"
+    rng = np.random.default_rng(0)
+    for i in range(5):
+        f, iou = (float(x) for x in rng.uniform(0.5, 1.0, 2))
+        _write_entry(root, f"rep-{i}", f"Rep{i}", "reported", {"mae": round(1 - f, 3), "bin_f": round(f, 3)})
+    full = {"mae": 0.2, "bin_f": 0.81, "bin_iou": 0.7, "bin_iou_pooled": 0.75}
+    _write_entry(root, "res-0", "Res0", "rescored", full, _curves(0))
+    return root
+
+
+def test_committed_reports_are_current() -> None:
+    stale = stale_files(ROOT / "submissions", ROOT / "reports")
+    assert stale == [], f"reports/ is stale, run `dbdbench leaderboard`: {stale}"
+
+
+def test_generation_is_deterministic(subs: Path, tmp_path: Path) -> None:
+    a = generate(subs, tmp_path / "a")
+    b = generate(subs, tmp_path / "b")
+    assert [p.relative_to(tmp_path / "a") for p in a] == [p.relative_to(tmp_path / "b") for p in b]
+    assert all(x.read_bytes() == y.read_bytes() for x, y in zip(a, b, strict=True))
+    assert any(p.suffix == ".svg" for p in a), "the re-scored entry has curves, so figures are expected"
+
+
+def test_rows_ranked_by_primary_metric_direction(subs: Path) -> None:
+    rows = grouped(collect_rows(subs))["CUHK-TE-1"]["ddffnet"]
+    expected = sorted(rows, key=lambda r: -r.scores["bin_f"])  # F (higher is better) orders the ddffnet board
+    assert [r.method for r in rows] == [r.method for r in expected]
+
+
+def test_markdown_labels_kinds_and_sources(subs: Path, tmp_path: Path) -> None:
+    generate(subs, tmp_path / "out", plots=False)
+    md = (tmp_path / "out" / "leaderboard" / "CUHK-TE-1.md").read_text()
+    lines = [line for line in md.splitlines() if line.startswith("| ") and "CVPR 2021" in line]
+    assert len(lines) == 6
+    assert sum("| reported |" in line and "Paper (2021), Table 2" in line for line in lines) == 5
+    assert sum("| re-scored |" in line for line in lines) == 1
+    order = [re.search(r"\| (\w+) \(CVPR", line).group(1) for line in lines]
+    ranked = [r.method for r in grouped(collect_rows(subs))["CUHK-TE-1"]["ddffnet"]]
+    assert order == ranked
+
+
+def test_page_is_self_contained(subs: Path, tmp_path: Path) -> None:
+    generate(subs, tmp_path / "out")
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert not re.search(r"<(script|img|link|iframe)[^>]+(src|href)=\"(https?:)?//", page)
+    assert "data:image/svg+xml;base64," in page
+    data = json.loads(re.search(r'<script type="application/json" id="lb-data">(.*?)</script>', page, re.S)[1])
+    rows = data["CUHK-TE-1"]["protocols"]["ddffnet"]["rows"]
+    assert {r["kind"] for r in rows} == {"reported", "rescored"}
+
+
+def test_check_flag_detects_stale_reports(subs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    runner = CliRunner()
+    args = ["leaderboard", "--submissions", str(subs), "--out", str(out), "--no-plots"]
+    assert runner.invoke(main, args).exit_code == 0
+    assert runner.invoke(main, [*args, "--check"]).exit_code == 0
+    md = out / "leaderboard" / "CUHK-TE-1.md"
+    md.write_text(md.read_text().replace("0.81", "0.91"))
+    result = runner.invoke(main, [*args, "--check"])
+    assert result.exit_code == 2 and "leaderboard/CUHK-TE-1.md" in result.output

@@ -1,0 +1,228 @@
+"""``reports/index.html`` in a real headless Chromium: no console errors, header clicks sort the rows, the
+dataset switch works, and a screenshot is written to ``build/test-artifacts/`` (gitignored).
+
+Chromium is driven with the DevTools protocol over ``--remote-debugging-pipe`` (NUL-separated JSON on file
+descriptors 3 and 4), so no driver package or websocket client is needed.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = ROOT / "reports" / "index.html"
+ARTIFACTS = Path(os.environ.get("DBDBENCH_ARTIFACTS", ROOT / "build" / "test-artifacts"))
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--remote-debugging-pipe"]
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("chromium not installed (apt-get install -y chromium); the browser test needs a real browser")
+
+
+def _bash() -> str:
+    path = shutil.which("bash")
+    if path is None:
+        pytest.skip("bash not found (needed to hand chromium its debugging pipe on descriptors 3 and 4)")
+    return path
+
+
+def _high_fd(fd: int) -> int:
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+    os.close(fd)
+    return high
+
+
+class PipeBrowser:
+    """A minimal DevTools-protocol client over Chromium's debugging pipe."""
+
+    def __init__(self, exe: str, user_dir: Path) -> None:
+        to_chrome_r, self._out = os.pipe()
+        self._in, from_chrome_w = os.pipe()
+        # move the child's ends above 9 so that "3<&N 4>&M" cannot clobber one with the other (bash, not
+        # dash: dash only accepts single-digit descriptors in redirections)
+        to_chrome_r, from_chrome_w = (_high_fd(fd) for fd in (to_chrome_r, from_chrome_w))
+        script = f'exec "$0" "$@" 3<&{to_chrome_r} 4>&{from_chrome_w}'
+        args = [*FLAGS, f"--user-data-dir={user_dir}", "about:blank"]
+        self.proc = subprocess.Popen([_bash(), "-c", script, exe, *args],
+                                     pass_fds=(to_chrome_r, from_chrome_w), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        self._buf = b""
+        self._next_id = 0
+        self.events: list[dict[str, Any]] = []
+
+    def send(self, method: str, params: dict | None = None, session: str | None = None,
+             timeout: float = 30.0) -> dict[str, Any]:
+        self._next_id += 1
+        msg: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        os.write(self._out, json.dumps(msg).encode() + b"\0")
+        while True:
+            reply = self._read(timeout)
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            self.events.append(reply)
+
+    def wait_event(self, method: str, timeout: float = 30.0) -> dict[str, Any]:
+        for ev in self.events:
+            if ev.get("method") == method:
+                return ev
+        while True:
+            ev = self._read(timeout)
+            self.events.append(ev)
+            if ev.get("method") == method:
+                return ev
+
+    def _read(self, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while b"\0" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._in], [], [], left)[0]:
+                raise TimeoutError("no reply from chromium")
+            chunk = os.read(self._in, 1 << 20)
+            if not chunk:
+                raise RuntimeError("chromium closed the debugging pipe")
+            self._buf += chunk
+        raw, self._buf = self._buf.split(b"\0", 1)
+        return json.loads(raw)
+
+    def close(self) -> None:
+        try:
+            self.send("Browser.close", timeout=5)
+        except (RuntimeError, TimeoutError, OSError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        os.close(self._out)
+        os.close(self._in)
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory: pytest.TempPathFactory):
+    if not PAGE.is_file():
+        pytest.fail(f"{PAGE} is missing; run `dbdbench leaderboard`")
+    browser = PipeBrowser(_chromium(), tmp_path_factory.mktemp("chromium-profile"))
+    try:
+        target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        for method in ("Runtime.enable", "Log.enable", "Page.enable"):
+            browser.send(method, session=session)
+        browser.send("Emulation.setDeviceMetricsOverride",
+                     {"width": 1300, "height": 1000, "deviceScaleFactor": 1, "mobile": False}, session=session)
+        browser.send("Page.navigate", {"url": PAGE.as_uri()}, session=session)
+        browser.wait_event("Page.loadEventFired")
+        yield browser, session
+    finally:
+        browser.close()
+
+
+def _eval(page: tuple[PipeBrowser, str], expression: str) -> Any:
+    browser, session = page
+    reply = browser.send("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=session)
+    if "exceptionDetails" in reply:
+        raise AssertionError(f"{expression}: {reply['exceptionDetails']}")
+    return reply["result"].get("value")
+
+
+def _click(page: tuple[PipeBrowser, str], selector: str) -> None:
+    """A real mouse click (input events, not element.click()) at the centre of ``selector``."""
+    browser, session = page
+    box = _eval(page, f"(() => {{ const r = document.querySelector({json.dumps(selector)}).getBoundingClientRect();"
+                      " return [r.x + r.width / 2, r.y + r.height / 2]; })()")
+    for kind in ("mousePressed", "mouseReleased"):
+        browser.send("Input.dispatchMouseEvent", {"type": kind, "x": box[0], "y": box[1], "button": "left",
+                                                  "clickCount": 1}, session=session)
+
+
+def _rows(page: tuple[PipeBrowser, str], key: str) -> list[list[Any]]:
+    return _eval(page, "Array.from(document.querySelectorAll('#lb-table tbody tr')).map(tr => [tr.dataset.method,"
+                       f" tr.dataset.kind, (tr.querySelector('td[data-key=\"{key}\"]') || {{}}).textContent])")
+
+
+def _errors(browser: PipeBrowser) -> list[str]:
+    out = []
+    for ev in browser.events:
+        method, params = ev.get("method"), ev.get("params", {})
+        if method == "Runtime.exceptionThrown":
+            out.append(json.dumps(params.get("exceptionDetails", {}))[:300])
+        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+            out.append(json.dumps(params.get("args", []))[:300])
+        elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
+            out.append(params["entry"].get("text", "")[:300])
+    return out
+
+
+def _page_data() -> dict[str, Any]:
+    text = PAGE.read_text(encoding="utf-8")
+    return json.loads(re.search(r'<script type="application/json" id="lb-data">(.*?)</script>', text, re.S)[1])
+
+
+def test_page_loads_without_console_errors(page: tuple[PipeBrowser, str]) -> None:
+    data = _page_data()
+    first = next(iter(data))
+    assert _eval(page, "document.getElementById('lb-title').textContent") == data[first]["title"]
+    assert len(_rows(page, "mae")) == len(next(iter(data[first]["protocols"].values()))["rows"])
+    assert _errors(page[0]) == []
+
+
+def test_clicking_a_header_sorts_rows(page: tuple[PipeBrowser, str]) -> None:
+    data = _page_data()
+    dataset = next(iter(data))
+    protocol = next(iter(data[dataset]["protocols"]))
+    key = next(c["key"] for c in data[dataset]["protocols"][protocol]["columns"] if c["key"] == "mae")
+    rows = data[dataset]["protocols"][protocol]["rows"]
+    before = _rows(page, key)
+    _click(page, f'#lb-table th[data-key="{key}"] button')
+    after = _rows(page, key)
+    # independent reference: a stable sort of the embedded rows by MAE, lower (better) first, missing last
+    present = sorted((r for r in rows if key in r["scores"]), key=lambda r: r["scores"][key])
+    expected = [[r["method"], r["kind"]] for r in present + [r for r in rows if key not in r["scores"]]]
+    assert [a[:2] for a in after] == expected
+    assert after != before
+    _click(page, f'#lb-table th[data-key="{key}"] button')
+    values = [float(a[2]) for a in _rows(page, key) if a[2] != "–"]
+    assert values == sorted(values, reverse=True)
+    assert _eval(page, f"document.querySelector('#lb-table th[data-key=\"{key}\"]').getAttribute('aria-sort')") \
+        == "descending"
+    assert _errors(page[0]) == []
+
+
+def test_dataset_switch_and_screenshot(page: tuple[PipeBrowser, str]) -> None:
+    browser, session = page
+    data = _page_data()
+    last = list(data)[-1]
+    _eval(page, f"(() => {{ const s = document.getElementById('lb-dataset'); s.value = {json.dumps(last)};"
+                " s.dispatchEvent(new Event('change')); })()")
+    assert _eval(page, "document.getElementById('lb-title').textContent") == data[last]["title"]
+    _eval(page, f"(() => {{ const s = document.getElementById('lb-dataset'); s.value = {json.dumps(next(iter(data)))};"
+                " s.dispatchEvent(new Event('change')); })()")
+    shot = browser.send("Page.captureScreenshot", {"format": "png"}, session=session)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    out = ARTIFACTS / "leaderboard.png"
+    out.write_bytes(base64.b64decode(shot["data"]))
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+    assert _errors(browser) == []
