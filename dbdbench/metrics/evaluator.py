@@ -42,12 +42,12 @@ class Evaluator:
         unknown = [m for m in self.metrics if m not in METRICS]
         if unknown:
             raise KeyError(f"Unknown metric(s) {', '.join(unknown)}; valid: {', '.join(METRICS)}")
-        if "auc_fcurve" in self.metrics and self.protocol.name != "zhao":
-            raise ValueError("auc_fcurve (area under the F curve) is defined only under the 'zhao' protocol")
         self.structure = any(m in STRUCTURE_METRICS for m in self.metrics)
         self._records: list[ImageRecord] = []
 
-    def update(self, pred: np.ndarray, gt: np.ndarray, name: str | None = None, *, resized: bool = False) -> ImageRecord:
+    def update(
+        self, pred: np.ndarray, gt: np.ndarray, name: str | None = None, *, resized: bool = False
+    ) -> ImageRecord:
         """Score one image in canonical polarity: ``pred`` = P(blur) map, ``gt`` white/True = blurred.
 
         ``pred`` is uint8, uint16, bool or float in [0, 1]; ``gt`` is a mask of any of those dtypes and is

@@ -68,7 +68,8 @@ def reduce_records(records: Sequence[ImageRecord], proto: Protocol) -> tuple[dic
     keep = slice(0, n + 1) if proto.curve_endpoint else slice(0, n)
     if proto.curve_average == "pr":
         mp, mr = _mean0(curves_i["precision"]), _mean0(curves_i["recall"])
-        curve = {"precision": mp, "recall": mr, "fpr": _mean0(curves_i["fpr"]), "f": F.fbeta_from_pr(mp, mr, proto.beta2)}
+        curve = {"precision": mp, "recall": mr, "fpr": _mean0(curves_i["fpr"])}
+        curve["f"] = F.fbeta_from_pr(mp, mr, proto.beta2)
         curve |= {k: _mean0(curves_i[k]) for k in ("iou", "dice")}
     else:
         curve = {k: _mean0(v) for k, v in curves_i.items()}
@@ -94,9 +95,8 @@ def _curve_scores(curve: dict[str, np.ndarray], n: int, proto: Protocol) -> dict
         v = _desc(curve[key], n)
         out[f"max_{name}"] = float(np.max(v))
         out[f"mean_{name}"] = float(np.mean(v))
-    if proto.thresholds is not None and proto.curve_average == "pr" and proto.name == "zhao":
-        # evaluate.m: trapz(0:.05:1, flip(mFmeasureWF)) on thresholds 1 -> 0, i.e. area under F(t)
-        out["auc_fcurve"] = F.trapezoid_area(curve["f"][:n], thresholds_of(proto)[:n])
+    # Zhao et al.'s evaluate.m "AUC": trapz(0:.05:1, flip(F curve)), the area under F(t) over the thresholds
+    out["auc_fcurve"] = F.trapezoid_area(curve["f"][:n], thresholds_of(proto)[:n])
     return out
 
 

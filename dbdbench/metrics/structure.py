@@ -12,6 +12,9 @@ which is exact in any order, and work whose result is discarded are done differe
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+import cv2
 import numpy as np
 from scipy.ndimage import convolve, distance_transform_edt
 
@@ -246,6 +249,15 @@ def _gaussian_kernel(size: int = 7, sigma: float = 5.0) -> np.ndarray:
 
 _KERNEL = _gaussian_kernel()
 _HALF = _KERNEL.shape[0] // 2
+# offsets (dy, dx) to a mask pixel within reach of the 7 x 7 filter (d^2 <= 2 * 3^2), in the order that
+# scipy's feature transform resolves ties: nearest first, then smaller column, then smaller row
+_NEAR_OFFSETS = sorted(
+    ((dy, dx) for dy in range(-4, 5) for dx in range(-4, 5) if dy * dy + dx * dx <= 2 * _HALF**2),
+    key=lambda o: (o[0] ** 2 + o[1] ** 2, o[1], o[0]),
+)
+# float32 distances identify the integer d^2 exactly while d^2 < 2^22 (one float32 ulp of sqrt(d^2) is then
+# smaller than the gap to the square root of the next integer)
+_MAX_EXACT_D2 = 2**22
 
 
 def weighted_fmeasure(pred: np.ndarray, gt: np.ndarray, beta2: float = 1.0) -> float:
@@ -278,13 +290,8 @@ def weighted_fmeasure(pred: np.ndarray, gt: np.ndarray, beta2: float = 1.0) -> f
         return 0.0
     err = np.abs(pred - gt)
     bg = ~gt
-    iy, ix = distance_transform_edt(bg, return_distances=False, return_indices=True)  # nearest mask pixel
-    ew_fg = _dependent_error(err, gt, iy, ix)
-    # pixel importance; the nearest-mask distance is the square root of an exact integer, so computing it
-    # here from the feature transform gives the same bits as scipy's distance output
-    rr, cc = np.nonzero(bg)
-    dist = np.sqrt(((iy[bg] - rr) ** 2 + (ix[bg] - cc) ** 2).astype(np.float64))
-    ew_bg = err[bg] * (2 - np.exp(np.log(0.5) / 5 * dist))
+    ew_fg = _dependent_error(err, gt)
+    ew_bg = err[bg] * (2 - np.exp(np.log(0.5) / 5 * _mask_distance(bg)))  # pixel importance
     sum_fg = np.sum(ew_fg)
     tpw = n_fg - sum_fg
     fpw = np.sum(ew_bg)
@@ -293,25 +300,80 @@ def weighted_fmeasure(pred: np.ndarray, gt: np.ndarray, beta2: float = 1.0) -> f
     return float((1 + beta2) * recall * precision / (recall + beta2 * precision + _EPS))
 
 
-def _dependent_error(err: np.ndarray, gt: np.ndarray, iy: np.ndarray, ix: np.ndarray) -> np.ndarray:
+def _mask_distance(bg: np.ndarray) -> np.ndarray:
+    """Euclidean distance to the nearest mask pixel, for the pixels of ``bg`` in C order.
+
+    The distance is ``sqrt`` of an exact integer, so any exact transform gives the same bits as scipy's
+    ``distance_transform_edt``; OpenCV's exact (Felzenszwalb) transform is faster but returns float32, from
+    which the integer ``d^2`` is recovered by rounding while it stays below 2^22 (else scipy is used).
+    """
+    h, w = bg.shape
+    if (h - 1) ** 2 + (w - 1) ** 2 >= _MAX_EXACT_D2:
+        return distance_transform_edt(bg)[bg]
+    d32 = cv2.distanceTransform(bg.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[bg]
+    return np.sqrt(np.rint(np.square(d32, dtype=np.float64)))
+
+
+def _dependent_error(err: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """``min(E, EA)`` on the mask pixels (C order), ``EA`` the 7 x 7 Gaussian filter of the extended error.
 
-    The filter is evaluated only on the mask's bounding box grown by the kernel radius: mask pixels see no
-    farther, and scipy sums the 49 products in the same order for every pixel, so the values are the same
-    as on the whole image.
+    Only mask pixels read the filter, and they see only the mask and the outside pixels within 3 rows and
+    columns of it (the band), so the error is extended into the band alone (each band pixel takes the
+    error of its nearest mask pixel, ties resolved as scipy's feature transform does) and the filter runs
+    on the mask's bounding box grown by 3. The filter sums the 49 products in the same order for every
+    pixel, so the values equal those on the whole image.
     """
     h, w = gt.shape
     rows = np.flatnonzero(gt.any(axis=1))
     cols = np.flatnonzero(gt.any(axis=0))
-    win = (
-        slice(max(rows[0] - _HALF, 0), min(rows[-1] + _HALF + 1, h)),
-        slice(max(cols[0] - _HALF, 0), min(cols[-1] + _HALF + 1, w)),
-    )
+    y0, x0 = max(rows[0] - _HALF, 0), max(cols[0] - _HALF, 0)
+    win = (slice(y0, min(rows[-1] + _HALF + 1, h)), slice(x0, min(cols[-1] + _HALF + 1, w)))
     inside = gt[win]
-    outside = ~inside
-    extended = err[win].copy()
-    # outside the mask the error of the nearest mask pixel, so the filter does not blur across the border
-    extended[outside] = err[iy[win][outside], ix[win][outside]]
-    smoothed = convolve(extended, weights=_KERNEL, mode="constant", cval=0)
-    e_in, ea_in = err[win][inside], smoothed[inside]
+    err_win = err[win]
+    band = cv2.dilate(inside.view(np.uint8), np.ones(_KERNEL.shape, np.uint8)).view(bool) & ~inside
+    by, bx = np.nonzero(band)
+    near_y, near_x = _nearest_mask_pixel(inside, by, bx)
+    extended = np.zeros(inside.shape)
+    extended[inside] = err_win[inside]
+    extended[by, bx] = err_win[near_y, near_x]
+    smoothed = _filter(extended)
+    e_in, ea_in = err_win[inside], smoothed[inside]
     return np.where(ea_in < e_in, ea_in, e_in)
+
+
+def _nearest_mask_pixel(mask: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest ``mask`` pixel of each (y, x) lying within 3 rows and columns of the mask.
+
+    Candidates are tried nearest first; among equally near ones the smaller column, then the smaller row
+    wins, which is the choice of scipy's ``distance_transform_edt(..., return_indices=True)`` (Maurer's
+    algorithm keeps the earlier feature on ties along each axis).
+    """
+    pad = 4
+    padded = np.zeros((mask.shape[0] + 2 * pad, mask.shape[1] + 2 * pad), bool)
+    padded[pad:-pad, pad:-pad] = mask
+    near_y, near_x = np.empty_like(ys), np.empty_like(xs)
+    todo = np.arange(ys.size)
+    for dy, dx in _NEAR_OFFSETS:
+        if todo.size == 0:
+            break
+        hit = padded[ys[todo] + (dy + pad), xs[todo] + (dx + pad)]
+        found = todo[hit]
+        near_y[found], near_x[found] = ys[found] + dy, xs[found] + dx
+        todo = todo[~hit]
+    return near_y, near_x
+
+
+@lru_cache(maxsize=1)
+def _opencv_filter_is_exact() -> bool:
+    """Whether ``cv2.filter2D`` gives scipy's ``convolve`` bits here (it sums in the same order unless a
+    build fuses multiply-adds); checked once on a random map, with scipy as the fallback."""
+    probe = np.random.default_rng(0).random((29, 37))
+    ref = convolve(probe, weights=_KERNEL, mode="constant", cval=0)
+    return bool(np.array_equal(cv2.filter2D(probe, -1, _KERNEL, borderType=cv2.BORDER_CONSTANT), ref))
+
+
+def _filter(x: np.ndarray) -> np.ndarray:
+    """``imfilter(x, K)`` with zero padding, bit-identical to ``scipy.ndimage.convolve(x, K, mode="constant")``."""
+    if _opencv_filter_is_exact():
+        return cv2.filter2D(x, -1, _KERNEL, borderType=cv2.BORDER_CONSTANT)
+    return convolve(x, weights=_KERNEL, mode="constant", cval=0)
