@@ -27,12 +27,6 @@ def leaderboard(submissions: Path, out: Path, check_only: bool, no_plots: bool, 
     from dbdbench.report.leaderboard import generate, stale_files
     from dbdbench.submissions import check_tree
 
-    problems = check_tree(submissions)
-    if problems:
-        for problem in problems:
-            click.echo(f"error: {problem}", err=True)
-        click.echo("fix the submissions first (see `dbdbench check`)", err=True)
-        raise SystemExit(2)
     if rescore:
         if check_only:
             raise click.UsageError("--rescore writes result files; it cannot be combined with --check")
@@ -42,6 +36,12 @@ def leaderboard(submissions: Path, out: Path, check_only: bool, no_plots: bool, 
 
         for line in rescore_entries(submissions, maps_root, data_root):
             click.echo(line)
+    problems = check_tree(submissions)
+    if problems:
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
+        click.echo("fix the submissions first (see `dbdbench check`)", err=True)
+        raise SystemExit(2)
     if check_only:
         stale = stale_files(submissions, out, plots=not no_plots)
         if stale:
