@@ -1,0 +1,165 @@
+"""``dbdbench table``, ``dbdbench plot`` and ``dbdbench sensitivity``: thin wrappers over :mod:`dbdbench.report`."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import click
+
+from dbdbench.results import SCHEMA, Result, load_result
+
+
+def load_results(paths: tuple[str, ...]) -> list[Result]:
+    """Result files given by name, plus every result JSON found (recursively) in the given folders.
+
+    A file named explicitly must be a result; inside folders, other JSON files (``meta.json`` of a
+    submission) are passed over and counted on stderr.
+    """
+    results, others = [], []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            for file in sorted(path.rglob("*.json")):
+                try:
+                    data = json.loads(file.read_text(encoding="utf-8"))
+                except (OSError, json.JSONDecodeError) as exc:
+                    raise click.ClickException(f"{file}: cannot read JSON ({exc})") from exc
+                if isinstance(data, dict) and data.get("schema") == SCHEMA:
+                    results.append(_load(file))
+                else:
+                    others.append(file)
+        elif path.is_file():
+            results.append(_load(path))
+        else:
+            raise click.ClickException(f"{path} does not exist; give result JSON files or folders of them")
+    if others:
+        click.echo(f"note: {len(others)} JSON file(s) that are not results were passed over "
+                   f"(e.g. {others[0]})", err=True)
+    if not results:
+        raise click.ClickException(f"No result files found in {', '.join(paths)}")
+    return results
+
+
+def _load(path: Path) -> Result:
+    try:
+        return load_result(path)
+    except (ValueError, KeyError) as exc:
+        raise click.ClickException(f"{path}: {exc}") from exc
+
+
+def _split(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+def _write(text: str, out: str | None) -> None:
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}", err=True)
+
+
+@click.command()
+@click.argument("results", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--format", "fmt", type=click.Choice(["latex", "markdown", "csv"]), default="latex", show_default=True)
+@click.option("--metrics", help="Comma-separated metric keys in column order, e.g. mae,max_f,auc (default: all).")
+@click.option("--decimals", type=click.IntRange(0, 8), default=3, show_default=True)
+@click.option("--transpose", is_flag=True, help="Methods as columns, (dataset, metric) as rows.")
+@click.option("--caption", help="Text placed before the generated caption.")
+@click.option("--label", help="LaTeX \\label for the table.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+def table(results, fmt, metrics, decimals, transpose, caption, label, out) -> None:
+    """Write a methods x (dataset, metric) table from RESULTS (result JSON files or folders of them).
+
+    Best numbers are bold and second underlined per column; numbers copied from papers carry a dagger.
+    """
+    from dbdbench.report.tables import make_table
+
+    try:
+        text = make_table(load_results(results), _split(metrics), fmt, decimals, transpose, caption, label)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _write(text, out)
+
+
+def _parse_maps(items: tuple[str, ...]) -> dict[str, str]:
+    maps = {}
+    for item in items:
+        name, sep, folder = item.partition("=")
+        if not sep:
+            name, folder = Path(item).name, item
+        maps[name] = folder
+    return maps
+
+
+@click.command()
+@click.argument("results", nargs=-1, type=click.Path(exists=True))
+@click.option("--curve", type=click.Choice(["pr", "fmeasure", "roc"]), default="pr", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Figure file: .pdf, .png or .svg.")
+@click.option("--title", help="Figure title.")
+@click.option("--grid", is_flag=True, help="Draw a qualitative grid (image, GT, maps) instead of curves.")
+@click.option("--gt", "gt_dir", type=click.Path(file_okay=False), help="[--grid] Folder of GT masks.")
+@click.option("--images", "image_dir", type=click.Path(file_okay=False), help="[--grid] Folder of input photos.")
+@click.option("--map", "maps", multiple=True, help="[--grid] NAME=FOLDER of a method's maps (repeatable).")
+@click.option("--stems", help="[--grid] Comma-separated image stems, one row each.")
+@click.option("--gt-white", type=click.Choice(["blur", "sharp"]), default="blur", show_default=True)
+@click.option("--maps-white", type=click.Choice(["blur", "sharp"]), default="blur", show_default=True)
+def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_white, maps_white) -> None:
+    """Plot PR / F-measure / ROC curves of RESULTS, one panel per dataset.
+
+    With --grid: a visual comparison, e.g.
+    dbdbench plot --grid --gt GT/ --images IMG/ --map HiFST=maps/ --maps-white sharp --stems a,b --out fig.pdf
+    """
+    from dbdbench.report.plots import plot_curves, plot_qualitative
+
+    try:
+        if grid:
+            if results:
+                raise click.UsageError("--grid draws maps from folders; do not pass result files with it")
+            if not (gt_dir and maps and stems):
+                raise click.UsageError("--grid needs --gt, at least one --map NAME=FOLDER and --stems")
+            plot_qualitative(image_dir, gt_dir, _parse_maps(maps), _split(stems), out, gt_white, maps_white)
+        else:
+            if not results:
+                raise click.UsageError("Give result JSON files or folders (or use --grid)")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                plot_curves(load_results(results), curve, out, title=title)
+            for w in caught:
+                click.echo(f"warning: {w.message}", err=True)
+    except (ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {out}", err=True)
+
+
+@click.command()
+@click.argument("pred_dirs", nargs=-1, required=True)
+@click.option("--dataset", required=True, help="Registered dataset name (see `dbdbench datasets`).")
+@click.option("--pred-white", type=click.Choice(["blur", "sharp"]), default="blur", show_default=True,
+              help="What white means in the maps (all folders).")
+@click.option("--protocols", help="Comma-separated protocols (default: all).")
+@click.option("--metrics", help="Comma-separated metric keys (default: those scored under >= 2 protocols).")
+@click.option("--reference", help="Protocol the rankings are compared with (default: dbdbench).")
+@click.option("--decimals", type=click.IntRange(0, 8), default=3, show_default=True)
+@click.option("--data-root", type=click.Path(file_okay=False), help="Folder holding the datasets.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write Markdown (.md) or CSV (.csv) here.")
+def sensitivity(pred_dirs, dataset, pred_white, protocols, metrics, reference, decimals, data_root, out) -> None:
+    """Score the same maps under every protocol and show how the ranking changes.
+
+    PRED_DIRS are NAME=FOLDER or FOLDER (the folder name is the method name).
+    """
+    from dbdbench.report.sensitivity import sensitivity_report
+
+    dirs = _parse_maps(pred_dirs)
+    for name, folder in dirs.items():
+        if not Path(folder).is_dir():
+            raise click.ClickException(f"Prediction folder {folder} of {name!r} does not exist")
+    try:
+        report = sensitivity_report(dirs, dataset, pred_white, _split(protocols), _split(metrics), reference,
+                                    decimals, data_root)
+    except (ValueError, KeyError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    _write(report.to_csv() if out and out.endswith(".csv") else report.to_markdown(), out)
