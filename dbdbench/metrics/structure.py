@@ -249,12 +249,18 @@ def _gaussian_kernel(size: int = 7, sigma: float = 5.0) -> np.ndarray:
 
 _KERNEL = _gaussian_kernel()
 _HALF = _KERNEL.shape[0] // 2
-# offsets (dy, dx) to a mask pixel within reach of the 7 x 7 filter (d^2 <= 2 * 3^2), in the order that
-# scipy's feature transform resolves ties: nearest first, then smaller column, then smaller row
-_NEAR_OFFSETS = sorted(
-    ((dy, dx) for dy in range(-4, 5) for dx in range(-4, 5) if dy * dy + dx * dx <= 2 * _HALF**2),
-    key=lambda o: (o[0] ** 2 + o[1] ** 2, o[1], o[0]),
-)
+# offsets (dy, dx) to a mask pixel within reach of the 7 x 7 filter (d^2 <= 2 * 3^2), grouped by d^2 and
+# ordered within a group as scipy's feature transform resolves ties: smaller column first, then smaller row
+_RINGS = {
+    d2: np.array(
+        sorted(
+            ((dy, dx) for dy in range(-4, 5) for dx in range(-4, 5) if dy * dy + dx * dx == d2),
+            key=lambda o: (o[1], o[0]),
+        )
+    )
+    for d2 in sorted({dy * dy + dx * dx for dy in range(5) for dx in range(5)})
+    if 0 < d2 <= 2 * _HALF**2
+}
 # float32 distances identify the integer d^2 exactly while d^2 < 2^22 (one float32 ulp of sqrt(d^2) is then
 # smaller than the gap to the square root of the next integer)
 _MAX_EXACT_D2 = 2**22
@@ -290,8 +296,9 @@ def weighted_fmeasure(pred: np.ndarray, gt: np.ndarray, beta2: float = 1.0) -> f
         return 0.0
     err = np.abs(pred - gt)
     bg = ~gt
-    ew_fg = _dependent_error(err, gt)
-    ew_bg = err[bg] * (2 - np.exp(np.log(0.5) / 5 * _mask_distance(bg)))  # pixel importance
+    d2 = _squared_mask_distance(bg)
+    ew_fg = _dependent_error(err, gt, d2)
+    ew_bg = err[bg] * (2 - np.exp(np.log(0.5) / 5 * np.sqrt(d2[bg])))  # pixel importance
     sum_fg = np.sum(ew_fg)
     tpw = n_fg - sum_fg
     fpw = np.sum(ew_bg)
@@ -300,21 +307,23 @@ def weighted_fmeasure(pred: np.ndarray, gt: np.ndarray, beta2: float = 1.0) -> f
     return float((1 + beta2) * recall * precision / (recall + beta2 * precision + _EPS))
 
 
-def _mask_distance(bg: np.ndarray) -> np.ndarray:
-    """Euclidean distance to the nearest mask pixel, for the pixels of ``bg`` in C order.
+def _squared_mask_distance(bg: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distance of every pixel to the nearest mask pixel, as exact integers in float64.
 
-    The distance is ``sqrt`` of an exact integer, so any exact transform gives the same bits as scipy's
-    ``distance_transform_edt``; OpenCV's exact (Felzenszwalb) transform is faster but returns float32, from
-    which the integer ``d^2`` is recovered by rounding while it stays below 2^22 (else scipy is used).
+    The weighted F uses ``sqrt`` of this integer, which is what scipy's ``distance_transform_edt`` returns,
+    so any exact transform gives the same bits. OpenCV's exact (Felzenszwalb) transform is faster but
+    returns float32 distances; their squares (exact in float64) round to the integer while it is below
+    2^22, else scipy's float64 distances are used.
     """
     h, w = bg.shape
     if (h - 1) ** 2 + (w - 1) ** 2 >= _MAX_EXACT_D2:
-        return distance_transform_edt(bg)[bg]
-    d32 = cv2.distanceTransform(bg.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[bg]
-    return np.sqrt(np.rint(np.square(d32, dtype=np.float64)))
+        dist = distance_transform_edt(bg)
+        return np.rint(dist * dist)
+    dist = cv2.distanceTransform(bg.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return np.rint(np.square(dist, dtype=np.float64))
 
 
-def _dependent_error(err: np.ndarray, gt: np.ndarray) -> np.ndarray:
+def _dependent_error(err: np.ndarray, gt: np.ndarray, d2: np.ndarray) -> np.ndarray:
     """``min(E, EA)`` on the mask pixels (C order), ``EA`` the 7 x 7 Gaussian filter of the extended error.
 
     Only mask pixels read the filter, and they see only the mask and the outside pixels within 3 rows and
@@ -332,35 +341,42 @@ def _dependent_error(err: np.ndarray, gt: np.ndarray) -> np.ndarray:
     err_win = err[win]
     band = cv2.dilate(inside.view(np.uint8), np.ones(_KERNEL.shape, np.uint8)).view(bool) & ~inside
     by, bx = np.nonzero(band)
-    near_y, near_x = _nearest_mask_pixel(inside, by, bx)
-    extended = np.zeros(inside.shape)
-    extended[inside] = err_win[inside]
+    near_y, near_x = _nearest_mask_pixel(inside, by, bx, d2[win][by, bx])
+    extended = err_win.copy()  # outside the band the values are never read at a mask pixel
     extended[by, bx] = err_win[near_y, near_x]
     smoothed = _filter(extended)
     e_in, ea_in = err_win[inside], smoothed[inside]
     return np.where(ea_in < e_in, ea_in, e_in)
 
 
-def _nearest_mask_pixel(mask: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest ``mask`` pixel of each (y, x) lying within 3 rows and columns of the mask.
+def _nearest_mask_pixel(
+    mask: np.ndarray, ys: np.ndarray, xs: np.ndarray, d2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest ``mask`` pixel of each (y, x) whose squared distance ``d2`` to the mask is at most 18.
 
-    Candidates are tried nearest first; among equally near ones the smaller column, then the smaller row
-    wins, which is the choice of scipy's ``distance_transform_edt(..., return_indices=True)`` (Maurer's
-    algorithm keeps the earlier feature on ties along each axis).
+    Each pixel tries only the offsets of its own distance; among those the smaller column, then the
+    smaller row wins, which is the choice of scipy's ``distance_transform_edt(..., return_indices=True)``
+    (Maurer's algorithm keeps the earlier feature on ties along each axis).
     """
     pad = 4
-    padded = np.zeros((mask.shape[0] + 2 * pad, mask.shape[1] + 2 * pad), bool)
+    width = mask.shape[1] + 2 * pad
+    padded = np.zeros((mask.shape[0] + 2 * pad, width), bool)
     padded[pad:-pad, pad:-pad] = mask
-    near_y, near_x = np.empty_like(ys), np.empty_like(xs)
-    todo = np.arange(ys.size)
-    for dy, dx in _NEAR_OFFSETS:
-        if todo.size == 0:
-            break
-        hit = padded[ys[todo] + (dy + pad), xs[todo] + (dx + pad)]
-        found = todo[hit]
-        near_y[found], near_x[found] = ys[found] + dy, xs[found] + dx
-        todo = todo[~hit]
-    return near_y, near_x
+    flat = padded.ravel()
+    pos = (ys + pad) * width + (xs + pad)
+    near = np.empty_like(pos)
+    for dist2, offsets in _RINGS.items():
+        sel = np.flatnonzero(d2 == dist2)
+        if sel.size == 0:
+            continue
+        cand = pos[sel, None] + (offsets[:, 0] * width + offsets[:, 1])
+        hit = flat[cand]
+        first = hit.argmax(axis=1)
+        if not hit[np.arange(sel.size), first].all():
+            raise RuntimeError("weighted F: distance map and mask disagree; please report this as a bug")
+        near[sel] = cand[np.arange(sel.size), first]
+    near_y, near_x = np.divmod(near, width)
+    return near_y - pad, near_x - pad
 
 
 @lru_cache(maxsize=1)
