@@ -57,9 +57,11 @@ def _as_rgb01(image: np.ndarray) -> np.ndarray:
         return img.astype(np.float64)
     if np.issubdtype(img.dtype, np.floating):
         out = img.astype(np.float64)
-        if not np.all(np.isfinite(out)) or out.min() < 0 or out.max() > 1:
+        if not np.all(np.isfinite(out)):
+            raise ValueError("float image contains NaN or Inf; lbp needs finite values in [0, 1]")
+        if out.min() < 0 or out.max() > 1:
             raise ValueError(
-                f"float image values must be finite and in [0, 1], got range [{np.nanmin(out)}, {np.nanmax(out)}]; "
+                f"float image values must lie in [0, 1], got range [{out.min()}, {out.max()}]; "
                 "divide 8-bit data by 255 (or pass it as uint8)"
             )
         return out
