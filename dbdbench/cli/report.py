@@ -106,12 +106,17 @@ def _parse_maps(items: tuple[str, ...]) -> dict[str, str]:
 @click.option("--map", "maps", multiple=True, help="[--grid] NAME=FOLDER of a method's maps (repeatable).")
 @click.option("--stems", help="[--grid] Comma-separated image stems, one row each.")
 @click.option("--gt-white", type=click.Choice(["blur", "sharp"]), default="blur", show_default=True)
-@click.option("--maps-white", type=click.Choice(["blur", "sharp"]), default="blur", show_default=True)
-def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_white, maps_white) -> None:
+@click.option("--maps-white", type=click.Choice(["blur", "sharp"]), default="blur", show_default=True,
+              help="[--grid] What white means in the maps (all methods).")
+@click.option("--map-white", "map_white", multiple=True, help="[--grid] NAME=blur|sharp for one method (repeatable).")
+def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_white, maps_white, map_white) -> None:
     """Plot PR / F-measure / ROC curves of RESULTS, one panel per dataset.
 
-    With --grid: a visual comparison, e.g.
-    dbdbench plot --grid --gt GT/ --images IMG/ --map HiFST=maps/ --maps-white sharp --stems a,b --out fig.pdf
+    With --grid, draw a visual comparison (rows: stems; columns: input, GT, each map) instead:
+
+    \b
+    dbdbench plot --grid --gt GT/ --images IMG/ --map HiFST=hifst_maps/ \\
+        --map Ours=ours/ --map-white HiFST=sharp --stems out_of_focus0284,out_of_focus0607 --out grid.pdf
     """
     from dbdbench.report.plots import plot_curves, plot_qualitative
 
@@ -121,7 +126,14 @@ def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_wh
                 raise click.UsageError("--grid draws maps from folders; do not pass result files with it")
             if not (gt_dir and maps and stems):
                 raise click.UsageError("--grid needs --gt, at least one --map NAME=FOLDER and --stems")
-            plot_qualitative(image_dir, gt_dir, _parse_maps(maps), _split(stems), out, gt_white, maps_white)
+            folders = _parse_maps(maps)
+            polarity = {name: maps_white for name in folders}
+            for item in map_white:
+                name, _, white = item.partition("=")
+                if name not in folders:
+                    raise click.UsageError(f"--map-white {item!r}: no --map named {name!r} (have {list(folders)})")
+                polarity[name] = white
+            plot_qualitative(image_dir, gt_dir, folders, _split(stems), out, gt_white, polarity)
         else:
             if not results:
                 raise click.UsageError("Give result JSON files or folders (or use --grid)")

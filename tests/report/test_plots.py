@@ -194,8 +194,11 @@ def test_cli_plot_curves_and_grid(tmp_path):
     assert (tmp_path / "roc.svg").read_bytes()[:5] == MAGIC[".svg"]
     _write_set(tmp_path, ["s1"])
     run = CliRunner().invoke(plot_cmd, ["--grid", "--gt", str(tmp_path / "gt"), "--map", f"A={tmp_path / 'a'}",
-                                        "--map", str(tmp_path / "b"), "--stems", "s1", "--out",
-                                        str(tmp_path / "g.png")])
+                                        "--map", str(tmp_path / "b"), "--map-white", "A=sharp", "--stems", "s1",
+                                        "--out", str(tmp_path / "g.png")])
     assert run.exit_code == 0, run.output
+    run = CliRunner().invoke(plot_cmd, ["--grid", "--gt", str(tmp_path / "gt"), "--map", f"A={tmp_path / 'a'}",
+                                        "--map-white", "Z=sharp", "--stems", "s1", "--out", str(tmp_path / "g.png")])
+    assert run.exit_code != 0 and "no --map named 'Z'" in run.output
     run = CliRunner().invoke(plot_cmd, ["--grid", "--out", str(tmp_path / "g.png")])
     assert run.exit_code != 0 and "--grid needs" in run.output
