@@ -168,8 +168,7 @@ def build_grid(results: Sequence[Result], metrics: Sequence[str] | None = None) 
         For no results, an unknown metric key, a requested metric that no result has, or two results
         for the same method, kind, dataset and protocol.
     """
-    if not results:
-        raise ValueError("No results to tabulate; pass at least one result file")
+    _check_results(results)
     present = {k for r in results for k in r.scores}
     if metrics is None:
         metrics = [m for m in METRICS if m in present]
@@ -203,6 +202,15 @@ def build_grid(results: Sequence[Result], metrics: Sequence[str] | None = None) 
                 table.append(col)
     values = np.array(table, dtype=float).T.reshape(len(rows), len(columns))
     return ScoreGrid(rows, columns, values, split)
+
+
+def _check_results(results: Sequence[Result]) -> None:
+    if not results:
+        raise ValueError("No results to tabulate; pass at least one result file")
+    for r in results:
+        if not r.method or not r.dataset:
+            raise ValueError(f"A result under protocol {r.protocol!r} has no method or dataset name "
+                             f"(method={r.method!r}, dataset={r.dataset!r}); set both before tabulating")
 
 
 def _score(result: Result | None, metric: str) -> float:

@@ -172,6 +172,8 @@ def test_clear_errors():
         make_table(sample(), fmt="html")
     with pytest.raises(ValueError, match="No results"):
         make_table([])
+    with pytest.raises(ValueError, match="no method or dataset name"):
+        make_table([res("A", None, {"mae": 0.1})])
 
 
 def test_metric_selection_orders_columns():
