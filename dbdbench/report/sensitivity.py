@@ -139,6 +139,10 @@ def _cell(value: float, rank: float, shift: float, decimals: int) -> str:
     return f"**{text} {arrow}**"
 
 
+def _md_escape(text: str) -> str:
+    return text.replace("|", r"\|")
+
+
 def to_markdown(ranked: pd.DataFrame, decimals: int = 3, title: str | None = None) -> str:
     """One Markdown table per metric (methods x protocols, "score (rank)"), rank changes in bold.
 
@@ -162,7 +166,7 @@ def to_markdown(ranked: pd.DataFrame, decimals: int = 3, title: str | None = Non
         for m in order:
             cells = [_cell(wide.at[m, ("value", p)], wide.at[m, ("rank", p)], wide.at[m, ("shift", p)], decimals)
                      for p in present]
-            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+            lines.append("| " + " | ".join([_md_escape(str(m)), *cells]) + " |")
         lines.append("")
     summary = agreement(ranked)
     summary = summary[summary["protocol"] != ref]
