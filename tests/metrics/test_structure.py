@@ -12,7 +12,9 @@ import warnings
 import cv2
 import numpy as np
 import pytest
+from scipy.ndimage import convolve, distance_transform_edt
 
+from dbdbench.metrics import structure
 from dbdbench.metrics.structure import (
     e_measure_adaptive,
     e_measure_curve,
@@ -203,6 +205,66 @@ def test_weighted_fmeasure_beta2_matches_pysod_beta():
     wf.step(pred=pred_u8, gt=gt_u8)
     pred, gt = prepare_data(pred_u8, gt_u8)
     assert weighted_fmeasure(pred, gt, beta2=0.3) == wf.get_results()["wfm"]
+
+
+def _tie_rich_masks() -> list[np.ndarray]:
+    """Masks with many equidistant nearest pixels (noise, lattices, diagonals, isolated points, blobs)."""
+    rng = np.random.default_rng(11)
+    masks = []
+    for i in range(80):
+        h, w = (int(v) for v in rng.integers(1, 90, 2))
+        kind = i % 4
+        if kind == 0:
+            mask = rng.random((h, w)) < rng.uniform(0.02, 0.9)
+        elif kind == 1:
+            mask = np.add.outer(np.arange(h), np.arange(w)) % int(rng.integers(2, 9)) == 0
+        elif kind == 2:
+            mask = np.zeros((h, w), bool)
+            mask[rng.integers(0, h, 3), rng.integers(0, w, 3)] = True
+        else:
+            mask = _smooth(rng, h, w, int(rng.integers(3, 30))) > 0.5
+        if mask.any() and not mask.all():
+            masks.append(mask)
+    return masks
+
+
+def test_band_nearest_pixel_and_distance_equal_scipy_feature_transform():
+    """The two pieces that replace scipy's EDT in wF give scipy's distances and (tie-broken) indices."""
+    for mask in _tie_rich_masks():
+        dist, (iy, ix) = distance_transform_edt(~mask, return_indices=True)
+        d2 = structure._squared_mask_distance(~mask)
+        np.testing.assert_array_equal(np.sqrt(d2), dist)
+        band = cv2.dilate(mask.view(np.uint8), np.ones((7, 7), np.uint8)).view(bool) & ~mask
+        ys, xs = np.nonzero(band)
+        near_y, near_x = structure._nearest_mask_pixel(mask, ys, xs, d2[ys, xs])
+        np.testing.assert_array_equal(near_y, iy[ys, xs])
+        np.testing.assert_array_equal(near_x, ix[ys, xs])
+
+
+def test_large_image_distance_falls_back_to_scipy_and_stays_exact():
+    """Beyond d^2 = 2^22 float32 cannot identify the integer; the scipy path is taken and is exact."""
+    mask = np.zeros((1500, 1500), bool)
+    mask[0, 0] = True
+    d2 = structure._squared_mask_distance(~mask)
+    assert d2[-1, -1] == 2 * 1499**2 > structure._MAX_EXACT_D2
+    np.testing.assert_array_equal(np.sqrt(d2), distance_transform_edt(~mask))
+
+
+def test_filter_equals_scipy_convolve_on_both_paths(monkeypatch):
+    rng = np.random.default_rng(2)
+    maps = [rng.random((int(h), int(w))) for h, w in rng.integers(1, 70, (20, 2))]
+    for x in maps:
+        ref = convolve(x, weights=structure._KERNEL, mode="constant", cval=0)
+        np.testing.assert_array_equal(structure._filter(x), ref)
+    monkeypatch.setattr(structure, "_opencv_filter_is_exact", lambda: False)
+    pred_u8, gt_u8 = _random_pair(4)
+    pred, gt = prepare_data(pred_u8, gt_u8)
+    assert weighted_fmeasure(pred, gt) == _reference(pred_u8, gt_u8)["wfm"]
+
+
+def test_gaussian_kernel_equals_pysod_fspecial():
+    ref = psm.WeightedFmeasure().matlab_style_gauss2D((7, 7), sigma=5)
+    np.testing.assert_array_equal(structure._KERNEL, ref)
 
 
 GOOD_PRED = np.full((4, 5), 0.5)
