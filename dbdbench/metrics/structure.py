@@ -4,10 +4,20 @@ Pure functions of one (prediction, mask) pair, with no accumulation: the Evaluat
 images. ``pred`` is a float map in [0, 1] already normalised as the protocol wants and ``gt`` a boolean
 mask. Fed the prediction that PySODMetrics 1.6.2 builds internally (``pred_u8 / 255``, then min-max
 normalised unless constant; ``gt = gt_u8 > 128``), every function returns **bit for bit** the number of
-PySODMetrics' ``Smeasure``, ``Emeasure`` and ``WeightedFmeasure``. Floating-point sums are therefore
-taken over the same arrays, in the same order and with the same types as there (numpy's pairwise
-summation depends on the array's length and layout); only integer work (counts, histograms, centroids),
-which is exact in any order, and work whose result is discarded are done differently, to save time.
+PySODMetrics' ``Smeasure``, ``Emeasure`` and ``WeightedFmeasure``.
+
+What exactness fixes, and what it leaves free:
+
+- Float sums run over the same arrays, in the same order and layout as there (numpy's pairwise summation
+  depends on length and strides): S-measure block means on the block views, the E-measure's four cells
+  added left to right, wF's sums over the mask pixels in C order. Scalars keep the reference's types
+  (Python floats vs numpy scalars) where ``x ** 2`` would otherwise go through a different routine.
+- Integer work is exact in any order and done the fast way: the E-measure's 256 thresholds come from
+  one ``np.bincount`` of ``q + 256 gt`` (``q = uint8(255 pred)``, truncating as the reference does), the
+  S-measure centroid from row and column counts.
+- Weighted F: scipy's Euclidean distance transform is replaced by OpenCV's exact one (distances are square
+  roots of exact integers) plus a nearest-mask-pixel search in the 3-pixel band the 7 x 7 filter reads,
+  using scipy's tie rule; the filter runs on the mask's bounding box only.
 """
 
 from __future__ import annotations
@@ -36,7 +46,9 @@ def _check_pair(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarra
         raise ValueError(f"gt must be a bool mask, got dtype {gt.dtype}; binarise it as the protocol says")
     if not np.issubdtype(pred.dtype, np.floating):
         raise ValueError(f"pred must be a float map in [0, 1], got dtype {pred.dtype}; normalise it first")
-    pred = pred.astype(np.float64, copy=False)
+    # a fixed layout keeps the pairwise float sums identical whatever view the caller passes
+    pred = np.ascontiguousarray(pred, dtype=np.float64)
+    gt = np.ascontiguousarray(gt)
     lo, hi = pred.min(), pred.max()  # NaN propagates into both, so one test catches NaN and the range
     if not (lo >= 0 and hi <= 1):
         if np.isnan(lo) or np.isnan(hi):
@@ -166,7 +178,8 @@ def e_measure_from_counts(tp, fp, n_fg: int, n_pixels: int):
     Returns
     -------
     float or ndarray of float
-        E per entry of ``tp``.
+        E per entry of ``tp``. With :func:`dbdbench.metrics.counts.cumulative_counts` on the 8-bit levels,
+        ``e_measure_from_counts(c.tp[:256], c.fp[:256], c.fg, c.fg + c.bg)`` is :func:`e_measure_curve`.
 
     References
     ----------
