@@ -82,6 +82,12 @@ def binarize(gt: np.ndarray, threshold: float, strict: bool) -> np.ndarray:
     """Mask ``gt >= threshold`` (or ``>`` when ``strict``) on the [0, 1] scale; bool masks pass through."""
     if gt.dtype == np.bool_:
         return gt
+    if gt.dtype == np.uint8:
+        # the comparison is monotone in v, so it is one integer comparison with the first level that passes
+        unit_levels = np.arange(256) / 255
+        passing = unit_levels > threshold if strict else unit_levels >= threshold
+        first = int(np.argmax(passing)) if passing.any() else 256
+        return gt >= first
     unit = to_unit(gt)
     return unit > threshold if strict else unit >= threshold
 

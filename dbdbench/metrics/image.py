@@ -102,6 +102,8 @@ def score_image(pred: np.ndarray, gt: np.ndarray, proto: Protocol, *, name: str 
         rec, p = _score_on_grid(pred, g, proto, name)
     else:
         rec, p = _score_general(pred, g, proto, name)
+    if proto.best_f == "per_image" or structure:
+        p = np.asarray(p)
     if proto.best_f == "per_image":
         rec.extra["best_f"] = _zhao_best_f(p, g, proto.beta2)
     if structure:
@@ -122,14 +124,41 @@ def _score_on_grid(pred: np.ndarray, g: np.ndarray, proto: Protocol, name: str) 
         idx += 256 * g
     hist = np.bincount(idx.ravel(), minlength=512)
     counts = _counts_from_hist(hist, 256)
-    p = _GRID[pred]
-    mae = float(np.mean(_ABS_ERR[idx]))
-    thr = min(proto.adaptive_factor * p.mean(), 1)
-    k_adp = int(np.searchsorted(_GRID, thr, side="left"))
+    mae = float(np.mean(_ABS_ERR.take(idx)))
+    k_adp = _adaptive_level(pred, hist, proto.adaptive_factor)
     side = "right" if proto.binary_strict else "left"
     k_bin = int(np.searchsorted(_GRID, proto.binary_threshold, side=side))
     rec = ImageRecord(name, counts, _at(counts, k_adp), _at(counts, k_bin), mae)
-    return rec, p
+    return rec, _LazyGrid(pred)
+
+
+def _adaptive_level(pred: np.ndarray, hist: np.ndarray, factor: float) -> int:
+    """First 8-bit level at or above ``min(factor * mean(pred / 255), 1)``.
+
+    The mean is taken exactly from the histogram; only when the threshold falls within 1e-9 of a level,
+    where float rounding could decide, is the float mean recomputed as the reference toolkits do.
+    """
+    values = np.arange(256)
+    total = int((hist[:256] + hist[256:]) @ values)
+    raw = factor * total / (255 * pred.size)
+    thr = min(raw, 1.0)
+    k = int(np.searchsorted(_GRID, thr, side="left"))
+    near = min(abs(_GRID[min(k, 255)] - raw), abs(_GRID[max(k - 1, 0)] - raw))
+    if near < 1e-9:
+        thr = min(factor * _GRID.take(pred).mean(), 1)
+        k = int(np.searchsorted(_GRID, thr, side="left"))
+    return k
+
+
+class _LazyGrid:
+    """``pred / 255`` computed only if something (structure metrics, Zhao's best F) asks for it."""
+
+    def __init__(self, pred: np.ndarray) -> None:
+        self.pred = pred
+
+    def __array__(self, dtype=None, copy=None):
+        arr = _GRID.take(self.pred)
+        return arr if dtype is None else arr.astype(dtype)
 
 
 def _score_general(pred: np.ndarray, g: np.ndarray, proto: Protocol, name: str) -> tuple[ImageRecord, np.ndarray]:

@@ -124,17 +124,21 @@ def _ranking_scores(records: Sequence[ImageRecord], curves_i: dict[str, np.ndarr
 
 
 def _per_image_auc_ap(records, curves_i, n) -> tuple[np.ndarray, np.ndarray]:
-    tpr = curves_i["recall"]
-    fpr = curves_i["fpr"]
-    prec = curves_i["precision"]
-    auc = np.full(len(records), np.nan)
-    ap = np.full(len(records), np.nan)
-    for i, r in enumerate(records):
-        # descending thresholds from the "nothing positive" end point (0, 0) to "everything" (1, 1)
-        if r.counts.fg and r.counts.bg:
-            auc[i] = F.roc_auc(tpr[i, n::-1], fpr[i, n::-1])
-        if r.counts.fg:
-            ap[i] = F.average_precision(prec[i, n::-1], tpr[i, n::-1])
+    """Exact ROC AUC (NaN unless both classes are present) and step-wise AP (NaN for an empty mask).
+
+    Curves run in descending threshold order from the "nothing positive" end point (0, 0) to
+    "everything positive" (1, 1), as :func:`~dbdbench.metrics.functional.roc_auc` and
+    :func:`~dbdbench.metrics.functional.average_precision` define them, vectorised over images.
+    """
+    tpr = curves_i["recall"][:, n::-1]
+    fpr = curves_i["fpr"][:, n::-1]
+    prec = curves_i["precision"][:, n::-1]
+    fg = np.array([r.counts.fg for r in records])
+    bg = np.array([r.counts.bg for r in records])
+    auc = np.sum(np.diff(fpr, axis=1) * (tpr[:, 1:] + tpr[:, :-1]), axis=1) / 2
+    ap = np.sum(np.diff(tpr, axis=1, prepend=0.0) * prec, axis=1)
+    auc[(fg == 0) | (bg == 0)] = np.nan
+    ap[fg == 0] = np.nan
     return auc, ap
 
 
@@ -158,13 +162,14 @@ def _structure_scores(records: Sequence[ImageRecord]) -> dict[str, float]:
 
 def _per_image_rows(records, curves_i, n, proto) -> list[dict]:
     auc, ap = _per_image_auc_ap(records, curves_i, n)
+    max_f = np.max(curves_i["f"][:, :n], axis=1)
     rows = []
     for i, r in enumerate(records):
         tp, fp, fn, _ = r.binary
         row = {
             "name": r.name,
             "mae": r.mae,
-            "max_f": float(np.max(curves_i["f"][i, :n])),
+            "max_f": float(max_f[i]),
             "bin_f": float(F.fbeta(tp, fp, fn, proto.beta2)),
             "bin_iou": float(F.iou(tp, fp, fn)),
             "auc": None if np.isnan(auc[i]) else float(auc[i]),
