@@ -141,19 +141,23 @@ def _merge(x: np.ndarray, w: int) -> np.ndarray:
     return x.transpose(0, 2, 1).reshape(x.shape[0], -1)[:, :w]
 
 
-def _change(old: dict, new: dict, odd: bool) -> float:
-    """UGM's stopping statistic sum |m_new - m_old| over both states of all messages.
+def _change_below(old: dict, new: dict, odd: bool, tol: float) -> bool:
+    """Whether UGM's stopping statistic sum |m_new - m_old| (both states, all messages) is below ``tol``.
 
     For ratio messages |q_new - q_old| = |rho_new - rho_old| / ((1 + rho_new)(1 + rho_old)) per state, twice
-    over the two states; the padding column (W odd) is left out.
+    over the two states; the padding column (W odd) is left out. Messages lie in [r, 1/r], so the cheap
+    sum |rho_new - rho_old| bounds the statistic; the exact sum is only formed when the bound cannot decide.
     """
-    total = 0.0
+    pairs = []
     for key, rho in new.items():
-        prev = old[key]
         for q, cols in ((0, slice(None)), (1, slice(0, rho.shape[2] - odd))):
-            x, y = rho[:, q, cols], prev[:, q, cols]
-            total += 2.0 * float((np.abs(x - y) / ((1.0 + x) * (1.0 + y))).sum())
-    return total
+            pairs.append((rho[:, q, cols], old[key][:, q, cols]))
+    bound = max(float(x.max()) for x, _ in pairs)
+    rough = 2.0 * sum(float(np.abs(x - y).sum()) for x, y in pairs)
+    if rough / (1.0 + bound) ** 2 >= tol:
+        return False
+    total = sum(2.0 * float((np.abs(x - y) / ((1.0 + x) * (1.0 + y))).sum()) for x, y in pairs)
+    return total < tol
 
 
 def multiscale_lbp(
@@ -201,7 +205,7 @@ def multiscale_lbp(
             before = {k: v.copy() for k, v in msg.items()} if it % check_every == 0 else None
             for colour in (0, 1):  # UGM starts at node 1 (layer 1, row 1, column 1): colour 0
                 list(pool.map(lambda rows, c=colour: _half_step(msg, pots, c, rows, r, w % 2 == 1), bands))
-            if before is not None and _change(before, msg, w % 2 == 1) < tol:
+            if before is not None and _change_below(before, msg, w % 2 == 1, tol):
                 break
     belief = pots[0].astype(np.float64)
     for s in _slots(0, n_layers):

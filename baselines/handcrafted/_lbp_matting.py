@@ -11,9 +11,10 @@ Private helper of :mod:`baselines.handcrafted.lbp`. It ports ``solveAlphaC2F.m``
   bilinearly up-sampled (``upSmpIm`` with the [1 2 1]/2 filter and replicated edges) and applied to the
   fine image.
 
-Vectorised over windows; the 3 x 3 / 4 x 4 per-window systems use ``numpy.linalg`` (MATLAB uses ``inv``),
-and the sparse system is solved with SuperLU (MATLAB's backslash uses CHOLMOD). Both differ from MATLAB only
-by floating-point rounding.
+Vectorised over windows with 3 x 3 box sums; the per-window 3 x 3 inverses use the adjugate and the 4 x 4
+normal equations of ``getLinearCoeff`` are solved by eliminating the offset b (MATLAB: ``inv`` of each
+matrix), and the sparse system is solved with SuperLU in symmetric mode (MATLAB's backslash: CHOLMOD). These
+differ from MATLAB only by floating-point rounding.
 
 References
 ----------
@@ -30,7 +31,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 from scipy.ndimage import binary_erosion, correlate1d
-from scipy.sparse.linalg import MatrixRankWarning, spsolve
+from scipy.sparse.linalg import MatrixRankWarning, splu, spsolve
 
 _WIN = 9  # pixels in a 3 x 3 window (win_size = 1)
 _ERODE = np.ones((3, 3), dtype=bool)
@@ -80,34 +81,51 @@ def _windows(img: np.ndarray) -> np.ndarray:
     return win.transpose(0, 1, 3, 4, 2).reshape(-1, _WIN, c)
 
 
-def laplacian_terms(img: np.ndarray, epsilon: float) -> tuple[np.ndarray, np.ndarray]:
+def _box_mean(x: np.ndarray) -> np.ndarray:
+    """Mean over the 3 x 3 window of every interior pixel: (H, W, ...) -> (H - 2, W - 2, ...)."""
+    rows = x[:-2] + x[1:-1] + x[2:]
+    return (rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]) / _WIN
+
+
+def _inv_sym3(m: np.ndarray) -> np.ndarray:
+    """Inverse of symmetric 3 x 3 matrices (..., 3, 3) by the adjugate (MATLAB: ``inv``; same to rounding)."""
+    a, b, c = m[..., 0, 0], m[..., 0, 1], m[..., 0, 2]
+    d, e, f = m[..., 1, 1], m[..., 1, 2], m[..., 2, 2]
+    adj = np.empty_like(m)
+    adj[..., 0, 0] = d * f - e * e
+    adj[..., 0, 1] = adj[..., 1, 0] = c * e - b * f
+    adj[..., 0, 2] = adj[..., 2, 0] = b * e - c * d
+    adj[..., 1, 1] = a * f - c * c
+    adj[..., 1, 2] = adj[..., 2, 1] = b * c - a * e
+    adj[..., 2, 2] = a * d - b * b
+    det = a * adj[..., 0, 0] + b * adj[..., 0, 1] + c * adj[..., 0, 2]
+    return adj / det[..., None, None]
+
+
+def window_stats(img: np.ndarray, epsilon: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per interior window: mean mu (H-2, W-2, 3) and (Sigma + eps/9 E)^-1 (H-2, W-2, 3, 3), Sigma the covariance.
+
+    Shared by the Laplacian and the linear coefficients of a level; depends on the image only.
+    """
+    if img.shape[2] != 3:
+        raise ValueError(f"matting expects a 3-channel image, got {img.shape[2]} channels")
+    mu = _box_mean(img)
+    second = _box_mean(img[:, :, :, None] * img[:, :, None, :])
+    cov = second - mu[..., :, None] * mu[..., None, :] + (epsilon / _WIN) * np.eye(3)
+    return mu, _inv_sym3(cov)
+
+
+def laplacian_terms(img: np.ndarray, mu: np.ndarray, inv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-window matting affinities (1 + (I_i - mu)^T (Sigma + eps/9 E)^-1 (I_j - mu)) / 9 ([1] Eq. 12).
 
     Returns the pixel indices (n, 9) and affinities (n, 9, 9) of every window centred on an interior pixel,
     in row-major order of the centres. They depend on the image only, so they are shared by all scales.
     """
     h, w, c = img.shape
-    win = _windows(img)
     idx = np.lib.stride_tricks.sliding_window_view(np.arange(h * w).reshape(h, w), (3, 3)).reshape(-1, _WIN)
-    mu = win.mean(axis=1)
-    cov = np.matmul(win.transpose(0, 2, 1), win) / _WIN - mu[:, :, None] * mu[:, None, :]
-    inv = np.linalg.inv(cov + (epsilon / _WIN) * np.eye(c))
-    centred = win - mu[:, None, :]
-    vals = (1.0 + np.matmul(np.matmul(centred, inv), centred.transpose(0, 2, 1))) / _WIN
+    centred = _windows(img) - mu.reshape(-1, 1, c)
+    vals = (1.0 + np.matmul(np.matmul(centred, inv.reshape(-1, c, c)), centred.transpose(0, 2, 1))) / _WIN
     return idx, vals
-
-
-def coeff_operator(img: np.ndarray, epsilon: float) -> np.ndarray:
-    """inv(G^T G) for G = [[I_win, 1], [sqrt(eps) E, 0]] of every interior window (``getLinearCoeff``), (n, C+1, C+1).
-
-    G^T G = [[sum I I^T + eps E, sum I], [sum I^T, 9]] depends on the image only, so it is shared by all scales.
-    """
-    win = _windows(img)
-    g = np.concatenate([win, np.ones(win.shape[:2] + (1,))], axis=2)
-    gtg = np.matmul(g.transpose(0, 2, 1), g)
-    c = img.shape[2]
-    gtg[:, np.arange(c), np.arange(c)] += epsilon
-    return np.linalg.inv(gtg)
 
 
 class MattingPyramid:
@@ -118,13 +136,19 @@ class MattingPyramid:
         for _ in range(levels - 1):
             self.images.append(down_sample(self.images[-1]))
         self.epsilon = epsilon
+        self._stats: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._lap: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._coeff: dict[int, np.ndarray] = {}
+
+    def stats(self, level: int) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`window_stats` of the image at ``level`` (cached)."""
+        if level not in self._stats:
+            self._stats[level] = window_stats(self.images[level], self.epsilon)
+        return self._stats[level]
 
     def laplacian(self, level: int, consts: np.ndarray) -> sp.csr_matrix:
         """L = D - A over the windows whose centre is not in erode(consts, 3 x 3) (``getLaplacian1.m``)."""
         if level not in self._lap:
-            self._lap[level] = laplacian_terms(self.images[level], self.epsilon)
+            self._lap[level] = laplacian_terms(self.images[level], *self.stats(level))
         idx, vals = self._lap[level]
         keep = ~binary_erosion(consts, _ERODE, border_value=1)[1:-1, 1:-1].ravel()
         idx, vals = idx[keep], vals[keep]
@@ -135,18 +159,19 @@ class MattingPyramid:
         return sp.diags(np.asarray(a.sum(axis=1)).ravel()) - a
 
     def linear_coeffs(self, level: int, alpha: np.ndarray) -> np.ndarray:
-        """(a, b) = inv(G^T G) G^T [alpha_win; 0], i.e. argmin sum_i (a^T I_i + b - alpha_i)^2 + eps |a|^2.
+        """(a, b) = argmin sum_i (a^T I_i + b - alpha_i)^2 + eps |a|^2 over each window (``getLinearCoeff``).
 
-        Returns (H, W, C + 1): a_1..a_C then b; border pixels copy the nearest interior window (``getLinearCoeff``).
+        The code solves the 4 x 4 normal equations inv(G^T G) G^T [alpha; 0]; eliminating b gives the same
+        solution a = (Sigma + eps/9 E)^-1 (mean(I alpha) - mu mean(alpha)), b = mean(alpha) - a^T mu.
+        Returns (H, W, 4): a_R, a_G, a_B, b; border pixels copy the nearest interior window.
         """
         img = self.images[level]
-        if level not in self._coeff:
-            self._coeff[level] = coeff_operator(img, self.epsilon)
-        h, w, c = img.shape
-        win = _windows(img)
-        a_win = np.lib.stride_tricks.sliding_window_view(alpha, (3, 3)).reshape(-1, _WIN)
-        rhs = np.concatenate([np.einsum("nkc,nk->nc", win, a_win), a_win.sum(axis=1, keepdims=True)], axis=1)
-        coeff = np.einsum("nij,nj->ni", self._coeff[level], rhs).reshape(h - 2, w - 2, c + 1)
+        mu, inv = self.stats(level)
+        mean_a = _box_mean(alpha)
+        cross = _box_mean(img * alpha[:, :, None]) - mu * mean_a[:, :, None]
+        coeff_a = np.einsum("hwij,hwj->hwi", inv, cross)
+        coeff_b = mean_a - np.einsum("hwi,hwi->hw", coeff_a, mu)
+        coeff = np.concatenate([coeff_a, coeff_b[:, :, None]], axis=2)
         return np.pad(coeff, ((1, 1), (1, 1), (0, 0)), mode="edge")
 
     def upsample_alpha(self, level: int, alpha: np.ndarray) -> np.ndarray:
@@ -164,8 +189,11 @@ def solve_alpha(pyr: MattingPyramid, level: int, consts_map: np.ndarray, consts_
     rhs = lam * m * consts_vals.ravel()
     with warnings.catch_warnings():
         warnings.simplefilter("error", MatrixRankWarning)
-        try:
-            x = spsolve(system, rhs)
+        try:  # symmetric mode: the system is symmetric, so pivot on the diagonal with a symmetric ordering
+            x = splu(system, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+            x = x.solve(rhs)
+            if not np.all(np.isfinite(x)):
+                raise RuntimeError("non-finite solution")
         except (MatrixRankWarning, RuntimeError):
             # A region with no constraint leaves alpha undetermined (MATLAB warns and returns Inf/NaN); a
             # tiny ridge defines it as 0 there and changes constrained regions by ~1e-10.

@@ -131,6 +131,7 @@ def lbp(
     alpha: float = 0.5,
     max_iter: int = 100,
     tol: float = 1e-4,
+    n_threads: int = 2,
 ) -> np.ndarray:
     """Defocus map of Yi & Eramian: per-scale matting of thresholded LBP sharpness, fused by loopy BP (Eq. 15-21).
 
@@ -152,6 +153,8 @@ def lbp(
         Inter-node weight of the multi-scale graph (Eq. 19).
     max_iter, tol : int, float
         Loopy BP iteration cap and stopping threshold.
+    n_threads : int
+        Threads for the loopy BP updates (an implementation setting, not a paper parameter).
 
     Returns
     -------
@@ -159,13 +162,14 @@ def lbp(
 
     Notes
     -----
-    Bit-exact with the MATLAB code up to the constraint masks (codes, m_LBP, thresholds). Numerical
-    differences: matting solved with SuperLU instead of CHOLMOD and batched ``numpy.linalg`` instead of
-    ``inv``; loopy BP uses a parallel (flooding) schedule instead of UGM's node-sequential one, float32
-    messages and a stopping test every 10 iterations. For gray input the authors' code fails (it indexes
-    three channels); here the gray image is repeated to RGB. Constant images (no LBP variation) give a
-    constant map instead of MATLAB's NaN. Measured agreement with the authors' code run under Octave:
-    see ``docs/models/lbp.md``.
+    Bit-exact with the MATLAB code up to the constraint masks (grey levels, codes, m_LBP, thresholds).
+    Numerical differences, all at rounding level on real images: matting window statistics by box sums with
+    an adjugate 3 x 3 inverse (MATLAB: per-window ``inv``), ``getLinearCoeff``'s 4 x 4 normal equations
+    solved by eliminating the offset, the sparse system by SuperLU instead of CHOLMOD; loopy BP runs a
+    red-black schedule (UGM: node-sequential) towards the same fixed point and evaluates UGM's stopping test
+    every 5 iterations. Gray input (the authors' code fails on it) is repeated to RGB; a constant image
+    (MATLAB: NaN) gives P(sharp) < 0.5 everywhere. On the authors' example the map equals their Octave output
+    to the 16-bit quantisation of that file (``docs/models/lbp.md``).
 
     References
     ----------
@@ -188,4 +192,4 @@ def lbp(
         consts_map, consts_vals = _constraints(rgb, sharpness_from_gray(gray, s, t_lbp), t_sharp, t_blur)
         matte = solve_alpha_c2f(pyramid, consts_map, consts_vals, lam=lam)
         per_scale.append(np.clip(matte, 0.0, 1.0))
-    return multiscale_lbp(per_scale[::-1], alpha=alpha, max_iter=max_iter, tol=tol)
+    return multiscale_lbp(per_scale[::-1], alpha=alpha, max_iter=max_iter, tol=tol, n_threads=n_threads)
