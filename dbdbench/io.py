@@ -1,0 +1,254 @@
+"""Reading maps and masks, writing maps, and pairing prediction files with ground truth.
+
+Readers return arrays in the file's own polarity; flipping to the canonical P(blur) is the caller's
+job (:func:`dbdbench.metrics.counts.flip`), driven by what the dataset and the prediction folder declare.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from dbdbench.datasets import IMAGE_EXTS
+from dbdbench.results import atomic_write_text
+
+MAP_EXTS = (*IMAGE_EXTS, ".npy")
+#: suffixes that prediction files commonly add to the image stem (matched case-insensitively)
+DEFAULT_SUFFIXES = ("_pred", "_prediction", "_HiFSTBlurMap", "_blurmap", "_blur_map", "_map", "_mask", "_out")
+MAPS_META = "meta.json"
+MAPS_SCHEMA = "dbdbench.maps"
+MAX_PIXELS = 100_000_000  # refuse absurd images (decompression bombs) before decoding
+
+
+class ImageReadError(ValueError):
+    """A file could not be read as a map; the message names the file and what to do."""
+
+
+def _check_complete(path: Path, data: bytes) -> None:
+    ext = path.suffix.lower()
+    if ext == ".png" and b"IEND" not in data[-64:]:
+        raise ImageReadError(f"{path}: truncated PNG (no IEND chunk at the end); re-export the file")
+    if ext in (".jpg", ".jpeg") and b"\xff\xd9" not in data[-1024:]:
+        raise ImageReadError(f"{path}: truncated JPEG (no end-of-image marker); re-export the file")
+
+
+def _decode(path: Path) -> np.ndarray:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageReadError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not data:
+        raise ImageReadError(f"{path}: empty file")
+    _check_complete(path, data)
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        raise ImageReadError(f"{path}: not a readable image (corrupt or unsupported format)")
+    if arr.size > MAX_PIXELS * (arr.shape[2] if arr.ndim == 3 else 1):
+        raise ImageReadError(f"{path}: {arr.shape} is larger than {MAX_PIXELS} pixels")
+    return arr
+
+
+def _to_gray(arr: np.ndarray, path: Path, luminance: bool) -> np.ndarray:
+    if arr.ndim == 2:
+        return arr
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        raise ImageReadError(f"{path}: unsupported array shape {arr.shape}")
+    if arr.shape[2] == 4:
+        alpha = arr[..., 3]
+        full = np.iinfo(arr.dtype).max if arr.dtype.kind == "u" else 1.0
+        if np.any(alpha != full):
+            raise ImageReadError(f"{path}: has a transparent alpha channel; save the map without transparency")
+        arr = arr[..., :3]
+    b, g, r = arr[..., 0], arr[..., 1], arr[..., 2]
+    if np.array_equal(b, g) and np.array_equal(g, r):
+        return np.ascontiguousarray(b)
+    if luminance:
+        return cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_BGR2GRAY)
+    raise ImageReadError(
+        f"{path}: is a colour image with unequal channels; save gray maps, or pass luminance=True "
+        "(--luminance) to convert with ITU-R BT.601 weights"
+    )
+
+
+def read_map(path: str | os.PathLike, *, luminance: bool = False) -> np.ndarray:
+    """Read a map or mask as a 2-D array: uint8, uint16, or float64 in [0, 1] for ``.npy``.
+
+    PNG/JPG/BMP/TIFF in 8 or 16 bit; gray, RGB or RGBA (RGB with equal channels reads as gray, an opaque
+    alpha channel is dropped; a true colour map is an error unless ``luminance``). ``.npy`` files hold a
+    2-D float map in [0, 1] (or uint8/uint16/bool).
+
+    Raises
+    ------
+    ImageReadError
+        A ``ValueError`` naming the file: missing, empty, truncated, corrupt, transparent, colour,
+        wrong dimensions, NaN or out-of-range values.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        return _read_npy(path)
+    arr = _to_gray(_decode(path), path, luminance)
+    if arr.dtype not in (np.uint8, np.uint16):
+        if arr.dtype.kind == "f":
+            return _check_float(arr.astype(np.float64), path)
+        raise ImageReadError(f"{path}: unsupported pixel type {arr.dtype}; save 8- or 16-bit maps")
+    return arr
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ImageReadError(f"{path}: not a readable .npy array ({exc})") from None
+    arr = np.squeeze(arr)
+    if arr.ndim != 2:
+        raise ImageReadError(f"{path}: .npy map must be 2-D, got shape {arr.shape}")
+    if arr.dtype in (np.uint8, np.uint16, np.bool_):
+        return arr
+    if arr.dtype.kind != "f":
+        raise ImageReadError(f"{path}: .npy map has dtype {arr.dtype}; use float in [0, 1], uint8 or uint16")
+    return _check_float(arr.astype(np.float64), path)
+
+
+def _check_float(arr: np.ndarray, path: Path) -> np.ndarray:
+    if not np.isfinite(arr).all():
+        raise ImageReadError(f"{path}: contains NaN or infinite values")
+    if arr.min() < 0 or arr.max() > 1:
+        raise ImageReadError(f"{path}: float values in [{arr.min():g}, {arr.max():g}]; float maps must be in [0, 1]")
+    return arr
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read a photo as RGB uint8 (H, W, 3) (16-bit photos are scaled to 8 bit; gray is repeated)."""
+    path = Path(path)
+    arr = _decode(path)
+    if arr.dtype == np.uint16:
+        arr = (arr / 257).round().astype(np.uint8)
+    if arr.ndim == 2:
+        return np.repeat(arr[..., None], 3, axis=2)
+    if arr.shape[2] == 4:
+        arr = arr[..., :3]
+    return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+
+
+def write_map(path: str | os.PathLike, prob: np.ndarray) -> None:
+    """Write a float map in [0, 1] as an 8-bit PNG (``round(255 p)``), atomically."""
+    path = Path(path)
+    prob = np.asarray(prob, dtype=np.float64)
+    if prob.ndim != 2 or not np.isfinite(prob).all():
+        raise ValueError(f"{path}: map must be a finite 2-D array, got shape {prob.shape}")
+    u8 = np.rint(np.clip(prob, 0, 1) * 255).astype(np.uint8)
+    ok, buf = cv2.imencode(".png", u8)
+    if not ok:
+        raise ValueError(f"{path}: PNG encoding failed")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(buf.tobytes())
+    os.replace(tmp, path)
+
+
+def resize_to(arr: np.ndarray, shape: tuple[int, int], mode: str) -> np.ndarray:
+    """Resize a map to ``shape`` (H, W): ``bilinear`` (cv2 INTER_LINEAR, as PySODEvalToolkit) or ``nearest``."""
+    if mode not in ("bilinear", "nearest"):
+        raise ValueError(f"unknown resize mode {mode!r}; valid: bilinear, nearest, error")
+    interp = cv2.INTER_LINEAR if mode == "bilinear" else cv2.INTER_NEAREST
+    src = arr.astype(np.uint8) if arr.dtype == np.bool_ else arr
+    out = cv2.resize(src, (shape[1], shape[0]), interpolation=interp)
+    if arr.dtype.kind == "f":
+        out = np.clip(out, 0.0, 1.0)
+    return out.astype(arr.dtype) if arr.dtype == np.bool_ else out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# prediction folders
+
+
+def write_maps_meta(folder: str | os.PathLike, *, pred_white: str, method: str, **extra) -> Path:
+    """Declare what white means in a folder of maps (``meta.json``: ``pred_white`` = blur | sharp)."""
+    if pred_white not in ("blur", "sharp"):
+        raise ValueError(f"pred_white must be 'blur' or 'sharp', got {pred_white!r}")
+    path = Path(folder) / MAPS_META
+    data = {"schema": MAPS_SCHEMA, "schema_version": 1, "method": method, "pred_white": pred_white, **extra}
+    atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def read_maps_meta(folder: str | os.PathLike) -> dict | None:
+    """The folder's ``meta.json`` when it is a dbdbench maps declaration, else None."""
+    path = Path(folder) / MAPS_META
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: unreadable maps meta file ({exc})") from None
+    if not isinstance(data, dict) or data.get("schema") != MAPS_SCHEMA:
+        return None
+    if data.get("pred_white") not in ("blur", "sharp"):
+        raise ValueError(f"{path}: pred_white must be 'blur' or 'sharp', got {data.get('pred_white')!r}")
+    return data
+
+
+@dataclass
+class Pairing:
+    """Predictions matched to GT stems."""
+
+    pairs: dict[str, Path] = field(default_factory=dict)  # GT stem -> prediction file
+    missing: list[str] = field(default_factory=list)  # GT stems without a prediction
+    extra: list[Path] = field(default_factory=list)  # prediction files matching no GT stem
+
+
+def _stem_key(name: str, suffixes: tuple[str, ...]) -> str:
+    key = name.lower()
+    for suf in sorted(suffixes, key=len, reverse=True):
+        if key.endswith(suf.lower()) and len(key) > len(suf):
+            return key[: -len(suf)]
+    return key
+
+
+def pair_predictions(
+    pred_dir: str | os.PathLike, gt_stems: list[str], suffixes: tuple[str, ...] = DEFAULT_SUFFIXES
+) -> Pairing:
+    """Match prediction files to GT stems by stem, case-insensitively, tolerating common suffixes.
+
+    Two prediction files for one stem are an error naming both. Symlinks are followed only when they stay
+    inside ``pred_dir``.
+    """
+    pred_dir = Path(pred_dir)
+    if not pred_dir.is_dir():
+        raise FileNotFoundError(f"prediction folder {pred_dir} does not exist")
+    files = [p for p in sorted(pred_dir.iterdir()) if p.suffix.lower() in MAP_EXTS and not p.name.startswith(".")]
+    if not files:
+        raise FileNotFoundError(f"prediction folder {pred_dir} has no map files ({', '.join(MAP_EXTS)})")
+    wanted = {s.lower(): s for s in gt_stems}
+    out = Pairing()
+    by_stem: dict[str, Path] = {}
+    for path in files:
+        if path.is_symlink() and pred_dir.resolve() not in path.resolve().parents:
+            raise ValueError(f"{path}: symlink pointing outside the prediction folder; copy the file instead")
+        key = path.stem.lower() if path.stem.lower() in wanted else _stem_key(path.stem, suffixes)
+        if key not in wanted:
+            out.extra.append(path)
+            continue
+        if key in by_stem:
+            raise ValueError(
+                f"two predictions for image {wanted[key]!r}: {by_stem[key].name} and {path.name}; keep one"
+            )
+        by_stem[key] = path
+    out.pairs = {wanted[k]: p for k, p in by_stem.items()}
+    out.missing = [s for s in gt_stems if s.lower() not in by_stem]
+    return out
+
+
+_SAFE = re.compile(r"^[\w.\-]+$")
+
+
+def safe_name(name: str) -> str:
+    """Check that a file or folder name is one plain path component (no separators, no '..')."""
+    if not _SAFE.match(name) or name in (".", ".."):
+        raise ValueError(f"unsafe name {name!r}: use letters, digits, '.', '_' and '-' only")
+    return name
