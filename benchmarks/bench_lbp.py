@@ -21,8 +21,8 @@ import numpy as np
 
 from baselines.handcrafted import _lbp_bp, lbp
 from baselines.handcrafted._lbp_matting import MattingPyramid, solve_alpha_c2f
-from baselines.handcrafted._lbp_sharpness import gray_uint8_levels, sharpness_from_gray
-from baselines.handcrafted.lbp import _as_rgb01, _constraints
+from baselines.handcrafted._lbp_sharpness import gray_uint8_levels, lbp_code, sharpness_from_codes
+from baselines.handcrafted.lbp import _as_rgb01, _constraints, _paint_distances
 
 OCTAVE_SECONDS = 76.0  # recorded: authors' demo.m on out_of_focus0088 (427 x 640), Octave 7.3, 2 vCPU
 DEFAULT_IMAGE = (
@@ -35,12 +35,12 @@ def stages(rgb: np.ndarray, threads: int) -> dict[str, float]:
     t = {}
     start = time.perf_counter()
     x = _as_rgb01(rgb)
-    gray = gray_uint8_levels(x)
-    maps = [sharpness_from_gray(gray, s, 0.016) for s in (11, 15, 21)]
+    codes = lbp_code(gray_uint8_levels(x), 0.016 * 255)
+    maps = [sharpness_from_codes(codes, s) for s in (11, 15, 21)]
     t["m_LBP (3 scales)"] = time.perf_counter() - start
     start = time.perf_counter()
-    pyr = MattingPyramid(x, 3, 1e-7)
-    mattes = [np.clip(solve_alpha_c2f(pyr, *_constraints(x, m, 0.3, 0.01)), 0, 1) for m in maps]
+    pyr, dist = MattingPyramid(x, 3, 1e-7), _paint_distances(x)
+    mattes = [np.clip(solve_alpha_c2f(pyr, *_constraints(dist, m, 0.3, 0.01)), 0, 1) for m in maps]
     t["matting (3 scales)"] = time.perf_counter() - start
     start = time.perf_counter()
     _lbp_bp.multiscale_lbp(mattes[::-1], n_threads=threads)

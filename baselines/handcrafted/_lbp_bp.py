@@ -141,22 +141,24 @@ def _merge(x: np.ndarray, w: int) -> np.ndarray:
     return x.transpose(0, 2, 1).reshape(x.shape[0], -1)[:, :w]
 
 
-def _change_below(old: dict, new: dict, odd: bool, tol: float) -> bool:
+def _change_below(old: dict, new: dict, odd: bool, tol: float, r: float) -> bool:
     """Whether UGM's stopping statistic sum |m_new - m_old| (both states, all messages) is below ``tol``.
 
     For ratio messages |q_new - q_old| = |rho_new - rho_old| / ((1 + rho_new)(1 + rho_old)) per state, twice
     over the two states; the padding column (W odd) is left out. Messages lie in [r, 1/r], so the cheap
-    sum |rho_new - rho_old| bounds the statistic; the exact sum is only formed when the bound cannot decide.
+    sum |rho_new - rho_old| / (1 + 1/r)^2 is a lower bound; the exact sum is formed only when it is below tol.
     """
-    pairs = []
+    buf = np.empty_like(next(iter(new.values())))
+    rough = 0.0
     for key, rho in new.items():
-        for q, cols in ((0, slice(None)), (1, slice(0, rho.shape[2] - odd))):
-            pairs.append((rho[:, q, cols], old[key][:, q, cols]))
-    bound = max(float(x.max()) for x, _ in pairs)
-    rough = 2.0 * sum(float(np.abs(x - y).sum()) for x, y in pairs)
-    if rough / (1.0 + bound) ** 2 >= tol:
+        np.abs(np.subtract(rho, old[key], out=buf), out=buf)
+        rough += float(buf.sum()) - (float(buf[:, 1, -1].sum()) if odd else 0.0)
+    if 2.0 * rough / (1.0 + 1.0 / r) ** 2 >= tol:
         return False
-    total = sum(2.0 * float((np.abs(x - y) / ((1.0 + x) * (1.0 + y))).sum()) for x, y in pairs)
+    total = 0.0
+    for key, rho in new.items():
+        part = np.abs(rho - old[key]) / ((1.0 + rho) * (1.0 + old[key]))
+        total += 2.0 * (float(part.sum()) - (float(part[:, 1, -1].sum()) if odd else 0.0))
     return total < tol
 
 
@@ -205,7 +207,7 @@ def multiscale_lbp(
             before = {k: v.copy() for k, v in msg.items()} if it % check_every == 0 else None
             for colour in (0, 1):  # UGM starts at node 1 (layer 1, row 1, column 1): colour 0
                 list(pool.map(lambda rows, c=colour: _half_step(msg, pots, c, rows, r, w % 2 == 1), bands))
-            if before is not None and _change_below(before, msg, w % 2 == 1, tol):
+            if before is not None and _change_below(before, msg, w % 2 == 1, tol, r):
                 break
     belief = pots[0].astype(np.float64)
     for s in _slots(0, n_layers):

@@ -56,22 +56,27 @@ def down_sample(img: np.ndarray) -> np.ndarray:
     return out[2 : 2 + 2 * h : 2, 2 : 2 + 2 * w : 2]
 
 
-def _interp_axis(n_fine: int, n_coarse: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Fine pixel p reads coarse position (p - 2) / 2, clamped to [0, n_coarse - 1] (``upSmpIm`` layout)."""
-    pos = np.clip((np.arange(n_fine) - 2) / 2.0, 0, n_coarse - 1)
-    lo = np.floor(pos).astype(np.intp)
-    hi = np.minimum(lo + 1, n_coarse - 1)
-    return lo, hi, pos - lo
+def _up_axis(x: np.ndarray, n: int, axis: int) -> np.ndarray:
+    """Up-sample one axis by 2: fine p reads coarse (p - 2) / 2, linear between samples, clamped at the ends."""
+    x = np.moveaxis(x, axis, 0)
+    h = x.shape[0]
+    if not 2 * h + 1 <= n <= 2 * h + 4:
+        raise ValueError(f"up-sampling {h} -> {n} samples: not the inverse of down_sample")
+    out = np.empty((n,) + x.shape[1:], dtype=np.result_type(x, np.float64))
+    out[2 : 2 * h + 1 : 2] = x
+    out[3 : 2 * h : 2] = 0.5 * (x[:-1] + x[1:])  # [1 2 1]/2 between two samples = their mean
+    out[:2] = x[0]
+    out[2 * h + 1 :] = x[-1]
+    return np.moveaxis(out, 0, axis)
 
 
 def up_sample(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """``upSmpIm(x, shape)``: bilinear up-sampling by 2 aligned with :func:`down_sample`, edges replicated."""
-    lo, hi, f = _interp_axis(shape[0], x.shape[0])
-    f = f.reshape((-1,) + (1,) * (x.ndim - 1))
-    rows = x[lo] * (1 - f) + x[hi] * f
-    lo, hi, f = _interp_axis(shape[1], x.shape[1])
-    f = f.reshape((1, -1) + (1,) * (x.ndim - 2))
-    return rows[:, lo] * (1 - f) + rows[:, hi] * f
+    """``upSmpIm(x, shape)``: bilinear up-sampling by 2 aligned with :func:`down_sample`, edges replicated.
+
+    MATLAB places the samples at the zero-inserted positions 2, 4, ... (0-based, for the sizes produced by
+    :func:`down_sample`), replicates the outer ones and filters with [1 2 1]/2 in both directions.
+    """
+    return _up_axis(_up_axis(x, shape[0], 0), shape[1], 1)
 
 
 def _windows(img: np.ndarray) -> np.ndarray:

@@ -96,13 +96,14 @@ def window_count(mask: np.ndarray, size: int) -> np.ndarray:
     return ii[size : size + h, size : size + w] - ii[:h, size : size + w] - ii[size : size + h, :w] + ii[:h, :w]
 
 
-def sharpness_from_gray(gray: np.ndarray, scale: int, t_lbp: float) -> np.ndarray:
-    """m_LBP = (1 / s^2) #{codes in {6, 7, 8, 9} in the s x s window} ([1] Eq. 15), min-max normalised.
-
-    ``gray`` is on the 0..255 scale; the LBP threshold is ``t_lbp * 255`` as in ``lbpSharpness.m``.
-    """
+def sharpness_from_codes(codes: np.ndarray, scale: int) -> np.ndarray:
+    """m_LBP = (1 / s^2) #{codes in {6, 7, 8, 9} in the s x s window} ([1] Eq. 15), min-max normalised."""
     if scale < 1 or scale % 2 == 0:
         raise ValueError(f"scale must be a positive odd window size, got {scale}")
-    codes = lbp_code(gray, t_lbp * 255)
     counts = window_count(codes >= 6, scale)
     return min_max(counts / float(scale * scale))
+
+
+def sharpness_from_gray(gray: np.ndarray, scale: int, t_lbp: float) -> np.ndarray:
+    """m_LBP of a grey image on the 0..255 scale; the LBP threshold is ``t_lbp * 255`` as in ``lbpSharpness.m``."""
+    return sharpness_from_codes(lbp_code(gray, t_lbp * 255), scale)

@@ -29,7 +29,13 @@ import numpy as np
 
 from baselines.handcrafted._lbp_bp import multiscale_lbp
 from baselines.handcrafted._lbp_matting import MattingPyramid, coarse_shape, solve_alpha_c2f
-from baselines.handcrafted._lbp_sharpness import GRAY_WEIGHTS, gray_uint8_levels, lbp_code, sharpness_from_gray
+from baselines.handcrafted._lbp_sharpness import (
+    GRAY_WEIGHTS,
+    gray_uint8_levels,
+    lbp_code,
+    sharpness_from_codes,
+    sharpness_from_gray,
+)
 
 __all__ = ["lbp", "lbp_code", "lbp_sharpness", "min_side"]
 
@@ -104,17 +110,24 @@ def lbp_sharpness(image: np.ndarray, scale: int = 21, *, t_lbp: float = 0.016) -
     return sharpness_from_gray(gray_uint8_levels(_as_rgb01(image)), scale, t_lbp)
 
 
-def _constraints(rgb: np.ndarray, sharp: np.ndarray, t_sharp: float, t_blur: float) -> tuple[np.ndarray, np.ndarray]:
-    """``localSharpScoreLBP``: paint m > T_m1 white and m < T_m2 black; constrained = pixels that changed.
+def _paint_distances(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """sum_c |I_c - 1| and sum_c |I_c| per pixel: ``sum(abs(I - mI), 3)`` where mI is painted white / black."""
+    return np.abs(rgb - 1.0).sum(axis=2), np.abs(rgb).sum(axis=2)
+
+
+def _constraints(
+    dist: tuple[np.ndarray, np.ndarray], sharp: np.ndarray, t_sharp: float, t_blur: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``localSharpScoreLBP``: paint m > T_m1 white and m < T_m2 black; constrained = pixels that changed (> 0.001).
 
     ``im2bw`` compares with ``>``; the blurred side is tested as (1 - m) > 1 - T_m2, literally as in the code.
-    A pixel that is already white (black) where it is painted white (black) is left unconstrained, as there.
+    A pixel that is already white (black) where it is painted white (black) stays unconstrained, as there.
+    The value is ``rgb2gray`` of the painted pixel: the weight sum (exactly 1.0) for white, 0 for black.
     """
-    painted = rgb.copy()
-    painted[sharp > t_sharp] = 1.0
-    painted[(1 - sharp) > (1 - t_blur)] = 0.0
-    consts_map = np.abs(rgb - painted).sum(axis=2) > 0.001
-    consts_vals = (painted @ GRAY_WEIGHTS) * consts_map
+    white = sharp > t_sharp
+    black = (1 - sharp) > (1 - t_blur)  # painted after white in the code; the two sets are disjoint anyway
+    consts_map = np.where(black, dist[1] > 0.001, white & (dist[0] > 0.001))
+    consts_vals = np.where(consts_map & white & ~black, GRAY_WEIGHTS.sum(), 0.0)
     return consts_map, consts_vals
 
 
@@ -185,11 +198,12 @@ def lbp(
             f"(each level keeps floor((H - 3) / 2) rows, e.g. {coarse_shape(*rgb.shape[:2])}); upscale the image "
             "or pass fewer levels"
         )
-    gray = gray_uint8_levels(rgb)
+    codes = lbp_code(gray_uint8_levels(rgb), t_lbp * 255)
+    dist = _paint_distances(rgb)
     pyramid = MattingPyramid(rgb, levels, epsilon)
     per_scale = []
     for s in scales:
-        consts_map, consts_vals = _constraints(rgb, sharpness_from_gray(gray, s, t_lbp), t_sharp, t_blur)
+        consts_map, consts_vals = _constraints(dist, sharpness_from_codes(codes, s), t_sharp, t_blur)
         matte = solve_alpha_c2f(pyramid, consts_map, consts_vals, lam=lam)
         per_scale.append(np.clip(matte, 0.0, 1.0))
     return multiscale_lbp(per_scale[::-1], alpha=alpha, max_iter=max_iter, tol=tol, n_threads=n_threads)
