@@ -298,13 +298,26 @@ _SPECS = [
 DATASETS: dict[str, DatasetSpec] = {s.name: s for s in _SPECS}
 
 
+_USER_LOADED: set[str] = set()
+
+
+def _load_user_datasets() -> None:
+    """Register the TOML files named in ``$DBDBENCH_DATASETS`` (separated by the OS path separator), once."""
+    for path in filter(None, os.environ.get("DBDBENCH_DATASETS", "").split(os.pathsep)):
+        if path not in _USER_LOADED:
+            _USER_LOADED.add(path)
+            register_from_toml(path)
+
+
 def list_datasets() -> list[str]:
-    """Registered dataset names, in registry order."""
+    """Registered dataset names, in registry order (user datasets from ``$DBDBENCH_DATASETS`` last)."""
+    _load_user_datasets()
     return list(DATASETS)
 
 
 def get_dataset(name: str) -> DatasetSpec:
     """Look up a dataset (case-insensitive), with an error that lists the valid names."""
+    _load_user_datasets()
     if name in DATASETS:
         return DATASETS[name]
     for key, spec in DATASETS.items():

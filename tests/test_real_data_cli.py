@@ -1,0 +1,66 @@
+"""The published numbers, reproduced through ``dbdbench evaluate`` on the real data in ../shared/data."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from dbdbench.cli import main
+
+
+@pytest.fixture
+def data_root(shared_data, tmp_path):
+    """The registry layout <root>/CUHK/{gt,image}, built from links to the shared data."""
+    (tmp_path / "CUHK").mkdir()
+    (tmp_path / "CUHK" / "gt").symlink_to(shared_data / "cuhk" / "gt")
+    (tmp_path / "CUHK" / "image").symlink_to(shared_data / "cuhk" / "images")
+    return tmp_path
+
+
+def test_split_list_matches_the_source(shared_data):
+    from dbdbench.datasets import read_split
+
+    assert read_split("CUHK-TE-1") == (shared_data / "cuhk" / "splits" / "cuhk-te-1.txt").read_text().split()
+    tr = (shared_data / "cuhk" / "splits" / "cuhk-tr-1.txt").read_text().split()
+    assert len(tr) == 604 and not set(tr) & set(read_split("CUHK-TE-1"))
+
+
+def test_cuhk_splits_resolve(data_root, shared_data):
+    from dbdbench.datasets import get_dataset
+
+    counts = {n: len(get_dataset(n).gt_files(data_root)) for n in ("CUHK", "CUHK-DEFOCUS", "CUHK-TE-1", "CUHK-TR-1")}
+    assert counts == {"CUHK": 1000, "CUHK-DEFOCUS": 704, "CUHK-TE-1": 100, "CUHK-TR-1": 604}
+    tr = set((shared_data / "cuhk" / "splits" / "cuhk-tr-1.txt").read_text().split())
+    assert set(get_dataset("CUHK-TR-1").gt_files(data_root)) == tr
+
+
+def test_ddffnet_table1_through_the_cli(data_root, shared_data, tmp_path):
+    out = tmp_path / "hifst.json"
+    res = CliRunner().invoke(main, ["evaluate", str(shared_data / "hifst" / "cuhk_maps"), "--dataset", "CUHK-TE-1",
+                                    "--protocol", "ddffnet", "--pred-white", "sharp", "--data-root", str(data_root),
+                                    "--json", str(out), "-q"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "0.2228" in res.output and "0.8030" in res.output
+    scores = json.loads(out.read_text())["scores"]
+    assert round(scores["mae"], 3) == 0.223 and round(scores["bin_f"], 3) == 0.803
+
+
+@pytest.mark.slow
+def test_hifst_max_f_on_all_cuhk_through_the_cli(data_root, shared_data, tmp_path):
+    out = tmp_path / "hifst.json"
+    res = CliRunner().invoke(main, ["evaluate", str(shared_data / "hifst" / "cuhk_maps"), "--dataset", "CUHK",
+                                    "--protocol", "hifst", "--pred-white", "sharp", "--data-root", str(data_root),
+                                    "--json", str(out), "-q", "-j", "2"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert data["n_images"] == 1000 and round(data["scores"]["max_f"], 3) == 0.821
+
+
+def test_verify_cuhk_te_1(data_root):
+    res = CliRunner().invoke(main, ["datasets", "--data-root", str(data_root), "verify", "CUHK-TE-1"])
+    # only 2 of the 100 test photos are public here, so verify must name the missing images
+    assert res.exit_code == 2 and "image missing" in res.output
+    listing = CliRunner().invoke(main, ["datasets", "--data-root", str(data_root)])
+    assert listing.exit_code == 0 and "CUHK-TE-1      found" in listing.output
