@@ -1,11 +1,13 @@
 """LBP defocus segmentation (Yi & Eramian 2016) speed: this port vs the authors' MATLAB code under Octave.
 
-Run: ``python benchmarks/bench_lbp.py [--image PATH] [--repeat 3] [--threads 2]``. By default it reads the
+Run: ``python benchmarks/bench_lbp.py [--image PATH] [--repeat 3] [--threads 2] [--score]``. By default it reads the
 CUHK photo ``out_of_focus0088.JPG`` (640 x 427) from ``../shared/data`` beside the repo. Prints the best of
 ``--repeat`` wall times per image (the machine is shared and noisy), a per-stage split, seconds per
 megapixel, the ratio to the authors' code (a *recorded* number: 76 s for the full ``demo.m`` on this image
 under GNU Octave 7.3 on a 2-vCPU VM, see the baselines notes) and the peak memory. Targets: <= 3 s per
-640 x 427 image on 2 cores, peak <= 2 GB.
+640 x 427 image on 2 cores, peak <= 2 GB. ``--score`` also runs the method on every photo of
+``cuhk/images`` and scores P(blur) = 1 - map against the CUHK GT (protocol ``dbdbench``) next to two constant
+maps.
 """
 
 from __future__ import annotations
@@ -48,11 +50,37 @@ def stages(rgb: np.ndarray, threads: int) -> dict[str, float]:
     return t
 
 
+def score_cuhk(cuhk: Path) -> None:
+    """MAE / max F / AUC of the port and of constant maps on the CUHK photos that have a GT (white = blurred)."""
+    from dbdbench.metrics import Evaluator
+
+    evals = {
+        "lbp (this port)": Evaluator("dbdbench"),
+        "constant 0.5": Evaluator("dbdbench"),
+        "constant 1 (all blurred)": Evaluator("dbdbench"),
+    }
+    for path in sorted((cuhk / "images").iterdir()):
+        gt = cv2.imread(str(cuhk / "gt" / f"{path.stem}.png"), cv2.IMREAD_GRAYSCALE)
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if gt is None or bgr is None:
+            raise SystemExit(f"cannot read {path} or its GT in {cuhk / 'gt'}")
+        p_blur = 1.0 - lbp(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        for name, value in zip(evals, (p_blur, np.full(gt.shape, 0.5), np.ones(gt.shape)), strict=True):
+            evals[name].update(value, gt > 128, path.stem)
+    for i, (name, ev) in enumerate(evals.items()):
+        res = ev.compute()
+        if i == 0:
+            print(f"CUHK photos in {cuhk / 'images'} ({res.n_images} images), protocol dbdbench, P(blur) = 1 - map:")
+        sc = res.scores
+        print(f"  {name:<26s} MAE {sc['mae']:.3f}  max F {sc['max_f']:.3f}  AUC {sc['auc']:.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2, help="threads for the loopy BP (lbp default 2)")
+    ap.add_argument("--score", action="store_true", help="also score the CUHK photos beside --image against GT")
     args = ap.parse_args()
     bgr = cv2.imread(str(args.image), cv2.IMREAD_COLOR)
     if bgr is None:

@@ -217,22 +217,38 @@ def test_multiscale_bp_reaches_ugm_fixed_point(shape: tuple[int, int]) -> None:
 
 
 # ---------------------------------------------------------------- the whole method vs the authors' output
-def test_lbp_matches_authors_octave_output(shared_data) -> None:
-    img = cv2.imread(str(shared_data / "cuhk" / "images" / "out_of_focus0088.JPG"), cv2.IMREAD_COLOR)
-    ref_path = shared_data / "lbp" / "out_of_focus0088_lbp_octave.png"
-    ref = cv2.imread(str(ref_path), cv2.IMREAD_UNCHANGED)
-    assert img is not None and ref is not None and ref.dtype == np.uint16
+@pytest.fixture(scope="module")
+def authors_example(shared_data) -> dict[str, np.ndarray]:
+    """The authors' demo image, their Octave output, the CUHK GT and this port's map (computed once)."""
+    stem = "out_of_focus0088"
+    img = cv2.imread(str(shared_data / "cuhk" / "images" / f"{stem}.JPG"), cv2.IMREAD_COLOR)
+    ref = cv2.imread(str(shared_data / "lbp" / f"{stem}_lbp_octave.png"), cv2.IMREAD_UNCHANGED)
+    gt = cv2.imread(str(shared_data / "cuhk" / "gt" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE)
+    assert img is not None and ref is not None and gt is not None and ref.dtype == np.uint16
     rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     before = rgb.copy()
     got = lbp(rgb)
     np.testing.assert_array_equal(rgb, before)  # input not mutated
-    ref = ref / 65535.0
+    return {"map": got, "ref": ref / 65535.0, "gt": gt > 128}
+
+
+def test_lbp_matches_authors_octave_output(authors_example) -> None:
+    got, ref = authors_example["map"], authors_example["ref"]
     assert got.shape == ref.shape and got.dtype == np.float64
     r = np.corrcoef(got.ravel(), ref.ravel())[0, 1]
     mad = np.abs(got - ref).mean()
     assert r >= 0.98 and mad <= 0.03, (r, mad)
     # measured: agreement to the 16-bit quantisation of the reference (max |diff| ~ 1/(2 * 65535))
     assert np.abs(got - ref).max() < 1e-4
+
+
+def test_lbp_detects_blur_on_cuhk_gt(authors_example) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    p_blur, gt = 1.0 - authors_example["map"], authors_example["gt"]  # CUHK GT: white = blurred
+    assert roc_auc_score(gt.ravel(), p_blur.ravel()) >= 0.9  # a constant map scores 0.5
+    mae, mae_all_blur = np.abs(p_blur - gt).mean(), np.abs(1.0 - gt).mean()
+    assert mae < 0.5 * mae_all_blur, (mae, mae_all_blur)
 
 
 # ---------------------------------------------------------------- input handling
