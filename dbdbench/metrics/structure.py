@@ -79,8 +79,9 @@ def s_measure(pred: np.ndarray, gt: np.ndarray, alpha: float = 0.5) -> float:
     Returns
     -------
     float
-        S in [0, 1]. NaN when the centroid lies on the last row or column, which leaves an empty block
-        (PySODMetrics 1.6.2 returns NaN there too; it is kept so that the ``pysod`` protocol stays exact).
+        S in [0, 1]. NaN when the rounded mask centroid falls on the last row or column (so also for any
+        one-pixel-high or -wide image with a partial mask): a block is then empty, its mean NaN. PySODMetrics
+        1.6.2 returns NaN there too; it is kept so that the ``pysod`` protocol stays exact.
 
     References
     ----------
