@@ -13,6 +13,7 @@ maps.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 import tracemalloc
@@ -116,6 +117,9 @@ def main() -> None:
         f"  peak memory: {traced_peak:.0f} MiB traced by tracemalloc during one call (NumPy/SciPy arrays), "
         f"{rss_peak:.0f} MiB process peak RSS incl. interpreter and libraries (target <= 2048 MiB)"
     )
+    print(f"  machine load average (1 min) after the runs: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    if args.score:
+        score_cuhk(args.image.resolve().parents[1])
 
 
 if __name__ == "__main__":
