@@ -144,6 +144,15 @@ class MattingPyramid:
         self._stats: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._lap: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
+    def precompute(self) -> MattingPyramid:
+        """Fill the caches the authors' schedule reads (statistics of the coarse levels, coarsest Laplacian terms)
+        so that several scales can then be solved from threads without racing on them."""
+        for level in range(1, len(self.images)):
+            self.stats(level)
+        coarsest = len(self.images) - 1
+        self._lap[coarsest] = laplacian_terms(self.images[coarsest], *self.stats(coarsest))
+        return self
+
     def stats(self, level: int) -> tuple[np.ndarray, np.ndarray]:
         """:func:`window_stats` of the image at ``level`` (cached)."""
         if level not in self._stats:

@@ -24,6 +24,7 @@ References
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -167,7 +168,8 @@ def lbp(
     max_iter, tol : int, float
         Loopy BP iteration cap and stopping threshold.
     n_threads : int
-        Threads for the loopy BP updates (an implementation setting, not a paper parameter).
+        Threads for the per-scale matting and the loopy BP updates (an implementation setting, not a paper
+        parameter; results do not depend on it).
 
     Returns
     -------
@@ -200,10 +202,12 @@ def lbp(
         )
     codes = lbp_code(gray_uint8_levels(rgb), t_lbp * 255)
     dist = _paint_distances(rgb)
-    pyramid = MattingPyramid(rgb, levels, epsilon)
-    per_scale = []
-    for s in scales:
+    pyramid = MattingPyramid(rgb, levels, epsilon).precompute()
+
+    def matte(s: int) -> np.ndarray:
         consts_map, consts_vals = _constraints(dist, sharpness_from_codes(codes, s), t_sharp, t_blur)
-        matte = solve_alpha_c2f(pyramid, consts_map, consts_vals, lam=lam)
-        per_scale.append(np.clip(matte, 0.0, 1.0))
+        return np.clip(solve_alpha_c2f(pyramid, consts_map, consts_vals, lam=lam), 0.0, 1.0)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(n_threads, len(scales)))) as pool:
+        per_scale = list(pool.map(matte, scales))  # scales are independent; the shared terms are read-only
     return multiscale_lbp(per_scale[::-1], alpha=alpha, max_iter=max_iter, tol=tol, n_threads=n_threads)
