@@ -307,6 +307,10 @@ def _in_unit(value: Any) -> bool:
         0.0 <= value <= 1.0)
 
 
+def _is_threshold(value: Any) -> bool:
+    return _in_unit(value) or value == 256 / 255
+
+
 def _check_curves(curves: dict[str, Any]) -> None:
     unknown = sorted(set(curves) - set(CURVE_KEYS))
     if unknown:
@@ -315,7 +319,9 @@ def _check_curves(curves: dict[str, Any]) -> None:
     if len(set(lengths.values())) > 1 or -1 in lengths.values():
         raise SchemaError(f"curves must be lists of equal length, got lengths {lengths}")
     for key, values in curves.items():
-        bad = [v for v in values if not _in_unit(v)]
+        # thresholds may end with the "nothing positive" end point 256/255 (protocol dbdbench)
+        ok = _is_threshold if key == "thresholds" else _in_unit
+        bad = [v for v in values if not ok(v)]
         if bad:
             raise SchemaError(f"curves.{key} has a value {bad[0]!r} outside [0, 1]")
     t = curves.get("thresholds", [])
@@ -330,10 +336,10 @@ def _check_per_image(records: list[Any], metric_table: dict[str, Any]) -> None:
         for key, value in rec.items():
             if key == "name":
                 continue
-            if key in ("empty_gt", "resized"):
+            if key in ("empty_gt", "full_gt", "resized"):
                 if not isinstance(value, bool):
                     raise SchemaError(f"per_image[{i}].{key} must be true/false")
-            elif key not in metric_table:
+            elif key not in metric_table and key != "best_f":  # best_f: Zhao et al.'s per-image best F
                 raise SchemaError(f"per_image[{i}]: unknown key {key!r}")
             elif value is not None and not _in_unit(value):
                 raise SchemaError(f"per_image[{i}].{key} = {value!r} is outside [0, 1]")
