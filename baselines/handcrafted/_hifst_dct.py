@@ -64,7 +64,19 @@ def _column_transform(band: np.ndarray, m: int, n_rows: int, d: np.ndarray) -> n
     return (d @ stacked.reshape(m, -1)).reshape(m, n_rows, band.shape[1])
 
 
-def _scale_into(out: np.ndarray, gpad: np.ndarray, pad: int, rows: slice, m: int, k_block: int = 8) -> None:
+def _scale_into(out: np.ndarray, gpad: np.ndarray, pad: int, rows: slice, m: int, cache_bytes: int = 2**21) -> None:
+    """``_scale_rows_into`` over sub-chunks of rows small enough for the folded windows to stay in cache."""
+    width = gpad.shape[1] - 2 * pad
+    k_block = 8
+    per_row = (m // 2 + 1) * min(k_block, m) * width * out.itemsize
+    step = max(1, cache_bytes // per_row)
+    for y0 in range(rows.start, rows.stop, step):
+        y1 = min(rows.stop, y0 + step)
+        sub = out[(y0 - rows.start) * width: (y1 - rows.start) * width]
+        _scale_rows_into(sub, gpad, pad, slice(y0, y1), m, k_block)
+
+
+def _scale_rows_into(out: np.ndarray, gpad: np.ndarray, pad: int, rows: slice, m: int, k_block: int = 8) -> None:
     """Write the signed high-band DCT coefficients of every M×M block centred on rows ``rows`` into ``out``.
 
     ``out`` has shape (R * W, m (m + 1) / 2), W the image width; ``gpad`` is the gradient zero-padded by
@@ -128,7 +140,7 @@ def sorted_high_coefficients(
     block_sizes: Sequence[int],
     n_layers: int,
     *,
-    chunk_pixels: int = 1280,
+    chunk_pixels: int = 8192,
     dtype: type = np.float64,
     n_threads: int = 1,
 ) -> np.ndarray:
