@@ -1,0 +1,383 @@
+"""The shared trainer of the deep baselines: each paper's recipe, deep supervision, AMP, DDP, resume.
+
+One optimiser step ``t = 0 .. T-1`` (``T`` = ``recipe.iterations``):
+
+1. every parameter group gets ``lr_t = lr_0 (1 - t / T) ** poly_power`` (groups marked ``fixed_lr`` keep
+   ``lr_0``); the model's ``param_groups(lr, weight_decay)`` defines the groups when it has one (BR²Net's
+   bias groups, D-DFFNet's adapters), else ``backbone.*`` parameters get ``lr * backbone_lr_mult``;
+2. the batch (global size ``recipe.batch_size``, split evenly over the DDP processes) goes through the
+   train-mode forward, which returns the final and side logit maps;
+3. ``loss = model.loss(outputs, mask)``: the paper's deep-supervised loss (computed in float32 outside
+   autocast); D-DFFNet's distiller also receives the step for its alpha schedule;
+4. backward (scaled by ``GradScaler`` under CUDA AMP), gradients clamped elementwise where the authors do
+   (D-DFFNet: +-0.5), optimiser step.
+
+Under ``torchrun`` (``WORLD_SIZE > 1``) the model is wrapped in ``DistributedDataParallel`` (NCCL on GPUs,
+gloo on CPUs) and every rank reads its share of each epoch through :class:`baselines.data.EpochSampler`.
+BatchNorm statistics stay per process (the papers train on one GPU; no SyncBN). Rank 0 writes
+``<out>/last.pt`` every ``save_every`` steps and at the end, and appends one JSON line per step (mean loss over
+the ranks, lr, epoch, seconds) to ``<out>/train_log.jsonl``.
+
+References
+----------
+.. [1] W. Liu, A. Rabinovich, A. C. Berg, "ParseNet", 2015 (the "poly" learning-rate policy).
+.. [2] PyTorch documentation: "Automatic Mixed Precision" and "DistributedDataParallel".
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import os
+import random
+import time
+import warnings
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader
+
+from baselines.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
+from baselines.data import BlurDataset, EpochSampler
+from baselines.nets import create_model
+from baselines.nets.recipe import TrainRecipe
+
+#: elementwise gradient clamp of the authors' code, per method (D-DFFNet ``train_single.py``/``train_kd.py``)
+GRAD_CLAMP: dict[str, float] = {"dffnet": 0.5}
+OPTIMIZERS = ("sgd", "adam", "adamw")
+
+
+@dataclass
+class TrainConfig:
+    """What to train and the command-line overrides of the recipe (``None`` = the paper's value).
+
+    ``pretrained``: ``True`` ImageNet trunk (download), ``False`` random, or a weights file. ``resume``: a
+    checkpoint path or ``"auto"`` (``<out>/last.pt`` when present). ``stop_at``: stop after this many steps
+    of the ``iterations``-step schedule (resume later). ``stage=2`` trains the D-DFFNet distiller from
+    ``teacher`` (stage-1 DFFNet checkpoint) and ``depth_weights`` (MiDaS v2.1 file).
+    """
+
+    method: str
+    train_set: str
+    out: Path
+    data_root: Path | None = None
+    iterations: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    input_size: int | None = None
+    device: str = "auto"
+    seed: int = 0
+    resume: str | Path | None = None
+    stop_at: int | None = None
+    pretrained: bool | str | Path = True
+    workers: int = 2
+    amp: bool | None = None
+    save_every: int = 500
+    progress: bool = True
+    stage: int = 1
+    teacher: str | Path | None = None
+    depth_weights: str | Path | None = None
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainResult:
+    """The trained (unwrapped) model, the steps done, the last mean loss and the checkpoint written."""
+
+    model: nn.Module
+    step: int
+    loss: float
+    checkpoint: Path | None
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """This process's place in the job: rank, world size and device."""
+
+    rank: int
+    world: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def poly_lr(base_lr: float, step: int, total: int, power: float) -> float:
+    """``base_lr * (1 - step / total) ** power`` (the "poly" policy; ``power = 0`` is constant)."""
+    return base_lr * (1.0 - step / total) ** power
+
+
+def effective_recipe(recipe: TrainRecipe, cfg: TrainConfig) -> TrainRecipe:
+    """The paper's recipe with the non-``None`` overrides of ``cfg`` applied and checked."""
+    over = {k: getattr(cfg, k) for k in ("iterations", "batch_size", "lr", "input_size") if getattr(cfg, k)}
+    out = replace(recipe, **over)
+    if out.optimizer not in OPTIMIZERS:
+        raise ValueError(f"recipe optimizer {out.optimizer!r} is not supported; valid: {', '.join(OPTIMIZERS)}")
+    for name in ("iterations", "batch_size", "input_size"):
+        if getattr(out, name) < 1:
+            raise ValueError(f"{name} must be positive, got {getattr(out, name)}")
+    return out
+
+
+def canonical_method(name: str) -> str:
+    return name.lower().replace("-", "").replace("²", "2")
+
+
+def param_groups(model: nn.Module, recipe: TrainRecipe, method: str) -> list[dict]:
+    """Optimiser groups with ``initial_lr`` set; frozen parameters are left out."""
+    clamp = method in GRAD_CLAMP
+    if hasattr(model, "param_groups"):
+        if recipe.backbone_lr_mult != 1.0:
+            raise ValueError(f"{method} defines its own parameter groups; backbone_lr_mult must be 1, got "
+                             f"{recipe.backbone_lr_mult}")
+        groups = model.param_groups(recipe.lr, recipe.weight_decay)
+    else:
+        named = [(n, p) for n, p in model.named_parameters()]
+        groups = [
+            {"params": [p for n, p in named if not n.startswith("backbone.")], "lr": recipe.lr, "clip": clamp},
+            {"params": [p for n, p in named if n.startswith("backbone.")], "lr": recipe.lr * recipe.backbone_lr_mult,
+             "clip": clamp},
+        ]
+    out = []
+    for group in groups:
+        params = [p for p in group["params"] if p.requires_grad]
+        if params:
+            out.append({"weight_decay": recipe.weight_decay, **group, "params": params, "initial_lr": group["lr"]})
+    return out
+
+
+def make_optimizer(groups: list[dict], recipe: TrainRecipe) -> torch.optim.Optimizer:
+    """SGD (with the recipe's momentum), Adam or AdamW over ``groups``."""
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
+    cls = torch.optim.Adam if recipe.optimizer == "adam" else torch.optim.AdamW
+    return cls(groups, lr=recipe.lr, weight_decay=recipe.weight_decay)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, step: int, recipe: TrainRecipe) -> float:
+    """Apply the poly schedule at ``step``; returns the first group's lr."""
+    for group in optimizer.param_groups:
+        fixed = group.get("fixed_lr", False)
+        group["lr"] = group["initial_lr"] if fixed else poly_lr(group["initial_lr"], step, recipe.iterations,
+                                                                 recipe.poly_power)
+    return optimizer.param_groups[0]["lr"]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002  (the legacy global generator third-party code may use)
+    torch.manual_seed(seed)
+
+
+def setup_runtime(device: str) -> Runtime:
+    """Join the ``torchrun`` process group when ``WORLD_SIZE > 1``; pick the device."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(device)
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device("cuda", local if world > 1 else torch.cuda.current_device())
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", rank=rank, world_size=world)
+    return Runtime(rank, world, dev)
+
+
+def build_model(cfg: TrainConfig) -> nn.Module:
+    """``create_model`` with the stage-2 (D-DFFNet distillation) arguments when ``cfg.stage == 2``."""
+    kwargs = dict(cfg.model_kwargs)
+    if cfg.stage == 2:
+        if canonical_method(cfg.method) != "dffnet":
+            raise ValueError(f"--stage 2 is D-DFFNet's distillation and needs --method dffnet, got {cfg.method!r}")
+        kwargs.update(stage=2, teacher_weights=cfg.teacher, depth_weights=cfg.depth_weights)
+    elif cfg.stage != 1:
+        raise ValueError(f"stage must be 1 or 2, got {cfg.stage}")
+    return create_model(cfg.method, pretrained=cfg.pretrained, **kwargs)
+
+
+def compute_loss(model: nn.Module, outputs: list[torch.Tensor], target: torch.Tensor, step: int) -> torch.Tensor:
+    """``model.loss`` in float32, passing ``step`` to losses that take it (the D-DFFNet distiller)."""
+    outputs = [o.float() for o in outputs]
+    if "step" in inspect.signature(model.loss).parameters:
+        return model.loss(outputs, target, step=step)
+    return model.loss(outputs, target)
+
+
+def train_step(net: nn.Module, model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+               batch: tuple[torch.Tensor, torch.Tensor], step: int, amp: bool, clamp: float | None) -> torch.Tensor:
+    """One optimiser step on ``batch``; ``net`` is ``model`` or its DDP wrapper. Returns the detached loss."""
+    images, masks = (t.to(next(model.parameters()).device, non_blocking=True) for t in batch)
+    with torch.autocast(device_type=images.device.type, dtype=torch.float16, enabled=amp):
+        outputs = net(images)
+    loss = compute_loss(model, outputs, masks, step)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"loss is {loss.item()} at step {step}; lower --lr or check the data")
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if clamp is not None:
+        scaler.unscale_(optimizer)
+        for group in optimizer.param_groups:
+            if group.get("clip"):
+                for p in group["params"]:
+                    if p.grad is not None:
+                        p.grad.clamp_(-clamp, clamp)
+    scaler.step(optimizer)
+    scaler.update()
+    return loss.detach()
+
+
+def _resume_path(cfg: TrainConfig) -> Path | None:
+    if cfg.resume in (None, ""):
+        return None
+    if str(cfg.resume) == "auto":
+        last = Path(cfg.out) / "last.pt"
+        return last if last.is_file() else None
+    return Path(cfg.resume)
+
+
+def _restore(path: Path, cfg: TrainConfig, model: nn.Module, optimizer, scaler) -> tuple[int, int]:
+    """Load the training state; returns the step reached and the run's seed (which drives the data order)."""
+    data = load_checkpoint(path)
+    if canonical_method(data["method"]) != canonical_method(cfg.method) or data.get("stage", 1) != cfg.stage:
+        raise ValueError(f"{path} was written for {data['method']} stage {data.get('stage', 1)}, not "
+                         f"{cfg.method} stage {cfg.stage}; resume with the same --method/--stage")
+    model.load_state_dict(data["model"], strict=True)
+    optimizer.load_state_dict(data["optimizer"])
+    scaler.load_state_dict(data["scaler"])
+    set_rng_state(data["rng"])
+    seed = int(data["config"]["seed"])
+    if seed != cfg.seed:
+        warnings.warn(f"resuming {path}: using its seed {seed} (not {cfg.seed}) so the data order continues",
+                      stacklevel=3)
+    return int(data["step"]), seed
+
+
+def _payload(cfg: TrainConfig, recipe: TrainRecipe, model: nn.Module, optimizer, scaler, step: int) -> dict:
+    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}
+    return {"method": canonical_method(cfg.method), "stage": cfg.stage, "model_kwargs": dict(cfg.model_kwargs),
+            "step": step, "iterations": recipe.iterations, "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(), "config": config,
+            "recipe": asdict(recipe)}
+
+
+class LossLog:
+    """``train_log.jsonl``: one line per step; on resume, lines after the resumed step are dropped."""
+
+    def __init__(self, path: Path, start: int) -> None:
+        self.path = path
+        kept = []
+        if start and path.is_file():
+            kept = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= start]
+        path.write_text("".join(f"{ln}\n" for ln in kept))
+        self.fh = path.open("a")
+        self.t0 = time.perf_counter()
+
+    def write(self, step: int, epoch: int, loss: float, lr: float) -> None:
+        row = {"step": step, "epoch": epoch, "loss": loss, "lr": lr, "seconds": round(time.perf_counter() - self.t0, 3)}
+        self.fh.write(json.dumps(row) + "\n")
+        self.fh.flush()
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    """Train ``cfg.method`` on ``cfg.train_set`` (module docstring); joins DDP when launched by torchrun."""
+    rt = setup_runtime(cfg.device)
+    try:
+        return _train(cfg, rt)
+    finally:
+        if rt.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _train(cfg: TrainConfig, rt: Runtime) -> TrainResult:
+    seed_everything(cfg.seed)
+    model = build_model(cfg).to(rt.device)
+    recipe = effective_recipe(model.recipe, cfg)
+    if hasattr(model, "total_steps"):  # the D-DFFNet distiller maps steps to the paper's epochs
+        model.total_steps = recipe.iterations
+    method = canonical_method(cfg.method)
+    optimizer = make_optimizer(param_groups(model, recipe, method), recipe)
+    amp = rt.device.type == "cuda" if cfg.amp is None else cfg.amp
+    if amp and rt.device.type != "cuda":
+        raise ValueError("AMP (float16 autocast + GradScaler) is for CUDA devices; drop --amp on the CPU")
+    scaler = torch.amp.GradScaler(rt.device.type, enabled=amp)
+    resume = _resume_path(cfg)
+    step, seed = _restore(resume, cfg, model, optimizer, scaler) if resume else (0, cfg.seed)
+    cfg = replace(cfg, seed=seed)
+    if recipe.batch_size % rt.world:
+        raise ValueError(f"batch size {recipe.batch_size} does not split over {rt.world} processes; "
+                         "pass a --batch-size divisible by the number of processes")
+    per_rank = recipe.batch_size // rt.world
+    dataset = BlurDataset(cfg.train_set, cfg.data_root, recipe.input_size, recipe.augment, seed=seed)
+    sampler = EpochSampler(dataset, rt.world, rt.rank, seed=seed)
+    per_epoch = sampler.num_samples // per_rank
+    if per_epoch == 0:
+        raise ValueError(f"{dataset.spec.name} has {len(dataset)} images: fewer than one batch of {per_rank} per "
+                         f"process; lower --batch-size")
+    loader = DataLoader(dataset, per_rank, sampler=sampler, num_workers=cfg.workers, drop_last=True,
+                        pin_memory=rt.device.type == "cuda", persistent_workers=cfg.workers > 0)
+    net = model
+    if rt.world > 1:
+        ids = [rt.device.index] if rt.device.type == "cuda" else None
+        net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    return _loop(cfg, rt, recipe, model, net, optimizer, scaler, loader, sampler, per_epoch, per_rank, step, amp)
+
+
+def _loop(cfg: TrainConfig, rt: Runtime, recipe: TrainRecipe, model: nn.Module, net: nn.Module, optimizer, scaler,
+          loader: DataLoader, sampler: EpochSampler, per_epoch: int, per_rank: int, step: int,
+          amp: bool) -> TrainResult:
+    end = recipe.iterations if cfg.stop_at is None else min(cfg.stop_at, recipe.iterations)
+    out = Path(cfg.out)
+    log = None
+    if rt.main:
+        out.mkdir(parents=True, exist_ok=True)
+        log = LossLog(out / "train_log.jsonl", step)
+    bar = _progress(cfg.progress and rt.main, step, end, canonical_method(cfg.method))
+    clamp = GRAD_CLAMP.get(canonical_method(cfg.method))
+    loss_value, ckpt = math.nan, None
+    net.train()
+    try:
+        while step < end:
+            epoch, offset = divmod(step, per_epoch)
+            sampler.set_epoch(epoch)
+            sampler.start = offset * per_rank
+            for batch in loader:
+                lr = set_lr(optimizer, step, recipe)
+                loss = train_step(net, model, optimizer, scaler, batch, step, amp, clamp)
+                if rt.world > 1:
+                    dist.all_reduce(loss)
+                    loss /= rt.world
+                loss_value = float(loss)
+                step += 1
+                if log is not None:
+                    log.write(step, epoch, loss_value, lr)
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss_value:.4g}", epoch=epoch)
+                if rt.main and (step % cfg.save_every == 0 or step == end):
+                    ckpt = save_checkpoint(out / "last.pt", _payload(cfg, recipe, model, optimizer, scaler, step))
+                if step >= end:
+                    break
+    finally:
+        bar.close()
+        if log is not None:
+            log.close()
+    return TrainResult(model, step, loss_value, ckpt)
+
+
+def _progress(enabled: bool, start: int, end: int, name: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=end, initial=start, desc=f"train {name}", unit="step", disable=not enabled, dynamic_ncols=True)

@@ -1,0 +1,35 @@
+"""A tiny on-disk DBD dataset for trainer/prediction tests: noise texture, blurred where the mask is set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from dbdbench.datasets import DatasetSpec, register
+
+
+def write_toy_dataset(root: Path, name: str = "TOY-DBD", n: int = 6, size: tuple[int, int] = (48, 64),
+                      gt_white: str = "blur", seed: int = 0) -> DatasetSpec:
+    """Write ``n`` photos (``size`` = H, W) and GT masks under ``root/name`` and register the dataset.
+
+    Each photo is colour noise, Gaussian-blurred (sigma 3) inside a random axis-aligned rectangle; the mask
+    marks that rectangle (white = blur, or inverted when ``gt_white == "sharp"``).
+    """
+    rng = np.random.default_rng(seed)
+    (root / name / "image").mkdir(parents=True, exist_ok=True)
+    (root / name / "gt").mkdir(parents=True, exist_ok=True)
+    h, w = size
+    for i in range(n):
+        sharp = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+        blurred = cv2.GaussianBlur(sharp, (0, 0), 3)
+        mask = np.zeros((h, w), bool)
+        top, left = rng.integers(0, h // 2), rng.integers(0, w // 2)
+        mask[top:top + h // 2, left:left + w // 2] = True
+        photo = np.where(mask[..., None], blurred, sharp)
+        cv2.imwrite(str(root / name / "image" / f"img{i:02d}.png"), photo[..., ::-1])
+        gt = mask if gt_white == "blur" else ~mask
+        cv2.imwrite(str(root / name / "gt" / f"img{i:02d}.png"), gt.astype(np.uint8) * 255)
+    spec = DatasetSpec(name, name, folder=name, n_images=n, gt_white=gt_white)
+    return register(spec, overwrite=True)

@@ -1,0 +1,214 @@
+"""Tests for the training data pipeline and the shared trainer (CPU, tiny inputs, random weights)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from _toy_dataset import write_toy_dataset  # noqa: E402
+from torchvision.transforms import Normalize  # noqa: E402
+
+from baselines.data import BlurDataset, EpochSampler, blur_mask, normalise_image  # noqa: E402
+from baselines.nets import create_model  # noqa: E402
+from baselines.nets.recipe import TrainRecipe  # noqa: E402
+from baselines.train import (  # noqa: E402
+    TrainConfig,
+    build_model,
+    effective_recipe,
+    make_optimizer,
+    param_groups,
+    set_lr,
+    train,
+    train_step,
+)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: on a shared 2-core machine more threads oversubscribe and run 10x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture()
+def toy(tmp_path: Path) -> Path:
+    write_toy_dataset(tmp_path, "TOY-DBD", n=6)
+    return tmp_path
+
+
+def _config(root: Path, out: Path, **kw) -> TrainConfig:
+    base = dict(method="dpn", train_set="TOY-DBD", out=out, data_root=root, iterations=4, batch_size=2,
+                input_size=32, pretrained=False, workers=0, progress=False, seed=3)
+    return TrainConfig(**{**base, **kw})
+
+
+# ---------------------------------------------------------------------------------------------------- data
+
+
+def test_blur_mask_polarity_and_scale():
+    gt8 = np.array([[0, 255], [128, 0]], np.uint8)
+    np.testing.assert_allclose(blur_mask(gt8, "blur"), gt8 / 255.0, atol=1e-7)
+    np.testing.assert_allclose(blur_mask(gt8, "sharp"), 1 - gt8 / 255.0, atol=1e-7)
+    gt16 = np.array([[0, 65535]], np.uint16)
+    np.testing.assert_allclose(blur_mask(gt16, "sharp"), [[1.0, 0.0]])
+    with pytest.raises(ValueError, match="unknown"):
+        blur_mask(gt8, "unknown")
+
+
+def test_normalisation_matches_torchvision():
+    img = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    ref = Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])(torch.from_numpy(img).permute(2, 0, 1) / 255.0)
+    torch.testing.assert_close(normalise_image(img), ref, rtol=1e-6, atol=1e-6)
+
+
+def test_dataset_flips_sharp_white_gt(tmp_path: Path):
+    write_toy_dataset(tmp_path, "TOY-BLUR", n=2, seed=5, gt_white="blur")
+    write_toy_dataset(tmp_path, "TOY-SHARP", n=2, seed=5, gt_white="sharp")
+    blur = BlurDataset("TOY-BLUR", tmp_path, input_size=16)
+    sharp = BlurDataset("TOY-SHARP", tmp_path, input_size=16)
+    for i in range(2):
+        img_b, m_b = blur[i]
+        img_s, m_s = sharp[i]
+        torch.testing.assert_close(img_b, img_s)
+        torch.testing.assert_close(m_b, m_s)  # same blur mask although the files are inverted
+        raw = cv2.imread(str(tmp_path / "TOY-BLUR" / "gt" / f"img{i:02d}.png"), cv2.IMREAD_GRAYSCALE)
+        ref = cv2.resize(raw, (16, 16), interpolation=cv2.INTER_NEAREST) / 255.0
+        np.testing.assert_array_equal(m_b[0].numpy(), ref.astype(np.float32))
+
+
+def test_augmentation_is_a_function_of_seed_and_index(toy: Path):
+    ds = BlurDataset("TOY-DBD", toy, input_size=32, augment=("hflip", "rotate10", "color_jitter"), seed=1)
+    a1, m1 = ds[2]
+    a2, m2 = ds[2]
+    torch.testing.assert_close(a1, a2)
+    torch.testing.assert_close(m1, m2)
+    b, _ = ds[2 + len(ds)]  # same file, next epoch: new draw
+    assert not torch.equal(a1, b)
+
+
+def test_hflip_moves_image_and_mask_together(tmp_path: Path):
+    write_toy_dataset(tmp_path, "TOY-SQUARE", n=4, size=(32, 32))  # no resize: nearest is not flip-symmetric
+    plain = BlurDataset("TOY-SQUARE", tmp_path, input_size=32)
+    flip = BlurDataset("TOY-SQUARE", tmp_path, input_size=32, augment=("hflip",), seed=0)
+    n_flipped = 0
+    for i in range(4 * len(plain)):
+        img0, m0 = plain[i]
+        img1, m1 = flip[i]
+        if torch.equal(img1, img0):
+            torch.testing.assert_close(m1, m0)
+        else:
+            torch.testing.assert_close(img1, img0.flip(-1))
+            torch.testing.assert_close(m1, m0.flip(-1))
+            n_flipped += 1
+    assert 0 < n_flipped < 4 * len(plain)
+
+
+def test_random_crop_keeps_pixels_aligned(toy: Path):
+    full = BlurDataset("TOY-DBD", toy, input_size=20)
+    crop = BlurDataset("TOY-DBD", toy, input_size=20, augment=("random_crop",), seed=4)
+    image, mask = full.load(0)
+    img_c, m_c = crop[0]
+    ref_img = normalise_image(image)
+    # find the crop's offset from the image, then check the mask was cut at the same place
+    hits = [(t, l) for t in range(image.shape[0] - 19) for l in range(image.shape[1] - 19)
+            if torch.equal(ref_img[:, t:t + 20, l:l + 20], img_c)]
+    assert len(hits) == 1
+    t, l = hits[0]
+    np.testing.assert_array_equal(m_c[0].numpy(), mask[t:t + 20, l:l + 20])
+
+
+def test_epoch_sampler_covers_each_epoch_and_resumes(toy: Path):
+    ds = BlurDataset("TOY-DBD", toy, input_size=16)
+    ranks = [EpochSampler(ds, 2, r, seed=7) for r in range(2)]
+    for s in ranks:
+        s.set_epoch(3)
+    seen = [list(s) for s in ranks]
+    assert sorted(seen[0] + seen[1]) == [3 * len(ds) + i for i in range(len(ds))]
+    ranks[0].start = 2
+    assert list(ranks[0]) == seen[0][2:] and len(ranks[0]) == len(seen[0]) - 2
+
+
+# ------------------------------------------------------------------------------------------------- trainer
+
+
+def test_poly_schedule_and_fixed_groups():
+    recipe = TrainRecipe(optimizer="sgd", lr=0.1, poly_power=0.9, iterations=10)
+    a, b = torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))
+    opt = make_optimizer([{"params": [a], "lr": 0.1, "initial_lr": 0.1},
+                          {"params": [b], "lr": 0.5, "initial_lr": 0.5, "fixed_lr": True}], recipe)
+    for step in (0, 3, 9):
+        set_lr(opt, step, recipe)
+        assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * (1 - step / 10) ** 0.9, rel=1e-12)
+        assert opt.param_groups[1]["lr"] == 0.5
+
+
+def test_param_groups_backbone_multiplier():
+    model = create_model("dpn")
+    recipe = TrainRecipe(lr=1e-3, backbone_lr_mult=0.1)
+    groups = param_groups(model, recipe, "dpn")
+    lrs = {id(p): g["lr"] for g in groups for p in g["params"]}
+    for name, p in model.named_parameters():
+        assert lrs[id(p)] == pytest.approx(1e-4 if name.startswith("backbone.") else 1e-3)
+    assert len(lrs) == sum(1 for _ in model.parameters())
+
+
+def test_br2net_keeps_its_bias_groups():
+    model = create_model("br2net")
+    groups = param_groups(model, effective_recipe(model.recipe, _config(Path("."), Path("."))), "br2net")
+    bias = next(g for g in groups if g["weight_decay"] == 0.0)
+    assert bias["lr"] == pytest.approx(2e-3) and all(p.ndim == 1 for p in bias["params"])
+
+
+def test_a_trainer_step_reduces_the_loss_on_a_fixed_batch(toy: Path):
+    torch.manual_seed(0)
+    model = create_model("dpn").train()
+    ds = BlurDataset("TOY-DBD", toy, input_size=64)
+    batch = (torch.stack([ds[0][0], ds[1][0]]), torch.stack([ds[0][1], ds[1][1]]))
+    recipe = model.recipe
+    opt = make_optimizer(param_groups(model, recipe, "dpn"), recipe)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    losses = [float(train_step(model, model, opt, scaler, batch, s, False, None)) for s in range(3)]
+    with torch.no_grad():
+        after = float(model.loss(model(batch[0]), batch[1]))
+    assert after < losses[0], (losses, after)
+
+
+def test_resume_equals_uninterrupted_training(toy: Path, tmp_path: Path):
+    full = train(_config(toy, tmp_path / "full"))
+    half = train(_config(toy, tmp_path / "resumed", stop_at=2))
+    assert half.step == 2 and (tmp_path / "resumed" / "last.pt").is_file()
+    with pytest.warns(UserWarning, match="using its seed 3"):  # the data order follows the checkpoint's seed
+        rest = train(_config(toy, tmp_path / "resumed", resume="auto", seed=99))
+    assert rest.step == 4
+    a, b = full.model.state_dict(), rest.model.state_dict()
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    log = (tmp_path / "resumed" / "train_log.jsonl").read_text().splitlines()
+    assert [int(line.split('"step": ')[1].split(",")[0]) for line in log] == [1, 2, 3, 4]
+
+
+def test_pretrained_state_dict_file_initialises_the_model(tmp_path: Path):
+    torch.manual_seed(11)
+    source = create_model("dpn")
+    path = tmp_path / "weights.pth"
+    torch.save({"state_dict": {f"module.{k}": v for k, v in source.state_dict().items()}}, path)
+    model = build_model(_config(tmp_path, tmp_path, pretrained=str(path)))
+    for k, v in source.state_dict().items():
+        assert torch.equal(model.state_dict()[k], v), k
+
+
+def test_bad_settings_fail_clearly(toy: Path, tmp_path: Path):
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        train(_config(toy, tmp_path / "b", batch_size=8))
+    with pytest.raises(ValueError, match="CUDA"):
+        train(_config(toy, tmp_path / "c", amp=True, device="cpu"))
+    with pytest.raises(ValueError, match="--method dffnet"):
+        build_model(_config(toy, tmp_path, stage=2))
