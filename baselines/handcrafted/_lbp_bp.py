@@ -9,7 +9,7 @@ With the features X of all layers standardised jointly (one mean, one sample std
 Each binary message is stored as the ratio rho = m(sharp) / m(blurred) (UGM normalises messages to sum 1;
 the ratio carries the same information). With P_i = phi_i prod_k rho_ki, the message i -> j is
 
-    rho_ij = (P_i + r rho_ji) / (r P_i + rho_ji),  r = e^-a,
+    rho_ij = (P_i + r rho_ji) / (r P_i + rho_ji) = r + (1 - r^2) P_i / (r P_i + rho_ji),  r = e^-a,
 
 which is the usual sum-product update (cavity P_i / rho_ji pushed through the edge potential).
 
@@ -63,12 +63,14 @@ def _slots(layer: int, n_layers: int) -> list[str]:
     return [s for s in _SLOTS if keep.get(s, True)]
 
 
-def _send(p: np.ndarray, rp: np.ndarray, back: np.ndarray, r: float, out: np.ndarray, tmp: np.ndarray) -> None:
-    """out = (P + r back) / (r P + back): the message to the neighbour whose own message to us is ``back``."""
-    np.multiply(back, r, out=tmp)
-    tmp += p
+def _send(rp: np.ndarray, pa: np.ndarray, back: np.ndarray, r: float, out: np.ndarray) -> None:
+    """out = r + (1 - r^2) P / (r P + back), which equals (P + r back) / (r P + back) (3 operations, not 4).
+
+    ``back`` is the neighbour's own message to us; ``rp`` = r P and ``pa`` = (1 - r^2) P are per node.
+    """
     np.add(rp, back, out=out)
-    np.divide(tmp, out, out=out)
+    np.divide(pa, out, out=out)
+    out += r
 
 
 def _valid(start: int, n_src: int, n: int, d: int) -> tuple[slice, slice]:
@@ -108,24 +110,23 @@ def _half_step(msg: dict, pots: list, colour: int, rows: slice, r: float, odd: b
             row0 = rows.start + r0
             q = (colour + layer + row0) % 2
             src = (slice(row0, rows.stop, 2), q)
-            p = pots[layer][src].copy()
+            p = np.multiply(pots[layer][src], msg[layer, slots[0]][src])
             if p.size == 0:
                 continue
-            for s in slots:
+            for s in slots[1:]:
                 p *= msg[layer, s][src]
             rp = p * r
-            tmp = np.empty_like(p)
+            p *= 1.0 - r * r
             for dr, back, target in ((1, "down", "up"), (-1, "up", "down")):
                 si, ti = _valid(row0, p.shape[0], h, dr)
-                _send(p[si], rp[si], msg[layer, back][src][si], r, msg[layer, target][ti, q], tmp[si])
+                _send(rp[si], p[si], msg[layer, back][src][si], r, msg[layer, target][ti, q])
             for dc, back, target in ((1, "right", "left"), (-1, "left", "right")):
                 sj, tq, tj = _horizontal(q, dc, half, odd)
-                out = msg[layer, target][src[0], tq, tj]
-                _send(p[:, sj], rp[:, sj], msg[layer, back][src][:, sj], r, out, tmp[:, sj])
+                _send(rp[:, sj], p[:, sj], msg[layer, back][src][:, sj], r, msg[layer, target][src[0], tq, tj])
             if "next" in slots:
-                _send(p, rp, msg[layer, "next"][src], r, msg[layer + 1, "prev"][src], tmp)
+                _send(rp, p, msg[layer, "next"][src], r, msg[layer + 1, "prev"][src])
             if "prev" in slots:
-                _send(p, rp, msg[layer, "prev"][src], r, msg[layer - 1, "next"][src], tmp)
+                _send(rp, p, msg[layer, "prev"][src], r, msg[layer - 1, "next"][src])
 
 
 def _split(x: np.ndarray, dtype: type) -> np.ndarray:
