@@ -366,6 +366,8 @@ def _loop(cfg: TrainConfig, rt: Runtime, recipe: TrainRecipe, model: nn.Module, 
                     log.write(step, epoch, loss_value, lr)
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss_value:.4g}", epoch=epoch)
+                if step == end and rt.world > 1:
+                    _sync_buffers(model)
                 if rt.main and (step % cfg.save_every == 0 or step == end):
                     ckpt = save_checkpoint(out / "last.pt", _payload(cfg, recipe, model, optimizer, scaler, step))
                 if step >= end:
@@ -375,6 +377,13 @@ def _loop(cfg: TrainConfig, rt: Runtime, recipe: TrainRecipe, model: nn.Module, 
         if log is not None:
             log.close()
     return TrainResult(model, step, loss_value, ckpt)
+
+
+def _sync_buffers(model: nn.Module) -> None:
+    """Copy rank 0's buffers (BatchNorm statistics) to every rank: DDP syncs them only before each forward,
+    so after the last step the replicas would otherwise differ in the statistics of their last local batch."""
+    for buf in model.buffers():
+        dist.broadcast(buf, 0)
 
 
 def _progress(enabled: bool, start: int, end: int, name: str):

@@ -33,3 +33,21 @@ def write_toy_dataset(root: Path, name: str = "TOY-DBD", n: int = 6, size: tuple
         cv2.imwrite(str(root / name / "gt" / f"img{i:02d}.png"), gt.astype(np.uint8) * 255)
     spec = DatasetSpec(name, name, folder=name, n_images=n, gt_white=gt_white)
     return register(spec, overwrite=True)
+
+
+def ddp_worker(rank: int, world: int, port: int, root: str, out: str) -> None:
+    """``torch.multiprocessing.spawn`` target: one gloo rank of a 2-step DPN training; saves its parameters."""
+    import os
+
+    import torch
+
+    from baselines.train import TrainConfig, train
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    register(DatasetSpec("TOY-DDP", "TOY-DDP", folder="TOY-DDP", gt_white="blur"), overwrite=True)
+    cfg = TrainConfig("dpn", "TOY-DDP", out=Path(out), data_root=Path(root), iterations=2, batch_size=2 * world,
+                      input_size=32, pretrained=False, workers=0, progress=False, seed=0)
+    result = train(cfg)
+    torch.save(result.model.state_dict(), Path(out) / f"rank{rank}.pt")
