@@ -73,56 +73,54 @@ def _send(rp: np.ndarray, pa: np.ndarray, back: np.ndarray, r: float, out: np.nd
     out += r
 
 
-def _valid(start: int, n_src: int, n: int, d: int) -> tuple[slice, slice]:
-    """Of the sources start, start + 2, ... (n_src of them) on an axis of length n, those whose neighbour at
-    offset d exists: returns (index range into the sources, the neighbours' slice on the full axis)."""
-    first = 1 if start + d < 0 else 0
-    last = n_src
-    while last > first and start + 2 * (last - 1) + d >= n:
-        last -= 1
-    return slice(first, last), slice(start + 2 * first + d, start + 2 * last + d, 2)
+def _neighbours(par: int, d: int, lo: int, hi: int, n: int, odd: bool) -> tuple[slice, int, slice] | None:
+    """Sources x = 2i + par, i in [lo, hi), on an axis split into halves of n; their neighbours x + d, d = +-1.
 
-
-def _horizontal(q: int, dc: int, half: int, odd: bool) -> tuple[slice, int, slice]:
-    """Column c = 2j + q sends to c + dc: (source j range, target parity, target j range) in the split layout.
-
-    Writes into the padding node (c = W when W is odd) are harmless; messages *from* it are never written.
+    Returns (source slice relative to lo, neighbour parity, neighbour slice), or None when no source has a
+    neighbour. A padding node (x = 2n - 1 when the axis length is odd) may receive messages (harmless) but
+    never sends one.
     """
-    if dc == 1:
-        return (slice(0, half), 1, slice(0, half)) if q == 0 else (slice(0, half - 1), 0, slice(1, half))
-    if q == 0:
-        return slice(1, half), 1, slice(0, half - 1)
-    return slice(0, half - odd), 0, slice(0, half - odd)
+    if d == 1:
+        a, b, tpar, shift = (lo, hi, 1, 0) if par == 0 else (lo, min(hi, n - 1), 0, 1)
+    else:
+        a, b, tpar, shift = (max(lo, 1), hi, 1, -1) if par == 0 else (lo, min(hi, n - odd), 0, 0)
+    if a >= b:
+        return None
+    return slice(a - lo, b - lo), tpar, slice(a + shift, b + shift)
 
 
-def _half_step(msg: dict, pots: list, colour: int, rows: slice, r: float, odd: bool) -> None:
+def _half_step(msg: dict, pots: list, colour: int, rows: tuple[int, int], r: float, odd: tuple[bool, bool]) -> None:
     """Update, in place, every message sent by the nodes of one colour ((layer + row + col) % 2) in ``rows``.
 
     The graph is bipartite in this colouring, so these messages are read only by the other colour: updating
     them in place is the red-black schedule (each half step uses the newest messages of the other half).
-    Arrays are in the column-parity split layout (H, 2, ceil(W / 2)), so every operand is row-contiguous.
+    Arrays are in the parity-split layout (row parity, column parity, H / 2, W / 2) of :func:`_split`, so the
+    nodes of one colour and row parity form contiguous blocks. ``rows`` is a range of half-grid rows.
     """
     n_layers = len(pots)
-    h, _, half = pots[0].shape
+    _, _, nh, nw = pots[0].shape
+    lo, hi = rows
     for layer in range(n_layers):
         slots = _slots(layer, n_layers)
         for r0 in (0, 1):
-            row0 = rows.start + r0
-            q = (colour + layer + row0) % 2
-            src = (slice(row0, rows.stop, 2), q)
+            q = (colour + layer + r0) % 2
+            src = (r0, q, slice(lo, hi))
             p = np.multiply(pots[layer][src], msg[layer, slots[0]][src])
-            if p.size == 0:
-                continue
             for s in slots[1:]:
                 p *= msg[layer, s][src]
             rp = p * r
             p *= 1.0 - r * r
-            for dr, back, target in ((1, "down", "up"), (-1, "up", "down")):
-                si, ti = _valid(row0, p.shape[0], h, dr)
-                _send(rp[si], p[si], msg[layer, back][src][si], r, msg[layer, target][ti, q])
-            for dc, back, target in ((1, "right", "left"), (-1, "left", "right")):
-                sj, tq, tj = _horizontal(q, dc, half, odd)
-                _send(rp[:, sj], p[:, sj], msg[layer, back][src][:, sj], r, msg[layer, target][src[0], tq, tj])
+            for d, back, target in ((1, "down", "up"), (-1, "up", "down")):
+                nb = _neighbours(r0, d, lo, hi, nh, odd[0])
+                if nb is not None:
+                    si, tr, ti = nb
+                    _send(rp[si], p[si], msg[layer, back][src][si], r, msg[layer, target][tr, q, ti])
+            for d, back, target in ((1, "right", "left"), (-1, "left", "right")):
+                nb = _neighbours(q, d, 0, nw, nw, odd[1])
+                if nb is not None:
+                    sj, tq, tj = nb
+                    out = msg[layer, target][r0, tq, lo:hi, tj]
+                    _send(rp[:, sj], p[:, sj], msg[layer, back][src][:, sj], r, out)
             if "next" in slots:
                 _send(rp, p, msg[layer, "next"][src], r, msg[layer + 1, "prev"][src])
             if "prev" in slots:
@@ -130,37 +128,46 @@ def _half_step(msg: dict, pots: list, colour: int, rows: slice, r: float, odd: b
 
 
 def _split(x: np.ndarray, dtype: type) -> np.ndarray:
-    """(H, W) -> (H, 2, ceil(W / 2)) with [r, q, j] = x[r, 2j + q]; the padding node (W odd) gets 1."""
+    """(H, W) -> (2, 2, ceil(H / 2), ceil(W / 2)) with [a, b, i, j] = x[2i + a, 2j + b]; padding nodes get 1."""
     h, w = x.shape
-    padded = np.ones((h, w + w % 2), dtype)
-    padded[:, :w] = x
-    return np.ascontiguousarray(padded.reshape(h, -1, 2).transpose(0, 2, 1))
+    padded = np.ones((h + h % 2, w + w % 2), dtype)
+    padded[:h, :w] = x
+    return np.ascontiguousarray(padded.reshape(padded.shape[0] // 2, 2, -1, 2).transpose(1, 3, 0, 2))
 
 
-def _merge(x: np.ndarray, w: int) -> np.ndarray:
-    """Inverse of :func:`_split`: (H, 2, ceil(W / 2)) -> (H, W)."""
-    return x.transpose(0, 2, 1).reshape(x.shape[0], -1)[:, :w]
+def _merge(x: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Inverse of :func:`_split`: (2, 2, H / 2, W / 2) -> (H, W)."""
+    nh, nw = x.shape[2:]
+    return x.transpose(2, 0, 3, 1).reshape(2 * nh, 2 * nw)[:h, :w]
 
 
-def _change_below(old: dict, new: dict, odd: bool, tol: float, r: float) -> bool:
+def _real_sum(x: np.ndarray, odd: tuple[bool, bool]) -> float:
+    """Sum over the real nodes of a split array (padding row / column of an odd height / width left out)."""
+    total = float(x.sum())
+    if odd[0]:
+        total -= float(x[1, :, -1, :].sum())
+    if odd[1]:
+        total -= float(x[:, 1, :, -1].sum())
+    if odd[0] and odd[1]:
+        total += float(x[1, 1, -1, -1])
+    return total
+
+
+def _change_below(old: dict, new: dict, odd: tuple[bool, bool], tol: float, r: float) -> bool:
     """Whether UGM's stopping statistic sum |m_new - m_old| (both states, all messages) is below ``tol``.
 
     For ratio messages |q_new - q_old| = |rho_new - rho_old| / ((1 + rho_new)(1 + rho_old)) per state, twice
-    over the two states; the padding column (W odd) is left out. Messages lie in [r, 1/r], so the cheap
+    over the two states; padding nodes are left out. Messages lie in [r, 1/r], so the cheap
     sum |rho_new - rho_old| / (1 + 1/r)^2 is a lower bound; the exact sum is formed only when it is below tol.
     """
     buf = np.empty_like(next(iter(new.values())))
     rough = 0.0
     for key, rho in new.items():
-        np.abs(np.subtract(rho, old[key], out=buf), out=buf)
-        rough += float(buf.sum()) - (float(buf[:, 1, -1].sum()) if odd else 0.0)
+        rough += _real_sum(np.abs(np.subtract(rho, old[key], out=buf), out=buf), odd)
     if 2.0 * rough / (1.0 + 1.0 / r) ** 2 >= tol:
         return False
-    total = 0.0
-    for key, rho in new.items():
-        part = np.abs(rho - old[key]) / ((1.0 + rho) * (1.0 + old[key]))
-        total += 2.0 * (float(part.sum()) - (float(part[:, 1, -1].sum()) if odd else 0.0))
-    return total < tol
+    total = sum(_real_sum(np.abs(rho - old[k]) / ((1.0 + rho) * (1.0 + old[k])), odd) for k, rho in new.items())
+    return 2.0 * total < tol
 
 
 def multiscale_lbp(
@@ -200,22 +207,23 @@ def multiscale_lbp(
     """
     h, w = features[0].shape
     n_layers = len(features)
-    pots = [_split(p.reshape(h, w), dtype) for p in standardised_potentials(features)]
+    pots = [_split(p.reshape(h, w), dtype) for p in standardised_potentials(features)]  # (2, 2, H/2, W/2)
     r = float(np.exp(-alpha))
     msg = {(layer, s): np.ones_like(pots[0]) for layer in range(n_layers) for s in _slots(layer, n_layers)}
+    odd = (h % 2 == 1, w % 2 == 1)
+    nh = pots[0].shape[2]
     n_bands = max(n_threads, -(-h * w // band_pixels))
-    band = -(-h // n_bands)
-    band += band % 2  # even band starts keep the row parity of every band the same
-    bands = [slice(a, min(a + band, h)) for a in range(0, h, band)]
+    step = -(-nh // n_bands)
+    bands = [(a, min(a + step, nh)) for a in range(0, nh, step)]
     with ThreadPoolExecutor(max_workers=max(1, n_threads)) as pool:
         for it in range(1, max_iter + 1):
             before = {k: v.copy() for k, v in msg.items()} if it % check_every == 0 else None
             for colour in (0, 1):  # UGM starts at node 1 (layer 1, row 1, column 1): colour 0
-                list(pool.map(lambda rows, c=colour: _half_step(msg, pots, c, rows, r, w % 2 == 1), bands))
-            if before is not None and _change_below(before, msg, w % 2 == 1, tol, r):
+                list(pool.map(lambda rows, c=colour: _half_step(msg, pots, c, rows, r, odd), bands))
+            if before is not None and _change_below(before, msg, odd, tol, r):
                 break
     belief = pots[0].astype(np.float64)
     for s in _slots(0, n_layers):
         belief *= msg[0, s]
-    belief = _merge(belief, w)
+    belief = _merge(belief, h, w)
     return belief / (1.0 + belief)
