@@ -390,3 +390,9 @@ def _progress(enabled: bool, start: int, end: int, name: str):
     from tqdm.auto import tqdm
 
     return tqdm(total=end, initial=start, desc=f"train {name}", unit="step", disable=not enabled, dynamic_ncols=True)
+
+
+if __name__ == "__main__":  # python -m baselines.train / torchrun -m baselines.train: the `dbdbench train` options
+    from dbdbench.cli.train import train as _cli
+
+    _cli()

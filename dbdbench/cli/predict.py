@@ -1,0 +1,56 @@
+"""``dbdbench predict``: run a baseline (hand-crafted or a trained net) on photos and write blur maps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from dbdbench.cli._errors import fail_on
+
+
+@click.command("predict")
+@click.argument("images_dir", required=False, type=click.Path(path_type=Path))
+@click.option("--method", "-m", required=True, metavar="NAME",
+              help="lbp, hifst (hand-crafted) or a net: br2net, defusionnet, dffnet, dpn.")
+@click.option("--dataset", default=None, metavar="NAME", help="Predict the images of a registered dataset instead.")
+@click.option("--data-root", type=click.Path(path_type=Path), default=None,
+              help="Dataset root (default: $DBDBENCH_DATA, then ~/.cache/dbdbench/data).")
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Folder for the maps.")
+@click.option("--weights", type=click.Path(path_type=Path), default=None,
+              help="Nets: a checkpoint (last.pt of `dbdbench train`, or the authors' weights).")
+@click.option("--jobs", "-j", type=int, default=1, show_default=True, help="Hand-crafted: parallel processes.")
+@click.option("--batch-size", type=int, default=8, show_default=True, help="Nets: images per batch.")
+@click.option("--input-size", type=int, default=None,
+              help="Nets: square input side; 0 = native resolution (default: the method's, see docs/training.md).")
+@click.option("--upsample", type=click.Choice(["bilinear", "nearest"]), default=None,
+              help="Nets: how maps are resized back to the photo (default: the method's).")
+@click.option("--device", default="auto", show_default=True, help="Nets: auto, cpu, cuda or cuda:N.")
+@click.option("--overwrite", is_flag=True, help="Recompute maps that already exist (default: skip them).")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def predict(images_dir: Path | None, method: str, dataset: str | None, data_root: Path | None, out: Path,
+            weights: Path | None, jobs: int, batch_size: int, input_size: int | None, upsample: str | None,
+            device: str, overwrite: bool, progress: bool) -> None:
+    """Write one 8-bit PNG map per photo of IMAGES_DIR (or of --dataset) into --out, with meta.json.
+
+    Hand-crafted maps are written as the authors' (white = sharp), net maps as P(blur) (white = blur); the
+    meta file declares which, so `dbdbench evaluate` needs no --pred-white. Maps already in --out are kept
+    (resumable) unless --overwrite.
+    """
+    from baselines.predict import HANDCRAFTED, canonical, collect_images, predict_handcrafted, predict_net
+
+    with fail_on(FileNotFoundError, ValueError, KeyError):
+        key = canonical(method)
+        if jobs < 1:
+            raise ValueError(f"--jobs must be at least 1, got {jobs}")
+        images = collect_images(images_dir, dataset, data_root)
+        if key in HANDCRAFTED:
+            if weights is not None:
+                raise ValueError(f"{key} is hand-crafted and takes no --weights")
+            report = predict_handcrafted(key, images, out, jobs=jobs, overwrite=overwrite, progress=progress)
+        else:
+            if weights is None:
+                raise ValueError(f"{key} needs --weights CKPT (train one with `dbdbench train --method {key}`)")
+            report = predict_net(key, images, out, weights, batch_size=batch_size, device=device,
+                                 input_size=input_size, upsample=upsample, overwrite=overwrite, progress=progress)
+    click.echo(f"{key}: wrote {len(report.written)} map(s), kept {len(report.skipped)} existing, in {report.out}")

@@ -1,0 +1,63 @@
+"""``dbdbench train``: train a deep baseline with its paper's recipe (single process, or under torchrun)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from dbdbench.cli._errors import fail_on
+
+
+def _pretrained(value: str) -> bool | str:
+    return {"imagenet": True, "none": False}.get(value.lower(), value)
+
+
+@click.command("train")
+@click.option("--method", "-m", required=True, metavar="NAME", help="br2net, defusionnet, dffnet or dpn.")
+@click.option("--train-set", required=True, metavar="NAME", help="A registered dataset, e.g. CUHK-TR-1 or SYN-DEMO.")
+@click.option("--data-root", type=click.Path(path_type=Path), default=None,
+              help="Dataset root (default: $DBDBENCH_DATA, then ~/.cache/dbdbench/data).")
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
+              help="Run folder for last.pt and train_log.jsonl [default: runs/METHOD-TRAINSET].")
+@click.option("--iterations", type=int, default=None, help="Optimiser steps (default: the paper's).")
+@click.option("--batch-size", type=int, default=None, help="Global batch, split over the processes (paper's).")
+@click.option("--lr", type=float, default=None, help="Base learning rate (default: the paper's).")
+@click.option("--input-size", type=int, default=None, help="Square training input side (default: the paper's).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--resume", default=None, metavar="CKPT|auto",
+              help="Continue from a checkpoint; 'auto' = OUT/last.pt when it exists.")
+@click.option("--stop-at", type=int, default=None, help="Stop after this many steps of the schedule (resume later).")
+@click.option("--pretrained", default="imagenet", show_default=True, metavar="imagenet|none|PATH",
+              help="Initial weights: ImageNet trunk (downloads), random, or a weights file.")
+@click.option("--workers", type=int, default=2, show_default=True, help="Data-loader processes per rank.")
+@click.option("--amp/--no-amp", default=None, help="Mixed precision (default: on for CUDA, off on the CPU).")
+@click.option("--save-every", type=int, default=500, show_default=True, help="Checkpoint period in steps.")
+@click.option("--stage", type=click.IntRange(1, 2), default=1, show_default=True,
+              help="dffnet only: 2 = D-DFFNet depth/DOF distillation (needs --teacher and --depth-weights).")
+@click.option("--teacher", type=click.Path(path_type=Path), default=None, help="Stage 2: stage-1 DFFNet weights.")
+@click.option("--depth-weights", type=click.Path(path_type=Path), default=None,
+              help="Stage 2: MiDaS v2.1 weights (midas_v21-f6b98070.pt).")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def train(method: str, train_set: str, data_root: Path | None, out: Path | None, iterations: int | None,
+          batch_size: int | None, lr: float | None, input_size: int | None, device: str, seed: int,
+          resume: str | None, stop_at: int | None, pretrained: str, workers: int, amp: bool | None,
+          save_every: int, stage: int, teacher: Path | None, depth_weights: Path | None, progress: bool) -> None:
+    """Train METHOD on a registered dataset with the paper's recipe; options override single settings.
+
+    Multi-GPU or multi-node: `torchrun --nproc_per_node N -m baselines.train --method ...` (same options).
+    """
+    from baselines.train import TrainConfig
+    from baselines.train import train as run
+
+    out = out or Path("runs") / f"{method.lower()}-{train_set}"
+    cfg = TrainConfig(method=method, train_set=train_set, out=out, data_root=data_root, iterations=iterations,
+                      batch_size=batch_size, lr=lr, input_size=input_size, device=device, seed=seed, resume=resume,
+                      stop_at=stop_at, pretrained=_pretrained(pretrained), workers=workers, amp=amp,
+                      save_every=save_every, progress=progress, stage=stage, teacher=teacher,
+                      depth_weights=depth_weights)
+    with fail_on(FileNotFoundError, ValueError, KeyError):
+        result = run(cfg)
+    if result.checkpoint is not None:
+        click.echo(f"{method}: {result.step} steps, last loss {result.loss:.4g}; checkpoint {result.checkpoint}")

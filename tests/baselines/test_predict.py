@@ -1,0 +1,148 @@
+"""Tests for batched prediction: hand-crafted maps on real photos, nets from state dicts the tests create."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import torch.nn.functional as F  # noqa: E402
+from _toy_dataset import write_toy_dataset  # noqa: E402
+from torchvision.transforms import Normalize  # noqa: E402
+
+from baselines.checkpoint import save_checkpoint  # noqa: E402
+from baselines.nets import create_model  # noqa: E402
+from baselines.predict import collect_images, predict_handcrafted, predict_net  # noqa: E402
+from dbdbench.io import read_image, read_map  # noqa: E402
+
+PHOTOS = ("out_of_focus0080.JPG", "out_of_focus0088.JPG")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture()
+def small_photos(shared_data: Path, tmp_path: Path) -> Path:
+    """Two real CUHK photos at a quarter of their size (160 x ~107), so that HiFST and LBP run in seconds."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in PHOTOS:
+        img = cv2.imread(str(shared_data / "cuhk" / "images" / name))
+        small = cv2.resize(img, (img.shape[1] // 4, img.shape[0] // 4), interpolation=cv2.INTER_AREA)
+        cv2.imwrite(str(folder / f"{Path(name).stem}.png"), small)
+    return folder
+
+
+@pytest.mark.parametrize("method", ["hifst", "lbp"])
+def test_handcrafted_maps_are_written_as_the_authors_high_sharp(method: str, small_photos: Path, tmp_path: Path):
+    import baselines.handcrafted as hc
+
+    out = tmp_path / "maps"
+    images = collect_images(small_photos)
+    report = predict_handcrafted(method, images, out, progress=False)
+    assert sorted(report.written) == sorted(images) and report.skipped == []
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["pred_white"] == "sharp" and meta["method"] == method
+    for stem, photo in images.items():
+        ref = np.rint(np.clip(getattr(hc, method)(read_image(photo)), 0, 1) * 255).astype(np.uint8)
+        np.testing.assert_array_equal(read_map(out / f"{stem}.png"), ref)
+
+
+def test_handcrafted_run_resumes_and_overwrite_recomputes(small_photos: Path, tmp_path: Path):
+    out = tmp_path / "maps"
+    images = collect_images(small_photos)
+    predict_handcrafted("lbp", images, out, jobs=2, progress=False)
+    stem = sorted(images)[0]
+    good = read_map(out / f"{stem}.png")
+    cv2.imwrite(str(out / f"{stem}.png"), np.zeros_like(good))  # a stale map: kept unless --overwrite
+    again = predict_handcrafted("lbp", images, out, progress=False)
+    assert again.written == [] and sorted(again.skipped) == sorted(images)
+    assert not read_map(out / f"{stem}.png").any()
+    redo = predict_handcrafted("lbp", images, out, overwrite=True, progress=False)
+    assert sorted(redo.written) == sorted(images)
+    np.testing.assert_array_equal(read_map(out / f"{stem}.png"), good)
+
+
+def test_output_folder_of_another_method_is_refused(small_photos: Path, tmp_path: Path):
+    out = tmp_path / "maps"
+    out.mkdir()
+    (out / "meta.json").write_text(json.dumps({"schema": "dbdbench.maps", "method": "hifst", "pred_white": "sharp"}))
+    with pytest.raises(ValueError, match="hifst"):
+        predict_handcrafted("lbp", collect_images(small_photos), out, progress=False)
+
+
+def test_bad_image_sources_fail_clearly(tmp_path: Path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        collect_images(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="no images"):
+        collect_images(tmp_path)
+    with pytest.raises(ValueError, match="either"):
+        collect_images(tmp_path, "SYN-DEMO")
+
+
+def _reference_map(model, photo: Path, size: int) -> np.ndarray:
+    """Independent path: cv2 read + resize, torchvision normalisation, forward, bilinear upsampling."""
+    img = cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2RGB)
+    h, w = img.shape[:2]
+    x = torch.from_numpy(cv2.resize(img, (size, size), interpolation=cv2.INTER_LINEAR)).permute(2, 0, 1) / 255.0
+    x = Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])(x)[None]
+    with torch.no_grad():
+        p = model.eval()(x)
+    p = F.interpolate(p, size=(h, w), mode="bilinear", align_corners=False)[0, 0].numpy()
+    return np.rint(np.clip(p, 0, 1) * 255)
+
+
+def test_net_prediction_from_a_state_dict_matches_a_direct_forward(tmp_path: Path):
+    write_toy_dataset(tmp_path, "TOY-PRED", n=3, size=(40, 56))
+    torch.manual_seed(5)
+    model = create_model("dpn", width=16)
+    state = {"state_dict": {f"module.{k}": v for k, v in model.state_dict().items()}}
+    save_checkpoint(tmp_path / "ckpt.pt", {"method": "dpn", "stage": 1, "model_kwargs": {"width": 16}, "step": 0,
+                                           "model": {k: v for k, v in model.state_dict().items()}})
+    torch.save(state, tmp_path / "raw.pth")
+    images = collect_images(tmp_path / "TOY-PRED" / "image")
+    ours = predict_net("dpn", images, tmp_path / "a", tmp_path / "ckpt.pt", batch_size=2, input_size=32,
+                       progress=False)
+    assert sorted(ours.written) == sorted(images)
+    meta = json.loads((tmp_path / "a" / "meta.json").read_text())
+    assert meta["pred_white"] == "blur" and meta["input_size"] == 32 and meta["upsample"] == "bilinear"
+    for stem, photo in images.items():
+        got = read_map(tmp_path / "a" / f"{stem}.png").astype(float)
+        assert got.shape == (40, 56)
+        assert np.abs(got - _reference_map(model, photo, 32)).max() <= 1  # float rounding at .5 only
+    with pytest.raises(RuntimeError):  # a raw state dict of width 16 does not fit the default width-64 DPN
+        predict_net("dpn", images, tmp_path / "b", tmp_path / "raw.pth", input_size=32, progress=False)
+
+
+def test_native_resolution_batches_equal_shapes_only(tmp_path: Path):
+    write_toy_dataset(tmp_path, "TOY-A", n=2, size=(32, 48))
+    write_toy_dataset(tmp_path, "TOY-B", n=1, size=(40, 40), seed=1)
+    photos = tmp_path / "mixed"
+    photos.mkdir()
+    for sub in ("TOY-A", "TOY-B"):
+        for f in (tmp_path / sub / "image").iterdir():
+            (photos / f"{sub}_{f.name}").write_bytes(f.read_bytes())
+    torch.manual_seed(2)
+    model = create_model("dpn", width=16)
+    images = collect_images(photos)
+    save_checkpoint(tmp_path / "c.pt", {"method": "dpn", "stage": 1, "model_kwargs": {"width": 16}, "step": 0,
+                                        "model": model.state_dict()})
+    report = predict_net("dpn", images, tmp_path / "out", tmp_path / "c.pt", batch_size=4, input_size=0,
+                         progress=False)
+    assert len(report.written) == 3
+    for stem, photo in images.items():
+        img = torch.from_numpy(read_image(photo)).permute(2, 0, 1) / 255.0
+        x = Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])(img)[None]
+        with torch.no_grad():
+            ref = np.rint(model.eval()(x)[0, 0].numpy() * 255)
+        assert np.abs(read_map(tmp_path / "out" / f"{stem}.png") - ref).max() <= 1
