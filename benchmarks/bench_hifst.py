@@ -77,7 +77,7 @@ def main() -> None:
     best = min(walls)
     per_640 = best * (640 * 427) / (h * w)
     print(f"image: {source} ({w}x{h}), dtype {args.dtype}, cores {os.cpu_count()}, "
-          f"load average before/after: {os.getloadavg()[0]:.1f}")
+          f"1-min load average: {os.getloadavg()[0]:.1f}")
     print(f"wall seconds per image:          {best:.2f} (runs: {', '.join(f'{t:.2f}' for t in walls)})")
     print(f"wall seconds per 640x427 image:  {per_640:.2f} (target <= {TARGET_SECONDS:.0f})")
     print(f"wall seconds per megapixel:      {best / (h * w / 1e6):.2f}")

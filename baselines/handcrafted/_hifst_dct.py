@@ -185,13 +185,15 @@ def sorted_high_coefficients(
     def run(rows: slice) -> None:
         layers[rows] = _chunk_layers(gpad, pad, rows, sizes, n_layers, dtype)
 
-    if n_threads <= 1 or len(chunks) == 1:
-        for rows in chunks:
-            run(rows)
-        return layers
-    # The matrix products are small: one BLAS thread per worker beats nested BLAS threading.
-    with _single_threaded_blas(), ThreadPoolExecutor(n_threads) as pool:
-        list(pool.map(run, chunks))
+    # The matrix products are small (K <= 32): one BLAS thread per worker beats BLAS's own threading,
+    # whose synchronisation dominates such products.
+    with _single_threaded_blas():
+        if n_threads <= 1 or len(chunks) == 1:
+            for rows in chunks:
+                run(rows)
+        else:
+            with ThreadPoolExecutor(n_threads) as pool:
+                list(pool.map(run, chunks))
     return layers
 
 
