@@ -44,9 +44,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from baselines.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
-from baselines.data import BlurDataset, EpochSampler
+from baselines.data import BlurDataset, EpochSampler, pair_images
 from baselines.nets import create_model
 from baselines.nets.recipe import TrainRecipe
+from dbdbench.datasets import get_dataset
 
 #: elementwise gradient clamp of the authors' code, per method (D-DFFNet ``train_single.py``/``train_kd.py``)
 GRAD_CLAMP: dict[str, float] = {"dffnet": 0.5}
@@ -303,6 +304,7 @@ def train(cfg: TrainConfig) -> TrainResult:
 
 
 def _train(cfg: TrainConfig, rt: Runtime) -> TrainResult:
+    pair_images(get_dataset(cfg.train_set), cfg.data_root)  # fail on a bad data set before building a large model
     seed_everything(cfg.seed)
     model = build_model(cfg).to(rt.device)
     recipe = effective_recipe(model.recipe, cfg)

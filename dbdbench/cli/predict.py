@@ -43,14 +43,14 @@ def predict(images_dir: Path | None, method: str, dataset: str | None, data_root
         key = canonical(method)
         if jobs < 1:
             raise ValueError(f"--jobs must be at least 1, got {jobs}")
+        if key in HANDCRAFTED and weights is not None:
+            raise ValueError(f"{key} is hand-crafted and takes no --weights")
+        if key not in HANDCRAFTED and weights is None:
+            raise ValueError(f"{key} needs --weights CKPT (train one with `dbdbench train --method {key}`)")
         images = collect_images(images_dir, dataset, data_root)
         if key in HANDCRAFTED:
-            if weights is not None:
-                raise ValueError(f"{key} is hand-crafted and takes no --weights")
             report = predict_handcrafted(key, images, out, jobs=jobs, overwrite=overwrite, progress=progress)
         else:
-            if weights is None:
-                raise ValueError(f"{key} needs --weights CKPT (train one with `dbdbench train --method {key}`)")
             report = predict_net(key, images, out, weights, batch_size=batch_size, device=device,
                                  input_size=input_size, upsample=upsample, overwrite=overwrite, progress=progress)
     click.echo(f"{key}: wrote {len(report.written)} map(s), kept {len(report.skipped)} existing, in {report.out}")
