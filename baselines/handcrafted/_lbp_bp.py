@@ -153,20 +153,19 @@ def _real_sum(x: np.ndarray, odd: tuple[bool, bool]) -> float:
     return total
 
 
-def _change_below(old: dict, new: dict, odd: tuple[bool, bool], tol: float, r: float) -> bool:
+def _change_below(old: dict, new: dict, odd: tuple[bool, bool], tol: float, r: float, pmap=map) -> bool:
     """Whether UGM's stopping statistic sum |m_new - m_old| (both states, all messages) is below ``tol``.
 
     For ratio messages |q_new - q_old| = |rho_new - rho_old| / ((1 + rho_new)(1 + rho_old)) per state, twice
     over the two states; padding nodes are left out. Messages lie in [r, 1/r], so the cheap
     sum |rho_new - rho_old| / (1 + 1/r)^2 is a lower bound; the exact sum is formed only when it is below tol.
+    ``pmap`` maps over the message arrays (a thread pool's ``map`` spreads the work).
     """
-    buf = np.empty_like(next(iter(new.values())))
-    rough = 0.0
-    for key, rho in new.items():
-        rough += _real_sum(np.abs(np.subtract(rho, old[key], out=buf), out=buf), odd)
+    keys = list(new)
+    rough = sum(pmap(lambda k: _real_sum(np.abs(new[k] - old[k]), odd), keys))
     if 2.0 * rough / (1.0 + 1.0 / r) ** 2 >= tol:
         return False
-    total = sum(_real_sum(np.abs(rho - old[k]) / ((1.0 + rho) * (1.0 + old[k])), odd) for k, rho in new.items())
+    total = sum(pmap(lambda k: _real_sum(np.abs(new[k] - old[k]) / ((1.0 + new[k]) * (1.0 + old[k])), odd), keys))
     return 2.0 * total < tol
 
 
@@ -217,10 +216,10 @@ def multiscale_lbp(
     bands = [(a, min(a + step, nh)) for a in range(0, nh, step)]
     with ThreadPoolExecutor(max_workers=max(1, n_threads)) as pool:
         for it in range(1, max_iter + 1):
-            before = {k: v.copy() for k, v in msg.items()} if it % check_every == 0 else None
+            before = dict(zip(msg, pool.map(np.copy, msg.values()), strict=True)) if it % check_every == 0 else None
             for colour in (0, 1):  # UGM starts at node 1 (layer 1, row 1, column 1): colour 0
                 list(pool.map(lambda rows, c=colour: _half_step(msg, pots, c, rows, r, odd), bands))
-            if before is not None and _change_below(before, msg, odd, tol, r):
+            if before is not None and _change_below(before, msg, odd, tol, r, pool.map):
                 break
     belief = pots[0].astype(np.float64)
     for s in _slots(0, n_layers):
