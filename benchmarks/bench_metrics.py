@@ -69,6 +69,15 @@ def best(fn, repeat: int) -> float:
     return min(fn() for _ in range(repeat))
 
 
+def side_by_side(ref_fn, ours_fn, repeat: int) -> tuple[float, float]:
+    """Best time of each, with the runs alternated so that load changes hit both alike."""
+    ref, ours = [], []
+    for _ in range(repeat):
+        ref.append(ref_fn())
+        ours.append(ours_fn())
+    return min(ref), min(ours)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, default=500)
@@ -79,8 +88,9 @@ def main() -> None:
     for label, narrow in (("full-range maps", False), ("narrow-range maps (0..35, min-max path)", True)):
         pairs = make_pairs(n, args.size, narrow=narrow)
         print(f"\n== {n} pairs of {args.size}x{args.size}, {label} ==")
-        ref = best(lambda: run_pysod(pysod_core(), pairs), r)
-        ours = best(lambda: run_ours("pysod", CORE_METRICS, pairs), r)
+        ref, ours = side_by_side(
+            lambda p=pairs: run_pysod(pysod_core(), p), lambda p=pairs: run_ours("pysod", CORE_METRICS, p), r
+        )
         print(f"DBD core set   PySODMetrics {n / ref:8.1f} img/s | dbdbench[pysod] {n / ours:8.1f} img/s | "
               f"ratio {ref / ours:5.1f}x (target >= 10x)")
         if narrow:
@@ -94,16 +104,17 @@ def main() -> None:
         ]
         small = pairs[: max(n // 5, 20)]
         for name, ref_metrics, keys in rows:
-            ref = best(lambda m=ref_metrics: run_pysod(m, small), 1)
-            ours = best(lambda k=keys: run_ours("pysod", k, small), 1)
+            ref = best(lambda m=ref_metrics, p=small: run_pysod(m, p), 1)
+            ours = best(lambda k=keys, p=small: run_ours("pysod", k, p), 1)
             print(f"{name:12s}   PySODMetrics {len(small) / ref:8.1f} img/s | dbdbench {len(small) / ours:8.1f} img/s"
                   f" | ratio {ref / ours:5.1f}x")
         full = [*CORE_METRICS, "sm", "max_em", "mean_em", "adp_em", "wf"]
-        ref = best(lambda: run_pysod([*pysod_core(), M.Smeasure(), M.Emeasure(), M.WeightedFmeasure()], small), 1)
-        ours = best(lambda: run_ours("pysod", full, small), 1)
+        ref_set = [*pysod_core(), M.Smeasure(), M.Emeasure(), M.WeightedFmeasure()]
+        ref = best(lambda m=ref_set, p=small: run_pysod(m, p), 1)
+        ours = best(lambda k=full, p=small: run_ours("pysod", k, p), 1)
         print(f"full SOD set   PySODMetrics {len(small) / ref:8.1f} img/s | dbdbench {len(small) / ours:8.1f} img/s | "
               f"ratio {ref / ours:5.1f}x")
-        ours = best(lambda: run_ours("dbdbench", None, pairs), r)
+        ours = best(lambda p=pairs: run_ours("dbdbench", None, p), r)
         print(f"dbdbench protocol (core + AUC/AP/AR): {n / ours:8.1f} img/s")
 
 

@@ -6,12 +6,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dbdbench.metrics.counts import Counts, binarize, check_pair, cumulative_counts, flip, single_counts, to_unit
+from dbdbench.metrics.counts import (
+    Counts,
+    binarize,
+    check_pair,
+    cumulative_counts,
+    flip,
+    full_scale,
+    single_counts,
+)
 from dbdbench.metrics.functional import fbeta
 from dbdbench.metrics.protocols import Protocol
 
-_GRID = np.arange(256) / 255  # exactly the floats that v / 255 gives for uint8 v
-_ABS_ERR = np.abs(np.concatenate([_GRID - False, _GRID - True]))  # |v/255 - g| indexed by v + 256 g
 #: Zhao et al.'s per-image best-F thresholds, ``i * 0.00392157`` for i = 1..255 (Fmeasure_calu.m)
 _ZHAO_BEST = np.concatenate([[0.0], np.arange(1, 256) * 0.00392157])
 
@@ -37,34 +43,35 @@ class ImageRecord:
         return self.counts.bg == 0
 
 
-def _mat2gray(arr: np.ndarray) -> np.ndarray:
-    """MATLAB ``mat2gray``: ``A * d - min * d`` with ``d = 1 / (max - min)``, clipped to [0, 1].
+def _normalise(values: np.ndarray, lo, hi, scale: int | None, proto: Protocol) -> np.ndarray:
+    """The protocol's normalised map for pixel ``values`` of an image whose extrema are ``lo`` and ``hi``.
 
-    A constant image is returned as ``double(A)`` clipped to [0, 1], as MATLAB does.
+    ``values`` is either the whole image or the table of all 256 values of an 8-bit image: the same float
+    operations in the same order give the same floats, so a table lookup equals the elementwise result.
+    For ``mat2gray`` the result is the 0..255 score the HiFST script thresholds.
     """
-    a = arr.astype(np.float64)
-    lo, hi = a.min(), a.max()
-    if hi == lo:
-        return np.clip(a, 0.0, 1.0)
-    d = 1.0 / (hi - lo)
-    return np.clip(a * d + (-lo * d), 0.0, 1.0)
-
-
-def _normalise(pred: np.ndarray, proto: Protocol) -> np.ndarray:
-    """The protocol's float map in [0, 1] (for ``mat2gray``: the 0..255 score the HiFST script thresholds)."""
     if proto.normalize == "mat2gray":
-        # PRDataComputation.m: the sharp map m goes through 255 - 255 * mat2gray(m); canonical maps are blur
-        sharp = flip(pred)
-        return 255.0 - _mat2gray(sharp) * 255
-    p = to_unit(pred)
+        # PRDataComputation.m: the sharp map m goes through 255 - 255 * mat2gray(m); canonical maps are blur.
+        # MATLAB mat2gray: double(A) * d + (-min * d) with d = 1 / (max - min), clipped; constant: clip(A).
+        full = 1.0 if scale is None else scale
+        sharp = (full - values).astype(np.float64)
+        s_lo, s_hi = float(full - hi), float(full - lo)
+        if s_hi == s_lo:
+            m = np.clip(sharp, 0.0, 1.0)
+        else:
+            d = 1.0 / (s_hi - s_lo)
+            m = np.clip(sharp * d + (-s_lo * d), 0.0, 1.0)
+        return 255.0 - m * 255
+    if scale is None:
+        p, p_lo, p_hi = values.astype(np.float64, copy=False), float(lo), float(hi)
+    else:
+        p, p_lo, p_hi = values / scale, lo / scale, hi / scale
     if proto.normalize == "minmax":
-        lo, hi = p.min(), p.max()
-        if hi != lo:
-            p = (p - lo) / (hi - lo)
+        if p_hi != p_lo:
+            p = (p - p_lo) / (p_hi - p_lo)
     elif proto.normalize == "max":
-        hi = p.max()
-        if hi > 0:
-            p = p / hi
+        if p_hi > 0:
+            p = p / p_hi
     return p
 
 
@@ -77,29 +84,19 @@ def _levels(p: np.ndarray, proto: Protocol) -> np.ndarray:
     return np.searchsorted(thresholds, p, side="right") - 1
 
 
-def _on_grid(pred: np.ndarray, proto: Protocol) -> bool:
-    """True when the normalised map is exactly ``pred / 255`` (so levels are the pixel values)."""
-    if pred.dtype != np.uint8 or proto.levels == "search":
-        return False
-    if proto.normalize == "none":
-        return True
-    if proto.normalize == "minmax":
-        lo, hi = pred.min(), pred.max()
-        return (lo == 0 and hi == 255) or lo == hi
-    return False
-
-
 def score_image(pred: np.ndarray, gt: np.ndarray, proto: Protocol, *, name: str = "", structure: bool = False):
     """Score one (map, mask) pair in canonical polarity (map = P(blur), mask white/True = blurred).
 
     Returns an :class:`ImageRecord`; the dataset reduction is :func:`dbdbench.metrics.reduce.reduce_records`.
     """
     pred, gt = check_pair(pred, gt)
+    if pred.dtype == np.bool_:
+        pred = pred.astype(np.uint8) * np.uint8(255)
     if proto.positive == "sharp":
         pred, gt = flip(pred), flip(gt)
     g = binarize(gt, proto.gt_threshold, proto.gt_strict)
-    if _on_grid(pred, proto):
-        rec, p = _score_on_grid(pred, g, proto, name)
+    if pred.dtype == np.uint8:
+        rec, p = _score_table(pred, g, proto, name)
     else:
         rec, p = _score_general(pred, g, proto, name)
     if proto.best_f == "per_image" or structure:
@@ -116,53 +113,71 @@ def score_image(pred: np.ndarray, gt: np.ndarray, proto: Protocol, *, name: str 
     return rec
 
 
-def _score_on_grid(pred: np.ndarray, g: np.ndarray, proto: Protocol, name: str) -> tuple[ImageRecord, np.ndarray]:
-    # Fast path for 8-bit maps: levels are the pixel values and every float the reference toolkits compute
-    # is a table lookup, so results stay bit-identical while the image is read only a few times.
+_VALUES = np.arange(256)
+
+
+def _score_table(pred: np.ndarray, g: np.ndarray, proto: Protocol, name: str) -> tuple[ImageRecord, np.ndarray]:
+    # 8-bit maps: every per-pixel float a protocol computes is a function of the pixel value and the image's
+    # extrema, so it is computed once per value (a 256-entry table) and looked up. One bincount by value
+    # gives all counts; results stay bit-identical to the elementwise reference toolkits.
+    lo, hi = int(pred.min()), int(pred.max())
+    # values outside [lo, hi] do not occur; clamping keeps their table entries finite and in range
+    score = _normalise(np.clip(_VALUES, lo, hi), lo, hi, 255, proto)
+    p_table = score / 255 if proto.normalize == "mat2gray" else score
     idx = pred.astype(np.intp)
     if g.any():
         idx += 256 * g
     hist = np.bincount(idx.ravel(), minlength=512)
-    counts = _counts_from_hist(hist, 256)
-    mae = float(np.mean(_ABS_ERR.take(idx)))
-    k_adp = _adaptive_level(pred, hist, proto.adaptive_factor)
+    by_value = _counts_from_hist(hist, 256)
+    lev = _levels(score, proto)
+    if np.array_equal(lev, _VALUES):
+        counts = by_value
+    else:  # fold value bins into the protocol's threshold levels
+        n = proto.n_levels
+        folded = np.concatenate([np.bincount(lev, hist[:256], n), np.bincount(lev, hist[256:], n)])
+        counts = _counts_from_hist(folded.astype(np.int64), n)
+    abs_err = np.abs(np.concatenate([p_table - False, p_table - True]))
+    mae = float(np.mean(abs_err.take(idx)))
+    k_adp = _adaptive_value(pred, p_table, hist, proto.adaptive_factor)
     side = "right" if proto.binary_strict else "left"
-    k_bin = int(np.searchsorted(_GRID, proto.binary_threshold, side=side))
-    rec = ImageRecord(name, counts, _at(counts, k_adp), _at(counts, k_bin), mae)
-    return rec, _LazyGrid(pred)
+    k_bin = int(np.searchsorted(p_table, proto.binary_threshold, side=side))
+    rec = ImageRecord(name, counts, _at(by_value, k_adp), _at(by_value, k_bin), mae)
+    return rec, _LazyTable(p_table, pred)
 
 
-def _adaptive_level(pred: np.ndarray, hist: np.ndarray, factor: float) -> int:
-    """First 8-bit level at or above ``min(factor * mean(pred / 255), 1)``.
+def _adaptive_value(pred: np.ndarray, p_table: np.ndarray, hist: np.ndarray, factor: float) -> int:
+    """First pixel value whose normalised value is at or above ``min(factor * mean(p), 1)``.
 
-    The mean is taken exactly from the histogram; only when the threshold falls within 1e-9 of a level,
-    where float rounding could decide, is the float mean recomputed as the reference toolkits do.
+    The mean is taken from the histogram with exact summation; only when the threshold falls within 1e-9
+    of a table value, where float rounding could decide, is the float mean recomputed as the reference
+    toolkits compute it (``p.mean()`` over the image).
     """
-    values = np.arange(256)
-    total = int((hist[:256] + hist[256:]) @ values)
-    raw = factor * total / (255 * pred.size)
+    import math
+
+    total = math.fsum((hist[:256] + hist[256:]) * p_table)
+    raw = factor * total / pred.size
     thr = min(raw, 1.0)
-    k = int(np.searchsorted(_GRID, thr, side="left"))
-    near = min(abs(_GRID[min(k, 255)] - raw), abs(_GRID[max(k - 1, 0)] - raw))
+    k = int(np.searchsorted(p_table, thr, side="left"))
+    near = np.min(np.abs(np.append(p_table, 1.0) - raw))
     if near < 1e-9:
-        thr = min(factor * _GRID.take(pred).mean(), 1)
-        k = int(np.searchsorted(_GRID, thr, side="left"))
+        thr = min(factor * p_table.take(pred).mean(), 1)
+        k = int(np.searchsorted(p_table, thr, side="left"))
     return k
 
 
-class _LazyGrid:
-    """``pred / 255`` computed only if something (structure metrics, Zhao's best F) asks for it."""
+class _LazyTable:
+    """The normalised map ``p_table[pred]``, built only if something (structure metrics, best F) needs it."""
 
-    def __init__(self, pred: np.ndarray) -> None:
-        self.pred = pred
+    def __init__(self, table: np.ndarray, pred: np.ndarray) -> None:
+        self.table, self.pred = table, pred
 
     def __array__(self, dtype=None, copy=None):
-        arr = _GRID.take(self.pred)
+        arr = self.table.take(self.pred)
         return arr if dtype is None else arr.astype(dtype)
 
 
 def _score_general(pred: np.ndarray, g: np.ndarray, proto: Protocol, name: str) -> tuple[ImageRecord, np.ndarray]:
-    score = _normalise(pred, proto)
+    score = _normalise(pred, pred.min(), pred.max(), full_scale(pred), proto)
     counts = cumulative_counts(_levels(score, proto), g, proto.n_levels)
     p = score / 255 if proto.normalize == "mat2gray" else score
     mae = float(np.mean(np.abs(p - g)))
