@@ -216,6 +216,15 @@ def test_multiscale_bp_reaches_ugm_fixed_point(shape: tuple[int, int]) -> None:
     np.testing.assert_allclose(got, _ref_bp(feats, 0.5), atol=1e-9)
 
 
+def test_multiscale_bp_float32_warm_start_changes_nothing() -> None:
+    rng = np.random.default_rng(6)
+    smooth = [cv2.GaussianBlur(rng.random((41, 50)), (0, 0), 3) for _ in range(3)]
+    feats = [np.clip((f - f.min()) / np.ptp(f), 0, 1) for f in smooth]
+    cold = multiscale_lbp(feats, warm_start=False, n_threads=1)
+    warm = multiscale_lbp(feats, warm_start=True, n_threads=2)
+    np.testing.assert_allclose(warm, cold, atol=1e-6)
+
+
 # ---------------------------------------------------------------- the whole method vs the authors' output
 @pytest.fixture(scope="module")
 def authors_example(shared_data) -> dict[str, np.ndarray]:
