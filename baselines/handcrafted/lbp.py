@@ -195,10 +195,11 @@ def lbp(
     rgb = _as_rgb01(image)
     need = min_side(levels)
     if min(rgb.shape[:2]) < need:
+        ch, cw = coarse_shape(*rgb.shape[:2])
         raise ValueError(
             f"image is {rgb.shape[0]}x{rgb.shape[1]}; lbp needs both sides >= {need} for {levels} matting levels "
-            f"(each level keeps floor((H - 3) / 2) rows, e.g. {coarse_shape(*rgb.shape[:2])}); upscale the image "
-            "or pass fewer levels"
+            f"(each level keeps floor((n - 3) / 2) rows and columns: {rgb.shape[0]}x{rgb.shape[1]} -> {ch}x{cw}, "
+            "and the coarsest needs a 3 x 3 window); upscale the image or pass fewer levels"
         )
     codes = lbp_code(gray_uint8_levels(rgb), t_lbp * 255)
     dist = _paint_distances(rgb)
