@@ -51,6 +51,8 @@ class DatasetSpec:
         Stem list to leave out (CUHK-TR-1 is the defocus images not in CUHK-TE-1).
     listed : bool
         False for splits known from papers whose image list is not public (cannot be evaluated yet).
+    builder : str or None
+        ``"module:function"`` that builds the dataset into its folder on first use (SYN-DEMO).
     citation, url, notes : str
     """
 
@@ -66,6 +68,7 @@ class DatasetSpec:
     stem_pattern: str = ".*"
     exclude_split: str | None = None
     listed: bool = True
+    builder: str | None = None
     citation: str = ""
     url: str = ""
     notes: str = ""
@@ -81,6 +84,15 @@ class DatasetSpec:
     def image_folder(self, data_root: str | os.PathLike | None = None) -> Path:
         return self.root(data_root) / self.image_dir
 
+    def build(self, data_root: str | os.PathLike | None = None) -> Path:
+        """Build a generated dataset (``builder``) into its folder; a no-op when it is complete."""
+        if self.builder is None:
+            raise ValueError(f"{self.name} is downloaded, not generated; see {self.url or 'docs/datasets.md'}")
+        import importlib
+
+        module, func = self.builder.split(":")
+        return getattr(importlib.import_module(module), func)(self.root(data_root), n=self.n_images)
+
     def stems(self) -> list[str] | None:
         """The split's stems from the shipped list, or None when the split is "every GT file"."""
         return None if self.split is None else read_split(self.split)
@@ -93,6 +105,8 @@ class DatasetSpec:
                 f"use a listed split ({', '.join(n for n in list_datasets() if n.startswith(self.name[:4]))})"
             )
         folder = self.gt_folder(data_root)
+        if not folder.is_dir() and self.builder is not None:
+            self.build(data_root)
         if not folder.is_dir():
             raise FileNotFoundError(
                 f"{self.name}: GT folder {folder} not found; download the dataset ({self.url or 'see docs'}) and "
@@ -291,6 +305,7 @@ _SPECS = [
         n_images=24,
         resolution="320x320",
         gt_white="blur",
+        builder="dbdbench.synth:build_demo",
         notes="built on first use by dbdbench.synth from photos shipped with scikit-image",
     ),
 ]
