@@ -44,9 +44,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from baselines.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
-from baselines.data import BlurDataset, EpochSampler, pair_images
+from baselines.data import BlurDataset, EpochSampler, check_augment, pair_images
 from baselines.nets import create_model
 from baselines.nets.recipe import TrainRecipe
+from dbdbench import datasets
 from dbdbench.datasets import get_dataset
 
 #: elementwise gradient clamp of the authors' code, per method (D-DFFNet ``train_single.py``/``train_kd.py``)
@@ -72,6 +73,7 @@ class TrainConfig:
     batch_size: int | None = None
     lr: float | None = None
     input_size: int | None = None
+    augment: tuple[str, ...] | None = None
     device: str = "auto"
     seed: int = 0
     resume: str | Path | None = None
@@ -117,8 +119,10 @@ def poly_lr(base_lr: float, step: int, total: int, power: float) -> float:
 
 def effective_recipe(recipe: TrainRecipe, cfg: TrainConfig) -> TrainRecipe:
     """The paper's recipe with the non-``None`` overrides of ``cfg`` applied and checked."""
-    over = {k: getattr(cfg, k) for k in ("iterations", "batch_size", "lr", "input_size") if getattr(cfg, k)}
+    names = ("iterations", "batch_size", "lr", "input_size", "augment")
+    over = {k: getattr(cfg, k) for k in names if getattr(cfg, k) is not None}
     out = replace(recipe, **over)
+    check_augment(out.augment)
     if out.optimizer not in OPTIMIZERS:
         raise ValueError(f"recipe optimizer {out.optimizer!r} is not supported; valid: {', '.join(OPTIMIZERS)}")
     for name in ("iterations", "batch_size", "input_size"):
@@ -304,7 +308,12 @@ def train(cfg: TrainConfig) -> TrainResult:
 
 
 def _train(cfg: TrainConfig, rt: Runtime) -> TrainResult:
-    pair_images(get_dataset(cfg.train_set), cfg.data_root)  # fail on a bad data set before building a large model
+    spec = get_dataset(cfg.train_set)
+    if rt.main and hasattr(datasets, "ensure_dataset"):  # builds SYN-DEMO on first use
+        datasets.ensure_dataset(spec, cfg.data_root)
+    if rt.world > 1:
+        dist.barrier()
+    pair_images(spec, cfg.data_root)  # fail on a bad data set before building a large model
     seed_everything(cfg.seed)
     model = build_model(cfg).to(rt.device)
     recipe = effective_recipe(model.recipe, cfg)

@@ -13,6 +13,12 @@ def _pretrained(value: str) -> bool | str:
     return {"imagenet": True, "none": False}.get(value.lower(), value)
 
 
+def _augment(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    return () if value.strip().lower() == "none" else tuple(v.strip() for v in value.split(",") if v.strip())
+
+
 @click.command("train")
 @click.option("--method", "-m", required=True, metavar="NAME", help="br2net, defusionnet, dffnet or dpn.")
 @click.option("--train-set", required=True, metavar="NAME", help="A registered dataset, e.g. CUHK-TR-1 or SYN-DEMO.")
@@ -24,6 +30,8 @@ def _pretrained(value: str) -> bool | str:
 @click.option("--batch-size", type=int, default=None, help="Global batch, split over the processes (paper's).")
 @click.option("--lr", type=float, default=None, help="Base learning rate (default: the paper's).")
 @click.option("--input-size", type=int, default=None, help="Square training input side (default: the paper's).")
+@click.option("--augment", default=None, metavar="A,B,...",
+              help="Augmentations in order (default: the paper's; see docs/training.md; 'none' for none).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resume", default=None, metavar="CKPT|auto",
@@ -41,7 +49,7 @@ def _pretrained(value: str) -> bool | str:
               help="Stage 2: MiDaS v2.1 weights (midas_v21-f6b98070.pt).")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def train(method: str, train_set: str, data_root: Path | None, out: Path | None, iterations: int | None,
-          batch_size: int | None, lr: float | None, input_size: int | None, device: str, seed: int,
+          batch_size: int | None, lr: float | None, input_size: int | None, augment: str | None, device: str, seed: int,
           resume: str | None, stop_at: int | None, pretrained: str, workers: int, amp: bool | None,
           save_every: int, stage: int, teacher: Path | None, depth_weights: Path | None, progress: bool) -> None:
     """Train METHOD on a registered dataset with the paper's recipe; options override single settings.
@@ -53,9 +61,9 @@ def train(method: str, train_set: str, data_root: Path | None, out: Path | None,
 
     out = out or Path("runs") / f"{method.lower()}-{train_set}"
     cfg = TrainConfig(method=method, train_set=train_set, out=out, data_root=data_root, iterations=iterations,
-                      batch_size=batch_size, lr=lr, input_size=input_size, device=device, seed=seed, resume=resume,
-                      stop_at=stop_at, pretrained=_pretrained(pretrained), workers=workers, amp=amp,
-                      save_every=save_every, progress=progress, stage=stage, teacher=teacher,
+                      batch_size=batch_size, lr=lr, input_size=input_size, augment=_augment(augment), device=device,
+                      seed=seed, resume=resume, stop_at=stop_at, pretrained=_pretrained(pretrained), workers=workers,
+                      amp=amp, save_every=save_every, progress=progress, stage=stage, teacher=teacher,
                       depth_weights=depth_weights)
     with fail_on(FileNotFoundError, ValueError, KeyError):
         result = run(cfg)
