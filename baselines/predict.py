@@ -171,9 +171,11 @@ def load_net(method: str, weights: str | os.PathLike):
         return create_model(method, pretrained=path)
     if obj["method"] != method:
         raise ValueError(f"{path} holds a {obj['method']!r} model, not {method!r}; pass --method {obj['method']}")
-    model = create_model(method, pretrained=False, **obj.get("model_kwargs", {}))
+    stage = obj.get("stage", 1)
+    # stage 2 is the D-DFFNet distiller: its kwargs build the distiller, and prediction uses its student DFFNet
+    model = create_model(method, pretrained=False, **(obj.get("model_kwargs", {}) if stage == 1 else {}))
     state = obj["model"]
-    if obj.get("stage", 1) == 2:  # the D-DFFNet distiller: predict with its student
+    if stage == 2:
         state = {k[len("student."):]: v for k, v in state.items() if k.startswith("student.")}
     model.load_state_dict(state, strict=True)
     return model

@@ -212,3 +212,25 @@ def test_bad_settings_fail_clearly(toy: Path, tmp_path: Path):
         train(_config(toy, tmp_path / "c", amp=True, device="cpu"))
     with pytest.raises(ValueError, match="--method dffnet"):
         build_model(_config(toy, tmp_path, stage=2))
+
+
+@pytest.mark.slow
+def test_ddffnet_stage2_trains_the_student_and_predict_loads_it(toy: Path, tmp_path: Path):
+    from baselines.nets.ddffnet import ADAPTER_LR
+    from baselines.predict import load_net
+
+    cfg = _config(toy, tmp_path / "s2", method="dffnet", stage=2, input_size=64, iterations=4, stop_at=2,
+                  model_kwargs={"allow_random_teachers": True})
+    result = train(cfg)
+    distiller = result.model
+    assert result.step == 2 and int(distiller.steps_seen) == 2 and distiller.total_steps == 4
+    ckpt = torch.load(tmp_path / "s2" / "last.pt", weights_only=True)
+    lrs = [g["lr"] for g in ckpt["optimizer"]["param_groups"]]
+    assert lrs[0] == pytest.approx(1e-4 * (1 - 1 / 4) ** 0.9) and lrs[1] == ADAPTER_LR  # poly vs fixed lr
+    n_trained = sum(len(g["params"]) for g in ckpt["optimizer"]["param_groups"])
+    assert n_trained == len(list(distiller.student.parameters())) + len(list(distiller.adapt_teacher.parameters())) \
+        + len(list(distiller.adapt_depth.parameters()))  # the frozen teachers are not optimised
+    student = load_net("dffnet", tmp_path / "s2" / "last.pt")
+    for k, v in student.state_dict().items():
+        assert torch.equal(v, distiller.student.state_dict()[k]), k
+    assert any(not torch.equal(v, ckpt["model"][f"teacher.{k}"]) for k, v in student.state_dict().items())
