@@ -63,17 +63,40 @@ def _load_pair(job: _Job) -> tuple[np.ndarray, np.ndarray, bool]:
     return pred, gt, resized
 
 
+def _prefetched(jobs: Sequence[_Job], depth: int = 4):
+    """Yield ``(job, loaded pair)`` in order while a thread decodes the next ``depth`` images.
+
+    PNG/JPEG decoding releases the GIL, so reading overlaps with scoring; the window bounds memory.
+    """
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbdbench-read") as pool:
+        pending: deque = deque()
+        it = iter(jobs)
+        for job in it:
+            pending.append((job, pool.submit(_load_pair, job)))
+            if len(pending) >= depth:
+                break
+        while pending:
+            job, fut = pending.popleft()
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append((nxt, pool.submit(_load_pair, nxt)))
+            yield job, fut.result()
+
+
+def _score_loaded(job: _Job, pred, gt, resized: bool, proto: Protocol, structure: bool) -> ImageRecord:
+    try:
+        rec = score_image(pred, gt, proto, name=job.stem, structure=structure)
+    except ValueError as exc:
+        raise EvaluationError(f"{job.pred or job.gt}: {exc}") from None
+    rec.resized = resized
+    return rec
+
+
 def _score_chunk(jobs: Sequence[_Job], proto: Protocol, structure: bool) -> list[ImageRecord]:
-    out = []
-    for job in jobs:
-        pred, gt, resized = _load_pair(job)
-        try:
-            rec = score_image(pred, gt, proto, name=job.stem, structure=structure)
-        except ValueError as exc:
-            raise EvaluationError(f"{job.pred or job.gt}: {exc}") from None
-        rec.resized = resized
-        out.append(rec)
-    return out
+    return [_score_loaded(job, *loaded, proto, structure) for job, loaded in _prefetched(jobs)]
 
 
 def sha256_file(path: Path) -> str:
@@ -143,15 +166,16 @@ def plan_jobs(
 
 
 def _run(jobs: list[_Job], proto: Protocol, structure: bool, n_jobs: int, backend: str, progress: bool):
-    chunks = [jobs[i : i + 16] for i in range(0, len(jobs), 16)]
     bar = _progress(len(jobs), progress)
     if n_jobs == 1 and backend == "joblib":
         out = []
-        for chunk in chunks:
-            out.extend(_score_chunk(chunk, proto, structure))
-            bar.update(len(chunk))
+        for job, (pred, gt, resized) in _prefetched(jobs):
+            out.append(_score_loaded(job, pred, gt, resized, proto, structure))
+            bar.update(1)
         bar.close()
         return out
+    size = max(8, min(64, len(jobs) // (4 * n_jobs) or 8))
+    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
     from joblib import Parallel, delayed, parallel_backend
 
     context = parallel_backend("dask") if backend == "dask" else parallel_backend("loky", n_jobs=n_jobs)
