@@ -29,15 +29,12 @@ from __future__ import annotations
 import inspect
 import json
 import math
-import os
-import random
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -47,6 +44,7 @@ from baselines.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
 from baselines.data import BlurDataset, EpochSampler, check_augment, pair_images
 from baselines.nets import create_model
 from baselines.nets.recipe import TrainRecipe
+from baselines.runtime import Runtime, seed_everything, setup_runtime, sync_buffers
 from dbdbench import datasets
 from dbdbench.datasets import get_dataset
 
@@ -97,19 +95,6 @@ class TrainResult:
     step: int
     loss: float
     checkpoint: Path | None
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """This process's place in the job: rank, world size and device."""
-
-    rank: int
-    world: int
-    device: torch.device
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
 
 
 def poly_lr(base_lr: float, step: int, total: int, power: float) -> float:
@@ -173,30 +158,6 @@ def set_lr(optimizer: torch.optim.Optimizer, step: int, recipe: TrainRecipe) -> 
         group["lr"] = group["initial_lr"] if fixed else poly_lr(group["initial_lr"], step, recipe.iterations,
                                                                  recipe.poly_power)
     return optimizer.param_groups[0]["lr"]
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (all devices)."""
-    random.seed(seed)
-    np.random.seed(seed)  # noqa: NPY002  (the legacy global generator third-party code may use)
-    torch.manual_seed(seed)
-
-
-def setup_runtime(device: str) -> Runtime:
-    """Join the ``torchrun`` process group when ``WORLD_SIZE > 1``; pick the device."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
-    if dev.type == "cuda" and dev.index is None:
-        dev = torch.device("cuda", local if world > 1 else torch.cuda.current_device())
-    if dev.type == "cuda":
-        torch.cuda.set_device(dev)
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", rank=rank, world_size=world)
-    return Runtime(rank, world, dev)
 
 
 def build_model(cfg: TrainConfig) -> nn.Module:
@@ -378,7 +339,7 @@ def _loop(cfg: TrainConfig, rt: Runtime, recipe: TrainRecipe, model: nn.Module, 
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss_value:.4g}", epoch=epoch)
                 if step == end and rt.world > 1:
-                    _sync_buffers(model)
+                    sync_buffers(model)
                 if rt.main and (step % cfg.save_every == 0 or step == end):
                     ckpt = save_checkpoint(out / "last.pt", _payload(cfg, recipe, model, optimizer, scaler, step))
                 if step >= end:
@@ -388,13 +349,6 @@ def _loop(cfg: TrainConfig, rt: Runtime, recipe: TrainRecipe, model: nn.Module, 
         if log is not None:
             log.close()
     return TrainResult(model, step, loss_value, ckpt)
-
-
-def _sync_buffers(model: nn.Module) -> None:
-    """Copy rank 0's buffers (BatchNorm statistics) to every rank: DDP syncs them only before each forward,
-    so after the last step the replicas would otherwise differ in the statistics of their last local batch."""
-    for buf in model.buffers():
-        dist.broadcast(buf, 0)
 
 
 def _progress(enabled: bool, start: int, end: int, name: str):

@@ -234,3 +234,12 @@ def test_ddffnet_stage2_trains_the_student_and_predict_loads_it(toy: Path, tmp_p
     for k, v in student.state_dict().items():
         assert torch.equal(v, distiller.student.state_dict()[k]), k
     assert any(not torch.equal(v, ckpt["model"][f"teacher.{k}"]) for k, v in student.state_dict().items())
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_amp_on_cuda_trains_and_saves_the_scaler(toy: Path, tmp_path: Path):
+    result = train(_config(toy, tmp_path / "amp", device="cuda", iterations=2))
+    assert result.step == 2 and np.isfinite(result.loss)
+    ckpt = torch.load(tmp_path / "amp" / "last.pt", weights_only=True)
+    assert ckpt["scaler"] and ckpt["scaler"]["scale"] > 0  # GradScaler state kept for resuming

@@ -1,0 +1,64 @@
+"""The process's place in a (possibly distributed) training job: seeding, device and process group.
+
+Under ``torchrun`` the environment holds ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK``; the process joins the
+default group with NCCL on CUDA devices and gloo on CPUs, one process per GPU (``cuda:LOCAL_RANK``).
+
+References
+----------
+.. [1] PyTorch documentation, "torchrun (Elastic Launch)" and "Distributed communication package".
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """This process's place in the job: rank, world size and device."""
+
+    rank: int
+    world: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002  (the legacy global generator third-party code may use)
+    torch.manual_seed(seed)
+
+
+def setup_runtime(device: str) -> Runtime:
+    """Join the ``torchrun`` process group when ``WORLD_SIZE > 1``; pick the device."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(device)
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device("cuda", local if world > 1 else torch.cuda.current_device())
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", rank=rank, world_size=world)
+    return Runtime(rank, world, dev)
+
+
+def sync_buffers(model: nn.Module) -> None:
+    """Copy rank 0's buffers (BatchNorm statistics) to every rank: DDP syncs them only before each forward,
+    so after the last step the replicas would otherwise differ in the statistics of their last local batch."""
+    for buf in model.buffers():
+        dist.broadcast(buf, 0)
