@@ -118,24 +118,28 @@ def test_eval_output_is_blur_probability_at_input_size(model: BR2Net) -> None:
 
 @pytest.mark.slow
 def test_train_forward_backward_and_a_few_steps_reduce_the_loss(model: BR2Net) -> None:
+    import copy
+
     torch.manual_seed(0)
+    net = copy.deepcopy(model)  # the module-scoped model is shared; train a copy
     x = torch.randn(2, 3, 64, 64)
-    target = (torch.rand(2, 1, 64, 64) > 0.5).float()
-    model.train()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    target = torch.zeros(2, 1, 64, 64)
+    target[..., :32] = 1.0  # a learnable layout: left half blurred
+    net.train()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
     losses = []
-    for _ in range(2):
-        outputs = model(x)
+    for _ in range(3):
+        outputs = net(x)
         assert len(outputs) == 11  # fusion + 5 L2H + 5 H2L (train.py supervises all 11)
         assert all(o.shape == (2, 1, 64, 64) for o in outputs)
-        loss = model.loss(outputs, target)
+        loss = net.loss(outputs, target)
         losses.append(float(loss.detach()))
         opt.zero_grad()
         loss.backward()
-        assert model.cam[0].fc1.weight.grad is not None and model.backbone.conv1.weight.grad is not None
+        assert net.cam[0].fc1.weight.grad is not None and net.backbone.conv1.weight.grad is not None
         opt.step()
     with torch.no_grad():
-        losses.append(float(model.loss(model(x), target)))
+        losses.append(float(net.loss(net(x), target)))
     assert losses[-1] < losses[0]
 
 
