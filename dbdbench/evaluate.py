@@ -18,6 +18,7 @@ import numpy as np
 
 from dbdbench import __version__
 from dbdbench.datasets import DatasetSpec, get_dataset
+from dbdbench.gtcache import read_gt
 from dbdbench.io import DEFAULT_SUFFIXES, pair_predictions, read_map, read_maps_meta, resize_to
 from dbdbench.metrics import Evaluator, get_protocol
 from dbdbench.metrics.counts import flip
@@ -44,7 +45,7 @@ class _Job:
 
 
 def _load_pair(job: _Job) -> tuple[np.ndarray, np.ndarray, bool]:
-    gt = read_map(job.gt, luminance=True)
+    gt = read_gt(job.gt)
     if job.flip_gt:
         gt = flip(gt)
     if job.pred is None:  # --allow-missing: an empty map (nothing predicted blurred)

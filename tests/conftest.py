@@ -22,3 +22,15 @@ def shared_data() -> Path:
     if not (path / "cuhk" / "gt").is_dir():
         pytest.skip(f"real data not found at {path} (set DBDBENCH_SHARED_DATA to the shared/data folder)")
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _gt_cache_in_tmp(tmp_path_factory):
+    """Keep the decoded-GT cache of the test run out of the user's home."""
+    old = os.environ.get("DBDBENCH_CACHE")
+    os.environ["DBDBENCH_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("DBDBENCH_CACHE", None)
+    else:
+        os.environ["DBDBENCH_CACHE"] = old
