@@ -21,12 +21,17 @@ def test_ci_runs_the_readme_test_command():
     assert test_cmd in [line.strip() for line in ci]
 
 
-def test_commands_named_in_readme_exist():
+def test_commands_in_readme_exist_with_their_options():
     from click.testing import CliRunner
 
     from dbdbench.cli import main
 
-    text = (ROOT / "README.md").read_text()
-    for name in sorted(set(re.findall(r"^dbdbench (\w+)", text, flags=re.M))):
-        res = CliRunner().invoke(main, [name, "--help"])
-        assert res.exit_code == 0, f"`dbdbench {name}` from README.md: {res.output}"
+    blocks = re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    lines = [ln.split("#")[0].strip() for b in blocks for ln in b.splitlines()]
+    commands = [ln.split() for ln in lines if ln.startswith("dbdbench ")]
+    assert len(commands) >= 10
+    for words in commands:
+        res = CliRunner().invoke(main, [words[1], "--help"])
+        assert res.exit_code == 0, f"`{' '.join(words)}` from README.md: {res.output}"
+        for opt in (w for w in words[2:] if w.startswith("--")):
+            assert opt in res.output, f"README.md uses `{opt}`, which `dbdbench {words[1]}` does not have"
