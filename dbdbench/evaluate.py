@@ -23,7 +23,7 @@ from dbdbench.io import DEFAULT_SUFFIXES, pair_predictions, read_map, read_maps_
 from dbdbench.metrics import Evaluator, get_protocol
 from dbdbench.metrics.counts import flip
 from dbdbench.metrics.image import ImageRecord, score_image
-from dbdbench.metrics.protocols import STRUCTURE_METRICS, Protocol
+from dbdbench.metrics.protocols import Protocol
 from dbdbench.results import Result
 
 
@@ -87,7 +87,7 @@ def _prefetched(jobs: Sequence[_Job], depth: int = 4):
             yield job, fut.result()
 
 
-def _score_loaded(job: _Job, pred, gt, resized: bool, proto: Protocol, structure: bool) -> ImageRecord:
+def _score_loaded(job: _Job, pred, gt, resized: bool, proto: Protocol, structure: frozenset) -> ImageRecord:
     try:
         rec = score_image(pred, gt, proto, name=job.stem, structure=structure)
     except ValueError as exc:
@@ -96,7 +96,7 @@ def _score_loaded(job: _Job, pred, gt, resized: bool, proto: Protocol, structure
     return rec
 
 
-def _score_chunk(jobs: Sequence[_Job], proto: Protocol, structure: bool) -> list[ImageRecord]:
+def _score_chunk(jobs: Sequence[_Job], proto: Protocol, structure: frozenset) -> list[ImageRecord]:
     return [_score_loaded(job, *loaded, proto, structure) for job, loaded in _prefetched(jobs)]
 
 
@@ -166,7 +166,7 @@ def plan_jobs(
     return jobs, notes
 
 
-def _run(jobs: list[_Job], proto: Protocol, structure: bool, n_jobs: int, backend: str, progress: bool):
+def _run(jobs: list[_Job], proto: Protocol, structure: frozenset, n_jobs: int, backend: str, progress: bool):
     bar = _progress(len(jobs), progress)
     if n_jobs == 1 and backend == "joblib":
         out = []
@@ -253,8 +253,7 @@ def evaluate_folder(
         suffixes=suffixes, luminance=luminance,
     )  # fmt: skip
     ev = Evaluator(proto, metrics)
-    structure = any(m in STRUCTURE_METRICS for m in ev.metrics)
-    ev.add(_run(job_list, proto, structure, jobs, backend, progress))
+    ev.add(_run(job_list, proto, ev.structure, jobs, backend, progress))
     maps_meta = read_maps_meta(pred_dir) or {}
     meta = {
         "kind": "rescored",

@@ -42,7 +42,7 @@ class Evaluator:
         unknown = [m for m in self.metrics if m not in METRICS]
         if unknown:
             raise KeyError(f"Unknown metric(s) {', '.join(unknown)}; valid: {', '.join(METRICS)}")
-        self.structure = any(m in STRUCTURE_METRICS for m in self.metrics)
+        self.structure = frozenset(m for m in self.metrics if m in STRUCTURE_METRICS)
         self._records: list[ImageRecord] = []
 
     def update(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
+import cv2
 import numpy as np
 
 from dbdbench.metrics.counts import (
@@ -84,11 +86,17 @@ def _levels(p: np.ndarray, proto: Protocol) -> np.ndarray:
     return np.searchsorted(thresholds, p, side="right") - 1
 
 
-def score_image(pred: np.ndarray, gt: np.ndarray, proto: Protocol, *, name: str = "", structure: bool = False):
+def score_image(
+    pred: np.ndarray, gt: np.ndarray, proto: Protocol, *, name: str = "", structure: bool | frozenset = False
+):
     """Score one (map, mask) pair in canonical polarity (map = P(blur), mask white/True = blurred).
 
-    Returns an :class:`ImageRecord`; the dataset reduction is :func:`dbdbench.metrics.reduce.reduce_records`.
+    ``structure``: True for S, E and weighted F, or the set of structure score keys wanted (``sm``,
+    ``max_em``/``mean_em``/``adp_em``, ``wf``). Returns an :class:`ImageRecord`; the dataset reduction is
+    :func:`dbdbench.metrics.reduce.reduce_records`.
     """
+    if structure is True:
+        structure = frozenset({"sm", "max_em", "mean_em", "adp_em", "wf"})
     pred, gt = check_pair(pred, gt)
     if pred.dtype == np.bool_:
         pred = pred.astype(np.uint8) * np.uint8(255)
@@ -106,43 +114,74 @@ def score_image(pred: np.ndarray, gt: np.ndarray, proto: Protocol, *, name: str 
     if structure:
         from dbdbench.metrics.structure import e_measure_adaptive, e_measure_curve, s_measure, weighted_fmeasure
 
-        rec.extra["sm"] = s_measure(p, g)
-        rec.extra["em_curve"] = e_measure_curve(p, g)
-        rec.extra["adp_em"] = e_measure_adaptive(p, g)
-        rec.extra["wf"] = weighted_fmeasure(p, g, beta2=proto.wf_beta2)
+        if "sm" in structure:
+            rec.extra["sm"] = s_measure(p, g)
+        if structure & {"max_em", "mean_em"}:
+            rec.extra["em_curve"] = e_measure_curve(p, g)
+        if "adp_em" in structure:
+            rec.extra["adp_em"] = e_measure_adaptive(p, g)
+        if "wf" in structure:
+            rec.extra["wf"] = weighted_fmeasure(p, g, beta2=proto.wf_beta2)
     return rec
 
 
 _VALUES = np.arange(256)
 
 
-def _score_table(pred: np.ndarray, g: np.ndarray, proto: Protocol, name: str) -> tuple[ImageRecord, np.ndarray]:
-    # 8-bit maps: every per-pixel float a protocol computes is a function of the pixel value and the image's
-    # extrema, so it is computed once per value (a 256-entry table) and looked up. One bincount by value
-    # gives all counts; results stay bit-identical to the elementwise reference toolkits.
-    lo, hi = int(pred.min()), int(pred.max())
+@dataclass(frozen=True)
+class _Tables:
+    """Per-value tables of one protocol for an 8-bit image with extrema ``lo`` and ``hi``."""
+
+    p: np.ndarray  # normalised value of each pixel value (what MAE and the single thresholds use)
+    levels: np.ndarray | None  # threshold level of each pixel value; None when it is the value itself
+    k_bin: int  # first pixel value that the fixed threshold marks positive
+
+
+@lru_cache(maxsize=1024)
+def _tables(proto: Protocol, lo: int, hi: int) -> _Tables:
     # values outside [lo, hi] do not occur; clamping keeps their table entries finite and in range
     score = _normalise(np.clip(_VALUES, lo, hi), lo, hi, 255, proto)
     p_table = score / 255 if proto.normalize == "mat2gray" else score
-    idx = pred.astype(np.intp)
-    if g.any():
-        idx += 256 * g
-    hist = np.bincount(idx.ravel(), minlength=512)
-    by_value = _counts_from_hist(hist, 256)
     lev = _levels(score, proto)
-    if np.array_equal(lev, _VALUES):
+    side = "right" if proto.binary_strict else "left"
+    k_bin = int(np.searchsorted(p_table, proto.binary_threshold, side=side))
+    return _Tables(p_table, None if np.array_equal(lev, _VALUES) else lev, k_bin)
+
+
+def _value_histogram(pred: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Counts of ``pred + 256 * g`` (non-mask values, then mask values), int64 of length 512."""
+    joint = np.bitwise_or(pred, np.left_shift(g.view(np.uint8), 8, dtype=np.uint16), dtype=np.uint16)
+    if pred.size < 1 << 24:  # calcHist counts in float32, exact below 2**24 per bin
+        return cv2.calcHist([joint], [0], None, [512], [0, 512]).ravel().astype(np.int64)
+    return np.bincount(joint.ravel(), minlength=512)
+
+
+def _mean_abs_error(pred: np.ndarray, g: np.ndarray, p_table: np.ndarray) -> float:
+    """``mean(|p - g|)`` with ``p = p_table[pred]``, in the float order of ``np.mean(np.abs(p - gt))``."""
+    p = cv2.LUT(pred, p_table)  # a copy of table entries: exactly p_table[pred]
+    np.subtract(p, g, out=p)
+    np.abs(p, out=p)
+    return float(np.mean(p))
+
+
+def _score_table(pred: np.ndarray, g: np.ndarray, proto: Protocol, name: str) -> tuple[ImageRecord, np.ndarray]:
+    # 8-bit maps: every per-pixel float a protocol computes is a function of the pixel value and the image's
+    # extrema, so it is computed once per value (a 256-entry table) and looked up. One histogram of
+    # (value, mask) gives all counts; results stay bit-identical to the elementwise reference toolkits.
+    tb = _tables(proto, int(pred.min()), int(pred.max()))
+    pred = np.ascontiguousarray(pred)
+    hist = _value_histogram(pred, np.ascontiguousarray(g))
+    by_value = _counts_from_hist(hist, 256)
+    if tb.levels is None:
         counts = by_value
     else:  # fold value bins into the protocol's threshold levels
         n = proto.n_levels
-        folded = np.concatenate([np.bincount(lev, hist[:256], n), np.bincount(lev, hist[256:], n)])
+        folded = np.concatenate([np.bincount(tb.levels, hist[:256], n), np.bincount(tb.levels, hist[256:], n)])
         counts = _counts_from_hist(folded.astype(np.int64), n)
-    abs_err = np.abs(np.concatenate([p_table - False, p_table - True]))
-    mae = float(np.mean(abs_err.take(idx)))
-    k_adp = _adaptive_value(pred, p_table, hist, proto.adaptive_factor)
-    side = "right" if proto.binary_strict else "left"
-    k_bin = int(np.searchsorted(p_table, proto.binary_threshold, side=side))
-    rec = ImageRecord(name, counts, _at(by_value, k_adp), _at(by_value, k_bin), mae)
-    return rec, _LazyTable(p_table, pred)
+    mae = _mean_abs_error(pred, g, tb.p)
+    k_adp = _adaptive_value(pred, tb.p, hist, proto.adaptive_factor)
+    rec = ImageRecord(name, counts, _at(by_value, k_adp), _at(by_value, tb.k_bin), mae)
+    return rec, _LazyTable(tb.p, pred)
 
 
 def _adaptive_value(pred: np.ndarray, p_table: np.ndarray, hist: np.ndarray, factor: float) -> int:

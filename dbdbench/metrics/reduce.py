@@ -147,17 +147,16 @@ def _nanmean(v: np.ndarray) -> float:
 
 
 def _structure_scores(records: Sequence[ImageRecord]) -> dict[str, float]:
-    if "sm" not in records[0].extra:
-        return {}
-    em = np.mean(np.array([r.extra["em_curve"] for r in records], dtype=np.float64), axis=0)
-    em_desc = em[::-1]
-    return {
-        "sm": float(np.mean(np.array([r.extra["sm"] for r in records], dtype=np.float64))),
-        "max_em": float(np.max(em_desc)),
-        "mean_em": float(np.mean(em_desc)),
-        "adp_em": float(np.mean(np.array([r.extra["adp_em"] for r in records], dtype=np.float64))),
-        "wf": float(np.mean(np.array([r.extra["wf"] for r in records], dtype=np.float64))),
-    }
+    """Means over images of the structure scores that were computed (PySOD's order of reduction)."""
+    extra = records[0].extra
+    out = {}
+    for key in ("sm", "adp_em", "wf"):
+        if key in extra:
+            out[key] = float(np.mean(np.array([r.extra[key] for r in records], dtype=np.float64)))
+    if "em_curve" in extra:
+        em = np.mean(np.array([r.extra["em_curve"] for r in records], dtype=np.float64), axis=0)[::-1]
+        out["max_em"], out["mean_em"] = float(np.max(em)), float(np.mean(em))
+    return out
 
 
 def _per_image_rows(records, curves_i, n, proto) -> list[dict]:
@@ -180,7 +179,6 @@ def _per_image_rows(records, curves_i, n, proto) -> list[dict]:
         }
         if "best_f" in r.extra:
             row["best_f"] = float(r.extra["best_f"])
-        if "sm" in r.extra:
-            row |= {"sm": float(r.extra["sm"]), "wf": float(r.extra["wf"])}
+        row |= {k: float(r.extra[k]) for k in ("sm", "wf") if k in r.extra}
         rows.append(row)
     return rows
