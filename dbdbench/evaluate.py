@@ -72,7 +72,7 @@ def _prefetched(jobs: Sequence[_Job], depth: int = 4):
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbdbench-read") as pool:
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="dbdbench-read") as pool:
         pending: deque = deque()
         it = iter(jobs)
         for job in it:
