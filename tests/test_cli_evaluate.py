@@ -235,3 +235,25 @@ def test_16_bit_predictions_score_like_8_bit(tiny):
     assert res.exit_code == 0, res.output
     sa, sb = json.loads(a.read_text())["scores"], json.loads(b.read_text())["scores"]
     assert sb == pytest.approx(sa, abs=1e-12)
+
+
+def test_dask_backend_gives_identical_results(tiny):
+    pytest.importorskip("distributed")
+    from distributed import Client, LocalCluster
+
+    from dbdbench.evaluate import evaluate_folder
+
+    local = evaluate_folder(tiny["preds"], "TINY", pred_white="blur", hashes=False)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        with Client(cluster):
+            remote = evaluate_folder(tiny["preds"], "TINY", pred_white="blur", hashes=False, backend="dask", jobs=2)
+    assert remote.scores == local.scores and remote.per_image == local.per_image
+
+
+def test_dask_backend_through_the_cli(tiny):
+    pytest.importorskip("distributed")
+    out = tiny["tmp"] / "d.json"
+    res = run("evaluate", tiny["preds"], "-d", "TINY", "--pred-white", "blur", "--backend", "dask", "-j", 1,
+              "--json", out, "-q")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text())["n_images"] == 6
