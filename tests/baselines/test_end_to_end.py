@@ -22,14 +22,6 @@ from dbdbench.evaluate import evaluate_folder  # noqa: E402
 from dbdbench.io import read_image, write_map, write_maps_meta  # noqa: E402
 
 
-@pytest.fixture()
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # predictable on a shared 2-core machine (2 threads oversubscribe under load)
-    yield
-    torch.set_num_threads(before)
-
-
 def _cli(*args) -> str:
     res = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
     assert res.exit_code == 0, res.output
@@ -37,7 +29,7 @@ def _cli(*args) -> str:
 
 
 @pytest.mark.slow
-def test_train_predict_evaluate_beats_a_constant_map(tmp_path: Path, one_thread):
+def test_train_predict_evaluate_beats_a_constant_map(tmp_path: Path):
     root = tmp_path / "data"
     synth.generate(root / "SYN-DEMO", n=24, seed=0, size=320)
     run, pred, const = tmp_path / "run", tmp_path / "pred", tmp_path / "const"

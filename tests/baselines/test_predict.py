@@ -23,14 +23,6 @@ from dbdbench.io import read_image, read_map  # noqa: E402
 PHOTOS = ("out_of_focus0080.JPG", "out_of_focus0088.JPG")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture()
 def small_photos(shared_data: Path, tmp_path: Path) -> Path:
     """Two real CUHK photos at a quarter of their size (160 x ~107), so that HiFST and LBP run in seconds."""

@@ -28,15 +28,6 @@ from baselines.train import (  # noqa: E402
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a shared 2-core machine more threads oversubscribe and run 10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture()
 def toy(tmp_path: Path) -> Path:
     write_toy_dataset(tmp_path, "TOY-DBD", n=6)
