@@ -2,7 +2,8 @@
 
 One optimiser step ``t = 0 .. T-1`` (``T`` = ``recipe.iterations``):
 
-1. every parameter group gets ``lr_t = lr_0 (1 - t / T) ** poly_power`` (groups marked ``fixed_lr`` keep
+1. every parameter group gets ``lr_t = lr_0 (1 - t / T) ** poly_power`` (times ``lr_step_factor`` per
+   ``lr_steps`` entry reached) (groups marked ``fixed_lr`` keep
    ``lr_0``); the model's ``param_groups(lr, weight_decay)`` defines the groups when it has one (BR²Net's
    bias groups, D-DFFNet's adapters), else ``backbone.*`` parameters get ``lr * backbone_lr_mult``;
 2. the batch (global size ``recipe.batch_size``, split evenly over the DDP processes) goes through the
@@ -102,6 +103,12 @@ def poly_lr(base_lr: float, step: int, total: int, power: float) -> float:
     return base_lr * (1.0 - step / total) ** power
 
 
+def scheduled_lr(base_lr: float, step: int, recipe: TrainRecipe) -> float:
+    """The poly schedule times ``lr_step_factor`` for every step of ``recipe.lr_steps`` reached."""
+    decays = sum(step >= s for s in recipe.lr_steps)
+    return poly_lr(base_lr, step, recipe.iterations, recipe.poly_power) * recipe.lr_step_factor**decays
+
+
 def effective_recipe(recipe: TrainRecipe, cfg: TrainConfig) -> TrainRecipe:
     """The paper's recipe with the non-``None`` overrides of ``cfg`` applied and checked."""
     names = ("iterations", "batch_size", "lr", "input_size", "augment")
@@ -152,11 +159,10 @@ def make_optimizer(groups: list[dict], recipe: TrainRecipe) -> torch.optim.Optim
 
 
 def set_lr(optimizer: torch.optim.Optimizer, step: int, recipe: TrainRecipe) -> float:
-    """Apply the poly schedule at ``step``; returns the first group's lr."""
+    """Apply the recipe's schedule (poly, then step decay) at ``step``; returns the first group's lr."""
     for group in optimizer.param_groups:
         fixed = group.get("fixed_lr", False)
-        group["lr"] = group["initial_lr"] if fixed else poly_lr(group["initial_lr"], step, recipe.iterations,
-                                                                 recipe.poly_power)
+        group["lr"] = group["initial_lr"] if fixed else scheduled_lr(group["initial_lr"], step, recipe)
     return optimizer.param_groups[0]["lr"]
 
 

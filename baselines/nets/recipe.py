@@ -10,13 +10,15 @@ class TrainRecipe:
     """One paper's training recipe, read by the shared trainer.
 
     The learning rate follows the "poly" schedule ``lr_t = lr * (1 - t / T) ** poly_power`` over
-    ``iterations`` steps (``poly_power = 0`` keeps it constant). ``backbone_lr_mult`` scales the learning
+    ``iterations`` steps (``poly_power = 0`` keeps it constant), multiplied by ``lr_step_factor`` once for
+    every step in ``lr_steps`` already reached (step decay, e.g. DeFusionNet's x0.1 at 5k iterations). ``backbone_lr_mult`` scales the learning
     rate of parameters whose name starts with ``backbone.`` (some papers train the trunk more slowly).
 
     Attributes
     ----------
     optimizer : {"sgd", "adam", "adamw"}
-    lr, momentum, weight_decay, poly_power, backbone_lr_mult : float
+    lr, momentum, weight_decay, poly_power, backbone_lr_mult, lr_step_factor : float
+    lr_steps : tuple of int
     batch_size, iterations, input_size : int
         ``input_size`` is the square training crop/resize side in pixels.
     augment : tuple of str
@@ -35,4 +37,6 @@ class TrainRecipe:
     iterations: int = 10_000
     input_size: int = 320
     augment: tuple[str, ...] = field(default=("hflip",))
+    lr_steps: tuple[int, ...] = ()
+    lr_step_factor: float = 0.1
     source: str = ""

@@ -234,3 +234,18 @@ def test_amp_on_cuda_trains_and_saves_the_scaler(toy: Path, tmp_path: Path):
     assert result.step == 2 and np.isfinite(result.loss)
     ckpt = torch.load(tmp_path / "amp" / "last.pt", weights_only=True)
     assert ckpt["scaler"] and ckpt["scaler"]["scale"] > 0  # GradScaler state kept for resuming
+
+
+def test_step_decay_on_top_of_poly():
+    from baselines.nets.recipe import TrainRecipe
+    from baselines.train import scheduled_lr
+
+    step_only = TrainRecipe(lr=1.0, poly_power=0.0, iterations=100, lr_steps=(50, 80), lr_step_factor=0.1)
+    assert [scheduled_lr(1.0, t, step_only) for t in (0, 49, 50, 79, 80, 99)] == pytest.approx(
+        [1.0, 1.0, 0.1, 0.1, 0.01, 0.01]
+    )
+    poly = TrainRecipe(lr=1.0, poly_power=1.0, iterations=100, lr_steps=(50,))
+    assert scheduled_lr(1.0, 60, poly) == pytest.approx((1 - 60 / 100) * 0.1)
+    from baselines.nets import create_model
+
+    assert create_model("defusionnet").recipe.lr_steps == (5_000,)
