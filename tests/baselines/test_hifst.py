@@ -352,3 +352,16 @@ def test_demo_mean_of_final_map(shared_data: Path) -> None:
 def test_float64_reproduces_authors_map_pixel_for_pixel(shared_data: Path) -> None:
     mad, within2 = _fidelity(shared_data / "hifst" / "examples", "motion0138", np.float64)
     assert mad == 0.0 and within2 == 1.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sorted_layers_exact_with_zeros_and_ties(dtype: type) -> None:
+    # The selection orders |coefficients| by their bit patterns: zeros (from -0.0 too) and repeated values
+    # must come out exactly as a float sort of the same computed coefficients would give them.
+    grad = np.zeros((16, 20))
+    grad[10:13, 12:16] = 2.0  # flat patch: many exact zeros (products with negative D give -0.0) and ties
+    got = sorted_high_coefficients(grad, (3, 9), 30, dtype=dtype)
+    ref = _per_pixel_layers(grad, (3, 9), 30)
+    assert got.dtype == dtype and np.all(np.diff(got, axis=-1) >= 0) and not np.signbit(got).any()
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5 * ref.max())
+    np.testing.assert_array_equal(got[:4, :4], 0.0)  # their 9x9 blocks hold only zeros
