@@ -8,6 +8,11 @@ import pytest
 torch = pytest.importorskip("torch")
 ndimage = pytest.importorskip("scipy.ndimage")
 
+from _net_contract import (  # noqa: E402
+    assert_eval_is_probability_at_input_size,
+    assert_every_parameter_has_a_finite_gradient,
+)
+
 from baselines.nets import create_model  # noqa: E402
 from baselines.nets.dpn import boundary_penalty, dpn_loss, sobel_magnitude  # noqa: E402
 from baselines.nets.vgg import VGG16_TRUNK_PARAMS  # noqa: E402
@@ -53,23 +58,11 @@ def test_output_count_follows_steps():
 
 
 def test_every_parameter_gets_a_finite_gradient(trained_once):
-    model, _ = trained_once
-    for name, p in model.named_parameters():
-        assert p.grad is not None, name
-        assert torch.isfinite(p.grad).all(), name
+    assert_every_parameter_has_a_finite_gradient(trained_once[0])
 
 
 def test_eval_output_is_probability_at_input_size(trained_once):
-    model, _ = trained_once
-    model.eval()
-    try:
-        with torch.no_grad():
-            for shape in ((2, 3, 64, 64), (1, 3, 72, 88)):
-                p = model(torch.randn(*shape))
-                assert p.shape == (shape[0], 1, *shape[2:])
-                assert float(p.min()) >= 0.0 and float(p.max()) <= 1.0
-    finally:
-        model.train()
+    assert_eval_is_probability_at_input_size(trained_once[0])
 
 
 def test_param_count_equals_analytic_count(trained_once):
