@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from dbdbench.cli._errors import fail_on
+from dbdbench.cli._common import fail_on
 
 
 @click.command("predict")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from dbdbench.cli._common import InputError
 from dbdbench.results import SCHEMA, Result, load_result
 
 
@@ -25,7 +26,7 @@ def load_results(paths: tuple[str, ...]) -> list[Result]:
                 try:
                     data = json.loads(file.read_text(encoding="utf-8"))
                 except (OSError, json.JSONDecodeError) as exc:
-                    raise click.ClickException(f"{file}: cannot read JSON ({exc})") from exc
+                    raise InputError(f"{file}: cannot read JSON ({exc})") from exc
                 if isinstance(data, dict) and data.get("schema") == SCHEMA:
                     results.append(_load(file))
                 else:
@@ -33,12 +34,12 @@ def load_results(paths: tuple[str, ...]) -> list[Result]:
         elif path.is_file():
             results.append(_load(path))
         else:
-            raise click.ClickException(f"{path} does not exist; give result JSON files or folders of them")
+            raise InputError(f"{path} does not exist; give result JSON files or folders of them")
     if others:
         click.echo(f"note: {len(others)} JSON file(s) that are not results were passed over "
                    f"(e.g. {others[0]})", err=True)
     if not results:
-        raise click.ClickException(f"No result files found in {', '.join(paths)}")
+        raise InputError(f"No result files found in {', '.join(paths)}")
     return results
 
 
@@ -46,7 +47,7 @@ def _load(path: Path) -> Result:
     try:
         return load_result(path)
     except (ValueError, KeyError) as exc:
-        raise click.ClickException(f"{path}: {exc}") from exc
+        raise InputError(f"{path}: {exc}") from exc
 
 
 def _split(text: str | None) -> list[str] | None:
@@ -81,7 +82,7 @@ def table(results, fmt, metrics, decimals, transpose, caption, label, out) -> No
     try:
         text = make_table(load_results(results), _split(metrics), fmt, decimals, transpose, caption, label)
     except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise InputError(str(exc)) from exc
     _write(text, out)
 
 
@@ -143,7 +144,7 @@ def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_wh
             for w in caught:
                 click.echo(f"warning: {w.message}", err=True)
     except (ValueError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise InputError(str(exc)) from exc
     click.echo(f"wrote {out}", err=True)
 
 
@@ -168,10 +169,10 @@ def sensitivity(pred_dirs, dataset, pred_white, protocols, metrics, reference, d
     dirs = _parse_maps(pred_dirs)
     for name, folder in dirs.items():
         if not Path(folder).is_dir():
-            raise click.ClickException(f"Prediction folder {folder} of {name!r} does not exist")
+            raise InputError(f"Prediction folder {folder} of {name!r} does not exist")
     try:
         report = sensitivity_report(dirs, dataset, pred_white, _split(protocols), _split(metrics), reference,
                                     decimals, data_root)
     except (ValueError, KeyError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise InputError(str(exc)) from exc
     _write(report.to_csv() if out and out.endswith(".csv") else report.to_markdown(), out)

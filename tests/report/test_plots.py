@@ -199,6 +199,6 @@ def test_cli_plot_curves_and_grid(tmp_path):
     assert run.exit_code == 0, run.output
     run = CliRunner().invoke(plot_cmd, ["--grid", "--gt", str(tmp_path / "gt"), "--map", f"A={tmp_path / 'a'}",
                                         "--map-white", "Z=sharp", "--stems", "s1", "--out", str(tmp_path / "g.png")])
-    assert run.exit_code != 0 and "no --map named 'Z'" in run.output
+    assert run.exit_code == 2 and "no --map named 'Z'" in run.output
     run = CliRunner().invoke(plot_cmd, ["--grid", "--out", str(tmp_path / "g.png")])
-    assert run.exit_code != 0 and "--grid needs" in run.output
+    assert run.exit_code == 2 and "--grid needs" in run.output

@@ -184,4 +184,4 @@ def test_cli_sensitivity(monkeypatch, tmp_path):
     text = out.read_text(encoding="utf-8")
     assert "| lbp | 0.850 (2) | **0.550 (1) ▲1** |" in text and "| HiFST | 0.900 (1) | **0.500 (2) ▼1** |" in text
     run = CliRunner().invoke(sensitivity_cmd, [str(tmp_path / "nope"), "--dataset", "CUHK-TE-1"])
-    assert run.exit_code != 0 and "does not exist" in run.output
+    assert run.exit_code == 2 and "does not exist" in run.output

@@ -225,4 +225,4 @@ def test_cli_reads_files_and_folders(tmp_path):
     assert list(frame.columns) == ["method", "kind", "CUHK-TE-1/mae", "DUT-TE/mae"]
     assert len(frame) == 5
     bad = CliRunner().invoke(table_cmd, [str(sub / "meta.json")])
-    assert bad.exit_code != 0 and "not a dbdbench result" in bad.output
+    assert bad.exit_code == 2 and "not a dbdbench result" in bad.output
