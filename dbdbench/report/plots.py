@@ -121,7 +121,9 @@ def plot_curves(
 
     ``pr``: precision against recall; ``fmeasure``: F-beta against the binarisation threshold; ``roc``:
     true positive rate (recall of the blur class) against false positive rate. Results without the needed
-    curves (e.g. reported-only entries) are left out with a warning naming them.
+    curves (e.g. reported-only entries) are left out with a warning naming them. PR curves leave out the
+    points with recall 0 and precision 0: nothing is detected there, precision is undefined (stored as 0 by
+    the ``x / 0 = 0`` convention), and drawing them would add a spurious segment to the origin.
 
     Parameters
     ----------
@@ -164,6 +166,9 @@ def plot_curves(
     for ax, (panel, rs) in zip(axes, panels.items(), strict=False):
         for r in sorted(rs, key=lambda r: (r.method.casefold(), r.method)):
             x, y = np.asarray(r.curves[x_key], float), np.asarray(r.curves[y_key], float)
+            if curve == "pr":
+                keep = (x > 0) | (y > 0)
+                x, y = x[keep], y[keep]
             (line,) = ax.plot(x, y, label=_label(r), linewidth=1.4, **styles[r.method])
             handles.setdefault(_label(r), line)
         ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel=x_label, ylabel=y_label, title=panel)
