@@ -105,7 +105,7 @@ class DatasetSpec:
                 f"use a listed split ({', '.join(n for n in list_datasets() if n.startswith(self.name[:4]))})"
             )
         folder = self.gt_folder(data_root)
-        if not folder.is_dir() and self.builder is not None:
+        if self.builder is not None:  # (re)builds when missing or made by an older generator; else a no-op
             self.build(data_root)
         if not folder.is_dir():
             raise FileNotFoundError(
