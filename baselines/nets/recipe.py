@@ -11,8 +11,9 @@ class TrainRecipe:
 
     The learning rate follows the "poly" schedule ``lr_t = lr * (1 - t / T) ** poly_power`` over
     ``iterations`` steps (``poly_power = 0`` keeps it constant), multiplied by ``lr_step_factor`` once for
-    every step in ``lr_steps`` already reached (step decay, e.g. DeFusionNet's x0.1 at 5k iterations). ``backbone_lr_mult`` scales the learning
-    rate of parameters whose name starts with ``backbone.`` (some papers train the trunk more slowly).
+    every step in ``lr_steps`` already reached (step decay, e.g. DeFusionNet's x0.1 at 5k iterations).
+    ``backbone_lr_mult`` scales the learning rate of parameters whose name starts with ``backbone.`` (some
+    papers train the trunk more slowly).
 
     Attributes
     ----------
