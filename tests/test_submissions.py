@@ -115,7 +115,7 @@ def test_rejects_undeclared_polarity(tmp_path: Path) -> None:
     assert "field 'map_polarity'" in _messages(tmp_path)
 
 
-@pytest.mark.parametrize("text", ["../../etc/passwd", "maps in /work/shared/data", "C:\\maps", "~/maps"])
+@pytest.mark.parametrize("text", ["../../etc/passwd", "maps in /srv/dbd/data", "C:\\maps", "~/maps"])
 def test_rejects_path_traversal_and_absolute_paths(tmp_path: Path, text: str) -> None:
     make_entry(tmp_path, meta=_meta(notes=text))
     msg = _messages(tmp_path)
