@@ -12,7 +12,6 @@ Prints images/s, the ratio (target >= 5x with one job) and the 2-job speed-up.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_metrics import make_pairs, pysod_core  # noqa: E402
+from bench_metrics import bench_args, make_pairs, pysod_core  # noqa: E402
 
 from dbdbench.datasets import DatasetSpec  # noqa: E402
 from dbdbench.evaluate import evaluate_folder  # noqa: E402
@@ -60,11 +59,7 @@ def ours(preds: Path, spec: DatasetSpec, root: Path, jobs: int) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--n", type=int, default=500)
-    ap.add_argument("--size", type=int, default=320)
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
+    args = bench_args(__doc__)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         preds, spec = write_folder(root, args.n, args.size)

@@ -78,12 +78,17 @@ def side_by_side(ref_fn, ours_fn, repeat: int) -> tuple[float, float]:
     return min(ref), min(ours)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+def bench_args(doc: str | None) -> argparse.Namespace:
+    """``--n`` pairs, ``--size`` side and ``--repeat`` runs: the options every metrics benchmark takes."""
+    ap = argparse.ArgumentParser(description=doc)
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--size", type=int, default=320)
     ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def main() -> None:
+    args = bench_args(__doc__)
     n, r = args.n, args.repeat
     for label, narrow in (("full-range maps", False), ("narrow-range maps (0..35, min-max path)", True)):
         pairs = make_pairs(n, args.size, narrow=narrow)
