@@ -5,7 +5,10 @@ centred on the pixel, computes ``|D P Dᵀ|`` with the orthonormal DCT-II matrix
 the high-frequency coefficients (0-based ``r + c >= M - 1``), pools them over all scales and keeps the
 ``n_layers`` smallest, sorted ascending. Here the per-pixel 2-D DCT is done as two sliding 1-D DCTs
 (a column transform of every M-row band, then a row transform of every M-column window), both as BLAS
-matrix products, and only the high-frequency half is computed.
+matrix products, and only the high-frequency half is computed. The row transform reads its windows in a
+polyphase layout (``phase_geometry``): pixels ``x = q S + r`` of one phase r are windows a constant
+stride apart, so every product runs on a strided view of the column transform, with no copy of the
+overlapping windows.
 
 References
 ----------
@@ -23,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-__all__ = ["dct_matrix", "high_band_mask", "sorted_high_coefficients"]
+__all__ = ["dct_matrix", "high_band_mask", "phase_geometry", "sorted_high_coefficients"]
 
 
 def dct_matrix(m: int) -> np.ndarray:
@@ -57,86 +60,83 @@ def high_band_mask(m: int) -> np.ndarray:
     return (r + c) >= m - 1
 
 
-def _column_transform(band: np.ndarray, m: int, n_rows: int, d: np.ndarray) -> np.ndarray:
-    """``V[k, y, x] = sum_r D[k, r] band[y + r, x]`` for every vertical M-window: shape (M, n_rows, width)."""
+def phase_geometry(width: int, m_max: int) -> tuple[int, int]:
+    """Phases S and windows per phase and row Q of the polyphase layout: ``S >= m_max``, ``Q S >= width + m_max - 1``.
+
+    Pixel x of an image row is window ``q`` of phase ``r`` with ``x = q S + r``. Each row of a column
+    transform is stored in ``L = Q S`` slots, so the windows of one phase over all rows of a chunk are
+    ``(row, q) -> row L + q S + r``: a single stride S. ``L`` must hold ``width + m_max - 1`` values for the
+    windows of real pixels to stay inside their row; the fewest slots per row are taken (with the smallest Q).
+    """
+    span = width + m_max - 1
+    q = max(1, -(-span // m_max))
+    return max(m_max, -(-span // q)), q
+
+
+def _column_transform(
+    gpad: np.ndarray, pad: int, rows: slice, m: int, d: np.ndarray, n_slots: int, tail: int
+) -> np.ndarray:
+    """``V[k, y L + x'] = sum_r D[k, r] band[y + r, x']``: the column DCT of every M-row band, in rows of L slots.
+
+    Returns shape (M, n_rows L + tail); slots past the ``width + M - 1`` transformed values of a row are 0.
+    """
+    width = gpad.shape[1] - 2 * pad
+    n_rows = rows.stop - rows.start
+    o = pad - (m - 1) // 2
+    band = gpad[rows.start + o: rows.stop + o + m - 1, o: o + width + m - 1]
     s0, s1 = band.strides
     stacked = np.ascontiguousarray(as_strided(band, (m, n_rows, band.shape[1]), (s0, s0, s1), writeable=False))
-    return (d @ stacked.reshape(m, -1)).reshape(m, n_rows, band.shape[1])
-
-
-def _scale_into(out: np.ndarray, gpad: np.ndarray, pad: int, rows: slice, m: int, cache_bytes: int = 2**21) -> None:
-    """``_scale_rows_into`` over sub-chunks of rows small enough for the folded windows to stay in cache."""
-    width = gpad.shape[1] - 2 * pad
-    k_block = 8
-    per_row = (m // 2 + 1) * min(k_block, m) * width * out.itemsize
-    step = max(1, cache_bytes // per_row)
-    for y0 in range(rows.start, rows.stop, step):
-        y1 = min(rows.stop, y0 + step)
-        sub = out[(y0 - rows.start) * width: (y1 - rows.start) * width]
-        _scale_rows_into(sub, gpad, pad, slice(y0, y1), m, k_block)
-
-
-def _scale_rows_into(out: np.ndarray, gpad: np.ndarray, pad: int, rows: slice, m: int, k_block: int = 8) -> None:
-    """Write the signed high-band DCT coefficients of every M×M block centred on rows ``rows`` into ``out``.
-
-    ``out`` has shape (R * W, m (m + 1) / 2), W the image width; ``gpad`` is the gradient zero-padded by
-    ``pad``. Coefficient (k, l) of the block at (y, x) is ``sum_c D[l, c] V_k[y, x + c]`` with ``V_k`` the
-    column transform. The row transform uses the symmetry ``D[l, M-1-c] = (-1)^l D[l, c]``: even l act on
-    ``v_c + v_{M-1-c}`` (c < h) and the centre ``v_h``, odd l on ``v_c - v_{M-1-c}``, which halves the
-    work; for each k only the high band ``l >= M - 1 - k`` is computed, by one matrix product per parity
-    written straight into ``out``. The order of coefficients within a pixel is irrelevant: they are
-    sorted afterwards.
-    """
-    dtype = out.dtype
-    d = dct_matrix(m).astype(dtype)
-    h = (m - 1) // 2
-    o = pad - h
-    n_rows = rows.stop - rows.start
-    width = gpad.shape[1] - 2 * pad
-    band = gpad[rows.start + o: rows.stop + o + m - 1, o: o + width + m - 1]
-    vert = _column_transform(band, m, n_rows, d)
-    l_all = np.arange(m)
-    pix = n_rows * width
-    col = 0
-    for a in range(0, m, k_block):
-        b = min(m, a + k_block)
-        vb = vert[a:b]
-        fold_sum = np.empty((h + 1, b - a, pix), dtype=dtype)
-        fold_dif = np.empty((h, b - a, pix), dtype=dtype)
-        for c in range(h):
-            left, right = vb[:, :, c: c + width], vb[:, :, m - 1 - c: m - 1 - c + width]
-            np.add(left, right, out=fold_sum[c].reshape(b - a, n_rows, width))
-            np.subtract(left, right, out=fold_dif[c].reshape(b - a, n_rows, width))
-        fold_sum[h] = vb[:, :, h: h + width].reshape(b - a, pix)
-        for i, k in enumerate(range(a, b)):
-            high = l_all[m - 1 - k:]
-            for folded, ls, n_c in ((fold_sum, high[high % 2 == 0], h + 1), (fold_dif, high[high % 2 == 1], h)):
-                if ls.size and n_c:
-                    np.matmul(folded[:, i].T, d[ls, :n_c].T, out=out[:, col: col + ls.size])
-                    col += ls.size
+    vert = np.zeros((m, n_rows * n_slots + tail), dtype=gpad.dtype)
+    rows_view = vert[:, : n_rows * n_slots].reshape(m, n_rows, n_slots)
+    rows_view[:, :, : band.shape[1]] = (d @ stacked.reshape(m, -1)).reshape(m, n_rows, band.shape[1])
+    return vert
 
 
 def _chunk_layers(
-    gpad: np.ndarray, pad: int, rows: slice, sizes: Sequence[int], n_layers: int, dtype: type
+    gpad: np.ndarray, pad: int, rows: slice, sizes: Sequence[int], n_layers: int, row_dcts: dict
 ) -> np.ndarray:
-    """The ``n_layers`` smallest ``|coefficients|`` of every pixel of ``rows``, sorted: (R, W, n_layers)."""
+    """The ``n_layers`` smallest ``|coefficients|`` of every pixel of ``rows``, sorted: (R, W, n_layers).
+
+    Coefficient (k, l) of the M×M block at (y, x) is ``sum_c D[l, c] V_k[y, x + c]``. For one phase r the
+    windows ``V_k[y, q S + r + c]`` of all (y, q) form a strided matrix (rows S apart, BLAS-ready without a
+    copy), so the high band ``l >= M - 1 - k`` of all of them is one matrix product per (M, k), written
+    straight into a pixel-major buffer. The phase's buffer (about 10 kB per pixel) is still in cache when
+    its sign bits are cleared and its ``n_layers`` smallest entries are selected.
+    """
+    dtype = gpad.dtype
+    item = dtype.itemsize
     width = gpad.shape[1] - 2 * pad
     n_rows = rows.stop - rows.start
-    n_coef = sum(m * (m + 1) // 2 for m in sizes)
-    buf = np.empty((n_rows * width, n_coef), dtype=dtype)
-    col = 0
+    n_phases, per_row = phase_geometry(width, max(sizes))
+    n_slots = n_phases * per_row
+    n_win = n_rows * per_row
+    windows = []
     for m in sizes:
-        n = m * (m + 1) // 2
-        _scale_into(buf[:, col: col + n], gpad, pad, rows, m)
-        col += n
-    np.abs(buf, out=buf)
-    # Non-negative IEEE floats order exactly as their bit patterns read as signed integers of the same
-    # width (abs maps -0.0 to +0.0, and the input is finite), and NumPy's integer introselect/sort skip the
-    # NaN-aware comparisons of the float ones: the same values, about 25 % faster.
-    keys = buf.view(np.int32 if buf.dtype == np.float32 else np.int64)
-    if n_layers < n_coef:
-        keys = np.partition(keys, n_layers - 1, axis=-1)[:, :n_layers]
-    return np.sort(keys, axis=-1).view(dtype).reshape(n_rows, width, n_layers)
+        vert = _column_transform(gpad, pad, rows, m, row_dcts[m][0], n_slots, n_phases)
+        # windows[phase][k] is the (n_win, M) matrix V_k[row L + q S + phase + c]
+        windows.append(as_strided(vert, (n_phases, m, n_win, m), (item, vert.strides[0], n_phases * item, item),
+                                  writeable=False))
+    buf = np.empty((n_win, sum(m * (m + 1) // 2 for m in sizes)), dtype=dtype)
+    # Non-negative IEEE floats order exactly as their bit patterns read as signed integers of the same width
+    # (clearing the sign bit is abs, and maps -0.0 to +0.0; the input is finite), and NumPy's integer
+    # introselect/sort skip the NaN-aware comparisons of the float ones: the same values, about 25 % faster.
+    keys = buf.view(np.int32 if item == 4 else np.int64)
+    magnitude = keys.dtype.type(np.iinfo(keys.dtype).max)
+    out = np.empty((n_rows, per_row, n_phases, n_layers), dtype=dtype)
+    for phase in range(n_phases):
+        col = 0
+        for m, win in zip(sizes, windows, strict=True):
+            for k, d_high in enumerate(row_dcts[m][1]):
+                np.matmul(win[phase, k], d_high, out=buf[:, col: col + k + 1])
+                col += k + 1
+        # The last window of a row is past the image for phases with (Q - 1) S + phase >= W: skip it.
+        real = per_row if (per_row - 1) * n_phases + phase < width else per_row - 1
+        sel = keys.reshape(n_rows, per_row, -1)[:, :real]
+        np.bitwise_and(sel, magnitude, out=sel)
+        if n_layers < sel.shape[-1]:
+            sel.partition(n_layers - 1, axis=-1)
+        out[:, :real, phase] = np.sort(sel[..., :n_layers], axis=-1).view(dtype)
+    return out.reshape(n_rows, n_slots, n_layers)[:, :width]
 
 
 def sorted_high_coefficients(
@@ -160,8 +160,10 @@ def sorted_high_coefficients(
     n_layers : int
         How many of the smallest sorted coefficients to keep (the paper: ``sum(M) + 1 = 117``).
     chunk_pixels : int
-        About how many pixels are processed at once; the working memory per thread is about
-        ``chunk_pixels * (sum M(M+1)/2 + 80 max(M)) * itemsize`` bytes.
+        About how many pixels (whole rows, at least one) a worker processes at once. The working memory per
+        worker is about ``chunk_pixels * (2 sum M + max M) * itemsize`` bytes for the column transforms plus
+        ``chunk_pixels / S * sum M(M+1)/2 * itemsize`` for one phase's coefficients (S ≈ max M, see
+        ``phase_geometry``); the default keeps the latter about 1 MB, in cache.
     dtype : numpy float type
         Precision of the transforms, the selection and the returned layers.
     n_threads : int
@@ -185,11 +187,16 @@ def sorted_high_coefficients(
     layers = np.empty((h, w, n_layers), dtype=dtype)
     step = max(1, min(h, chunk_pixels // w))
     chunks = [slice(y0, min(h, y0 + step)) for y0 in range(0, h, step)]
+    row_dcts = {}
+    for m in set(sizes):
+        d = dct_matrix(m).astype(dtype)
+        # row_dcts[m][1][k]: the (M, k + 1) matrix D[M - 1 - k:, :]^T of the high band l >= M - 1 - k
+        row_dcts[m] = (d, [np.ascontiguousarray(d[m - 1 - k:].T) for k in range(m)])
 
     def run(rows: slice) -> None:
-        layers[rows] = _chunk_layers(gpad, pad, rows, sizes, n_layers, dtype)
+        layers[rows] = _chunk_layers(gpad, pad, rows, sizes, n_layers, row_dcts)
 
-    # The matrix products are small (K <= 32): one BLAS thread per worker beats BLAS's own threading,
+    # The matrix products are small (K <= 63): one BLAS thread per worker beats BLAS's own threading,
     # whose synchronisation dominates such products.
     with _single_threaded_blas():
         if n_threads <= 1 or len(chunks) == 1:
