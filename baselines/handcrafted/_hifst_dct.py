@@ -65,12 +65,18 @@ def phase_geometry(width: int, m_max: int) -> tuple[int, int]:
 
     Pixel x of an image row is window ``q`` of phase ``r`` with ``x = q S + r``. Each row of a column
     transform is stored in ``L = Q S`` slots, so the windows of one phase over all rows of a chunk are
-    ``(row, q) -> row L + q S + r``: a single stride S. ``L`` must hold ``width + m_max - 1`` values for the
-    windows of real pixels to stay inside their row; the fewest slots per row are taken (with the smallest Q).
+    ``(row, q) -> row L + q S + r``: a single stride S, at least the window length for BLAS. ``L`` must hold
+    ``width + m_max - 1`` values for the windows of real pixels to stay inside their row; slots past the image
+    are wasted work, and every phase costs one matrix product per (M, k). So S is the smallest value in
+    ``[m_max, 2 m_max)`` whose ``L`` is within 1 % of the smallest ``L`` over that range.
     """
     span = width + m_max - 1
-    q = max(1, -(-span // m_max))
-    return max(m_max, -(-span // q)), q
+    if span <= 2 * m_max:
+        return max(m_max, span), 1
+    slots = {s: s * -(-span // s) for s in range(m_max, 2 * m_max)}
+    least = min(slots.values())
+    s = min(s for s, n in slots.items() if n <= 1.01 * least)
+    return s, slots[s] // s
 
 
 def _column_transform(
@@ -124,13 +130,15 @@ def _chunk_layers(
     magnitude = keys.dtype.type(np.iinfo(keys.dtype).max)
     out = np.empty((n_rows, per_row, n_phases, n_layers), dtype=dtype)
     for phase in range(n_phases):
+        # The last window of a row is past the image for phases with (Q - 1) S + phase >= W.
+        real = per_row if (per_row - 1) * n_phases + phase < width else per_row - 1
+        if real == 0:
+            continue  # a phase beyond the width of a narrow image
         col = 0
         for m, win in zip(sizes, windows, strict=True):
             for k, d_high in enumerate(row_dcts[m][1]):
                 np.matmul(win[phase, k], d_high, out=buf[:, col: col + k + 1])
                 col += k + 1
-        # The last window of a row is past the image for phases with (Q - 1) S + phase >= W: skip it.
-        real = per_row if (per_row - 1) * n_phases + phase < width else per_row - 1
         sel = keys.reshape(n_rows, per_row, -1)[:, :real]
         np.bitwise_and(sel, magnitude, out=sel)
         if n_layers < sel.shape[-1]:
@@ -144,7 +152,7 @@ def sorted_high_coefficients(
     block_sizes: Sequence[int],
     n_layers: int,
     *,
-    chunk_pixels: int = 8192,
+    chunk_pixels: int = 12288,
     dtype: type = np.float64,
     n_threads: int = 1,
 ) -> np.ndarray:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -110,7 +111,7 @@ def hifst(
         raise ValueError(f"dtype={dtype!r} must be np.float32 or np.float64")
     threads = min(2, os.cpu_count() or 1) if n_threads is None else max(1, int(n_threads))
     layers = sorted_high_coefficients(grad, sizes, n_layers, dtype=dtype, n_threads=threads)
-    t = ml.mat2gray(_max_pooled_normalised(layers))
+    t = ml.mat2gray(_max_pooled_normalised(layers, threads))
     del layers
     d = ml.entropyfilt(t, entropy_size) * t
     joint = ml.imfilter_gaussian_zero(ml.mat2gray(gray), 3, 1.0)
@@ -118,18 +119,27 @@ def hifst(
     return ml.mat2gray(final) if normalize else final
 
 
-def _max_pooled_normalised(layers: np.ndarray, rows: int = 64) -> np.ndarray:
-    """``T = max_k mat2gray(L(:, :, k))``: per-layer min-max over the whole image, then max over layers."""
-    lo = layers.min(axis=(0, 1)).astype(np.float64)
-    hi = layers.max(axis=(0, 1)).astype(np.float64)
-    const = hi == lo
-    delta = np.where(const, 1.0, 1.0 / np.where(const, 1.0, hi - lo))
-    offset = np.where(const, 0.0, lo * delta)  # constant layer: mat2gray returns clip(L, 0, 1)
+def _max_pooled_normalised(layers: np.ndarray, n_threads: int = 1, rows: int = 32) -> np.ndarray:
+    """``T = max_k mat2gray(L(:, :, k))``: per-layer min-max over the whole image, then max over layers.
+
+    Both passes (per-layer extrema, then the normalised maximum) run on blocks of ``rows`` rows, ``n_threads``
+    blocks at a time (NumPy releases the GIL in these reductions).
+    """
     h, w, _ = layers.shape
-    t = np.empty((h, w))
-    for y0 in range(0, h, rows):
-        block = layers[y0: y0 + rows].astype(np.float64)
-        t[y0: y0 + rows] = np.clip(block * delta - offset, 0.0, 1.0).max(axis=2)
+    blocks = [slice(y0, min(h, y0 + rows)) for y0 in range(0, h, rows)]
+    with ThreadPoolExecutor(max(1, n_threads)) as pool:
+        extrema = list(pool.map(lambda b: (layers[b].min(axis=(0, 1)), layers[b].max(axis=(0, 1))), blocks))
+        lo = np.min([e[0] for e in extrema], axis=0).astype(np.float64)
+        hi = np.max([e[1] for e in extrema], axis=0).astype(np.float64)
+        const = hi == lo
+        delta = np.where(const, 1.0, 1.0 / np.where(const, 1.0, hi - lo))
+        offset = np.where(const, 0.0, lo * delta)  # constant layer: mat2gray returns clip(L, 0, 1)
+        t = np.empty((h, w))
+
+        def pool_block(b: slice) -> None:
+            t[b] = np.clip(layers[b].astype(np.float64) * delta - offset, 0.0, 1.0).max(axis=2)
+
+        list(pool.map(pool_block, blocks))
     return t
 
 

@@ -12,7 +12,7 @@ from scipy.fft import dct, dctn
 
 from baselines.handcrafted import _hifst_matlab as ml
 from baselines.handcrafted import hifst
-from baselines.handcrafted._hifst_dct import dct_matrix, high_band_mask, sorted_high_coefficients
+from baselines.handcrafted._hifst_dct import dct_matrix, high_band_mask, phase_geometry, sorted_high_coefficients
 from baselines.handcrafted._hifst_rf import recursive_filter
 
 FAST_EXAMPLES = ["motion0138"]
@@ -120,6 +120,32 @@ def test_sorted_layers_match_per_pixel_dct(dtype: type, rtol: float) -> None:
         got = sorted_high_coefficients(grad, (7, 15, 31, 63), 117, chunk_pixels=chunk, dtype=dtype, n_threads=threads)
         assert got.dtype == dtype
         np.testing.assert_allclose(got, ref, rtol=0, atol=rtol * ref.max())
+
+
+@pytest.mark.parametrize("width, m_max", [(1, 63), (40, 9), (64, 63), (65, 63), (640, 63), (1094, 63), (4000, 63)])
+def test_phase_geometry_holds_every_window_in_its_row(width: int, m_max: int) -> None:
+    s, q = phase_geometry(width, m_max)
+    assert s >= m_max  # windows of one phase do not overlap: a BLAS matrix without a copy
+    assert q * s >= width + m_max - 1  # the last real pixel's window ends inside its row
+    # Little waste: within 1 % of the fewest slots any S in [m_max, 2 m_max) gives, or one window per row.
+    least = min(t * -(-(width + m_max - 1) // t) for t in range(m_max, 2 * m_max))
+    assert q == 1 or q * s <= 1.01 * least
+
+
+@pytest.mark.parametrize(
+    "shape, sizes, n_layers, chunk",
+    [((7, 40), (3, 9), 20, 80), ((5, 150), (7, 15, 31, 63), 117, 300), ((3, 65), (7, 63), 40, 10_000)],
+)
+def test_sorted_layers_match_per_pixel_dct_across_phases(
+    shape: tuple[int, int], sizes: tuple[int, ...], n_layers: int, chunk: int
+) -> None:
+    # Widths with several windows per phase and row, phases whose last window is past the image, and
+    # several row chunks on two threads: every pixel still gets the per-pixel DCT of its own block.
+    rng = np.random.default_rng(sum(shape))
+    grad = rng.random(shape) * 50
+    ref = _per_pixel_layers(grad, sizes, n_layers)
+    got = sorted_high_coefficients(grad, sizes, n_layers, chunk_pixels=chunk, dtype=np.float64, n_threads=2)
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-10 * ref.max())
 
 
 def test_sorted_layers_other_scales_and_all_layers() -> None:
@@ -350,9 +376,10 @@ def test_demo_mean_of_final_map(shared_data: Path) -> None:
 
 
 @pytest.mark.slow
-def test_float64_reproduces_authors_map_pixel_for_pixel(shared_data: Path) -> None:
-    mad, within2 = _fidelity(shared_data / "hifst" / "examples", "motion0138", np.float64)
-    assert mad == 0.0 and within2 == 1.0
+@pytest.mark.parametrize("name", FAST_EXAMPLES + SLOW_EXAMPLES)
+def test_float64_reproduces_authors_map_pixel_for_pixel(shared_data: Path, name: str) -> None:
+    mad, within2 = _fidelity(shared_data / "hifst" / "examples", name, np.float64)
+    assert mad == 0.0 and within2 == 1.0, f"{name}: mean |diff| {mad:.4f}/255, {100 * within2:.3f}% within 2"
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
