@@ -193,7 +193,10 @@ def sorted_high_coefficients(
     pad = max(sizes) // 2
     gpad = np.pad(np.asarray(grad, dtype=dtype), pad)
     layers = np.empty((h, w, n_layers), dtype=dtype)
-    step = max(1, min(h, chunk_pixels // w))
+    n_chunks = -(-h // max(1, min(h, chunk_pixels // w)))
+    if n_threads > 1 and n_chunks > 1:  # a multiple of the workers, so that none waits alone for the last chunk
+        n_chunks = min(h, -(-n_chunks // n_threads) * n_threads)
+    step = -(-h // n_chunks)
     chunks = [slice(y0, min(h, y0 + step)) for y0 in range(0, h, step)]
     row_dcts = {}
     for m in set(sizes):
