@@ -76,9 +76,9 @@ def hifst(
         ``DemoHiFST.m`` reports, 0.1809 on ``motion0138.jpg``).
     dtype : np.float32 or np.float64
         Precision of the DCT stage (transforms, selection and the 117 stored layers). float64 repeats the
-        authors' double-precision arithmetic (pixel-identical 8-bit maps on the reference images);
-        float32 (default) is about twice as fast and halves the memory, at a few 8-bit levels on a small
-        fraction of pixels (see ``docs/models/hifst.md``). Everything after the DCT stage is float64.
+        authors' double-precision arithmetic (8-bit maps pixel-identical to the authors' on all 9
+        reference images); float32 (default) is about 1.5× as fast and halves the memory, at 1-2 8-bit
+        levels on about 1 % of the pixels (see ``docs/models/hifst.md``). Everything after the DCT stage is float64.
     n_threads : int, optional
         Row chunks of the DCT stage processed concurrently; default ``min(2, os.cpu_count())``.
 
