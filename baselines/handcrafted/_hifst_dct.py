@@ -171,7 +171,7 @@ def sorted_high_coefficients(
         About how many pixels (whole rows, at least one) a worker processes at once. The working memory per
         worker is about ``chunk_pixels * (2 sum M + max M) * itemsize`` bytes for the column transforms plus
         ``chunk_pixels / S * sum M(M+1)/2 * itemsize`` for one phase's coefficients (S ≈ max M, see
-        ``phase_geometry``); the default keeps the latter about 1 MB, in cache.
+        ``phase_geometry``); the default keeps the latter about 2 MB, an L2 cache.
     dtype : numpy float type
         Precision of the transforms, the selection and the returned layers.
     n_threads : int

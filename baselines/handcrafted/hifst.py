@@ -102,14 +102,10 @@ def hifst(
     if entropy_size < 1 or entropy_size % 2 == 0:
         raise ValueError(f"entropy_size={entropy_size} must be an odd positive integer (the paper uses 7)")
     n_layers = sum(sizes) + 1 if n_layers is None else int(n_layers)
-    img, max_value = _prepare(image)
-
-    smoothed = ml.imgaussfilt(img, prefilter_sigma, max_value)
-    gray = ml.rgb2gray(smoothed, max_value) if smoothed.ndim == 3 else smoothed
-    grad = ml.sobel_magnitude(gray)
+    gray, grad = gray_and_gradient(image, prefilter_sigma)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype={dtype!r} must be np.float32 or np.float64")
-    threads = min(2, os.cpu_count() or 1) if n_threads is None else max(1, int(n_threads))
+    threads = worker_threads(n_threads)
     layers = sorted_high_coefficients(grad, sizes, n_layers, dtype=dtype, n_threads=threads)
     t = ml.mat2gray(_max_pooled_normalised(layers, threads))
     del layers
@@ -117,6 +113,23 @@ def hifst(
     joint = ml.imfilter_gaussian_zero(ml.mat2gray(gray), 3, 1.0)
     final = recursive_filter(d, sigma_s, sigma_r, n_iterations, joint)
     return ml.mat2gray(final) if normalize else final
+
+
+def gray_and_gradient(image: np.ndarray, prefilter_sigma: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """HiFST's first steps: the pre-filtered gray image and its Sobel gradient magnitude G (float64).
+
+    ``imgaussfilt`` in the image's class, ``rgb2gray`` for colour input, then ``imgradient``; see :func:`hifst`
+    for the accepted inputs.
+    """
+    img, max_value = _prepare(image)
+    smoothed = ml.imgaussfilt(img, prefilter_sigma, max_value)
+    gray = ml.rgb2gray(smoothed, max_value) if smoothed.ndim == 3 else smoothed
+    return gray, ml.sobel_magnitude(gray)
+
+
+def worker_threads(n_threads: int | None) -> int:
+    """Threads of the DCT stage: ``n_threads`` (at least 1), or ``min(2, os.cpu_count())`` when None."""
+    return min(2, os.cpu_count() or 1) if n_threads is None else max(1, int(n_threads))
 
 
 def _max_pooled_normalised(layers: np.ndarray, n_threads: int = 1, rows: int = 32) -> np.ndarray:
