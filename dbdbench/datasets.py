@@ -18,8 +18,11 @@ from pathlib import Path
 
 import tomllib
 
+from dbdbench.settings import DECLARED_POLARITIES, DeclaredPolarity, check_literals
+
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-POLARITIES = ("blur", "sharp", "unknown")
+#: what white may mean in a dataset's GT files (kept under this name for callers of ``datasets.POLARITIES``)
+POLARITIES = DECLARED_POLARITIES
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ class DatasetSpec:
     gt_dir: str = "gt"
     n_images: int | None = None
     resolution: str = ""
-    gt_white: str = "unknown"
+    gt_white: DeclaredPolarity = "unknown"
     split: str | None = None
     stem_pattern: str = ".*"
     exclude_split: str | None = None
@@ -73,6 +76,23 @@ class DatasetSpec:
     url: str = ""
     notes: str = ""
     extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        owner = f"dataset {self.name!r}"
+        for key in ("name", "display_name", "folder"):
+            if not isinstance(getattr(self, key), str) or not getattr(self, key):
+                raise ValueError(f"{owner}: {key} must be a non-empty string, got {getattr(self, key)!r}")
+        check_literals(self, owner)
+        if self.n_images is not None and (isinstance(self.n_images, bool) or not isinstance(self.n_images, int)
+                                          or self.n_images < 1):
+            raise ValueError(f"{owner}: n_images={self.n_images!r} is not valid; valid: a positive integer or None")
+        try:
+            re.compile(self.stem_pattern)
+        except re.error as exc:
+            msg = f"{owner}: stem_pattern={self.stem_pattern!r} is not a regular expression: {exc}"
+            raise ValueError(msg) from None
+        if self.builder is not None and ":" not in self.builder:
+            raise ValueError(f"{owner}: builder={self.builder!r} is not valid; valid: 'module:function'")
 
     def root(self, data_root: str | os.PathLike | None = None) -> Path:
         """The dataset folder under the resolved data root."""
@@ -345,8 +365,6 @@ def register(spec: DatasetSpec, *, overwrite: bool = False) -> DatasetSpec:
     """Add a dataset to the registry (an existing name needs ``overwrite=True``)."""
     if spec.name in DATASETS and not overwrite:
         raise ValueError(f"dataset {spec.name!r} is already registered; pass overwrite=True to replace it")
-    if spec.gt_white not in POLARITIES:
-        raise ValueError(f"{spec.name}: gt_white must be one of {POLARITIES}, got {spec.gt_white!r}")
     DATASETS[spec.name] = spec
     return spec
 

@@ -25,6 +25,7 @@ from dbdbench.metrics.counts import flip
 from dbdbench.metrics.image import ImageRecord, score_image
 from dbdbench.metrics.protocols import Protocol
 from dbdbench.results import Result
+from dbdbench.settings import POLARITIES, SHARP
 
 
 class EvaluationError(ValueError):
@@ -119,7 +120,7 @@ def resolve_pred_white(pred_dir: Path, pred_white: str | None) -> str:
                 '{"schema": "dbdbench.maps", "pred_white": "blur"}'
             )
         return meta["pred_white"]
-    if pred_white not in ("blur", "sharp"):
+    if pred_white not in POLARITIES:
         raise EvaluationError(f"pred_white must be 'blur' or 'sharp', got {pred_white!r}")
     if meta is not None and meta["pred_white"] != pred_white:
         warnings.warn(
@@ -159,7 +160,7 @@ def plan_jobs(
             f"{shown}. Predict them, or pass --allow-missing to score them as empty maps"
         )
     jobs = [
-        _Job(stem, pairing.pairs.get(stem), gt, pred_white == "sharp", spec.gt_white == "sharp", resize, luminance)
+        _Job(stem, pairing.pairs.get(stem), gt, pred_white == SHARP, spec.gt_white == SHARP, resize, luminance)
         for stem, gt in gt_files.items()
     ]
     notes = {"missing": pairing.missing, "extra": sorted(p.name for p in pairing.extra)}

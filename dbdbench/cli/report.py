@@ -10,6 +10,7 @@ import click
 
 from dbdbench.cli._common import InputError
 from dbdbench.results import SCHEMA, Result, load_result
+from dbdbench.settings import POLARITIES
 
 
 def load_results(paths: tuple[str, ...]) -> list[Result]:
@@ -106,8 +107,8 @@ def _parse_maps(items: tuple[str, ...]) -> dict[str, str]:
 @click.option("--images", "image_dir", type=click.Path(file_okay=False), help="[--grid] Folder of input photos.")
 @click.option("--map", "maps", multiple=True, help="[--grid] NAME=FOLDER of a method's maps (repeatable).")
 @click.option("--stems", help="[--grid] Comma-separated image stems, one row each.")
-@click.option("--gt-white", type=click.Choice(["blur", "sharp"]), default="blur", show_default=True)
-@click.option("--maps-white", type=click.Choice(["blur", "sharp"]), default="blur", show_default=True,
+@click.option("--gt-white", type=click.Choice(POLARITIES), default="blur", show_default=True)
+@click.option("--maps-white", type=click.Choice(POLARITIES), default="blur", show_default=True,
               help="[--grid] What white means in the maps (all methods).")
 @click.option("--map-white", "map_white", multiple=True, help="[--grid] NAME=blur|sharp for one method (repeatable).")
 def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_white, maps_white, map_white) -> None:
@@ -151,7 +152,7 @@ def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_wh
 @click.command()
 @click.argument("pred_dirs", nargs=-1, required=True)
 @click.option("--dataset", required=True, help="Registered dataset name (see `dbdbench datasets`).")
-@click.option("--pred-white", type=click.Choice(["blur", "sharp"]), default="blur", show_default=True,
+@click.option("--pred-white", type=click.Choice(POLARITIES), default="blur", show_default=True,
               help="What white means in the maps (all folders).")
 @click.option("--protocols", help="Comma-separated protocols (default: all).")
 @click.option("--metrics", help="Comma-separated metric keys (default: those scored under >= 2 protocols).")

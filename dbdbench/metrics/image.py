@@ -12,16 +12,15 @@ from dbdbench.metrics.counts import (
     Counts,
     binarize,
     check_pair,
+    counts_from_histogram,
     cumulative_counts,
     flip,
     full_scale,
     single_counts,
 )
-from dbdbench.metrics.functional import fbeta
+from dbdbench.metrics.handlers import get_handler
 from dbdbench.metrics.protocols import Protocol
-
-#: Zhao et al.'s per-image best-F thresholds, ``i * 0.00392157`` for i = 1..255 (Fmeasure_calu.m)
-_ZHAO_BEST = np.concatenate([[0.0], np.arange(1, 256) * 0.00392157])
+from dbdbench.settings import SHARP
 
 
 @dataclass
@@ -100,17 +99,18 @@ def score_image(
     pred, gt = check_pair(pred, gt)
     if pred.dtype == np.bool_:
         pred = pred.astype(np.uint8) * np.uint8(255)
-    if proto.positive == "sharp":
+    if proto.positive == SHARP:
         pred, gt = flip(pred), flip(gt)
     g = binarize(gt, proto.gt_threshold, proto.gt_strict)
     if pred.dtype == np.uint8:
         rec, p = _score_table(pred, g, proto, name)
     else:
         rec, p = _score_general(pred, g, proto, name)
-    if proto.best_f == "per_image" or structure:
+    handler = get_handler(proto.best_f)
+    if handler is not None or structure:
         p = np.asarray(p)
-    if proto.best_f == "per_image":
-        rec.extra["best_f"] = _zhao_best_f(p, g, proto.beta2)
+    if handler is not None:
+        rec.extra[handler.key] = handler.score(p, g, proto)
     if structure:
         from dbdbench.metrics.structure import e_measure_adaptive, e_measure_curve, s_measure, weighted_fmeasure
 
@@ -171,13 +171,13 @@ def _score_table(pred: np.ndarray, g: np.ndarray, proto: Protocol, name: str) ->
     tb = _tables(proto, int(pred.min()), int(pred.max()))
     pred = np.ascontiguousarray(pred)
     hist = _value_histogram(pred, np.ascontiguousarray(g))
-    by_value = _counts_from_hist(hist, 256)
+    by_value = counts_from_histogram(hist, 256)
     if tb.levels is None:
         counts = by_value
     else:  # fold value bins into the protocol's threshold levels
         n = proto.n_levels
         folded = np.concatenate([np.bincount(tb.levels, hist[:256], n), np.bincount(tb.levels, hist[256:], n)])
-        counts = _counts_from_hist(folded.astype(np.int64), n)
+        counts = counts_from_histogram(folded.astype(np.int64), n)
     mae = _mean_abs_error(pred, g, tb.p)
     k_adp = _adaptive_value(pred, tb.p, hist, proto.adaptive_factor)
     rec = ImageRecord(name, counts, _at(by_value, k_adp), _at(by_value, tb.k_bin), mae)
@@ -226,26 +226,6 @@ def _score_general(pred: np.ndarray, g: np.ndarray, proto: Protocol, name: str) 
     return rec, p
 
 
-def _counts_from_hist(hist: np.ndarray, n: int) -> Counts:
-    zero = np.zeros(1, dtype=np.int64)
-    tp = np.concatenate([np.cumsum(hist[2 * n - 1 : n - 1 : -1])[::-1], zero])
-    fp = np.concatenate([np.cumsum(hist[n - 1 :: -1])[::-1], zero])
-    return Counts(tp=tp, fp=fp, fg=int(tp[0]), bg=int(fp[0]))
-
-
 def _at(counts: Counts, k: int) -> tuple[int, int, int, int]:
     tp, fp = int(counts.tp[k]), int(counts.fp[k])
     return tp, fp, counts.fg - tp, counts.bg - fp
-
-
-def _zhao_best_f(p: np.ndarray, g: np.ndarray, beta2: float) -> float:
-    """Best F over thresholds ``i * 0.00392157`` (i = 1..255), rule ``>=``, as Zhao et al.'s Fmeasure_calu.
-
-    An empty mask is scored on the complement (mask and map inverted), as their code does.
-    """
-    if not g.any():
-        p, g = 1.0 - p, ~g
-    levels = np.searchsorted(_ZHAO_BEST, p, side="right") - 1
-    c = cumulative_counts(levels, g, len(_ZHAO_BEST))
-    f = fbeta(c.tp[1:-1], c.fp[1:-1], c.fn[1:-1], beta2)  # thresholds i = 1..255
-    return float(f.max())

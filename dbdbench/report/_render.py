@@ -26,12 +26,6 @@ _LATEX_SPECIALS = {
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
 }
 _LATEX_RE = re.compile("|".join(re.escape(k) for k in _LATEX_SPECIALS))
-#: paper-style LaTeX labels for the common keys; others use the registry label, escaped
-LATEX_LABELS = {
-    "mae": "MAE", "max_f": r"$F_\beta^{\max}$", "mean_f": r"$F_\beta^{\mathrm{mean}}$",
-    "adp_f": r"$F_\beta^{\mathrm{adp}}$", "bin_f": r"$F_\beta$", "auc": "AUC", "ap": "AP",
-    "sm": r"$S_m$", "max_em": r"$E_m^{\max}$", "mean_em": r"$E_m^{\mathrm{mean}}$", "wf": r"$F_\beta^w$",
-}
 MISSING_TEXT = "–"
 REPORTED_NOTE = "reported in the original paper (copied, not re-scored by dbdbench)"
 
@@ -50,7 +44,8 @@ def _arrow(metric: str, latex: bool) -> str:
 
 def _metric_head(metric: str, latex: bool) -> str:
     if latex:
-        return f"{LATEX_LABELS.get(metric) or latex_escape(METRICS[metric].label)} {_arrow(metric, True)}"
+        # the table's paper-style LaTeX label, else its text label escaped
+        return f"{METRICS[metric].latex or latex_escape(METRICS[metric].label)} {_arrow(metric, True)}"
     return f"{METRICS[metric].label} {_arrow(metric, False)}"
 
 

@@ -23,9 +23,6 @@ from typing import Any
 
 from dbdbench.submissions import REPORTED_PROTOCOLS, load_submissions
 
-#: the column that orders each protocol's leaderboard (best first); other protocols use their first metric
-PRIMARY_METRIC = {"dbdbench": "auc", "pysod": "max_f", "ddffnet": "bin_f", "zhao": "max_f", "hifst": "max_f",
-                  "reported:defusionnet-tpami": "max_f"}
 KIND_LABEL = {"reported": "reported", "rescored": "re-scored"}
 CURVE_KINDS = ("pr", "fmeasure", "roc")
 
@@ -67,12 +64,11 @@ def metric_columns(protocol: str, rows: Sequence[Row]) -> list[str]:
     """The metric keys shown for a protocol: the protocol's own order, restricted to keys some row has."""
     present = {k for r in rows for k in r.scores}
     if protocol in REPORTED_PROTOCOLS:
-        order = list(REPORTED_PROTOCOLS[protocol].metrics)
+        order, primary = list(REPORTED_PROTOCOLS[protocol].metrics), REPORTED_PROTOCOLS[protocol].primary
     else:
         from dbdbench.metrics import get_protocol
 
-        order = list(get_protocol(protocol).metrics)
-    primary = PRIMARY_METRIC.get(protocol)
+        order, primary = list(get_protocol(protocol).metrics), get_protocol(protocol).primary
     order = ([primary] if primary in order else []) + [m for m in order if m != primary]
     return [m for m in order if m in present] + sorted(present - set(order))
 

@@ -26,6 +26,7 @@ from matplotlib import colormaps, rc_context
 from matplotlib.figure import Figure
 
 from dbdbench.report.images import find_image, read_gray, read_rgb
+from dbdbench.settings import POLARITIES, SHARP
 
 if TYPE_CHECKING:
     from dbdbench.results import Result
@@ -233,7 +234,7 @@ def plot_qualitative(
         raise ValueError("No image stems given; pass the names of the images to show (e.g. out_of_focus0001)")
     polarity = {m: maps_white if isinstance(maps_white, str) else maps_white.get(m, "") for m in maps}
     for name, white in [("GT", gt_white), *polarity.items()]:
-        if white not in ("blur", "sharp"):
+        if white not in POLARITIES:
             raise ValueError(f"Polarity of {name} must be 'blur' or 'sharp' (what white means), got {white!r}")
     columns: list[tuple[str, Path, str | None]] = ([("Input", Path(images), None)] if images is not None else [])
     columns += [("GT", Path(gt), gt_white)] + [(m, Path(d), polarity[m]) for m, d in maps.items()]
@@ -247,7 +248,7 @@ def plot_qualitative(
                 ax.imshow(read_rgb(file))
             else:
                 data = read_gray(file)
-                ax.imshow(1.0 - data if white == "sharp" else data, cmap="gray", vmin=0.0, vmax=1.0)
+                ax.imshow(1.0 - data if white == SHARP else data, cmap="gray", vmin=0.0, vmax=1.0)
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
