@@ -30,7 +30,7 @@ class Evaluator:
     >>> from dbdbench.metrics import Evaluator
     >>> gt = np.zeros((8, 8), bool); gt[:, :4] = True          # left half blurred
     >>> ev = Evaluator("dbdbench")
-    >>> ev.update(np.where(gt, 230, 20).astype(np.uint8), gt)   # a good P(blur) map
+    >>> rec = ev.update(np.where(gt, 230, 20).astype(np.uint8), gt)   # a good P(blur) map
     >>> res = ev.compute()
     >>> round(res.scores["max_f"], 3), round(res.scores["auc"], 3)
     (1.0, 1.0)

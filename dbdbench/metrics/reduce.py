@@ -29,12 +29,15 @@ def _mean0(per_image: np.ndarray) -> np.ndarray:
 
 def per_image_curves(records: Sequence[ImageRecord], proto: Protocol) -> dict[str, np.ndarray]:
     """Per-image P, R, FPR, F, IoU, Dice curves, shape (N, n_levels + 1), ascending thresholds, end point last."""
-    c = _stack(records)
+    return _curves_of(_stack(records), proto.beta2)
+
+
+def _curves_of(c: dict[str, np.ndarray], beta2: float) -> dict[str, np.ndarray]:
     return {
         "precision": F.precision(c["tp"], c["fp"]),
         "recall": F.recall(c["tp"], c["fn"]),
         "fpr": F.fpr(c["fp"], c["tn"]),
-        "f": F.fbeta(c["tp"], c["fp"], c["fn"], proto.beta2),
+        "f": F.fbeta(c["tp"], c["fp"], c["fn"], beta2),
         "iou": F.iou(c["tp"], c["fp"], c["fn"]),
         "dice": F.dice(c["tp"], c["fp"], c["fn"]),
     }
@@ -60,6 +63,8 @@ class Reduction:
     proto : Protocol
     n : int
         Number of thresholds proper; curve index ``n`` is the "nothing positive" end point.
+    stacked : dict of str to ndarray
+        Per-image cumulative counts ``tp, fp, fn, tn``, shape (N, n_levels + 1), ascending thresholds.
     curves_i : dict of str to ndarray
         Per-image curves (:func:`per_image_curves`).
     curve : dict of str to ndarray
@@ -72,7 +77,8 @@ class Reduction:
         if not records:
             raise ValueError("no images were scored; call update() at least once before compute()")
         self.records, self.proto, self.n = records, proto, proto.n_levels
-        self.curves_i = per_image_curves(records, proto)
+        self.stacked = _stack(records)
+        self.curves_i = _curves_of(self.stacked, proto.beta2)
         self.curve = _average_curves(self.curves_i, proto)
         self.thresholds = thresholds_of(proto)
         self._auc_ap: tuple[np.ndarray, np.ndarray] | None = None
