@@ -364,6 +364,8 @@ def _progress(enabled: bool, start: int, end: int, name: str):
 
 
 if __name__ == "__main__":  # python -m baselines.train / torchrun -m baselines.train: the `dbdbench train` options
-    from dbdbench.cli.train import train as _cli
+    import sys
 
-    _cli()
+    from dbdbench.cli import main as _cli  # finds `train` through the plug-in registry, so no import cycle
+
+    _cli(["train", *sys.argv[1:]])

@@ -15,6 +15,7 @@ import numpy as np
 from dbdbench.datasets import get_dataset, index_folder
 from dbdbench.evaluate import evaluate_folder
 from dbdbench.io import read_image, write_map, write_maps_meta
+from dbdbench.plugins import get_method
 from dbdbench.results import Result
 
 DEMO_METHODS = ("laplacian", "hifst", "lbp")
@@ -86,9 +87,7 @@ def run_demo(
         elif method == "laplacian":
             _predict_laplacian(images, folder)
         else:
-            from baselines.predict import predict_handcrafted
-
-            predict_handcrafted(method, images, folder, jobs=jobs, progress=progress)
+            get_method(method)(images, folder, jobs=jobs, progress=progress)
         res = evaluate_folder(folder, spec, protocol, data_root=data_root, method=method, jobs=1)
         res.to_json(out / "results" / f"{method}.json")
         results.append(res)

@@ -9,7 +9,7 @@ import click
 from dbdbench.cli._common import fail_on
 
 
-@click.command("predict")
+@click.command("predict", short_help="Run a baseline method on images and write blur maps.")
 @click.argument("images_dir", required=False, type=click.Path(path_type=Path))
 @click.option("--method", "-m", required=True, metavar="NAME",
               help="lbp, hifst (hand-crafted) or a net: br2net, defusionnet, dffnet, dpn.")

@@ -19,7 +19,7 @@ def _augment(value: str | None) -> tuple[str, ...] | None:
     return () if value.strip().lower() == "none" else tuple(v.strip() for v in value.split(",") if v.strip())
 
 
-@click.command("train")
+@click.command("train", short_help="Train a deep baseline on a registered dataset.")
 @click.option("--method", "-m", required=True, metavar="NAME", help="br2net, defusionnet, dffnet or dpn.")
 @click.option("--train-set", required=True, metavar="NAME", help="A registered dataset, e.g. CUHK-TR-1 or SYN-DEMO.")
 @click.option("--data-root", type=click.Path(path_type=Path), default=None,

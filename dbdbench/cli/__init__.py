@@ -1,7 +1,8 @@
 """The ``dbdbench`` command line: a click group whose commands live in one module each.
 
 Commands are imported lazily so that ``dbdbench --help`` stays fast and never imports torch; each command
-module is a thin layer over the library.
+module is a thin layer over the library. Packages that extend dbdbench add commands through the
+``dbdbench.commands`` entry point (:mod:`dbdbench.plugins`); ``baselines`` adds ``predict`` and ``train``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import importlib.util
 import click
 
 from dbdbench import __version__
+from dbdbench.plugins import COMMANDS_GROUP, registered
 
 #: command name -> (module, attribute, one-line help shown in ``dbdbench --help``)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -25,8 +27,6 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "leaderboard": ("dbdbench.cli.leaderboard", "leaderboard", "Regenerate reports/ from submissions/."),
     "sensitivity": ("dbdbench.cli.report", "sensitivity", "Score the same maps under every protocol."),
     "check": ("dbdbench.cli.check", "check", "Validate submissions (schema, safety, reproducibility)."),
-    "predict": ("dbdbench.cli.predict", "predict", "Run a baseline method on images and write blur maps."),
-    "train": ("dbdbench.cli.train", "train", "Train a deep baseline on a registered dataset."),
 }
 
 
@@ -38,20 +38,32 @@ def _available(name: str) -> bool:
         return False
 
 
+def _plugin_help(command: click.Command) -> str:
+    return command.short_help or command.get_short_help_str(limit=80)
+
+
 class LazyGroup(click.Group):
-    """A click group that imports a command's module only when that command runs."""
+    """A click group that imports a command's module only when that command runs (plug-ins when listed)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(n for n in COMMANDS if _available(n))
+        builtin = {n for n in COMMANDS if _available(n)}
+        return sorted(builtin | set(registered(COMMANDS_GROUP)))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in COMMANDS or not _available(cmd_name):
-            return None
-        module, attr, _ = COMMANDS[cmd_name]
-        return getattr(importlib.import_module(module), attr)
+        if cmd_name in COMMANDS and _available(cmd_name):
+            module, attr, _ = COMMANDS[cmd_name]
+            return getattr(importlib.import_module(module), attr)
+        plugin = registered(COMMANDS_GROUP).get(cmd_name)
+        return None if plugin is None else plugin.load()
+
+    def _help_line(self, ctx: click.Context, name: str) -> str:
+        if name in COMMANDS:
+            return COMMANDS[name][2]
+        command = self.get_command(ctx, name)
+        return "" if command is None else _plugin_help(command)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(n, COMMANDS[n][2]) for n in self.list_commands(ctx)]
+        rows = [(n, self._help_line(ctx, n)) for n in self.list_commands(ctx)]
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
