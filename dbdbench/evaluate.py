@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -285,3 +285,45 @@ def _warn_if_inverted(result: Result, pred_dir: Path) -> None:
             f"(currently {result.meta['pred_white']!r})",
             stacklevel=3,
         )
+
+
+def evaluate_protocols(
+    pred_dirs: Mapping[str, str | os.PathLike],
+    dataset: str,
+    pred_white: str | Mapping[str, str] = "blur",
+    protocols: Sequence[str] | None = None,
+    data_root: str | os.PathLike | None = None,
+) -> list[Result]:
+    """Score every method's folder on ``dataset`` under every protocol (the input of a sensitivity report).
+
+    Parameters
+    ----------
+    pred_dirs : mapping
+        Method name -> folder of its predicted maps; results are named by the mapping's keys.
+    dataset : str
+        Registered dataset name.
+    pred_white : {"blur", "sharp"} or mapping method -> polarity
+        What white means in each method's maps.
+    protocols : sequence of str, optional
+        Default: all of :func:`dbdbench.metrics.list_protocols`; at least two.
+    data_root : path, optional
+        Passed to :func:`evaluate_folder`.
+
+    Returns
+    -------
+    list of Result
+        One per (method, protocol), for :func:`dbdbench.report.sensitivity_from_results`.
+    """
+    from dbdbench.metrics import list_protocols
+
+    protocols = list(protocols) if protocols is not None else list_protocols()
+    if len(protocols) < 2:
+        raise ValueError(f"Need at least two protocols to compare, got {protocols}")
+    results = []
+    for method, folder in pred_dirs.items():
+        white = pred_white if isinstance(pred_white, str) else pred_white[method]
+        for protocol in protocols:
+            result = evaluate_folder(Path(folder), dataset, protocol=protocol, pred_white=white, data_root=data_root)
+            result.method = method
+            results.append(result)
+    return results

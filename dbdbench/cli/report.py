@@ -165,15 +165,16 @@ def sensitivity(pred_dirs, dataset, pred_white, protocols, metrics, reference, d
 
     PRED_DIRS are NAME=FOLDER or FOLDER (the folder name is the method name).
     """
-    from dbdbench.report.sensitivity import sensitivity_report
+    from dbdbench.evaluate import evaluate_protocols
+    from dbdbench.report.sensitivity import sensitivity_from_results
 
     dirs = _parse_maps(pred_dirs)
     for name, folder in dirs.items():
         if not Path(folder).is_dir():
             raise InputError(f"Prediction folder {folder} of {name!r} does not exist")
     try:
-        report = sensitivity_report(dirs, dataset, pred_white, _split(protocols), _split(metrics), reference,
-                                    decimals, data_root)
+        results = evaluate_protocols(dirs, dataset, pred_white, _split(protocols), data_root)
+        report = sensitivity_from_results(results, _split(metrics), reference, decimals)
     except (ValueError, KeyError, FileNotFoundError) as exc:
         raise InputError(str(exc)) from exc
     _write(report.to_csv() if out and out.endswith(".csv") else report.to_markdown(), out)

@@ -19,7 +19,6 @@ _EXPORTS = {
     "plot_curves": "plots",
     "plot_qualitative": "plots",
     "method_styles": "plots",
-    "sensitivity_report": "sensitivity",
     "sensitivity_from_results": "sensitivity",
     "rank_table": "sensitivity",
     "SensitivityReport": "sensitivity",
