@@ -13,6 +13,7 @@ References
 
 from __future__ import annotations
 
+import base64
 import filecmp
 import shutil
 import tempfile
@@ -225,6 +226,36 @@ def write_plots(groups: dict[str, dict[str, list[Row]]], out_dir: Path) -> list[
     return written
 
 
+def page_data(groups: dict[str, dict[str, list[Row]]], svgs: dict[str, str]) -> dict[str, Any]:
+    """The JSON the page script reads: datasets -> protocols -> columns, rows, description, figures."""
+    from dbdbench.metrics import METRICS
+
+    data: dict[str, Any] = {}
+    for dataset, by_protocol in groups.items():
+        protocols = {}
+        for protocol, rows in by_protocol.items():
+            cols = metric_columns(protocol, rows)
+            figures = []
+            for curve in CURVE_KINDS:
+                name = f"{slug(dataset)}__{slug(protocol)}__{curve}.svg"
+                if name in svgs:
+                    uri = "data:image/svg+xml;base64," + base64.b64encode(svgs[name].encode("utf-8")).decode("ascii")
+                    figures.append({"curve": curve, "src": uri})
+            protocols[protocol] = {
+                "description": protocol_description(protocol),
+                "columns": [{"key": c, "label": metric_label(protocol, c), "higher": METRICS[c].higher_is_better}
+                            for c in cols],
+                "rows": [{"entry": r.entry, "method": r.method, "venue": r.venue, "year": r.year,
+                          "kind": r.kind, "kind_label": KIND_LABEL[r.kind], "scores": r.scores,
+                          "training": "; ".join(r.training) or "none (hand-crafted)", "source": r.source,
+                          "paper_url": r.paper_url, "code_url": r.code_url} for r in rows],
+                "figures": figures,
+            }
+        data[dataset] = {"title": dataset_title(dataset), "protocols": protocols}
+    return data
+
+
+
 # ------------------------------------------------------------------------------------------ orchestration
 
 
@@ -249,7 +280,7 @@ def generate(submissions: str | Path, out: str | Path, plots: bool = True) -> li
         (out / "tables" / name).write_text(text, encoding="utf-8")
     figures = write_plots(groups, out / "figures") if plots else []
     svgs = {name: (out / "figures" / name).read_text(encoding="utf-8") for name in figures}
-    (out / "index.html").write_text(render_html(groups, svgs), encoding="utf-8")
+    (out / "index.html").write_text(render_html(page_data(groups, svgs)), encoding="utf-8")
     return sorted(p for p in out.rglob("*") if p.is_file())
 
 

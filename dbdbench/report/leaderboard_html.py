@@ -7,60 +7,22 @@ pure function of the rows (sorted keys, no timestamps), so the file is byte-stab
 
 from __future__ import annotations
 
-import base64
 import html
 import json
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from dbdbench.report.leaderboard import Row
+from typing import Any
 
 
-def page_data(groups: dict[str, dict[str, list[Row]]], svgs: dict[str, str]) -> dict[str, Any]:
-    """The JSON the page script reads: datasets -> protocols -> columns, rows, description, figures."""
-    from dbdbench.metrics import METRICS
-    from dbdbench.report.leaderboard import (
-        CURVE_KINDS,
-        KIND_LABEL,
-        dataset_title,
-        metric_columns,
-        metric_label,
-        protocol_description,
-        slug,
-    )
+def render_html(data: dict[str, Any]) -> str:
+    """The complete page as a string (UTF-8, no external resources) from its data.
 
-    data: dict[str, Any] = {}
-    for dataset, by_protocol in groups.items():
-        protocols = {}
-        for protocol, rows in by_protocol.items():
-            cols = metric_columns(protocol, rows)
-            figures = []
-            for curve in CURVE_KINDS:
-                name = f"{slug(dataset)}__{slug(protocol)}__{curve}.svg"
-                if name in svgs:
-                    uri = "data:image/svg+xml;base64," + base64.b64encode(svgs[name].encode("utf-8")).decode("ascii")
-                    figures.append({"curve": curve, "src": uri})
-            protocols[protocol] = {
-                "description": protocol_description(protocol),
-                "columns": [{"key": c, "label": metric_label(protocol, c), "higher": METRICS[c].higher_is_better}
-                            for c in cols],
-                "rows": [{"entry": r.entry, "method": r.method, "venue": r.venue, "year": r.year,
-                          "kind": r.kind, "kind_label": KIND_LABEL[r.kind], "scores": r.scores,
-                          "training": "; ".join(r.training) or "none (hand-crafted)", "source": r.source,
-                          "paper_url": r.paper_url, "code_url": r.code_url} for r in rows],
-                "figures": figures,
-            }
-        data[dataset] = {"title": dataset_title(dataset), "protocols": protocols}
-    return data
-
-
-def render_html(groups: dict[str, dict[str, list[Row]]], svgs: dict[str, str]) -> str:
-    """The complete page as a string (UTF-8, no external resources)."""
-    payload = json.dumps(page_data(groups, svgs), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    ``data`` is :func:`dbdbench.report.leaderboard.page_data`: datasets -> protocols -> columns, rows,
+    description, figures.
+    """
+    payload = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     payload = payload.replace("</", "<\\/")  # a "</script>" inside a string must not end the script element
-    n_rows = sum(len(rows) for by_p in groups.values() for rows in by_p.values())
+    n_rows = sum(len(p["rows"]) for d in data.values() for p in d["protocols"].values())
     return (_TEMPLATE.replace("@@CSS@@", _CSS).replace("@@JS@@", _JS).replace("@@DATA@@", payload)
-            .replace("@@SUMMARY@@", html.escape(f"{len(groups)} datasets, {n_rows} results")))
+            .replace("@@SUMMARY@@", html.escape(f"{len(data)} datasets, {n_rows} results")))
 
 
 _CSS = """
