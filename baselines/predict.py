@@ -54,10 +54,13 @@ class PredictReport:
 
 
 def list_methods() -> list[str]:
-    """Every method ``predict`` accepts: the hand-crafted ones, then the registered nets."""
+    """Every method ``predict`` accepts: the hand-crafted ones, then the registered nets that predict maps.
+
+    (``ddffnet`` is the stage-2 training model; its checkpoints hold a ``dffnet`` student, predicted as such.)
+    """
     from baselines.nets import list_models
 
-    return [*HANDCRAFTED, *list_models()]
+    return [*HANDCRAFTED, *(m for m in list_models() if m in NET_DEFAULTS)]
 
 
 def canonical(method: str) -> str:

@@ -172,8 +172,9 @@ def build_model(cfg: TrainConfig) -> nn.Module:
     if cfg.stage == 2:
         if canonical_method(cfg.method) != "dffnet":
             raise ValueError(f"--stage 2 is D-DFFNet's distillation and needs --method dffnet, got {cfg.method!r}")
-        kwargs.update(stage=2, teacher_weights=cfg.teacher, depth_weights=cfg.depth_weights)
-    elif cfg.stage != 1:
+        kwargs.update(teacher_weights=cfg.teacher, depth_weights=cfg.depth_weights)
+        return create_model("ddffnet", pretrained=cfg.pretrained, **kwargs)
+    if cfg.stage != 1:
         raise ValueError(f"stage must be 1 or 2, got {cfg.stage}")
     return create_model(cfg.method, pretrained=cfg.pretrained, **kwargs)
 
