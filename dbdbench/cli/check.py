@@ -25,8 +25,9 @@ def check(path: Path, base: str | None, maps_root: Path | None, data_root: Path 
     declared polarity, unsafe paths, symlinks and size caps; with --base, that nothing was removed; and
     that re-scored results reproduce from their maps when the maps are present.
     """
-    from dbdbench._submission_checks import check_against_base, check_reproduction
     from dbdbench.submissions import check_tree, load_submissions
+    from dbdbench.submissions.checks import check_against_base
+    from dbdbench.submissions.rescore import check_reproduction
 
     problems = check_tree(path)
     if base is not None:

@@ -32,7 +32,7 @@ def leaderboard(submissions: Path, out: Path, check_only: bool, no_plots: bool, 
             raise click.UsageError("--rescore writes result files; it cannot be combined with --check")
         if maps_root is None:
             raise click.UsageError("--rescore needs --maps-root (the folder the entries' rescore.maps are under)")
-        from dbdbench._submission_checks import rescore_entries
+        from dbdbench.submissions.rescore import rescore_entries
 
         for line in rescore_entries(submissions, maps_root, data_root):
             click.echo(line)

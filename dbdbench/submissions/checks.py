@@ -1,9 +1,8 @@
-"""The two submission checks that need more than the files: history (git) and reproduction (maps).
+"""The submission check against history: nothing present at a git base may disappear.
 
-* Append-only history: every entry, result file and metric key present at a git base must still exist,
-  so a pull request can add or correct numbers but never silently drop them.
-* Reproduction: a re-scored result whose maps are present is scored again with
-  :func:`dbdbench.evaluate.evaluate_folder` and must agree within ``atol`` on every stored score.
+Append-only history: every entry, result file and metric key present at a git base must still exist, so a
+pull request can add or correct numbers but never silently drop them. (Reproduction from maps is
+:mod:`dbdbench.submissions.rescore`.)
 
 References
 ----------
@@ -15,9 +14,8 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
-from typing import Any
 
-from dbdbench.submissions import Problem, load_submissions
+from dbdbench.submissions.load import Problem
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -75,97 +73,3 @@ def _removed_metrics(top: Path, ref: str, rel: str, shown: str) -> list[Problem]
     if gone:
         return [Problem(shown, f"metric(s) {gone} exist at {ref} but were removed")]
     return []
-
-
-def check_reproduction(root: str | Path, maps_root: str | Path | None, data_root: str | Path | None = None,
-                       atol: float = 1e-9) -> tuple[list[Problem], list[str]]:
-    """Re-score every re-scored result whose maps are found under ``maps_root``.
-
-    Returns
-    -------
-    problems : list of Problem
-        Scores that differ by more than ``atol``, or map hashes that differ from the stored ones.
-    notes : list of str
-        One line per result that could not be reproduced because its maps are absent (never silent).
-    """
-    root = Path(root)
-    problems: list[Problem] = []
-    notes: list[str] = []
-    for sub in load_submissions(root):
-        if sub.kind != "rescored":
-            continue
-        rescore = sub.meta["rescore"]
-        for stem, stored in sub.results.items():
-            where = f"{sub.entry_id}/{stem}.json"
-            rel = rescore["maps"].get(stem)
-            if rel is None:
-                problems.append(Problem(where, f"meta.json rescore.maps has no map folder for {stem!r}"))
-                continue
-            folder = Path(maps_root) / rel if maps_root is not None else None
-            if folder is None or not folder.is_dir():
-                notes.append(f"{where}: not reproduced, maps folder {rel!r} not found under --maps-root "
-                             f"({maps_root if maps_root is not None else 'not given'})")
-                continue
-            problems += _compare(where, stored, _rescore(folder, stored, rescore["pred_white"], data_root), atol)
-    return problems, notes
-
-
-def _rescore(folder: Path, stored: dict[str, Any], pred_white: str, data_root: str | Path | None) -> dict[str, Any]:
-    from dbdbench.evaluate import evaluate_folder
-
-    result = evaluate_folder(folder, stored["dataset"], protocol=stored["protocol"], pred_white=pred_white,
-                             data_root=data_root)
-    return {"scores": dict(result.scores), "meta": dict(result.meta)}
-
-
-def _compare(where: str, stored: dict[str, Any], fresh: dict[str, Any], atol: float) -> list[Problem]:
-    problems = []
-    for key, value in sorted(stored["scores"].items()):
-        new = fresh["scores"].get(key)
-        if new is None or abs(float(new) - float(value)) > atol:
-            problems.append(Problem(where, f"score {key} = {value!r} does not reproduce: re-scoring the maps "
-                                           f"gives {new!r} (tolerance {atol})"))
-    old_hashes = stored["meta"].get("files_sha256", {})
-    new_hashes = fresh["meta"].get("files_sha256")
-    if new_hashes is not None and old_hashes != new_hashes:
-        changed = sorted(k for k in set(old_hashes) | set(new_hashes) if old_hashes.get(k) != new_hashes.get(k))
-        problems.append(Problem(where, f"map files differ from the stored hashes: {changed[:5]}"
-                                       f"{' ...' if len(changed) > 5 else ''}"))
-    return problems
-
-
-def rescore_entries(root: str | Path, maps_root: str | Path, data_root: str | Path | None = None) -> list[str]:
-    """(Re)write the result files of every re-scored entry from its maps; returns one line per file.
-
-    Each ``rescore.maps`` item ``"<DATASET>[.<protocol>]": "<folder relative to maps_root>"`` is scored with
-    :func:`dbdbench.evaluate.evaluate_folder` (protocol ``dbdbench`` when the stem names none). The stored
-    provenance keeps only names and hashes: no machine path ever reaches a committed file.
-    """
-    from dbdbench.evaluate import evaluate_folder
-    from dbdbench.submissions import read_json_strict, split_result_stem
-
-    lines = []
-    for entry_dir in sorted(Path(root).iterdir()):
-        meta_path = entry_dir / "meta.json"
-        if not meta_path.is_file():
-            continue
-        meta = read_json_strict(meta_path)
-        if meta.get("kind") != "rescored":
-            continue
-        pred_white = meta["rescore"]["pred_white"]
-        for stem, rel in sorted(meta["rescore"]["maps"].items()):
-            folder = Path(maps_root) / rel
-            if not folder.is_dir():
-                lines.append(f"{entry_dir.name}/{stem}.json: skipped, {rel!r} not found under {maps_root}")
-                continue
-            dataset, protocol = split_result_stem(stem)
-            result = evaluate_folder(folder, dataset, protocol=protocol or "dbdbench", pred_white=pred_white,
-                                     data_root=data_root)
-            result.method = meta["name"]
-            old = dict(result.meta)
-            result.meta = {"kind": "rescored", "pred_dir": folder.name, "pred_white": pred_white,
-                           "files_sha256": old.get("files_sha256", {})}
-            result.to_json(entry_dir / f"{stem}.json")
-            lines.append(f"{entry_dir.name}/{stem}.json: " + ", ".join(
-                f"{k} {v:.4f}" for k, v in sorted(result.scores.items())))
-    return lines

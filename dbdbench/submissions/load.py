@@ -1,4 +1,4 @@
-"""Submission folders: schema, loading and validation (what ``dbdbench check`` runs).
+"""Submission folders: loading and validation of the files (what ``dbdbench check`` runs first).
 
 A submission is ``submissions/<entry-id>/`` holding ``meta.json`` (who, what, where the numbers come from)
 and one result file per dataset, ``<DATASET>.json`` or ``<DATASET>.<protocol>.json`` when one entry holds
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dbdbench import _submission_schema as schema
+from dbdbench.submissions import schema
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 ALLOWED_EXTRA_FILES = ("README.md",)

@@ -17,13 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dbdbench.results import SCHEMA, SCHEMA_VERSION
 from dbdbench.settings import DECLARED_POLARITIES
 from dbdbench.settings import POLARITIES as MAP_POLARITIES
 
 META_SCHEMA = "dbdbench.submission"
 META_VERSION = 1
-RESULT_SCHEMA = "dbdbench.result"
-RESULT_VERSIONS = (1,)
+RESULT_SCHEMA = SCHEMA  # the result JSON of dbdbench.results
+RESULT_VERSIONS = (SCHEMA_VERSION,)
 KINDS = ("reported", "rescored")
 POLARITIES = DECLARED_POLARITIES  # what white may mean in submitted maps
 CURVE_KEYS = ("thresholds", "precision", "recall", "fpr", "tpr", "f", "iou", "dice")
