@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import tomllib
 
@@ -165,7 +166,7 @@ def index_folder(folder: Path) -> dict[str, Path]:
 
 @cache
 def _split_cache(name: str) -> tuple[str, ...]:
-    text = resources.files("dbdbench").joinpath("data", "splits", f"{name}.txt").read_text(encoding="utf-8")
+    text = (resources.files("dbdbench") / "data" / "splits" / f"{name}.txt").read_text(encoding="utf-8")
     return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
@@ -205,7 +206,8 @@ _DPN = """@article{zhai2020blur,
   title={Blur Detection via Deep Pyramid Network with Recurrent Distinction Enhanced Modules},
   journal={Neurocomputing}, year={2020}}"""
 _CUHK_URL = "http://www.cse.cuhk.edu.hk/leojia/projects/dblurdetect/dataset.html"
-_CUHK = dict(folder="CUHK", resolution="640x427 (varies)", gt_white="blur", citation=_SHI, url=_CUHK_URL)
+_CUHK: dict[str, Any] = dict(folder="CUHK", resolution="640x427 (varies)", gt_white="blur", citation=_SHI,
+                             url=_CUHK_URL)
 _DUT_URL = "https://github.com/wdzhao123/DENets (links to DUT-DBD)"
 
 _SPECS = [

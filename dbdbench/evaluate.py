@@ -98,7 +98,7 @@ def _score_loaded(job: _Job, pred, gt, resized: bool, proto: Protocol, structure
 
 
 def _score_chunk(jobs: Sequence[_Job], proto: Protocol, structure: frozenset) -> list[ImageRecord]:
-    return [_score_loaded(job, *loaded, proto, structure) for job, loaded in _prefetched(jobs)]
+    return [_score_loaded(job, pred, gt, resized, proto, structure) for job, (pred, gt, resized) in _prefetched(jobs)]
 
 
 def sha256_file(path: Path) -> str:

@@ -21,7 +21,6 @@ import sys
 import types
 import typing
 from collections.abc import Iterable
-from functools import cache
 from typing import Any, Literal, get_args, get_origin
 
 #: What white (or a high value) means in a map or mask: the blurred or the in-focus class.
@@ -54,9 +53,17 @@ def _literal_choices(tp: Any) -> tuple[object, ...] | None:
     return None
 
 
-@cache
+_LITERAL_FIELDS: dict[type, dict[str, tuple[object, ...]]] = {}
+
+
 def literal_fields(cls: type) -> dict[str, tuple[object, ...]]:
-    """Field name -> allowed values for every ``Literal``-typed field of the dataclass ``cls``."""
+    """Field name -> allowed values for every ``Literal``-typed field of the dataclass ``cls`` (cached)."""
+    if cls not in _LITERAL_FIELDS:
+        _LITERAL_FIELDS[cls] = _find_literal_fields(cls)
+    return _LITERAL_FIELDS[cls]
+
+
+def _find_literal_fields(cls: Any) -> dict[str, tuple[object, ...]]:
     module = sys.modules[cls.__module__].__dict__
     hints = typing.get_type_hints(cls, globalns=module)
     out = {}

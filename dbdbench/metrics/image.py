@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -87,7 +88,7 @@ def _levels(p: np.ndarray, proto: Protocol) -> np.ndarray:
 
 def score_image(
     pred: np.ndarray, gt: np.ndarray, proto: Protocol, *, name: str = "", structure: bool | frozenset = False
-):
+) -> ImageRecord:
     """Score one (map, mask) pair in canonical polarity (map = P(blur), mask white/True = blurred).
 
     ``structure``: True for S, E and weighted F, or the set of structure score keys wanted (``sm``,
@@ -102,13 +103,15 @@ def score_image(
     if proto.positive == SHARP:
         pred, gt = flip(pred), flip(gt)
     g = binarize(gt, proto.gt_threshold, proto.gt_strict)
+    lazy: np.ndarray | _LazyTable
     if pred.dtype == np.uint8:
-        rec, p = _score_table(pred, g, proto, name)
+        rec, lazy = _score_table(pred, g, proto, name)
     else:
-        rec, p = _score_general(pred, g, proto, name)
+        rec, lazy = _score_general(pred, g, proto, name)
     handler = get_handler(proto.best_f)
-    if handler is not None or structure:
-        p = np.asarray(p)
+    if handler is None and not structure:
+        return rec
+    p = np.asarray(lazy)  # the normalised map, built only here
     if handler is not None:
         rec.extra[handler.key] = handler.score(p, g, proto)
     if structure:
@@ -143,7 +146,7 @@ def _tables(proto: Protocol, lo: int, hi: int) -> _Tables:
     score = _normalise(np.clip(_VALUES, lo, hi), lo, hi, 255, proto)
     p_table = score / 255 if proto.normalize == "mat2gray" else score
     lev = _levels(score, proto)
-    side = "right" if proto.binary_strict else "left"
+    side: Literal["left", "right"] = "right" if proto.binary_strict else "left"
     k_bin = int(np.searchsorted(p_table, proto.binary_threshold, side=side))
     return _Tables(p_table, None if np.array_equal(lev, _VALUES) else lev, k_bin)
 
@@ -164,7 +167,7 @@ def _mean_abs_error(pred: np.ndarray, g: np.ndarray, p_table: np.ndarray) -> flo
     return float(np.mean(p))
 
 
-def _score_table(pred: np.ndarray, g: np.ndarray, proto: Protocol, name: str) -> tuple[ImageRecord, np.ndarray]:
+def _score_table(pred: np.ndarray, g: np.ndarray, proto: Protocol, name: str) -> tuple[ImageRecord, _LazyTable]:
     # 8-bit maps: every per-pixel float a protocol computes is a function of the pixel value and the image's
     # extrema, so it is computed once per value (a 256-entry table) and looked up. One histogram of
     # (value, mask) gives all counts; results stay bit-identical to the elementwise reference toolkits.

@@ -29,6 +29,8 @@ from dbdbench.report.images import find_image, read_gray, read_rgb
 from dbdbench.settings import POLARITIES, SHARP
 
 if TYPE_CHECKING:
+    from matplotlib.artist import Artist
+
     from dbdbench.results import Result
 
 #: curve name -> (x key in ``Result.curves``, y key, x label, y label, title)
@@ -72,7 +74,7 @@ def _save(fig: Figure, out: Path | None) -> None:
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         # fixed metadata keeps PDF/SVG output byte-stable across runs (reports/ is checked for staleness)
-        meta = {"Creator": "dbdbench"} if out.suffix.lower() != ".png" else {"Software": "dbdbench"}
+        meta: dict[str, str | None] = {"Software" if out.suffix.lower() == ".png" else "Creator": "dbdbench"}
         if out.suffix.lower() == ".pdf":
             meta["CreationDate"] = None
         elif out.suffix.lower() == ".svg":
@@ -84,7 +86,8 @@ def _save(fig: Figure, out: Path | None) -> None:
 def _panels(results: Sequence[Result], curve: str) -> dict[str, list[Result]]:
     """Group results with a usable curve by panel (dataset, plus protocol when a dataset has several)."""
     x_key, y_key = CURVES[curve][:2]
-    usable, skipped = [], []
+    usable: list[Result] = []
+    skipped: list[Result] = []
     for r in results:
         curves = r.curves or {}
         ok = x_key in curves and y_key in curves and len(curves[x_key]) > 0
@@ -95,18 +98,22 @@ def _panels(results: Sequence[Result], curve: str) -> dict[str, list[Result]]:
     if not usable:
         raise ValueError(f"None of the {len(results)} result(s) has the curves {x_key!r} and {y_key!r} needed "
                          f"for a {curve!r} plot (reported-only entries have no curves)")
-    protocols: dict[str, set[str]] = {}
+    protocols: dict[str | None, set[str]] = {}
     for r in usable:
         protocols.setdefault(r.dataset, set()).add(r.protocol)
     panels: dict[str, list[Result]] = {}
     for r in usable:
-        title = f"{r.dataset} ({r.protocol})" if len(protocols[r.dataset]) > 1 else r.dataset
+        title = f"{r.dataset} ({r.protocol})" if len(protocols[r.dataset]) > 1 else str(r.dataset)
         panels.setdefault(title, []).append(r)
     return panels
 
 
 def _label(r: Result) -> str:
-    return r.method + ("†" if (r.meta or {}).get("kind") == "reported" else "")
+    return _method(r) + ("†" if (r.meta or {}).get("kind") == "reported" else "")
+
+
+def _method(r: Result) -> str:
+    return r.method or ""
 
 
 def plot_curves(
@@ -154,8 +161,8 @@ def plot_curves(
         raise ValueError(f"Unknown curve {curve!r}; choose one of {', '.join(CURVES)}")
     path = _check_out(out)
     panels = _panels(results, curve)
-    styles = dict(styles) if styles is not None else method_styles(r.method for r in results)
-    missing = sorted({r.method for rs in panels.values() for r in rs} - set(styles))
+    styles = dict(styles) if styles is not None else method_styles(_method(r) for r in results)
+    missing = sorted({_method(r) for rs in panels.values() for r in rs} - set(styles))
     if missing:
         raise ValueError(f"styles has no entry for method(s) {missing}; build it with method_styles(all methods)")
     ncols = ncols or min(3, len(panels))
@@ -163,14 +170,14 @@ def plot_curves(
     fig = Figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     x_key, y_key, x_label, y_label, kind_title = CURVES[curve]
-    handles: dict[str, object] = {}
+    handles: dict[str, Artist] = {}
     for ax, (panel, rs) in zip(axes, panels.items(), strict=False):
-        for r in sorted(rs, key=lambda r: (r.method.casefold(), r.method)):
+        for r in sorted(rs, key=lambda r: (_method(r).casefold(), _method(r))):
             x, y = np.asarray(r.curves[x_key], float), np.asarray(r.curves[y_key], float)
             if curve == "pr":
                 keep = (x > 0) | (y > 0)
                 x, y = x[keep], y[keep]
-            (line,) = ax.plot(x, y, label=_label(r), linewidth=1.4, **styles[r.method])
+            (line,) = ax.plot(x, y, label=_label(r), linewidth=1.4, **styles[_method(r)])
             handles.setdefault(_label(r), line)
         ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel=x_label, ylabel=y_label, title=panel)
         ax.grid(True, alpha=0.3)
@@ -233,9 +240,9 @@ def plot_qualitative(
     if not stems:
         raise ValueError("No image stems given; pass the names of the images to show (e.g. out_of_focus0001)")
     polarity = {m: maps_white if isinstance(maps_white, str) else maps_white.get(m, "") for m in maps}
-    for name, white in [("GT", gt_white), *polarity.items()]:
-        if white not in POLARITIES:
-            raise ValueError(f"Polarity of {name} must be 'blur' or 'sharp' (what white means), got {white!r}")
+    for name, declared in [("GT", gt_white), *polarity.items()]:
+        if declared not in POLARITIES:
+            raise ValueError(f"Polarity of {name} must be 'blur' or 'sharp' (what white means), got {declared!r}")
     columns: list[tuple[str, Path, str | None]] = ([("Input", Path(images), None)] if images is not None else [])
     columns += [("GT", Path(gt), gt_white)] + [(m, Path(d), polarity[m]) for m, d in maps.items()]
     fig = Figure(figsize=(cell_size * len(columns), cell_size * len(stems)), layout="constrained")

@@ -227,8 +227,8 @@ def scores_frame(results: Sequence[Result], metrics: Sequence[str] | None = None
 def sensitivity_from_results(results: Sequence[Result], metrics: Sequence[str] | None = None,
                              reference: str | None = None, decimals: int = 3) -> SensitivityReport:
     """Build the report from results of one dataset under several protocols (e.g. from submissions)."""
-    datasets = sorted({r.dataset for r in results})
-    if len(datasets) != 1:
+    datasets = sorted({str(r.dataset) for r in results})
+    if len(datasets) != 1 or any(r.dataset is None for r in results):
         raise ValueError(f"A sensitivity report covers one dataset; got {datasets or 'no results'}")
     ranked = rank_table(scores_frame(results, metrics), reference, decimals)
     return SensitivityReport(datasets[0], ranked, decimals)
