@@ -1,16 +1,18 @@
 """The registry of defocus-blur-detection datasets: layout, size, GT polarity, citation, download page.
 
-Each :class:`DatasetSpec` describes one dataset or split as distributed. Data roots come from
-``--data-root``, then the ``DBDBENCH_DATA`` environment variable, then ``~/.cache/dbdbench/data``; under a
-root each dataset keeps its original download layout (``docs/datasets.md``). Splits of CUHK are the CUHK
-folder plus a list of stems shipped with the package. Users register their own datasets from a small
-TOML file (:func:`register_from_toml`).
+Each :class:`DatasetSpec` describes one dataset or split as distributed. Functions take the data root as
+an argument (``None``: ``~/.cache/dbdbench/data``); the command line fills it from ``--data-root`` or the
+``DBDBENCH_DATA`` environment variable. Under a root each dataset keeps its original download layout
+(``docs/datasets.md``). Splits of CUHK are the CUHK folder plus a list of stems shipped with the package.
+Users register their own datasets from a small TOML file (:func:`register_from_toml`; the command line
+registers the files named in ``DBDBENCH_DATASETS``).
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
@@ -179,12 +181,9 @@ def read_split(name: str) -> list[str]:
 
 
 def resolve_data_root(data_root: str | os.PathLike | None = None) -> Path:
-    """``data_root``, else ``$DBDBENCH_DATA``, else ``~/.cache/dbdbench/data``."""
-    if data_root is not None:
+    """``data_root``, else ``~/.cache/dbdbench/data`` (the command line passes ``--data-root``/``$DBDBENCH_DATA``)."""
+    if data_root is not None and str(data_root):
         return Path(data_root).expanduser()
-    env = os.environ.get("DBDBENCH_DATA")
-    if env:
-        return Path(env).expanduser()
     return Path.home() / ".cache" / "dbdbench" / "data"
 
 
@@ -338,23 +337,25 @@ DATASETS: dict[str, DatasetSpec] = {s.name: s for s in _SPECS}
 _USER_LOADED: set[str] = set()
 
 
-def _load_user_datasets() -> None:
-    """Register the TOML files named in ``$DBDBENCH_DATASETS`` (separated by the OS path separator), once."""
-    for path in filter(None, os.environ.get("DBDBENCH_DATASETS", "").split(os.pathsep)):
+def register_toml_files(paths: Iterable[str | os.PathLike]) -> None:
+    """Register the datasets of each TOML file (:func:`register_from_toml`), each file once; empty names skip.
+
+    The command line calls this with the files named in ``$DBDBENCH_DATASETS`` (separated by the OS path
+    separator).
+    """
+    for path in (str(p) for p in paths if str(p)):
         if path not in _USER_LOADED:
             _USER_LOADED.add(path)
             register_from_toml(path)
 
 
 def list_datasets() -> list[str]:
-    """Registered dataset names, in registry order (user datasets from ``$DBDBENCH_DATASETS`` last)."""
-    _load_user_datasets()
+    """Registered dataset names, in registry order (user datasets last)."""
     return list(DATASETS)
 
 
 def get_dataset(name: str) -> DatasetSpec:
     """Look up a dataset (case-insensitive), with an error that lists the valid names."""
-    _load_user_datasets()
     if name in DATASETS:
         return DATASETS[name]
     for key, spec in DATASETS.items():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from dbdbench.cli._common import fail_on
+from dbdbench.cli._common import data_root_option, fail_on
 
 
 @click.command("predict", short_help="Run a baseline method on images and write blur maps.")
@@ -14,8 +14,7 @@ from dbdbench.cli._common import fail_on
 @click.option("--method", "-m", required=True, metavar="NAME",
               help="lbp, hifst (hand-crafted) or a net: br2net, defusionnet, dffnet, dpn.")
 @click.option("--dataset", default=None, metavar="NAME", help="Predict the images of a registered dataset instead.")
-@click.option("--data-root", type=click.Path(path_type=Path), default=None,
-              help="Dataset root (default: $DBDBENCH_DATA, then ~/.cache/dbdbench/data).")
+@data_root_option
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Folder for the maps.")
 @click.option("--weights", type=click.Path(path_type=Path), default=None,
               help="Nets: a checkpoint (last.pt of `dbdbench train`, or the authors' weights).")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from dbdbench.cli._common import fail_on
+from dbdbench.cli._common import data_root_option, fail_on
 
 
 def _pretrained(value: str) -> bool | str:
@@ -22,8 +22,7 @@ def _augment(value: str | None) -> tuple[str, ...] | None:
 @click.command("train", short_help="Train a deep baseline on a registered dataset.")
 @click.option("--method", "-m", required=True, metavar="NAME", help="br2net, defusionnet, dffnet or dpn.")
 @click.option("--train-set", required=True, metavar="NAME", help="A registered dataset, e.g. CUHK-TR-1 or SYN-DEMO.")
-@click.option("--data-root", type=click.Path(path_type=Path), default=None,
-              help="Dataset root (default: $DBDBENCH_DATA, then ~/.cache/dbdbench/data).")
+@data_root_option
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
               help="Run folder for last.pt and train_log.jsonl [default: runs/METHOD-TRAINSET].")
 @click.option("--iterations", type=int, default=None, help="Optimiser steps (default: the paper's).")

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 
 import click
 
 from dbdbench import __version__
+from dbdbench.cli._common import INPUT_ERRORS, fail_on
+from dbdbench.datasets import register_toml_files
 from dbdbench.plugins import COMMANDS_GROUP, registered
 
 #: command name -> (module, attribute, one-line help shown in ``dbdbench --help``)
@@ -77,3 +80,6 @@ def main() -> None:
     Maps are P(blur) internally; every score carries the protocol that produced it
     (see `dbdbench protocols`). Start with `dbdbench demo`.
     """
+    # the edge: environment settings are read here and passed down (DBDBENCH_DATA by --data-root)
+    with fail_on(*INPUT_ERRORS):
+        register_toml_files(os.environ.get("DBDBENCH_DATASETS", "").split(os.pathsep))

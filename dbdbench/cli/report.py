@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from dbdbench.cli._common import InputError
+from dbdbench.cli._common import InputError, data_root_option
 from dbdbench.results import SCHEMA, Result, load_result
 from dbdbench.settings import POLARITIES
 
@@ -158,7 +158,7 @@ def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_wh
 @click.option("--metrics", help="Comma-separated metric keys (default: those scored under >= 2 protocols).")
 @click.option("--reference", help="Protocol the rankings are compared with (default: dbdbench).")
 @click.option("--decimals", type=click.IntRange(0, 8), default=3, show_default=True)
-@click.option("--data-root", type=click.Path(file_okay=False), help="Folder holding the datasets.")
+@data_root_option
 @click.option("--out", type=click.Path(dir_okay=False), help="Write Markdown (.md) or CSV (.csv) here.")
 def sensitivity(pred_dirs, dataset, pred_white, protocols, metrics, reference, decimals, data_root, out) -> None:
     """Score the same maps under every protocol and show how the ranking changes.
