@@ -17,7 +17,7 @@ References
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -187,6 +187,7 @@ class SensitivityReport:
     dataset: str
     ranked: pd.DataFrame
     decimals: int = 3
+    warnings: list[str] = field(default_factory=list)  # the sanity-stage warnings of the scored results
 
     @property
     def reference(self) -> str:
@@ -196,7 +197,9 @@ class SensitivityReport:
         return agreement(self.ranked)
 
     def to_markdown(self) -> str:
-        return to_markdown(self.ranked, self.decimals, title=f"Protocol sensitivity on {self.dataset}")
+        text = to_markdown(self.ranked, self.decimals, title=f"Protocol sensitivity on {self.dataset}")
+        notes = "".join(f"- warning: {w}\n" for w in self.warnings)
+        return f"{text.rstrip()}\n\n{notes}" if notes else text
 
     def to_csv(self) -> str:
         return self.ranked.to_csv(index=False, float_format=f"%.{self.decimals + 3}g")
@@ -231,4 +234,7 @@ def sensitivity_from_results(results: Sequence[Result], metrics: Sequence[str] |
     if len(datasets) != 1 or any(r.dataset is None for r in results):
         raise ValueError(f"A sensitivity report covers one dataset; got {datasets or 'no results'}")
     ranked = rank_table(scores_frame(results, metrics), reference, decimals)
-    return SensitivityReport(datasets[0], ranked, decimals)
+    notes = sorted({f"{r.method}: {w['message']}" + (f" ({', '.join(w['files'][:5])})" if w.get("files") else "")
+                    for r in results for w in r.meta.get("warnings", [])})  # fmt: skip
+    return SensitivityReport(datasets[0], ranked, decimals, notes)
+
