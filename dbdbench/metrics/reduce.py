@@ -82,6 +82,7 @@ class Reduction:
         self.curve = _average_curves(self.curves_i, proto)
         self.thresholds = thresholds_of(proto)
         self._auc_ap: tuple[np.ndarray, np.ndarray] | None = None
+        self._single: dict[str, np.ndarray] = {}
 
     def curve_desc(self, name: str) -> np.ndarray:
         # PySODMetrics keeps its 256-point curves in descending threshold order; reducing in that order keeps
@@ -90,7 +91,9 @@ class Reduction:
 
     def single(self, kind: str) -> np.ndarray:
         """Counts ``tp, fp, fn, tn`` (rows) of every image (columns) at the ``"adaptive"`` or ``"binary"`` threshold."""
-        return np.array([getattr(r, kind) for r in self.records]).T
+        if kind not in self._single:
+            self._single[kind] = np.array([getattr(r, kind) for r in self.records]).T
+        return self._single[kind]
 
     @property
     def per_image_auc(self) -> np.ndarray:
