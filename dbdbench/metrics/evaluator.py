@@ -88,4 +88,5 @@ class Evaluator:
             dataset=dataset,
             method=method,
             meta=dict(meta or {}),
+            records=list(self._records),
         )

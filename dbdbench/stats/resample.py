@@ -1,0 +1,211 @@
+"""Bootstrap intervals and paired tests over images, with scipy doing the statistics.
+
+Mean-kind scores use the textbook tools on per-image values: a BCa bootstrap (``scipy.stats.bootstrap``,
+``paired=True`` for a difference) and the Wilcoxon signed-rank test (``scipy.stats.wilcoxon``, two-sided).
+Reduction-kind scores recompute the protocol's own reduction on every resample: scipy draws resamples of
+image indices, each becomes a vector of multiplicities (multinomial counts), and the score of all
+resamples in a batch is one matrix product with the per-image features
+(:class:`~dbdbench.stats.samples.ScoreData`). Their test is the paired permutation test that swaps A and B
+per image (``scipy.stats.permutation_test``, ``permutation_type="samples"``).
+
+References
+----------
+.. [1] B. Efron, R. J. Tibshirani, *An Introduction to the Bootstrap*, Chapman & Hall, 1993 (ch. 14, BCa).
+.. [2] F. Wilcoxon, "Individual comparisons by ranking methods", Biometrics Bulletin 1(6), 1945.
+.. [3] E. J. G. Pitman, "Significance tests which may be applied to samples from any populations",
+   Suppl. J. R. Stat. Soc. 4(1), 1937.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from dbdbench.stats.samples import ScoreData
+
+#: bootstrap resamples per vectorised call: bounds memory at about batch x (N + K) x 8 bytes
+BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A bootstrap confidence interval and how it was obtained."""
+
+    low: float
+    high: float
+    method: str
+
+
+def rng_for(seed: int, key: str) -> np.random.Generator:
+    """The random stream of one score: fixed by the seed and the score key, not by what else is computed."""
+    return np.random.default_rng([seed, zlib.crc32(key.encode())])
+
+
+def weights_of(indices: np.ndarray, n: int) -> np.ndarray:
+    """Multiplicities (B, n) of the resamples ``indices`` (B, m): how often each image was drawn."""
+    flat = np.asarray(indices).reshape(-1, np.shape(indices)[-1])
+    rows = flat.shape[0]
+    offsets = (np.arange(rows) * n)[:, None]
+    counts = np.bincount((flat + offsets).ravel(), minlength=rows * n)
+    return counts.reshape(*np.shape(indices)[:-1], n).astype(np.float64)
+
+
+def _interval(low: float, high: float, dist: np.ndarray) -> Interval:
+    low, high = float(low), float(high)
+    if np.isnan(low) or np.isnan(high):
+        if np.ptp(dist) == 0:  # every resample gives the same value (e.g. identical maps)
+            return Interval(float(dist[0]), float(dist[0]), "constant")
+        return Interval(low, high, "BCa (undefined)")
+    return Interval(low, high, "BCa")
+
+
+def _single(res) -> Interval:
+    return _interval(res.confidence_interval.low, res.confidence_interval.high, res.bootstrap_distribution)
+
+
+def _intervals(res, k: int) -> list[Interval]:
+    """The intervals of a k-output ``scipy.stats.bootstrap`` result."""
+    ci = res.confidence_interval
+    return [_interval(ci.low[j], ci.high[j], res.bootstrap_distribution[j]) for j in range(k)]
+
+
+def _bootstrap(data, statistic, n_resamples: int, level: float, rng: np.random.Generator, paired: bool):
+    with warnings.catch_warnings():
+        # a degenerate bootstrap distribution gives NaN bounds, handled in _interval
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return stats.bootstrap(
+            data, statistic, n_resamples=n_resamples, batch=BATCH, vectorized=True, paired=paired,
+            confidence_level=level, method="BCa", rng=rng,
+        )  # fmt: skip
+
+
+class Joint:
+    """Several reduction-kind scores evaluated together: one matrix product serves all of them.
+
+    Scores that share a feature matrix (max F and mean F share the F curves) share its columns.
+    """
+
+    def __init__(self, datas: list[ScoreData]) -> None:
+        blocks: list[np.ndarray] = []
+        where: dict[int, int] = {}
+        self.slices = []
+        for d in datas:
+            if id(d.features) not in where:
+                where[id(d.features)] = sum(b.shape[1] for b in blocks)
+                blocks.append(d.features)
+            start = where[id(d.features)]
+            self.slices.append(slice(start, start + d.features.shape[1]))
+        self.datas = datas
+        self.features = np.hstack(blocks)
+
+    def finish(self, m: np.ndarray) -> np.ndarray:
+        """Scores (B, k) from weighted feature means (B, K)."""
+        return np.stack([d.finish(m[..., s]) for d, s in zip(self.datas, self.slices, strict=True)], axis=-1)
+
+    def score(self, weights: np.ndarray) -> np.ndarray:
+        """Scores (B, k) under image weights (B, N)."""
+        return self.finish((weights @ self.features) / weights.sum(axis=-1, keepdims=True))
+
+
+def mean_interval(values: np.ndarray, key: str, *, n_resamples: int, level: float, seed: int) -> Interval:
+    """BCa bootstrap interval of the mean of per-image ``values`` (NaN left out)."""
+    v = values[~np.isnan(values)]
+    res = _bootstrap((v,), np.mean, n_resamples, level, rng_for(seed, key), paired=False)
+    return _single(res)
+
+
+def reduction_intervals(datas: list[ScoreData], *, n_resamples: int, level: float, seed: int) -> list[Interval]:
+    """BCa bootstrap intervals of reduction-kind scores of one result, each recomputed on every resample."""
+    joint = Joint(datas)
+    n = joint.features.shape[0]
+
+    def statistic(idx, axis=-1):
+        return np.moveaxis(joint.score(weights_of(idx, n)), -1, 0)
+
+    res = _bootstrap((np.arange(n),), statistic, n_resamples, level, rng_for(seed, "reductions"), paired=False)
+    return _intervals(res, len(datas))
+
+
+def paired_mean_interval(a: np.ndarray, b: np.ndarray, key: str, *, n_resamples: int, level: float,
+                         seed: int) -> Interval:  # fmt: skip
+    """BCa interval of ``mean(b) - mean(a)`` over paired resamples of the images (NaN pairs left out)."""
+    ok = ~(np.isnan(a) | np.isnan(b))
+
+    def diff(x, y, axis=-1):
+        return np.mean(y, axis=axis) - np.mean(x, axis=axis)
+
+    res = _bootstrap((a[ok], b[ok]), diff, n_resamples, level, rng_for(seed, key), paired=True)
+    return _single(res)
+
+
+def paired_reduction_intervals(
+    a: list[ScoreData], b: list[ScoreData], *, n_resamples: int, level: float, seed: int
+) -> list[Interval]:
+    """BCa intervals of ``score(B) - score(A)`` for reduction-kind scores, the same resample for A and B."""
+    joint = Joint([*a, *b])
+    n, k = joint.features.shape[0], len(a)
+
+    def statistic(idx, axis=-1):
+        s = joint.score(weights_of(idx, n))
+        return np.moveaxis(s[..., k:] - s[..., :k], -1, 0)
+
+    # one sample of image indices: resampling it resamples the (A, B) pairs together
+    res = _bootstrap((np.arange(n),), statistic, n_resamples, level, rng_for(seed, "reductions"), paired=False)
+    return _intervals(res, k)
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """A two-sided p-value and the name of the test."""
+
+    p_value: float
+    test: str
+
+
+def wilcoxon_test(a: np.ndarray, b: np.ndarray) -> TestResult:
+    """Two-sided Wilcoxon signed-rank test on the per-image differences ``b - a`` (NaN pairs left out).
+
+    When every difference is zero there is nothing to test and the p-value is 1.
+    """
+    d = b - a
+    d = d[~np.isnan(d)]
+    if not np.any(d != 0):
+        return TestResult(1.0, "none (all per-image differences are zero)")
+    return TestResult(float(stats.wilcoxon(d).pvalue), "wilcoxon")
+
+
+def permutation_tests(a: list[ScoreData], b: list[ScoreData], *, n_resamples: int, seed: int) -> list[TestResult]:
+    """Paired permutation tests of reduction-kind scores: A and B swapped per image at random.
+
+    Under the null hypothesis that A and B are exchangeable on every image, the score difference of each
+    random swap is as likely as the observed one; the p-value is two-sided (``scipy.stats.permutation_test``).
+    """
+    ja, jb = Joint(a), Joint(b)
+    n = ja.features.shape[0]
+    delta = jb.features - ja.features
+    sum_a, sum_b = ja.features.sum(axis=0), jb.features.sum(axis=0)
+
+    def statistic(x, y, axis=-1):
+        # x[i] is i (image i of A stays in A) or n + i (swapped with B's): one product per batch
+        swap = (np.asarray(x) >= n).astype(np.float64) @ delta
+        return jb.finish((sum_b - swap) / n) - ja.finish((sum_a + swap) / n)
+
+    res = stats.permutation_test(
+        (np.arange(n), np.arange(n) + n), statistic, permutation_type="samples", vectorized=True,
+        n_resamples=n_resamples, batch=_perm_batch(n, n_resamples), rng=rng_for(seed, "permutation"),
+    )  # fmt: skip
+    p = np.atleast_1d(res.pvalue)
+    same = [np.array_equal(da.features, db.features) for da, db in zip(a, b, strict=True)]
+    return [TestResult(1.0, "none (identical per-image data)") if s else TestResult(float(v), "permutation")
+            for v, s in zip(p, same, strict=True)]  # fmt: skip
+
+
+def _perm_batch(n: int, n_resamples: int) -> int:
+    # scipy loops in Python over the n pairs once per batch, so few large batches are much faster;
+    # about 10 million indices per batch bound the memory (~200 MB)
+    return max(1, min(n_resamples, 10_000_000 // max(n, 1)))
