@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -15,7 +15,7 @@ from dbdbench.stats.samples import row_data, score_data
 N = 12
 
 
-@lru_cache(maxsize=None)
+@cache
 def _records(protocol: str, structure: bool = True) -> tuple:
     """Records of N small synthetic images, one with an empty mask (so AUC/AP are NaN there)."""
     rng = np.random.default_rng(0)
@@ -66,8 +66,9 @@ def test_kinds_follow_the_protocol():
 
 
 def test_unknown_or_missing_score_is_refused():
+    records = _records("dbdbench", structure=False)  # no S-measure computed
     with pytest.raises(KeyError, match="valid:"):
-        score_data(_records("dbdbench", structure=False), get_protocol("dbdbench"), ["sm"])  # not computed by these records
+        score_data(records, get_protocol("dbdbench"), ["sm"])
 
 
 def test_row_data_matches_the_counts():

@@ -1,0 +1,134 @@
+"""``dbdbench compare`` and ``evaluate --ci`` end to end on a small dataset built in the test."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from dbdbench.cli import main
+from dbdbench.results import load_result
+from dbdbench.stats.sidecar import read_counts
+
+# more than 50 images: scipy's default Wilcoxon is then the normal approximation, not 2**n exact permutations
+STEMS = [f"img{i:02d}" for i in range(60)]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A dataset TINY and two folders of maps: A, and B = A with a 5-pixel blur."""
+    tmp = tmp_path_factory.mktemp("tiny")
+    rng = np.random.default_rng(0)
+    gt_dir = tmp / "data" / "TINY" / "gt"
+    gt_dir.mkdir(parents=True)
+    (tmp / "a").mkdir()
+    (tmp / "b").mkdir()
+    for i, stem in enumerate(STEMS):
+        gt = np.zeros((24, 32), np.uint8)
+        gt[:, : 2 + i // 2] = 255
+        pred = np.clip(gt * 0.7 + rng.normal(40, 30, gt.shape), 0, 255).astype(np.uint8)
+        cv2.imwrite(str(gt_dir / f"{stem}.png"), gt)
+        cv2.imwrite(str(tmp / "a" / f"{stem}.png"), pred)
+        cv2.imwrite(str(tmp / "b" / f"{stem}.png"), cv2.blur(pred, (5, 5)))
+    (tmp / "datasets.toml").write_text('[datasets.TINY]\nfolder = "TINY"\ngt_white = "blur"\nn_images = 60\n')
+    return tmp
+
+
+@pytest.fixture
+def env(tiny, monkeypatch):
+    monkeypatch.setenv("DBDBENCH_DATASETS", str(tiny / "datasets.toml"))
+    monkeypatch.setenv("DBDBENCH_DATA", str(tiny / "data"))
+    return tiny
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def _evaluate(env, which: str, out, *extra):
+    res = run("evaluate", env / which, "-d", "TINY", "--pred-white", "blur", "--json", out, "-q", *extra)
+    assert res.exit_code == 0, res.output
+    return res
+
+
+def test_evaluate_writes_a_hashed_counts_file_that_reproduces_the_scores(env, tmp_path):
+    from dbdbench.metrics import get_protocol
+    from dbdbench.metrics.reduce import reduce_records
+
+    _evaluate(env, "a", tmp_path / "a.json")
+    res = load_result(tmp_path / "a.json")
+    ref = res.meta["per_image_counts"]
+    assert ref["file"] == "a.counts.npz" and (tmp_path / "a.counts.npz").is_file() and len(ref["sha256"]) == 64
+    scores = reduce_records(read_counts(res), get_protocol("dbdbench"))[0]
+    assert {k: scores[k] for k in res.scores} == pytest.approx(res.scores, abs=0, rel=0)
+    # the same counts give the same bytes: the recorded hash does not change from run to run
+    _evaluate(env, "a", tmp_path / "again.json")
+    assert load_result(tmp_path / "again.json").meta["per_image_counts"]["sha256"] == ref["sha256"]
+
+
+def test_intervals_do_not_depend_on_jobs(env, tmp_path):
+    one = _evaluate(env, "a", tmp_path / "one.json", "--ci", "--n-boot", 200, "--seed", 3)
+    two = _evaluate(env, "a", tmp_path / "two.json", "--ci", "--n-boot", 200, "--seed", 3, "-j", 2)
+    ci_one = load_result(tmp_path / "one.json").meta["ci"]
+    assert ci_one == load_result(tmp_path / "two.json").meta["ci"]
+    assert ci_one["n_resamples"] == 200 and set(ci_one["intervals"]) == set(load_result(tmp_path / "one.json").scores)
+    assert "maxF" in one.output and "[" in two.output
+    lo, hi = ci_one["intervals"]["max_f"]
+    assert lo <= load_result(tmp_path / "one.json").scores["max_f"] <= hi
+
+
+def test_compare_json_and_seed(env, tmp_path):
+    _evaluate(env, "a", tmp_path / "a.json")
+    _evaluate(env, "b", tmp_path / "b.json")
+    args = ("compare", tmp_path / "a.json", tmp_path / "b.json", "--n-boot", 200)
+    res = run(*args, "--json", tmp_path / "c1.json", "--worst", 3)
+    assert res.exit_code == 0, res.output
+    assert run(*args, "--json", tmp_path / "c2.json", "--worst", 3).exit_code == 0
+    c1, c2 = (json.loads((tmp_path / f"c{i}.json").read_text()) for i in (1, 2))
+    assert c1 == c2
+    fields = {"a", "b", "diff", "ci_low", "ci_high", "p_value", "test"}
+    assert set(load_result(tmp_path / "a.json").scores) == set(c1["metrics"])
+    for key, entry in c1["metrics"].items():
+        assert fields <= set(entry), key
+        assert entry["diff"] == pytest.approx(entry["b"] - entry["a"], abs=1e-15)
+    assert c1["metrics"]["max_f"]["test"] == "permutation" and c1["metrics"]["mae"]["test"] == "wilcoxon"
+    losses = [w["loss"] for w in c1["worst"]]
+    assert len(losses) == 3 and losses == sorted(losses, reverse=True)
+    assert "images where B loses most" in res.output
+
+
+def test_compare_refuses_a_counts_file_whose_hash_differs(env, tmp_path):
+    _evaluate(env, "a", tmp_path / "a.json")
+    _evaluate(env, "b", tmp_path / "b.json")
+    npz = tmp_path / "b.counts.npz"
+    npz.write_bytes(npz.read_bytes() + b"\0")
+    res = run("compare", tmp_path / "a.json", tmp_path / "b.json", "--n-boot", 100)
+    assert res.exit_code == 2 and "b.counts.npz" in res.output and "SHA-256" in res.output
+
+
+def test_results_without_counts_still_load_and_compare_per_image_means(env, tmp_path):
+    _evaluate(env, "a", tmp_path / "a.json")
+    _evaluate(env, "b", tmp_path / "b.json")
+    for name in ("a", "b"):
+        data = json.loads((tmp_path / f"{name}.json").read_text())
+        del data["meta"]["per_image_counts"]
+        (tmp_path / f"{name}.json").write_text(json.dumps(data))
+        (tmp_path / f"{name}.counts.npz").unlink()
+    assert load_result(tmp_path / "a.json").n_images == 60
+    ok = run("compare", tmp_path / "a.json", tmp_path / "b.json", "--metrics", "mae,bin_f", "--n-boot", 100)
+    assert ok.exit_code == 0, ok.output
+    bad = run("compare", tmp_path / "a.json", tmp_path / "b.json", "--metrics", "max_f", "--n-boot", 100)
+    assert bad.exit_code == 2 and "a.json" in bad.output and "dbdbench evaluate" in bad.output
+
+
+def test_compare_refuses_other_datasets_protocols_and_images(env, tmp_path):
+    _evaluate(env, "a", tmp_path / "a.json")
+    base = json.loads((tmp_path / "a.json").read_text())
+    for change, expect in (({"dataset": "OTHER"}, "dataset"), ({"protocol": "pysod"}, "protocol"),
+                           ({"per_image": base["per_image"][:-1]}, "img59")):  # fmt: skip
+        (tmp_path / "x.json").write_text(json.dumps(base | change))
+        res = run("compare", tmp_path / "a.json", tmp_path / "x.json", "--metrics", "mae", "--n-boot", 100)
+        assert res.exit_code == 2 and expect in res.output, res.output
