@@ -11,8 +11,8 @@ from dbdbench.metrics import get_metric
 from dbdbench.metrics.protocols import Protocol
 from dbdbench.results import Result
 from dbdbench.stats.resample import (
-    mean_interval,
-    paired_mean_interval,
+    mean_intervals,
+    paired_mean_intervals,
     paired_reduction_intervals,
     permutation_tests,
     reduction_intervals,
@@ -120,12 +120,9 @@ def compare_results(
         get_metric(key)
     data_a, data_b = result_data(a, keys, proto), result_data(b, keys, proto)
     opts = {"n_resamples": n_resamples, "seed": seed}
-    found = {}
-    for key in keys:
-        da, db = data_a[key], data_b[key]
-        if da.kind == "mean":
-            ci = paired_mean_interval(da.values, db.values, key, level=level, **opts)
-            found[key] = (ci, wilcoxon_test(da.values, db.values), int(np.count_nonzero(~np.isnan(da.values))))
+    means = {k: (data_a[k].values, data_b[k].values) for k in keys if data_a[k].kind == "mean"}
+    cis = paired_mean_intervals(means, level=level, **opts)
+    found = {k: (cis[k], wilcoxon_test(va, vb), int(np.count_nonzero(~np.isnan(va)))) for k, (va, vb) in means.items()}
     red = [k for k in keys if data_a[k].kind == "reduction"]
     if red:
         ra, rb = [data_a[k] for k in red], [data_b[k] for k in red]
@@ -150,7 +147,7 @@ def score_intervals(
     keys = list(res.scores) if keys is None else list(keys)
     data = result_data(res, keys, proto)
     opts = {"n_resamples": n_resamples, "level": level, "seed": seed}
-    out = {k: mean_interval(d.values, k, **opts) for k, d in data.items() if d.kind == "mean"}
+    out = mean_intervals({k: d.values for k, d in data.items() if d.kind == "mean"}, **opts)
     red = [k for k in keys if data[k].kind == "reduction"]
     if red:
         out |= dict(zip(red, reduction_intervals([data[k] for k in red], **opts), strict=True))

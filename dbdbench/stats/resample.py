@@ -63,14 +63,11 @@ def _interval(low: float, high: float, dist: np.ndarray) -> Interval:
     return Interval(low, high, "BCa")
 
 
-def _single(res) -> Interval:
-    return _interval(res.confidence_interval.low, res.confidence_interval.high, res.bootstrap_distribution)
-
-
 def _intervals(res, k: int) -> list[Interval]:
     """The intervals of a k-output ``scipy.stats.bootstrap`` result."""
-    ci = res.confidence_interval
-    return [_interval(ci.low[j], ci.high[j], res.bootstrap_distribution[j]) for j in range(k)]
+    low, high = np.atleast_1d(res.confidence_interval.low), np.atleast_1d(res.confidence_interval.high)
+    dist = np.reshape(res.bootstrap_distribution, (k, -1))
+    return [_interval(low[j], high[j], dist[j]) for j in range(k)]
 
 
 def _bootstrap(data, statistic, n_resamples: int, level: float, rng: np.random.Generator, paired: bool):
@@ -79,7 +76,7 @@ def _bootstrap(data, statistic, n_resamples: int, level: float, rng: np.random.G
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
         return stats.bootstrap(
-            data, statistic, n_resamples=n_resamples, batch=BATCH, vectorized=True, paired=paired,
+            data, statistic, n_resamples=n_resamples, batch=BATCH, vectorized=True, paired=paired, axis=-1,
             confidence_level=level, method="BCa", rng=rng,
         )  # fmt: skip
 
@@ -112,11 +109,26 @@ class Joint:
         return self.finish((weights @ self.features) / weights.sum(axis=-1, keepdims=True))
 
 
-def mean_interval(values: np.ndarray, key: str, *, n_resamples: int, level: float, seed: int) -> Interval:
-    """BCa bootstrap interval of the mean of per-image ``values`` (NaN left out)."""
-    v = values[~np.isnan(values)]
-    res = _bootstrap((v,), np.mean, n_resamples, level, rng_for(seed, key), paired=False)
-    return _single(res)
+def _groups(valid: dict[str, np.ndarray]) -> list[tuple[np.ndarray, list[str]]]:
+    """Keys grouped by their set of defined images (one bootstrap call per group, sharing its draws)."""
+    groups: dict[bytes, tuple[np.ndarray, list[str]]] = {}
+    for key, ok in valid.items():
+        groups.setdefault(ok.tobytes(), (ok, []))[1].append(key)
+    return list(groups.values())
+
+
+def mean_intervals(values: dict[str, np.ndarray], *, n_resamples: int, level: float, seed: int) -> dict[str, Interval]:
+    """BCa bootstrap interval of the mean of each array of per-image values (NaN left out).
+
+    Scores defined on the same images are bootstrapped in one call over the same draws; each interval is
+    the one ``scipy.stats.bootstrap`` gives for that score alone with the generator of :func:`rng_for`.
+    """
+    out = {}
+    for ok, keys in _groups({k: ~np.isnan(v) for k, v in values.items()}):
+        sample = np.stack([values[k][ok] for k in keys])
+        res = _bootstrap((sample,), np.mean, n_resamples, level, rng_for(seed, "means"), paired=False)
+        out |= dict(zip(keys, _intervals(res, len(keys)), strict=True))
+    return out
 
 
 def reduction_intervals(datas: list[ScoreData], *, n_resamples: int, level: float, seed: int) -> list[Interval]:
@@ -131,16 +143,25 @@ def reduction_intervals(datas: list[ScoreData], *, n_resamples: int, level: floa
     return _intervals(res, len(datas))
 
 
-def paired_mean_interval(a: np.ndarray, b: np.ndarray, key: str, *, n_resamples: int, level: float,
-                         seed: int) -> Interval:  # fmt: skip
-    """BCa interval of ``mean(b) - mean(a)`` over paired resamples of the images (NaN pairs left out)."""
-    ok = ~(np.isnan(a) | np.isnan(b))
+def paired_mean_intervals(
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]], *, n_resamples: int, level: float, seed: int
+) -> dict[str, Interval]:
+    """BCa interval of ``mean(b) - mean(a)`` over paired resamples of the images (NaN pairs left out).
+
+    Each interval is ``scipy.stats.bootstrap((a, b), mean(b) - mean(a), paired=True, method="BCa")`` with the
+    generator of :func:`rng_for`; scores defined on the same images share one call and its draws.
+    """
 
     def diff(x, y, axis=-1):
         return np.mean(y, axis=axis) - np.mean(x, axis=axis)
 
-    res = _bootstrap((a[ok], b[ok]), diff, n_resamples, level, rng_for(seed, key), paired=True)
-    return _single(res)
+    out = {}
+    for ok, keys in _groups({k: ~(np.isnan(a) | np.isnan(b)) for k, (a, b) in pairs.items()}):
+        xa = np.stack([pairs[k][0][ok] for k in keys])
+        xb = np.stack([pairs[k][1][ok] for k in keys])
+        res = _bootstrap((xa, xb), diff, n_resamples, level, rng_for(seed, "means"), paired=True)
+        out |= dict(zip(keys, _intervals(res, len(keys)), strict=True))
+    return out
 
 
 def paired_reduction_intervals(

@@ -13,7 +13,7 @@ from dbdbench.metrics.reduce import reduce_records
 from dbdbench.stats.resample import (
     BATCH,
     _perm_batch,
-    paired_mean_interval,
+    paired_mean_intervals,
     paired_reduction_intervals,
     permutation_tests,
     reduction_intervals,
@@ -117,7 +117,7 @@ def test_mean_interval_is_scipys_paired_bca_within_monte_carlo_error():
     rng = np.random.default_rng(0)
     a = rng.random(300)
     b = a + rng.normal(0.02, 0.1, 300)
-    got = paired_mean_interval(a, b, "mae", n_resamples=10_000, level=0.95, seed=0)
+    got = paired_mean_intervals({"mae": (a, b)}, n_resamples=10_000, level=0.95, seed=0)["mae"]
     ref = stats.bootstrap((a, b), lambda x, y, axis=-1: np.mean(y, axis) - np.mean(x, axis), paired=True,
                           n_resamples=10_000, method="BCa", rng=12345).confidence_interval  # fmt: skip
     se = np.std(b - a, ddof=1) / np.sqrt(300)
@@ -135,7 +135,7 @@ def test_identical_results_give_p_one_and_a_zero_interval():
     assert res.p_value == 1.0 and (ci.low, ci.high) == (0.0, 0.0)
     v = np.linspace(0, 1, 20)
     assert wilcoxon_test(v, v).p_value == 1.0
-    same = paired_mean_interval(v, v, "mae", n_resamples=199, level=0.95, seed=0)
+    same = paired_mean_intervals({"mae": (v, v)}, n_resamples=199, level=0.95, seed=0)["mae"]
     assert (same.low, same.high, same.method) == (0.0, 0.0, "constant")
 
 
@@ -149,3 +149,18 @@ def test_same_seed_same_numbers_other_seed_other_draws():
         return ci
 
     assert run(1) == run(1) and run(1) != run(2)
+
+
+def test_grouped_mean_intervals_equal_scipy_one_score_at_a_time():
+    """Scores bootstrapped together (shared draws) get exactly scipy's interval for each score alone."""
+    rng = np.random.default_rng(4)
+    a = {k: rng.random(80) for k in ("mae", "bin_f", "auc")}
+    b = {k: v + rng.normal(0.01, 0.05, 80) for k, v in a.items()}
+    a["auc"][[3, 9]] = np.nan  # undefined on two images: its own group
+    got = paired_mean_intervals({k: (a[k], b[k]) for k in a}, n_resamples=999, level=0.9, seed=11)
+    for key in a:
+        ok = ~np.isnan(a[key])
+        ref = stats.bootstrap((a[key][ok], b[key][ok]), lambda x, y, axis=-1: np.mean(y, axis) - np.mean(x, axis),
+                              paired=True, n_resamples=999, batch=BATCH, confidence_level=0.9, method="BCa",
+                              rng=rng_for(11, "means")).confidence_interval  # fmt: skip
+        assert (got[key].low, got[key].high) == pytest.approx((ref.low, ref.high), abs=1e-14), key
