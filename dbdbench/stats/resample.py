@@ -27,7 +27,8 @@ from scipy import stats
 
 from dbdbench.stats.samples import ScoreData
 
-#: bootstrap resamples per vectorised call: bounds memory at about batch x (N + K) x 8 bytes
+#: resamples (or permutations) per vectorised call: memory about batch x (N + K) x 8 bytes; 1000 was the
+#: fastest of 500 ... 10 000 for 1000 images (scipy's permutation loop slows down on larger batches)
 BATCH = 1000
 
 
@@ -117,16 +118,29 @@ def _groups(valid: dict[str, np.ndarray]) -> list[tuple[np.ndarray, list[str]]]:
     return list(groups.values())
 
 
+def _weighted_means(columns: np.ndarray):
+    """A vectorised statistic of resampled image indices: the weighted column means of ``columns`` (n, k)."""
+    n = columns.shape[0]
+
+    def statistic(idx, axis=-1):
+        w = weights_of(idx, n)
+        return np.moveaxis((w @ columns) / w.sum(axis=-1, keepdims=True), -1, 0)
+
+    return statistic
+
+
 def mean_intervals(values: dict[str, np.ndarray], *, n_resamples: int, level: float, seed: int) -> dict[str, Interval]:
     """BCa bootstrap interval of the mean of each array of per-image values (NaN left out).
 
-    Scores defined on the same images are bootstrapped in one call over the same draws; each interval is
-    the one ``scipy.stats.bootstrap`` gives for that score alone with the generator of :func:`rng_for`.
+    Each interval is ``scipy.stats.bootstrap((v,), np.mean, method="BCa")`` with the generator of
+    :func:`rng_for`; scores defined on the same images share one call, its draws of image indices and
+    one matrix product for all their means.
     """
     out = {}
     for ok, keys in _groups({k: ~np.isnan(v) for k, v in values.items()}):
-        sample = np.stack([values[k][ok] for k in keys])
-        res = _bootstrap((sample,), np.mean, n_resamples, level, rng_for(seed, "means"), paired=False)
+        columns = np.stack([values[k][ok] for k in keys], axis=1)
+        res = _bootstrap((np.arange(len(columns)),), _weighted_means(columns), n_resamples, level,
+                         rng_for(seed, "means"), paired=False)  # fmt: skip
         out |= dict(zip(keys, _intervals(res, len(keys)), strict=True))
     return out
 
@@ -148,19 +162,23 @@ def paired_mean_intervals(
 ) -> dict[str, Interval]:
     """BCa interval of ``mean(b) - mean(a)`` over paired resamples of the images (NaN pairs left out).
 
-    Each interval is ``scipy.stats.bootstrap((a, b), mean(b) - mean(a), paired=True, method="BCa")`` with the
-    generator of :func:`rng_for`; scores defined on the same images share one call and its draws.
+    Each interval is ``scipy.stats.bootstrap((a, b), mean(b) - mean(a), paired=True, method="BCa")`` with
+    the generator of :func:`rng_for`: scipy resamples the image indices once for both samples, and so
+    does this function, then takes every mean of a group of scores defined on the same images with one
+    matrix product of the resample multiplicities (equal to scipy's means up to float rounding).
     """
-
-    def diff(x, y, axis=-1):
-        return np.mean(y, axis=axis) - np.mean(x, axis=axis)
-
     out = {}
     for ok, keys in _groups({k: ~(np.isnan(a) | np.isnan(b)) for k, (a, b) in pairs.items()}):
-        xa = np.stack([pairs[k][0][ok] for k in keys])
-        xb = np.stack([pairs[k][1][ok] for k in keys])
-        res = _bootstrap((xa, xb), diff, n_resamples, level, rng_for(seed, "means"), paired=True)
-        out |= dict(zip(keys, _intervals(res, len(keys)), strict=True))
+        k = len(keys)
+        columns = np.stack([pairs[key][0][ok] for key in keys] + [pairs[key][1][ok] for key in keys], axis=1)
+        means = _weighted_means(columns)
+
+        def diff(idx, axis=-1, means=means, k=k):
+            m = means(idx)
+            return m[k:] - m[:k]
+
+        res = _bootstrap((np.arange(len(columns)),), diff, n_resamples, level, rng_for(seed, "means"), paired=False)
+        out |= dict(zip(keys, _intervals(res, k), strict=True))
     return out
 
 
@@ -218,15 +236,9 @@ def permutation_tests(a: list[ScoreData], b: list[ScoreData], *, n_resamples: in
 
     res = stats.permutation_test(
         (np.arange(n), np.arange(n) + n), statistic, permutation_type="samples", vectorized=True,
-        n_resamples=n_resamples, batch=_perm_batch(n, n_resamples), rng=rng_for(seed, "permutation"),
+        n_resamples=n_resamples, batch=BATCH, rng=rng_for(seed, "permutation"),
     )  # fmt: skip
     p = np.atleast_1d(res.pvalue)
     same = [np.array_equal(da.features, db.features) for da, db in zip(a, b, strict=True)]
     return [TestResult(1.0, "none (identical per-image data)") if s else TestResult(float(v), "permutation")
             for v, s in zip(p, same, strict=True)]  # fmt: skip
-
-
-def _perm_batch(n: int, n_resamples: int) -> int:
-    # scipy loops in Python over the n pairs once per batch, so few large batches are much faster;
-    # about 10 million indices per batch bound the memory (~200 MB)
-    return max(1, min(n_resamples, 10_000_000 // max(n, 1)))

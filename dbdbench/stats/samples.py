@@ -100,8 +100,7 @@ def _pooled(metric: str, beta2: float) -> Callable[[np.ndarray], np.ndarray]:
     return lambda m: F.iou(m[..., 0], m[..., 1], m[..., 2])
 
 
-def _reductions(records: Sequence[ImageRecord], proto: Protocol) -> dict[str, tuple[np.ndarray, Callable]]:
-    curves = per_image_curves(records, proto)
+def _reductions(records: Sequence[ImageRecord], proto: Protocol, curves: dict[str, np.ndarray]) -> dict:
     n = proto.n_levels
     f_x, f_curve = _f_curve(curves, n, proto)
     out = {
@@ -111,8 +110,8 @@ def _reductions(records: Sequence[ImageRecord], proto: Protocol) -> dict[str, tu
     if proto.best_f != "per_image":
         out["max_f"] = (f_x, _then(f_curve, _max))
     for name in ("iou", "dice"):
-        out[f"max_{name}"] = (curves[name][:, :n], _max)
-        out[f"mean_{name}"] = (curves[name][:, :n], _mean)
+        x = curves[name][:, :n]  # one array for both scores, so that joint evaluation computes it once
+        out[f"max_{name}"], out[f"mean_{name}"] = (x, _max), (x, _mean)
     binary = np.array([r.binary for r in records], dtype=np.float64)[:, :3]
     out["bin_f_pooled"] = (binary, _pooled("f", proto.beta2))
     out["bin_iou_pooled"] = (binary, _pooled("iou", proto.beta2))
@@ -122,7 +121,7 @@ def _reductions(records: Sequence[ImageRecord], proto: Protocol) -> dict[str, tu
     return out
 
 
-def _means(records: Sequence[ImageRecord], proto: Protocol) -> dict[str, np.ndarray]:
+def _means(records: Sequence[ImageRecord], proto: Protocol, curves: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     _, _, rows = reduce_records(records, proto)
     out = {}
     for key in ROW_MEANS:
@@ -132,7 +131,7 @@ def _means(records: Sequence[ImageRecord], proto: Protocol) -> dict[str, np.ndar
     out["adp_f"] = F.fbeta(adp[0], adp[1], adp[2], proto.beta2)
     out["adp_iou"] = F.iou(adp[0], adp[1], adp[2])
     out["adp_dice"] = F.dice(adp[0], adp[1], adp[2])
-    out["ar"] = np.mean(per_image_curves(records, proto)["recall"][:, : proto.n_levels], axis=1)
+    out["ar"] = np.mean(curves["recall"][:, : proto.n_levels], axis=1)
     if proto.best_f == "per_image":
         out["max_f"] = np.array([r.extra["best_f"] for r in records], dtype=np.float64)
     if "adp_em" in records[0].extra:
@@ -150,8 +149,8 @@ def score_data(records: Sequence[ImageRecord], proto: Protocol, keys: Sequence[s
     """
     if not records:
         raise ValueError("no images: a result with per-image records is needed")
-    means = _means(records, proto)
-    reductions = _reductions(records, proto)
+    curves = per_image_curves(records, proto)
+    means, reductions = _means(records, proto, curves), _reductions(records, proto, curves)
     out = {}
     for key in keys:
         if key in means:

@@ -12,7 +12,6 @@ from dbdbench.metrics import Evaluator, get_protocol
 from dbdbench.metrics.reduce import reduce_records
 from dbdbench.stats.resample import (
     BATCH,
-    _perm_batch,
     paired_mean_intervals,
     paired_reduction_intervals,
     permutation_tests,
@@ -96,7 +95,7 @@ def test_permutation_p_equals_the_rebuilt_reduction():
             return _slow_score(both, proto, y, key) - _slow_score(both, proto, x, key)
 
         ref = stats.permutation_test((np.arange(N), np.arange(N) + N), slow, permutation_type="samples",
-                                     vectorized=False, n_resamples=299, batch=_perm_batch(N, 299),
+                                     vectorized=False, n_resamples=299, batch=BATCH,
                                      rng=rng_for(5, "permutation"))  # fmt: skip
         assert res.test == "permutation"
         assert res.p_value == pytest.approx(ref.pvalue, abs=1e-12), key
