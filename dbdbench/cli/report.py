@@ -72,18 +72,37 @@ def _write(text: str, out: str | None) -> None:
 @click.option("--caption", help="Text placed before the generated caption.")
 @click.option("--label", help="LaTeX \\label for the table.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
-def table(results, fmt, metrics, decimals, transpose, caption, label, out) -> None:
+@click.option("--ci", is_flag=True, help="Add 95 % bootstrap intervals; bold = best and those not significantly "
+              "different from it (paired tests, Holm). Needs per-image data (docs/statistics.md).")
+@click.option("--n-boot", default=10_000, show_default=True, type=click.IntRange(100), help="[--ci] Resamples.")
+@click.option("--seed", default=0, show_default=True, type=int, help="[--ci] Seed of the resampling.")
+@click.option("--alpha", default=0.05, show_default=True, type=click.FloatRange(0.001, 0.5),
+              help="[--ci] Family-wise error rate of each column's comparisons with the best.")
+def table(results, fmt, metrics, decimals, transpose, caption, label, out, ci, n_boot, seed, alpha) -> None:
     """Write a methods x (dataset, metric) table from RESULTS (result JSON files or folders of them).
 
     Best numbers are bold and second underlined per column; numbers copied from papers carry a dagger.
+    With --ci every rescored number shows its bootstrap interval and bold marks the statistical ties.
     """
     from dbdbench.report.tables import make_table
 
     try:
-        text = make_table(load_results(results), _split(metrics), fmt, decimals, transpose, caption, label)
-    except ValueError as exc:
-        raise InputError(str(exc)) from exc
+        if ci:
+            text = _ci_table(load_results(results), _split(metrics), fmt, decimals, transpose, caption, n_boot, seed,
+                             alpha)  # fmt: skip
+        else:
+            text = make_table(load_results(results), _split(metrics), fmt, decimals, transpose, caption, label)
+    except (ValueError, KeyError) as exc:
+        raise InputError(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from exc
     _write(text, out)
+
+
+def _ci_table(results, metrics, fmt, decimals, transpose, caption, n_boot, seed, alpha) -> str:
+    from dbdbench.stats.table import make_ci_table
+
+    if transpose:
+        raise click.UsageError("--ci tables have methods as rows; leave out --transpose")
+    return make_ci_table(results, metrics, fmt, decimals, n_resamples=n_boot, seed=seed, alpha=alpha, caption=caption)
 
 
 def _parse_maps(items: tuple[str, ...]) -> dict[str, str]:

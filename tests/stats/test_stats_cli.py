@@ -132,3 +132,55 @@ def test_compare_refuses_other_datasets_protocols_and_images(env, tmp_path):
         (tmp_path / "x.json").write_text(json.dumps(base | change))
         res = run("compare", tmp_path / "a.json", tmp_path / "x.json", "--metrics", "mae", "--n-boot", 100)
         assert res.exit_code == 2 and expect in res.output, res.output
+
+
+def test_holm_matches_statsmodels():
+    multipletests = pytest.importorskip("statsmodels.stats.multitest").multipletests
+    from dbdbench.stats.table import holm
+
+    rng = np.random.default_rng(3)
+    for p in ([0.01, 0.04, 0.03, 0.5], rng.random(7) ** 3, [0.2]):
+        np.testing.assert_allclose(holm(p), multipletests(p, method="holm")[1], rtol=0, atol=1e-15)
+
+
+def test_table_ci_marks_the_methods_tied_with_the_best(env, tmp_path):
+    """A, a renamed copy of A (tied: identical) and the blurred B; a reported row gets no interval."""
+    import pandas as pd
+
+    from dbdbench.metrics import get_protocol
+    from dbdbench.stats.compare import compare_results
+    from dbdbench.stats.table import holm
+
+    _evaluate(env, "a", tmp_path / "a.json")
+    _evaluate(env, "b", tmp_path / "b.json")
+    res = run("evaluate", env / "a", "-d", "TINY", "--pred-white", "blur", "--json", tmp_path / "c.json", "-q",
+              "--method", "copy")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    reported = load_result(tmp_path / "a.json").to_dict() | {"method": "Paper", "per_image": [],
+                                                            "meta": {"kind": "reported"}}  # fmt: skip
+    (tmp_path / "p.json").write_text(json.dumps(reported))
+    files = [tmp_path / f"{x}.json" for x in "abcp"]
+    out = run("table", *files, "--ci", "--format", "csv", "--metrics", "mae,max_f", "--n-boot", 300)
+    assert out.exit_code == 0, out.output
+    from io import StringIO
+
+    frame = pd.read_csv(StringIO(out.output)).set_index(["method", "metric"])
+    files_of = {"a": "a", "b": "b", "copy": "c"}
+    for metric in ("mae", "max_f"):
+        assert np.isnan(frame.loc[("Paper", metric), "ci_low"]) and not frame.loc[("Paper", metric), "tied_with_best"]
+        values = {m: frame.loc[(m, metric), "value"] for m in files_of}
+        pick = min if metric == "mae" else max
+        best = pick(values, key=values.get)  # the first of equal values, as in table order
+        assert frame.loc[(best, metric), "tied_with_best"] and np.isnan(frame.loc[(best, metric), "p_holm_vs_best"])
+        others = [m for m in files_of if m != best]
+        raw = [compare_results(load_result(tmp_path / f"{files_of[best]}.json"),
+                               load_result(tmp_path / f"{files_of[m]}.json"), get_protocol("dbdbench"), [metric],
+                               n_resamples=300)[metric].p_value for m in others]  # fmt: skip
+        for m, p in zip(others, holm(raw), strict=True):
+            assert frame.loc[(m, metric), "p_holm_vs_best"] == pytest.approx(p, abs=1e-12)
+            assert frame.loc[(m, metric), "tied_with_best"] == (p >= 0.05)
+        # A and its renamed copy are the same maps: never told apart
+        assert frame.loc[("a", metric), "tied_with_best"] == frame.loc[("copy", metric), "tied_with_best"]
+    assert not frame.loc[("b", "mae"), "tied_with_best"]  # the blur changes MAE on every image
+    md = run("table", *files, "--ci", "--format", "markdown", "--metrics", "mae", "--n-boot", 300)
+    assert md.exit_code == 0 and "Holm" in md.output and "†" in md.output and "**" in md.output
