@@ -59,7 +59,7 @@ class CiGrid:
     tied: np.ndarray
 
 
-def _cell_results(results: Sequence[Result], grid: ScoreGrid) -> dict[tuple[Row, str, str], Result]:
+def _cell_results(results: Sequence[Result]) -> dict[tuple[Row, str, str], Result]:
     meta_kind = {id(r): (r.meta or {}).get("kind") for r in results}
     return {(Row(r.method, None if meta_kind[id(r)] is None else str(meta_kind[id(r)])), r.dataset, r.protocol): r
             for r in results}  # fmt: skip
@@ -77,7 +77,7 @@ def build_ci_grid(
 ) -> CiGrid:
     """Intervals of every number that has per-image data, and the methods tied with the best per column."""
     grid = build_grid(results, metrics)
-    cells = _cell_results(results, grid)
+    cells = _cell_results(results)
     shape = grid.values.shape
     low, high, p_holm = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
     tied = np.zeros(shape, dtype=bool)

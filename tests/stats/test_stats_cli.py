@@ -120,6 +120,8 @@ def test_results_without_counts_still_load_and_compare_per_image_means(env, tmp_
     assert load_result(tmp_path / "a.json").n_images == 60
     ok = run("compare", tmp_path / "a.json", tmp_path / "b.json", "--metrics", "mae,bin_f", "--n-boot", 100)
     assert ok.exit_code == 0, ok.output
+    default = run("compare", tmp_path / "a.json", tmp_path / "b.json", "--n-boot", 100)
+    assert default.exit_code == 0 and "need the per-image counts" in default.output and "MAE" in default.output
     bad = run("compare", tmp_path / "a.json", tmp_path / "b.json", "--metrics", "max_f", "--n-boot", 100)
     assert bad.exit_code == 2 and "a.json" in bad.output and "dbdbench evaluate" in bad.output
 
