@@ -23,18 +23,22 @@ def _format(diffs: dict, level: float) -> list[str]:
 
 
 def _grid(a, b, worst, out, maps_a, maps_b, data_root) -> None:
-    from dbdbench.datasets import get_dataset
+    from dbdbench.datasets import get_dataset, index_folder
     from dbdbench.report.plots import plot_qualitative
 
     if not (maps_a and maps_b):
         raise click.UsageError("--grid needs --maps-a and --maps-b, the folders of the two results' maps")
     spec = get_dataset(a.dataset)
+    stems = [w["name"] for w in worst]
     images = spec.image_folder(data_root)
+    have = {s.lower() for s in index_folder(images)} if images.is_dir() else set()
+    if not all(s.lower() in have for s in stems):
+        click.echo(f"note: not every input photo is in {images}; the grid leaves out the input column", err=True)
+        images = None
     names = {"A": maps_a, "B": maps_b}
     labels = {f"A: {a.method}": maps_a, f"B: {b.method}": maps_b} if a.method != b.method else names
     white = dict(zip(labels, (a.meta.get("pred_white", "blur"), b.meta.get("pred_white", "blur")), strict=True))
-    plot_qualitative(images if images.is_dir() else None, spec.gt_folder(data_root), labels,
-                     [w["name"] for w in worst], out, spec.gt_white, white)  # fmt: skip
+    plot_qualitative(images, spec.gt_folder(data_root), labels, stems, out, spec.gt_white, white)
     click.echo(f"wrote {out}", err=True)
 
 

@@ -186,3 +186,19 @@ def test_table_ci_marks_the_methods_tied_with_the_best(env, tmp_path):
     assert not frame.loc[("b", "mae"), "tied_with_best"]  # the blur changes MAE on every image
     md = run("table", *files, "--ci", "--format", "markdown", "--metrics", "mae", "--n-boot", 300)
     assert md.exit_code == 0 and "Holm" in md.output and "†" in md.output and "**" in md.output
+
+
+def test_worst_grid_draws_the_failure_cases(env, tmp_path):
+    _evaluate(env, "a", tmp_path / "a.json")
+    _evaluate(env, "b", tmp_path / "b.json")
+    fig = tmp_path / "worst.png"
+    res = run("compare", tmp_path / "a.json", tmp_path / "b.json", "--metrics", "mae", "--n-boot", 100, "--worst", 2,
+              "--by", "bin_f", "--grid", fig, "--maps-a", env / "a", "--maps-b", env / "b")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert fig.stat().st_size > 0 and "loses most to A on bin_f" in res.output
+    no_maps = run("compare", tmp_path / "a.json", tmp_path / "b.json", "--metrics", "mae", "--n-boot", 100,
+                  "--worst", 2, "--grid", fig)  # fmt: skip
+    assert no_maps.exit_code == 2 and "--maps-a" in no_maps.output
+    bad_key = run("compare", tmp_path / "a.json", tmp_path / "b.json", "--metrics", "mae", "--n-boot", 100,
+                  "--worst", 2, "--by", "nonsense")  # fmt: skip
+    assert bad_key.exit_code == 2 and "valid:" in bad_key.output
