@@ -19,6 +19,7 @@ import numpy as np
 from dbdbench import __version__
 from dbdbench.datasets import DatasetSpec, get_dataset
 from dbdbench.gtcache import read_gt
+from dbdbench.gtcheck import verify_gt
 from dbdbench.io import DEFAULT_SUFFIXES, pair_predictions, read_map, read_maps_meta, resize_to
 from dbdbench.metrics import Evaluator, get_protocol
 from dbdbench.metrics.counts import flip
@@ -213,6 +214,7 @@ def evaluate_folder(
     luminance: bool = False,
     method: str | None = None,
     hashes: bool = True,
+    allow_foreign_gt: bool = False,
 ) -> Result:
     """Score a folder of predicted maps against a registered dataset.
 
@@ -238,6 +240,9 @@ def evaluate_folder(
         Worker processes (joblib); results are identical for any number.
     backend : {"joblib", "dask"}
         ``"dask"`` runs the same chunks on the Dask cluster of the active ``distributed.Client``.
+    allow_foreign_gt : bool
+        Score a GT copy that differs from the masks the registry pins (inverted or foreign, see
+        :mod:`dbdbench.gtcheck`) instead of refusing it; recorded in ``meta["warnings"]``.
 
     Returns
     -------
@@ -252,6 +257,7 @@ def evaluate_folder(
         pred_dir, spec, pred_white=white, data_root=data_root, resize=resize, allow_missing=allow_missing,
         suffixes=suffixes, luminance=luminance,
     )  # fmt: skip
+    gt_warnings = _check_gt(spec, job_list, allow_foreign_gt)
     ev = Evaluator(proto, metrics)
     ev.add(_run(job_list, proto, ev.structure, jobs, backend, progress))
     maps_meta = read_maps_meta(pred_dir) or {}
@@ -266,11 +272,24 @@ def evaluate_folder(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "tool": f"dbdbench {__version__}",
     }
+    if gt_warnings:
+        meta.setdefault("warnings", []).extend(gt_warnings)
     if hashes:
         meta["files_sha256"] = {j.stem: sha256_file(j.pred) for j in job_list if j.pred is not None}
     result = ev.compute(dataset=spec.name, method=method or maps_meta.get("method") or pred_dir.name, meta=meta)
     _warn_if_inverted(result, pred_dir)
     return result
+
+
+def _check_gt(spec: DatasetSpec, jobs: list[_Job], allow_foreign: bool) -> list[dict]:
+    """GT integrity before scoring (:mod:`dbdbench.gtcheck`): refuse an inverted or foreign copy, else warn."""
+    findings = verify_gt(spec, {j.stem: j.gt for j in jobs}, allow_foreign=allow_foreign)
+    errors = [f.message for f in findings if f.level == "error"]
+    if errors:
+        raise EvaluationError("\n".join(errors))
+    for f in findings:
+        warnings.warn(f.message, stacklevel=3)
+    return [f.as_warning() for f in findings]
 
 
 def _warn_if_inverted(result: Result, pred_dir: Path) -> None:

@@ -96,6 +96,11 @@ def _print_table(results) -> None:
     "--suffix", "suffixes", multiple=True, help="Extra file-name suffix after the image stem to tolerate (repeatable)."
 )
 @click.option("--luminance", is_flag=True, help="Convert true colour maps to gray instead of failing.")
+@click.option(
+    "--allow-foreign-gt",
+    is_flag=True,
+    help="Score a GT copy that differs from the registry's checksums (inverted or foreign); recorded as a warning.",
+)
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1), help="Worker processes.")
 @click.option("--backend", type=click.Choice(["joblib", "dask"]), default="joblib", show_default=True)
 @click.option("--scheduler", help="Dask scheduler address (with --backend dask).")
@@ -125,6 +130,7 @@ def evaluate(
     allow_missing,
     suffixes,
     luminance,
+    allow_foreign_gt,
     jobs,
     backend,
     scheduler,
@@ -161,7 +167,7 @@ def evaluate(
                     folder, name, protocol, pred_white=pred_white, data_root=data_root,
                     metrics=_split_metrics(metrics), resize=resize, allow_missing=allow_missing, jobs=jobs,
                     backend=backend, progress=not quiet, suffixes=(*DEFAULT_SUFFIXES, *suffixes),
-                    luminance=luminance, method=method,
+                    luminance=luminance, method=method, allow_foreign_gt=allow_foreign_gt,
                 )  # fmt: skip
             for w in caught:
                 click.echo(f"warning: {w.message}", err=True)
