@@ -2,7 +2,7 @@
 
 Every evaluation of a dataset decodes the same GT files; a PNG decode costs far more than scoring an
 image. The first read of a GT file stores the decoded array (bit-packed when the mask is binary) under
-``$DBDBENCH_CACHE`` (default ``~/.cache/dbdbench/gt``), keyed by the file's resolved path, size, inode and
+``$DBDBENCH_CACHE`` (default ``~/.cache/dbdbench/gt``), keyed by the file's path, device, inode, size and
 modification and change times, so an edited or replaced file is read again. ``DBDBENCH_CACHE=off``
 disables it.
 
@@ -38,13 +38,16 @@ def cache_dir() -> Path | None:
 
 
 def entry_path(path: str | os.PathLike) -> Path | None:
-    """Where the cache entry of a GT file lives (None when the cache is off)."""
+    """Where the cache entry of a GT file lives (None when the cache is off).
+
+    The key is the absolute path, device, inode, size and modification and change times (no symlink
+    resolution: it costs more than the rest of a cached read).
+    """
     folder = cache_dir()
     if folder is None:
         return None
-    path = Path(path)
-    st = path.stat()
-    text = f"{path.resolve()}|{st.st_size}|{st.st_ino}|{st.st_mtime_ns}|{st.st_ctime_ns}"
+    st = os.stat(path)
+    text = f"{os.path.abspath(path)}|{st.st_dev}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
     return folder / f"{hashlib.sha1(text.encode()).hexdigest()}.gt"
 
 
@@ -79,15 +82,14 @@ def _expected_length(h: int, w: int, full: int, itemsize: int) -> int:
     return (h * w + 7) // 8 if full else h * w * itemsize
 
 
-def _check_header(fields: tuple, size: int) -> bool:
-    """Whether a header is of this format and agrees with the entry's size (payload not read)."""
+def _check_header(fields: tuple) -> bool:
+    """Whether a header is of this format and self-consistent (the payload is not read)."""
     magic, h, w, full, itemsize, length = fields[:6]
     return (
         magic == _MAGIC
         and itemsize in (1, 2)
         and full in (0, (1 << (8 * itemsize)) - 1)
         and length == _expected_length(h, w, full, itemsize)
-        and size == _HEADER.size + length
     )
 
 
@@ -96,7 +98,7 @@ def _decode(blob: bytes) -> np.ndarray | None:
     if len(blob) < _HEADER.size:
         return None
     fields = _HEADER.unpack_from(blob)
-    if not _check_header(fields, len(blob)):
+    if not _check_header(fields) or len(blob) != _HEADER.size + fields[5]:
         return None
     _, h, w, full, itemsize, _, crc = fields[:7]
     payload = memoryview(blob)[_HEADER.size :]
@@ -105,7 +107,10 @@ def _decode(blob: bytes) -> np.ndarray | None:
     dtype = np.dtype(np.uint8 if itemsize == 1 else "<u2")
     if full:
         bits = np.unpackbits(np.frombuffer(payload, np.uint8), count=h * w).reshape(h, w)
-        return bits.astype(dtype) * dtype.type(full)
+        if itemsize == 2:
+            bits = bits.astype(dtype)
+        bits *= dtype.type(full)  # in place: 0/1 -> 0/full
+        return bits
     return np.frombuffer(payload, dtype).reshape(h, w).copy()
 
 
@@ -148,23 +153,21 @@ def read_gt(path: str | os.PathLike) -> np.ndarray:
 def gt_digests(path: str | os.PathLike, *, from_source: bool = False) -> MaskDigests:
     """The :class:`~dbdbench.digests.MaskDigests` of a GT file, from its cache entry's header when it has one.
 
-    Only the header is read (the payload is checked when :func:`read_gt` reads it). ``from_source=True``
-    decodes the file itself; a caller that finds a mismatch on the cached digests confirms it that way, so
-    that a damaged entry can never be reported as a damaged file.
+    Only the header is read; the payload is checked when :func:`read_gt` reads it. A damaged header can
+    only give digests that match nothing, so a caller that finds a mismatch confirms it with
+    ``from_source=True``, which decodes the file itself: a damaged entry is never reported as a damaged file.
     """
-    path = Path(path)
-    target = None if from_source else _entry(path)
-    if target is not None:
-        try:
-            with open(target, "rb") as fh:
-                fields = _HEADER.unpack(fh.read(_HEADER.size))
-                size = os.fstat(fh.fileno()).st_size
-        except (OSError, struct.error):
-            fields = None
-        if fields is not None and _check_header(fields, size):
-            _, h, w, *_, white, black = fields
-            if white == _NO_DIGEST:
-                return MaskDigests((h, w), None, None)
-            return MaskDigests((h, w), white.hex(), black.hex())
+    target = None if from_source else _entry(Path(path))
+    if target is None:
+        return mask_digests(read_map(path, luminance=True))
+    try:
+        with open(target, "rb") as fh:
+            fields = _HEADER.unpack(fh.read(_HEADER.size))
+    except (OSError, struct.error):
+        fields = None
+    if fields is None or not _check_header(fields):
         return mask_digests(read_gt(path))  # decodes and writes the entry
-    return mask_digests(read_map(path, luminance=True))
+    _, h, w, *_, white, black = fields
+    if white == _NO_DIGEST:
+        return MaskDigests((h, w), None, None)
+    return MaskDigests((h, w), white.hex(), black.hex())
