@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 )
 @click.pass_context
 def datasets(ctx: click.Context, data_root: str | None, verify_all: bool) -> None:
-    """List every registered dataset with found / missing / incomplete status."""
+    """List every registered dataset with found / missing / incomplete status (and verify them)."""
     ctx.obj = {"data_root": data_root}
     if ctx.invoked_subcommand is not None:
         return
@@ -66,9 +66,10 @@ def _report(spec: DatasetSpec, data_root: str | None) -> bool:
 @click.pass_context
 @input_errors_exit_2
 def verify(ctx: click.Context, name: str) -> None:
-    """Check what evaluating NAME needs: GT presence, count, readability, digests and polarity.
+    """Check the GT of NAME as evaluation needs it.
 
-    Photos are optional: missing or odd photos are reported as notes, not problems.
+    Checks GT presence, count, readability and, where the registry pins them, each mask's digest
+    (inverted and foreign copies). Photos are optional: missing or odd photos are reported as notes.
     """
     from dbdbench.datasets import get_dataset
 
@@ -85,7 +86,11 @@ def verify(ctx: click.Context, name: str) -> None:
 @click.pass_context
 @input_errors_exit_2
 def digest(ctx: click.Context, name: str, out: Path | None) -> None:
-    """Write the digest list of NAME's GT masks (to pin a copy; see docs/datasets.md)."""
+    """Write the digest list of NAME's GT masks.
+
+    One line per mask: stem, size and the digest of its blur mask (see docs/datasets.md). Name the file
+    in a dataset's ``digests`` to pin that copy.
+    """
     from dbdbench.dataset_check import digest_list
     from dbdbench.datasets import get_dataset
     from dbdbench.results import atomic_write_text
