@@ -100,8 +100,9 @@ def _inverted_finding(spec: DatasetSpec, stems: list[str], n: int, folder: Path,
     if allow:
         text = f"{spec.name}: scored as is (--allow-foreign-gt), but {found}"
         return Finding("warning", "gt-inverted", text, tuple(stems))
+    source = spec.name if Path(spec.digests).suffix == ".txt" else spec.digests  # a user's list: its dataset
     fix = (
-        f"Place the original {spec.digests} GT (white = {_WHITE_WORDS[spec.gt_white]}) under "
+        f"Place the original {source} GT (white = {_WHITE_WORDS[spec.gt_white]}) under "
         f"<data-root>/{spec.folder}/{spec.gt_dir}/ ({spec.url or 'see docs/datasets.md'}), or register this copy as "
         f'a dataset of its own with gt_white = "{other}" and digests = "{spec.digests}" (docs/datasets.md)'
     )
