@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 from dbdbench.datasets import DatasetSpec, index_folder
 from dbdbench.digests import Pin, format_digests, mask_digests
-from dbdbench.gtcheck import verify_gt
+from dbdbench.gtcheck import gt_states, judge
 from dbdbench.io import read_image, read_map
+from dbdbench.sanity import Checks
 
 
 @dataclass
@@ -58,8 +59,8 @@ def verify_dataset(spec: DatasetSpec, data_root: str | os.PathLike | None = None
     """Check what evaluation needs, file by file; photos are optional and only reported.
 
     Problems: the GT folder missing, GT files missing or unreadable, another count than registered, masks
-    that differ from the pinned digests or are inverted (:func:`dbdbench.gtcheck.verify_gt`, every file
-    decoded). Notes: no pinned digests, photos missing, unreadable or of another size than their GT.
+    that differ from the pinned digests or are inverted (:mod:`dbdbench.gtcheck`, every file decoded).
+    Notes: no pinned digests, photos missing, unreadable or of another size than their GT.
     """
     out = Verification(spec.name)
     st = dataset_status(spec, data_root)
@@ -72,8 +73,10 @@ def verify_dataset(spec: DatasetSpec, data_root: str | os.PathLike | None = None
     except (FileNotFoundError, ValueError):
         return out  # already in st.problems
     out.n_gt = len(gts)
-    if spec.digests is not None:
-        out.problems += [f.message for f in verify_gt(spec, gts, from_source=True)]
+    if spec.digests is not None and gts:
+        states, unreadable = gt_states(spec, gts, from_source=True)
+        out.problems += list(unreadable.values())
+        out.problems += [f.text() for f in judge(spec, states, spec.gt_folder(data_root), Checks())]
     else:
         out.notes.append(f"{spec.name}: the registry pins no digests for these masks; their contents are not checked")
         for path in gts.values():

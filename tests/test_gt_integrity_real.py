@@ -54,18 +54,31 @@ def test_xu100_copy_is_refused_and_named(shared_data, tmp_path):
     assert res.exit_code == 2, res.output
     assert "this looks like the 'xu100' re-distribution of CUHK-TE-1 (white = in focus)" in res.output
     assert "Place the original CUHK GT (white = blurred) under <data-root>/CUHK/gt/" in res.output
-    assert 'gt_white = "sharp" and digests = "CUHK"' in res.output
+    assert 'gt_white = "sharp" and digests = "CUHK"' in res.output and "--accept gt-inverted" in res.output
 
 
-def test_xu100_copy_with_the_override_is_recorded(shared_data, tmp_path):
+def test_xu100_copy_accepted_is_recorded(shared_data, tmp_path):
     root = _copy_te1(shared_data, tmp_path / "xu100", lambda stem, arr: 255 - arr)
     out = tmp_path / "r.json"
-    res = _evaluate(shared_data, root, "--allow-foreign-gt", "--json", str(out))
+    res = _evaluate(shared_data, root, "--accept", "gt-inverted", "--accept", "inverted-maps", "--json", str(out))
     assert res.exit_code == 0, res.output
     data = json.loads(out.read_text())
-    [warning] = data["meta"]["warnings"]
-    assert warning["code"] == "gt-inverted" and len(warning["files"]) == 100 and "xu100" in warning["message"]
-    assert data["scores"]["max_f"] < 0.4  # what the inverted GT gives: the warning is the only sign
+    [warning] = [w for w in data["meta"]["warnings"] if w["code"] == "gt-inverted"]
+    assert len(warning["files"]) == 100 and "xu100" in warning["message"]
+    assert data["scores"]["max_f"] < 0.4  # what the inverted GT gives: the warnings are the only sign
+
+
+def test_xu100_copy_registered_with_its_polarity_scores_like_the_original(shared_data, data_root, tmp_path):
+    from dataclasses import replace
+
+    from dbdbench.evaluate import evaluate_folder
+
+    maps = shared_data / "hifst" / "cuhk_maps"
+    clean = evaluate_folder(maps, "CUHK-TE-1", pred_white="sharp", data_root=data_root, hashes=False)
+    root = _copy_te1(shared_data, tmp_path / "xu100", lambda stem, arr: 255 - arr)
+    xu100 = replace(DATASETS["CUHK-TE-1"], name="XU100", gt_white="sharp")  # digests = "CUHK" kept
+    res = evaluate_folder(maps, xu100, pred_white="sharp", data_root=root, hashes=False)
+    assert res.scores == clean.scores and round(res.scores["max_f"], 3) == 0.914
 
 
 def test_foreign_copy_names_the_edited_file(shared_data, tmp_path):
@@ -78,8 +91,8 @@ def test_foreign_copy_names_the_edited_file(shared_data, tmp_path):
     root = _copy_te1(shared_data, tmp_path / "edited", edit)
     res = _evaluate(shared_data, root)
     assert res.exit_code == 2, res.output
-    assert "1 of 100 GT masks" in res.output and "out_of_focus0284 (other pixels)" in res.output
-    assert "--allow-foreign-gt" in res.output
+    assert "1 of 100 GT masks" in res.output and "have other pixels than the registry's" in res.output
+    assert "(out_of_focus0284)" in res.output and "--accept gt-foreign" in res.output
 
 
 def test_truncated_cache_entries_give_the_clean_scores(shared_data, data_root, tmp_path, monkeypatch):

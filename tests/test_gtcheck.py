@@ -16,9 +16,11 @@ from dbdbench.cli import main
 from dbdbench.dataset_check import digest_list
 from dbdbench.datasets import DATASETS, DatasetSpec, register_from_toml
 from dbdbench.digests import mask_digest, parse_digests
-from dbdbench.evaluate import EvaluationError, evaluate_folder
+from dbdbench.evaluate import evaluate_folder
 from dbdbench.gtcache import entry_path, read_gt
 from dbdbench.gtcheck import verify_gt
+from dbdbench.io import ImageReadError
+from dbdbench.sanity import Checks, SanityError
 
 N = 5
 
@@ -67,7 +69,7 @@ def test_clean_copy_passes_and_records_no_warning(pinned):
     root, spec, preds = pinned
     assert verify_gt(spec, _files(root, spec)) == []
     res = evaluate_folder(preds, spec, pred_white="blur", data_root=root, hashes=False)
-    assert "warnings" not in res.meta
+    assert not [w for w in res.meta["warnings"] if w["code"].startswith("gt-")]
 
 
 def test_reencoded_copy_with_the_same_pixels_passes(pinned):
@@ -89,12 +91,14 @@ def test_inverted_copy_is_refused_with_the_fix(pinned):
     root, spec, preds = pinned
     _invert_all(root)
     [finding] = verify_gt(spec, _files(root, spec))
-    assert (finding.level, finding.code, finding.files) == ("error", "gt-inverted", tuple(f"im{i}" for i in range(N)))
-    with pytest.raises(EvaluationError) as err:
+    assert (finding.severity, finding.code) == ("error", "gt-inverted")
+    assert finding.files == tuple(f"im{i}" for i in range(N))
+    with pytest.raises(SanityError) as err:
         evaluate_folder(preds, spec, pred_white="blur", data_root=root, hashes=False)
     msg = str(err.value)
     assert "5 of 5 GT masks" in msg and "black and white swapped" in msg and "(white = in focus)" in msg
-    assert 'gt_white = "sharp"' in msg and "<data-root>/DS/gt/" in msg
+    assert 'gt_white = "sharp"' in msg and "<data-root>/DS/gt/" in msg and "--accept gt-inverted" in msg
+    assert "inverted-maps" not in msg  # refused before scoring: the maps are not blamed for the GT
 
 
 def test_inverted_copy_registered_with_its_polarity_scores_like_the_original(pinned):
@@ -120,35 +124,43 @@ def _make_foreign(root):
 def test_foreign_copy_names_each_file_and_the_override(pinned):
     root, spec, preds = pinned
     _make_foreign(root)
-    [finding] = verify_gt(spec, _files(root, spec))
-    assert (finding.level, finding.code) == ("error", "gt-foreign")
-    assert finding.files == ("extra", "im1", "im2", "im3")
-    for part in (
-        "4 of 6 GT masks",
-        "extra (not in the registry's list)",
-        "im1 (other pixels)",
-        "im2 (22x15, the registry's is 44x30)",
-        "im3 (not black and white only)",
-        "--allow-foreign-gt",
-    ):
-        assert part in finding.message
+    findings = verify_gt(spec, _files(root, spec))
+    assert [(f.severity, f.code, f.files) for f in findings] == [
+        ("error", "gt-foreign", ("im2",)),
+        ("error", "gt-foreign", ("im3",)),
+        ("error", "gt-foreign", ("im1",)),
+        ("error", "gt-foreign", ("extra",)),
+    ]
+    texts = [f.text() for f in findings]
+    assert "DS: 1 of 6 GT masks in" in texts[0] and "have another size than the registry's" in texts[0]
+    assert "are not black and white only" in texts[1] and "have other pixels than the registry's" in texts[2]
+    assert "DS: 1 GT file(s) in" in texts[3] and "are not in the registry's list" in texts[3]
+    assert all("--accept gt-foreign" in t and "(im" in t or "(extra)" in t for t in texts)
     (root / "DS" / "gt" / "extra.png").unlink()  # (it has no prediction)
-    with pytest.raises(EvaluationError, match="--allow-foreign-gt"):
+    with pytest.raises(SanityError, match="--accept gt-foreign"):
         evaluate_folder(preds, spec, pred_white="blur", data_root=root, hashes=False)
 
 
-def test_allow_foreign_gt_scores_and_records_the_warning(pinned):
+def test_accepted_gt_findings_are_scored_and_recorded(pinned):
     root, spec, preds = pinned
     _make_foreign(root)
     (root / "DS" / "gt" / "extra.png").unlink()
     cv2.imwrite(str(root / "DS" / "gt" / "im4.png"), 255 - _mask(4))
-    with pytest.warns(UserWarning, match="--allow-foreign-gt"):
-        res = evaluate_folder(preds, spec, pred_white="blur", data_root=root, hashes=False, allow_foreign_gt=True)
-    warnings = res.meta["warnings"]
+    checks = Checks(accept=frozenset({"gt-foreign", "gt-inverted"}))
+    res = evaluate_folder(preds, spec, pred_white="blur", data_root=root, hashes=False, checks=checks)
+    warnings = [w for w in res.meta["warnings"] if w["code"].startswith("gt-")]
     codes = [(w["code"], w["files"]) for w in warnings]
-    assert codes == [("gt-inverted", ["im4"]), ("gt-foreign", ["im1", "im2", "im3"])]
-    assert all(set(w) == {"code", "message", "files"} and w["message"] for w in warnings)
-    assert json.loads(json.dumps(res.meta["warnings"])) == warnings
+    assert codes == [
+        ("gt-inverted", ["im4"]),
+        ("gt-foreign", ["im2"]),
+        ("gt-foreign", ["im3"]),
+        ("gt-foreign", ["im1"]),
+    ]
+    assert all(set(w) == {"code", "message", "files"} for w in warnings)
+    assert all("(accepted with --accept gt-" in w["message"] for w in warnings)
+    only_inverted = Checks(accept=frozenset({"gt-inverted"}))
+    with pytest.raises(SanityError, match="gt-foreign"):
+        evaluate_folder(preds, spec, pred_white="blur", data_root=root, hashes=False, checks=only_inverted)
 
 
 def test_a_damaged_cache_entry_is_never_reported_as_a_foreign_file(pinned):
@@ -164,11 +176,11 @@ def test_a_damaged_cache_entry_is_never_reported_as_a_foreign_file(pinned):
     assert verify_gt(spec, files) == []
 
 
-def test_unreadable_gt_is_an_error_even_with_the_override(pinned):
+def test_unreadable_gt_is_an_error_even_when_accepted(pinned):
     root, spec, _ = pinned
     (root / "DS" / "gt" / "im0.png").write_bytes(b"\x89PNG broken")
-    findings = verify_gt(spec, _files(root, spec), allow_foreign=True)
-    assert [(f.level, f.code, f.files) for f in findings] == [("error", "gt-unreadable", ("im0",))]
+    with pytest.raises(ImageReadError, match="im0.png"):
+        verify_gt(spec, _files(root, spec), Checks(accept=frozenset({"gt-foreign"})))
 
 
 def test_cli_refuses_an_inverted_copy_with_exit_2(pinned, monkeypatch):
@@ -182,9 +194,12 @@ def test_cli_refuses_an_inverted_copy_with_exit_2(pinned, monkeypatch):
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 2 and "black and white swapped" in res.output
     out = root / "r.json"
-    res = CliRunner().invoke(main, [*args, "--allow-foreign-gt", "--json", str(out)])
+    # accepted, the inverted GT makes the maps look inverted: that refusal needs its own --accept
+    res = CliRunner().invoke(main, [*args, "--accept", "gt-inverted"])
+    assert res.exit_code == 2 and "inverted-maps" in res.output
+    res = CliRunner().invoke(main, [*args, "--accept", "gt-inverted", "--accept", "inverted-maps", "--json", str(out)])
     assert res.exit_code == 0, res.output
-    assert [w["code"] for w in json.loads(out.read_text())["meta"]["warnings"]] == ["gt-inverted"]
+    assert "gt-inverted" in [w["code"] for w in json.loads(out.read_text())["meta"]["warnings"]]
 
 
 def test_verify_reports_gt_problems_and_photo_notes(pinned, monkeypatch):
