@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from dbdbench.datasets import DatasetSpec, index_folder
 from dbdbench.digests import Pin, format_digests, mask_digests
 from dbdbench.gtcheck import gt_states, judge
@@ -60,7 +62,8 @@ def verify_dataset(spec: DatasetSpec, data_root: str | os.PathLike | None = None
 
     Problems: the GT folder missing, GT files missing or unreadable, another count than registered, masks
     that differ from the pinned digests or are inverted (:mod:`dbdbench.gtcheck`, every file decoded).
-    Notes: no pinned digests, photos missing, unreadable or of another size than their GT.
+    Without pinned digests, 8-bit masks holding only 0 and 1 are problems (binarised on the 0..255 scale
+    they are empty). Notes: no pinned digests, photos missing, unreadable or of another size than their GT.
     """
     out = Verification(spec.name)
     st = dataset_status(spec, data_root)
@@ -73,7 +76,9 @@ def verify_dataset(spec: DatasetSpec, data_root: str | os.PathLike | None = None
     except (FileNotFoundError, ValueError):
         return out  # already in st.problems
     out.n_gt = len(gts)
-    if spec.digests is not None and gts:
+    if not gts:
+        return out
+    if spec.digests is not None:
         states, unreadable = gt_states(spec, gts, from_source=True)
         out.problems += list(unreadable.values())
         out.problems += [f.text() for f in judge(spec, states, spec.gt_folder(data_root), Checks())]
@@ -81,9 +86,12 @@ def verify_dataset(spec: DatasetSpec, data_root: str | os.PathLike | None = None
         out.notes.append(f"{spec.name}: the registry pins no digests for these masks; their contents are not checked")
         for path in gts.values():
             try:
-                read_map(path, luminance=True)
+                gt = read_map(path, luminance=True)
             except ValueError as exc:
                 out.problems.append(str(exc))
+                continue
+            if gt.dtype == np.uint8 and gt.size and gt.max() == 1:
+                out.problems.append(f"{path}: holds only the values 0 and 1; use the dataset's original 0/255 masks")
     out.notes += _photo_notes(spec, gts, data_root)
     return out
 

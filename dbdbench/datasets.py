@@ -18,6 +18,8 @@ from pathlib import Path
 
 import tomllib
 
+from dbdbench.digests import read_digests
+
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 POLARITIES = ("blur", "sharp", "unknown")
 
@@ -355,8 +357,6 @@ def register(spec: DatasetSpec, *, overwrite: bool = False) -> DatasetSpec:
     if spec.gt_white not in POLARITIES:
         raise ValueError(f"{spec.name}: gt_white must be one of {POLARITIES}, got {spec.gt_white!r}")
     if spec.digests is not None:
-        from dbdbench.digests import read_digests
-
         read_digests(spec.digests)  # a missing or malformed list is an error now, not at the first evaluation
     DATASETS[spec.name] = spec
     return spec

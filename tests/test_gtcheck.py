@@ -223,3 +223,14 @@ def test_registering_a_missing_digest_list_fails_at_once(tmp_path):
     toml.write_text('[datasets.DS-NOLIST]\nfolder = "DS"\ngt_white = "blur"\ndigests = "nowhere.txt"\n')
     with pytest.raises(FileNotFoundError, match="nowhere.txt"):
         register_from_toml(toml)
+
+
+def test_verify_without_digests_notes_it_and_refuses_0_1_masks(pinned):
+    from dbdbench.dataset_check import verify_dataset
+
+    root, spec, _ = pinned
+    bare = replace(spec, digests=None)
+    ver = verify_dataset(bare, root)
+    assert ver.problems == [] and any("pins no digests" in n for n in ver.notes)
+    cv2.imwrite(str(root / "DS" / "gt" / "im2.png"), _mask(2) // 255)
+    assert [p for p in verify_dataset(bare, root).problems if "im2.png: holds only the values 0 and 1" in p]
