@@ -25,7 +25,7 @@ from dbdbench.datasets import DatasetSpec, read_split
 from dbdbench.digests import MaskDigests, Pin, read_digests
 from dbdbench.gtcache import gt_digests
 from dbdbench.io import ImageReadError
-from dbdbench.sanity import Checks, Finding
+from dbdbench.sanity import Checks, Finding, judged
 
 #: copies known to circulate with the other polarity: (digest list, split) -> what the copy is
 KNOWN_INVERTED_COPIES = {("CUHK", "CUHK-TE-1"): "the 'xu100' re-distribution of CUHK-TE-1"}
@@ -80,12 +80,6 @@ def gt_states(
     return states, unreadable
 
 
-def _judged(code: str, message: str, files: list[str], fix: str, checks: Checks) -> Finding:
-    if code in checks.accept:
-        return Finding(code, "warning", f"{message} (accepted with --accept {code})", tuple(files))
-    return Finding(code, "error", message, tuple(files), fix)
-
-
 def _inverted(spec: DatasetSpec, stems: list[str], n: int, folder: Path, checks: Checks) -> Finding:
     other = _OTHER[spec.gt_white]
     lowered = {s.lower() for s in stems}
@@ -105,7 +99,7 @@ def _inverted(spec: DatasetSpec, stems: list[str], n: int, folder: Path, checks:
         f'a dataset of its own with gt_white = "{other}" and digests = "{spec.digests}" (docs/datasets.md); '
         "--accept gt-inverted scores it as it is"
     )
-    return _judged("gt-inverted", message, stems, fix, checks)
+    return judged("gt-inverted", message, stems, fix, checks)
 
 
 def _foreign(spec: DatasetSpec, stems: list[str], reason: str, n: int, folder: Path, checks: Checks) -> Finding:
@@ -115,7 +109,7 @@ def _foreign(spec: DatasetSpec, stems: list[str], reason: str, n: int, folder: P
         "Scores on this copy are not comparable with published ones: restore the original files "
         f"({spec.url or 'see docs/datasets.md'}), or pass --accept gt-foreign to score it as it is"
     )
-    return _judged("gt-foreign", message, stems, fix, checks)
+    return judged("gt-foreign", message, stems, fix, checks)
 
 
 def verify_gt(
