@@ -66,21 +66,30 @@ def _write(text: str, out: str | None) -> None:
 @click.command()
 @click.argument("results", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--format", "fmt", type=click.Choice(["latex", "markdown", "csv"]), default="latex", show_default=True)
-@click.option("--metrics", help="Comma-separated metric keys in column order, e.g. mae,max_f,auc (default: all).")
+@click.option("--metrics", help="Comma-separated metric keys in column order, e.g. mae,max_f,auc, or 'all' "
+              "(default: the columns papers report under each protocol; see docs/reports.md).")
 @click.option("--decimals", type=click.IntRange(0, 8), default=3, show_default=True)
 @click.option("--transpose", is_flag=True, help="Methods as columns, (dataset, metric) as rows.")
 @click.option("--caption", help="Text placed before the generated caption.")
 @click.option("--label", help="LaTeX \\label for the table.")
+@click.option("--wide/--narrow", default=None,
+              help="LaTeX table* (page width) or table (column width) [default: table* for several datasets].")
+@click.option("--fit", type=click.Choice(["auto", "resize", "none"]), default="auto", show_default=True,
+              help="LaTeX: auto scales the tabular down only when wider than the line (needs graphicx); "
+              "resize always scales it to the line; none keeps its natural size.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
-def table(results, fmt, metrics, decimals, transpose, caption, label, out) -> None:
+def table(results, fmt, metrics, decimals, transpose, caption, label, out, **layout) -> None:
     """Write a methods x (dataset, metric) table from RESULTS (result JSON files or folders of them).
 
-    Best numbers are bold and second underlined per column; numbers copied from papers carry a dagger.
+    Best numbers are bold and second underlined per column, compared as printed; numbers copied from
+    papers carry a dagger. The caption names the datasets with their image counts and states each
+    protocol's choices (beta^2, thresholds, averaging, positive class).
     """
     from dbdbench.report.tables import make_table
 
     try:
-        text = make_table(load_results(results), _split(metrics), fmt, decimals, transpose, caption, label)
+        text = make_table(load_results(results), _split(metrics), fmt, decimals, transpose, caption, label,
+                          **layout)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
     _write(text, out)
