@@ -107,9 +107,12 @@ def _parse_maps(items: tuple[str, ...]) -> dict[str, str]:
 
 @click.command()
 @click.argument("results", nargs=-1, type=click.Path(exists=True))
-@click.option("--curve", type=click.Choice(["pr", "fmeasure", "roc"]), default="pr", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Figure file: .pdf, .png or .svg.")
-@click.option("--title", help="Figure title.")
+@click.option("--curve", default="pr", show_default=True,
+              help="pr, fmeasure or roc; several comma-separated (e.g. pr,fmeasure) draw one row per curve "
+              "with one column per dataset.")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, multiple=True,
+              help="Figure file: .pdf, .png (300 dpi) or .svg; repeat for several formats.")
+@click.option("--title", help="Figure title (a single panel keeps only this one).")
 @click.option("--grid", is_flag=True, help="Draw a qualitative grid (image, GT, maps) instead of curves.")
 @click.option("--gt", "gt_dir", type=click.Path(file_okay=False), help="[--grid] Folder of GT masks.")
 @click.option("--images", "image_dir", type=click.Path(file_okay=False), help="[--grid] Folder of input photos.")
@@ -122,13 +125,16 @@ def _parse_maps(items: tuple[str, ...]) -> dict[str, str]:
 def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_white, maps_white, map_white) -> None:
     """Plot PR / F-measure / ROC curves of RESULTS, one panel per dataset.
 
+    Legends give max F (PR, F curves) or AUC (ROC), best first; a footnote states the protocol.
+
     With --grid, draw a visual comparison (rows: stems; columns: input, GT, each map) instead:
 
     \b
     dbdbench plot --grid --gt GT/ --images IMG/ --map HiFST=hifst_maps/ \\
         --map Ours=ours/ --map-white HiFST=sharp --stems out_of_focus0284,out_of_focus0607 --out grid.pdf
     """
-    from dbdbench.report.plots import plot_curves, plot_qualitative
+    from dbdbench.report.plots import plot_curves
+    from dbdbench.report.qualitative import plot_qualitative
 
     try:
         if grid:
@@ -143,18 +149,18 @@ def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_wh
                 if name not in folders:
                     raise click.UsageError(f"--map-white {item!r}: no --map named {name!r} (have {list(folders)})")
                 polarity[name] = white
-            plot_qualitative(image_dir, gt_dir, folders, _split(stems), out, gt_white, polarity)
+            plot_qualitative(image_dir, gt_dir, folders, _split(stems), list(out), gt_white, polarity)
         else:
             if not results:
                 raise click.UsageError("Give result JSON files or folders (or use --grid)")
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                plot_curves(load_results(results), curve, out, title=title)
+                plot_curves(load_results(results), _split(curve) or ["pr"], list(out), title=title)
             for w in caught:
                 click.echo(f"warning: {w.message}", err=True)
     except (ValueError, FileNotFoundError) as exc:
         raise InputError(str(exc)) from exc
-    click.echo(f"wrote {out}", err=True)
+    click.echo(f"wrote {', '.join(out)}", err=True)
 
 
 @click.command()

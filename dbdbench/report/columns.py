@@ -66,7 +66,8 @@ _NORMALIZE = {
 
 
 def _num(value: float) -> str:
-    return f"{value:.4f}".rstrip("0").rstrip(".") if value != round(value) else f"{value:.1f}"
+    """``0.5``, ``0.502``, ``0``, ``2``: at most four decimals, no trailing zeros."""
+    return f"{value:.4f}".rstrip("0").rstrip(".") if value != round(value) else str(int(value))
 
 
 def describe_settings(settings: Mapping[str, Any], metrics: Iterable[str]) -> str:
