@@ -224,6 +224,9 @@ RESCORED_META_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
     "created": (False, _is_str, "an ISO time"),
     "data_root": (False, _is_str, "never stored (machine path)"),
     "resized": (False, lambda v: isinstance(v, (int, list)), "how many maps were resized"),
+    "warnings": (False, lambda v: isinstance(v, list) and all(
+        isinstance(w, dict) and _is_str(w.get("message")) for w in v),
+        "a list of {code, message, files} recorded by the sanity stage"),
 }
 
 

@@ -154,6 +154,18 @@ def rank_marks(values: Sequence[float], higher_is_better: bool, decimals: int) -
     return [NONE if v is None else codes.get(v, NONE) for v in shown]
 
 
+def display_ranks(values: Sequence[float | None], higher_is_better: bool, decimals: int) -> list[int | None]:
+    """Competition ranks ("1224") of the values as printed with ``decimals`` digits; None where missing.
+
+    Values that print the same share a rank, and the next distinct value skips the tied places, so a
+    reader who sees 0.914 twice sees rank 1 twice.
+    """
+    shown = [None if _missing(v) else float(f"{v:.{decimals}f}") for v in values]
+    present = [v for v in shown if v is not None]
+    better = (lambda a, b: a > b) if higher_is_better else (lambda a, b: a < b)
+    return [None if v is None else 1 + sum(better(o, v) for o in present) for v in shown]
+
+
 def _missing(value: float | None) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
