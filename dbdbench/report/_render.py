@@ -79,9 +79,9 @@ def _method(row, latex: bool) -> str:
     return row.method + ("†" if row.reported else "")
 
 
-def caption_text(grid: ScoreGrid, caption: str | None, latex: bool, marked: bool = True) -> str:
+def caption_text(grid: ScoreGrid, caption: str | None, latex: bool, marked: int = 2) -> str:
     """The user's caption, then what was scored (datasets with image counts), the protocol's choices in
-    words, and the legend of marks."""
+    words, and the legend of the marks in use (``marked``: 0 none, 1 bold only, 2 bold and underline)."""
     code = (lambda p: rf"\texttt{{{latex_escape(p)}}}") if latex else (lambda p: f"`{p}`")
     conv = latex_text if latex else str
     sentences = []
@@ -90,7 +90,8 @@ def caption_text(grid: ScoreGrid, caption: str | None, latex: bool, marked: bool
         words = grid.descriptions.get(protocol)
         how = f": {words}" if words else ": numbers as printed in the source paper, with that paper's definitions"
         sentences.append(f"{conv(scored)}, protocol {code(protocol)}{conv(how)}.")
-    marks = "Best in bold, second underlined (compared as printed); " if marked else ""
+    marks = {0: "", 1: "Best in bold (compared as printed); "}.get(
+        marked, "Best in bold, second underlined (compared as printed); ")
     legend = conv(f"{marks}↑/↓: higher/lower is better.")
     text = " ".join([*sentences, legend])
     if not caption:
@@ -158,7 +159,7 @@ def latex(grid: ScoreGrid, marks: np.ndarray, decimals: int, transpose: bool, ca
         "% requires \\usepackage{booktabs}" + (" and \\usepackage{graphicx}" if fit != "none" else ""),
         rf"\begin{{{env}}}[t]",
         r"\centering",
-        rf"\caption{{{caption_text(grid, caption, True, bool(marks.any()))}}}",
+        rf"\caption{{{caption_text(grid, caption, True, int(marks.max(initial=0)))}}}",
     ]
     if label:
         out.append(rf"\label{{{label}}}")
@@ -189,7 +190,7 @@ def markdown(grid: ScoreGrid, marks: np.ndarray, decimals: int, transpose: bool,
                 for j, c in enumerate(grid.columns)]
         align = [":--", ":--"] + ["--:"] * len(grid.rows)
     lines = [_md_row(head), "|" + "|".join(align) + "|", *(_md_row(r) for r in body), ""]
-    lines.append(caption_text(grid, caption, False, bool(marks.any())))
+    lines.append(caption_text(grid, caption, False, int(marks.max(initial=0))))
     footnotes = notes(grid)
     if footnotes:
         lines += ["", *footnotes]

@@ -213,14 +213,16 @@ def _legend(ax: Axes, entries: list[tuple[float, str, object]], curve: str, crow
 
 def _footnote(results: Sequence[Result], kinds: Sequence[str]) -> str:
     """One line per protocol: its choices in words, plus the legend of the dagger when needed."""
-    metrics = {HEADLINE[k] for k in kinds}
+    shown = [k for k in kinds if any(headline_score(r, k) is not None for r in results)]
+    # the curves' own choices ("ar" stands for a threshold curve without F), plus the definition of a score
+    # only when the legend shows it
+    metrics = {"ar" if k == "roc" else "max_f" for k in kinds} | {HEADLINE[k] for k in shown}
     lines = []
     for protocol in dict.fromkeys(r.protocol for r in results):
         settings = protocol_settings(protocol, results)
         words = describe_settings(settings, metrics) if settings else "numbers as published"
         lines.append(f"Protocol {protocol}: {words}.")
-    scores = " / ".join(dict.fromkeys("max F" if HEADLINE[k] == "max_f" else "AUC" for k in kinds
-                                      if any(headline_score(r, k) is not None for r in results)))
+    scores = " / ".join(dict.fromkeys("max F" if HEADLINE[k] == "max_f" else "AUC" for k in shown))
     legend = f"Legend: {scores}, best first." if scores else ""
     if any(_reported(r) for r in results):
         legend = f"† published by the authors (not re-computed by dbdbench). {legend}".strip()
@@ -230,7 +232,10 @@ def _footnote(results: Sequence[Result], kinds: Sequence[str]) -> str:
 
 
 def _layout(kinds: list[str], names: list[str], ncols: int | None) -> tuple[int, int, list[tuple[str, str]]]:
-    """Grid shape and the (curve, panel) of each cell, row by row (curves as rows when several)."""
+    """Grid shape and the (curve, panel) of each cell, row by row: curves as rows when several (side by
+    side for a single dataset)."""
+    if len(kinds) > 1 and len(names) == 1:
+        return 1, len(kinds), [(k, names[0]) for k in kinds]
     if len(kinds) > 1:
         return len(kinds), len(names), [(k, n) for k in kinds for n in names]
     ncols = ncols or min(3, len(names))
@@ -298,7 +303,7 @@ def plot_curves(
     crowded = len({r.method for k in kinds for rs in panels[k].values() for r in rs}) > CROWDED
     width = panel_size[0] + (LEGEND_WIDTH if crowded else 0.0)
     note = _footnote(results, kinds) if footnote else ""
-    chars = max(40, int(width * ncols * 72 / 5.2))  # characters per footnote line at x-small type
+    chars = max(40, int(width * ncols * 72 / 4.3))  # characters per footnote line at x-small type
     note = "\n".join(textwrap.fill(line, chars) for line in note.splitlines())
     extra = 0.13 * (note.count("\n") + 1) if note else 0.0  # the footnote's lines get their own height
     fig = Figure(figsize=(width * ncols, panel_size[1] * nrows + extra), layout="constrained")
@@ -311,7 +316,7 @@ def plot_curves(
         ax.set(xlim=(0, 1), ylim=(_floor(rs, kind), 1.01), xlabel=x_label, ylabel=y_label)
         if single:
             ax.set_title(title or name)
-        elif len(kinds) == 1 or i < ncols:  # a grid names the datasets above its top row only
+        elif len(names) > 1 and (len(kinds) == 1 or i < ncols):  # a grid names datasets above its top row
             ax.set_title(name)
         ax.grid(True, alpha=0.3)
         if kind == "roc":
@@ -320,8 +325,8 @@ def plot_curves(
             _legend(ax, entries, kind, crowded)
     for ax in axes[len(cells):]:
         ax.set_visible(False)
-    if title and not single:
-        fig.suptitle(title)
+    if not single and (title or len(names) == 1):  # one dataset in several panels: its name once, on top
+        fig.suptitle(title or names[0])
     if note:
         fig.supxlabel(note, fontsize="x-small", color="0.3", ha="left", x=0.01, multialignment="left")
     save_figure(fig, paths)
