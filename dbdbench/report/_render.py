@@ -28,7 +28,7 @@ _LATEX_SPECIALS = {
 _LATEX_RE = re.compile("|".join(re.escape(k) for k in _LATEX_SPECIALS))
 #: Unicode in generated captions -> LaTeX (applied after escaping)
 _LATEX_SYMBOLS = {"≥": r"$\geq$", "β²": r"$\beta^2$", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "–": "--",
-                  "†": r"$^\dagger$"}
+                  "†": r"$^\dagger$", ">": "$>$", "<": "$<$"}  # < > are other glyphs in OT1 text fonts
 MISSING_TEXT = "–"
 REPORTED_NOTE = "reported in the original paper (copied, not re-scored by dbdbench)"
 #: inside the float: smaller type and narrower column gaps, as two-column papers set their tables
@@ -41,7 +41,7 @@ def latex_escape(text: str) -> str:
 
 
 def latex_text(text: str) -> str:
-    """Plain text with a few Unicode symbols (``≥ β² ↑ ↓ – †``) as LaTeX: escape, then map the symbols."""
+    """Plain text with a few symbols (``≥ β² ↑ ↓ – † < >``) as LaTeX: escape, then map the symbols."""
     out = latex_escape(text)
     for symbol, tex in _LATEX_SYMBOLS.items():
         out = out.replace(symbol, tex)
@@ -163,7 +163,7 @@ def latex(grid: ScoreGrid, marks: np.ndarray, decimals: int, transpose: bool, ca
     ]
     if label:
         out.append(rf"\label{{{label}}}")
-    out += [*LATEX_SETUP, *_latex_tabular(spec, _latex_body(grid, cells, transpose), fit)]
+    out += [r"\smallskip", *LATEX_SETUP, *_latex_tabular(spec, _latex_body(grid, cells, transpose), fit)]
     footnotes = notes(grid)
     if footnotes:
         out.append(r"\par\smallskip")

@@ -268,8 +268,7 @@ def latex_tables(groups: dict[str, dict[str, list[Row]]]) -> dict[str, str]:
         # a short caption: protocol descriptions are plain text and may hold LaTeX specials such as "^"
         caption = ("Numbers as printed in the source paper; metric definitions as in that paper "
                    "(see docs/submissions.md)." if protocol in REPORTED_PROTOCOLS else None)
-        text = make_table(_results(rows), metrics=metric_columns(protocol, rows), fmt="latex", caption=caption,
-                          label=f"tab:{slug(protocol)}")
+        text = make_table(_results(rows), fmt="latex", caption=caption, label=f"tab:{slug(protocol)}")
         out[f"{slug(protocol)}.tex"] = text if text.endswith("\n") else text + "\n"
     return out
 
