@@ -42,7 +42,7 @@ def latex_escape(text: str) -> str:
 
 def latex_text(text: str) -> str:
     """Plain text with a few symbols (``≥ β² ↑ ↓ – † < >``) as LaTeX: escape, then map the symbols."""
-    out = latex_escape(text)
+    out = latex_escape(text).replace("--", "-{}-")  # an option name such as --strict, not an en dash
     for symbol, tex in _LATEX_SYMBOLS.items():
         out = out.replace(symbol, tex)
     return out

@@ -280,3 +280,48 @@ def test_cli_reads_files_and_folders(tmp_path):
     assert len(frame) == 5
     bad = CliRunner().invoke(table_cmd, [str(sub / "meta.json")])
     assert bad.exit_code == 2 and "not a dbdbench result" in bad.output
+
+
+# ------------------------------------------------------------------------------------------ defaults
+
+
+def test_default_columns_are_the_paper_columns_of_each_protocol():
+    from dbdbench.metrics import get_protocol
+
+    rng = np.random.default_rng(5)
+    results = [full_result(m, "CUHK-TE-1", rng) for m in ("A", "B")]
+    pysod = get_protocol("pysod")
+    results.append(Result(protocol="pysod", scores={k: 0.5 for k in pysod.metrics}, dataset="CUHK-TE-1",
+                          method="A", protocol_settings=pysod.settings(), n_images=100))
+    grid = build_grid(results)
+    by_protocol = {p: [c.metric for c in grid.columns if c.protocol == p] for p in ("dbdbench", "pysod")}
+    assert by_protocol["dbdbench"] == ["mae", "max_f", "bin_f", "bin_iou_pooled", "auc"]
+    assert by_protocol["pysod"] == ["mae", "max_f", "adp_f", "sm", "max_em"]  # PySODMetrics prints adaptive F
+    every = build_grid(results, ["all"])
+    assert {"adp_f", "adp_iou", "ap"} <= {c.metric for c in every.columns}
+
+
+def test_caption_states_the_protocol_in_words_with_image_counts():
+    rng = np.random.default_rng(6)
+    text = make_table([full_result(m, "CUHK-TE-1", rng) for m in ("A", "B", "C")], fmt="markdown")
+    caption = text.strip().splitlines()[-1]
+    for words in ("CUHK-TE-1 (100 images)", "protocol `dbdbench`", "blur class positive", "GT ≥ 0.5",
+                  "256 thresholds (≥)", "β² = 0.3", "curves averaged over images", "threshold ≥ 0.5",
+                  "pooled = from dataset-summed counts", "AUC = exact area under the ROC curve",
+                  "Best in bold, second underlined"):
+        assert words in caption, words
+    latex = make_table([full_result(m, "CUHK-TE-1", rng) for m in ("A", "B")], fmt="latex")
+    assert r"$\beta^2$ = 0.3" in latex and "GT $\\geq$ 0.5" in latex
+    assert "Best in bold (compared as printed)" in latex  # two methods: no second place to explain
+
+
+def test_warnings_recorded_with_a_result_become_table_notes():
+    rng = np.random.default_rng(7)
+    a, b = full_result("A", "CUHK-TE-1", rng), full_result("B", "CUHK-TE-1", rng)
+    a.meta = {"warnings": [{"code": "inverted-images", "message": "3 maps look inverted; pass --pred-white",
+                            "files": ["x.png"]}]}
+    md = make_table([a, b], fmt="markdown")
+    assert "Warning for A on CUHK-TE-1 (dbdbench): 3 maps look inverted; pass --pred-white" in md
+    latex = make_table([a, b], fmt="latex")
+    assert r"{\footnotesize Warning for A on CUHK-TE-1 (dbdbench): 3 maps look inverted; pass -{}-pred-white" \
+        in latex
