@@ -91,7 +91,9 @@ def describe_settings(settings: Mapping[str, Any], metrics: Iterable[str]) -> st
         parts.append(f"F-beta with β² = {_num(float(settings.get('beta2', 0.3)))}")
     if curves:
         if settings.get("curve_average") == "pr":
-            parts.append("F from the mean precision and mean recall over images")
+            uses_f = bool(metrics & {"max_f", "mean_f", "auc_fcurve"})
+            parts.append("F from the mean precision and mean recall over images" if uses_f
+                         else "per-image rates averaged over images")
         else:
             parts.append("curves averaged over images")
     if "max_f" in metrics and settings.get("best_f") == "per_image":

@@ -108,8 +108,7 @@ td.small { max-width: 230px; }
 .small { color: var(--muted); font-size: 12px; }
 #lb-notes { color: #9a6700; font-size: 13px; }
 .figs { display: flex; flex-wrap: wrap; gap: 12px; margin-top: 14px; align-items: flex-start; }
-.figs img { max-width: 100%; width: 440px; border: 1px solid var(--line); }
-.figs img.wide { width: 620px; }
+.figs img { max-width: 100%; height: auto; border: 1px solid var(--line); }
 footer { color: var(--muted); font-size: 12px; margin-top: 18px; }
 """
 
@@ -242,7 +241,6 @@ _JS = r"""
     var figs = $("lb-figs"); figs.replaceChildren();
     p.figures.forEach(function (f) {
       var img = el("img"); img.src = f.src; img.alt = f.curve + " curves, " + state.dataset + ", " + state.protocol;
-      if (p.rows.length > 6) { img.className = "wide"; }
       figs.appendChild(img);
     });
     $("lb-nofigs").hidden = p.figures.length > 0;
