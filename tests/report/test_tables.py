@@ -325,3 +325,16 @@ def test_warnings_recorded_with_a_result_become_table_notes():
     latex = make_table([a, b], fmt="latex")
     assert r"{\footnotesize Warning for A on CUHK-TE-1 (dbdbench): 3 maps look inverted; pass -{}-pred-white" \
         in latex
+
+
+def test_cli_width_and_fit_options(tmp_path):
+    rng = np.random.default_rng(8)
+    for i, m in enumerate(("A", "B")):
+        full_result(m, "CUHK-TE-1", rng).to_json(tmp_path / f"{i}.json")
+    run = CliRunner().invoke(table_cmd, [str(tmp_path)])
+    assert run.exit_code == 0 and r"\begin{table}[t]" in run.output and r"\ifdim\wd0>\linewidth" in run.output
+    run = CliRunner().invoke(table_cmd, [str(tmp_path), "--wide", "--fit", "resize"])
+    assert run.exit_code == 0 and r"\begin{table*}[t]" in run.output and r"\resizebox{\linewidth}{!}{%" in run.output
+    run = CliRunner().invoke(table_cmd, [str(tmp_path), "--fit", "none", "--metrics", "all"])
+    assert run.exit_code == 0 and "resizebox" not in run.output and r"\begin{table*}" in run.output
+    assert "graphicx" not in run.output.splitlines()[0]
