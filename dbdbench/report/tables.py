@@ -186,7 +186,8 @@ def _check_metrics(metrics: Iterable[str]) -> list[str]:
 def build_grid(results: Sequence[Result], metrics: Sequence[str] | None = None) -> ScoreGrid:
     """Arrange results as rows (method, kind) x columns (dataset, protocol, metric).
 
-    Rows and datasets keep the order in which they first appear in ``results``. Metrics follow
+    Rows and datasets keep the order in which they first appear in ``results``; curve-only results (no
+    scores) are left out. Metrics follow
     ``metrics``; ``None`` takes each protocol's default columns
     (:func:`dbdbench.report.columns.default_metrics`), and ``["all"]`` every key present, in the order of
     :data:`dbdbench.metrics.METRICS`. Columns that no result fills are left out.
@@ -198,6 +199,10 @@ def build_grid(results: Sequence[Result], metrics: Sequence[str] | None = None) 
         for the same method, kind, dataset and protocol.
     """
     _check_results(results)
+    # published curves without scalar scores have no cell to fill (dbdbench plot draws them)
+    results = [r for r in results if r.scores]
+    if not results:
+        raise ValueError("The results hold curves only, no scores to tabulate; draw them with `dbdbench plot`")
     present = {k for r in results for k in r.scores}
     unknown = sorted(present - set(METRICS))
     if unknown:

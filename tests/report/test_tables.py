@@ -338,3 +338,12 @@ def test_cli_width_and_fit_options(tmp_path):
     run = CliRunner().invoke(table_cmd, [str(tmp_path), "--fit", "none", "--metrics", "all"])
     assert run.exit_code == 0 and "resizebox" not in run.output and r"\begin{table*}" in run.output
     assert "graphicx" not in run.output.splitlines()[0]
+
+
+def test_curve_only_results_are_left_out_of_tables():
+    curve = Result(protocol="hifst", scores={}, dataset="CUHK", method="Bae07", meta={"kind": "reported"},
+                   curves={"precision": np.array([0.6, 0.7]), "recall": np.array([1.0, 0.5])})
+    scored = res("HiFST", "CUHK", {"max_f": 0.821, "mean_f": 0.737}, "hifst")
+    assert [r.method for r in build_grid([curve, scored]).rows] == ["HiFST"]
+    with pytest.raises(ValueError, match="curves only"):
+        make_table([curve])
