@@ -15,6 +15,7 @@ _EXPORTS = {
     "make_table": "tables",
     "build_grid": "tables",
     "rank_marks": "tables",
+    "display_ranks": "tables",
     "to_frame": "tables",
     "plot_curves": "plots",
     "plot_qualitative": "qualitative",
