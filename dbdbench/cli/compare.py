@@ -24,7 +24,7 @@ def _format(diffs: dict, level: float) -> list[str]:
 
 def _grid(a, b, worst, out, maps_a, maps_b, data_root) -> None:
     from dbdbench.datasets import get_dataset, index_folder
-    from dbdbench.report.plots import plot_qualitative
+    from dbdbench.report.qualitative import plot_qualitative
 
     if not (maps_a and maps_b):
         raise click.UsageError("--grid needs --maps-a and --maps-b, the folders of the two results' maps")
