@@ -75,7 +75,7 @@ def test_intervals_do_not_depend_on_jobs(env, tmp_path):
     ci_one = load_result(tmp_path / "one.json").meta["ci"]
     assert ci_one == load_result(tmp_path / "two.json").meta["ci"]
     assert ci_one["n_resamples"] == 200 and set(ci_one["intervals"]) == set(load_result(tmp_path / "one.json").scores)
-    assert "maxF" in one.output and "[" in two.output
+    assert "95% intervals" in one.output and "[" in two.output
     lo, hi = ci_one["intervals"]["max_f"]
     assert lo <= load_result(tmp_path / "one.json").scores["max_f"] <= hi
 
