@@ -217,6 +217,16 @@ def test_bad_arguments_exit_2(tiny, args, needle):
     assert needle in res.output
 
 
+def test_unlisted_split_offers_only_listed_splits(tiny):
+    """The refusal of a split without a public image list suggests only splits that can be evaluated."""
+    from dbdbench.datasets import get_dataset
+
+    res = run("evaluate", tiny["preds"], "-d", "CUHK-TE-2", "--pred-white", "blur")
+    offered = " ".join(res.output.split()).split("use a listed split (")[1].split(")")[0].split(", ")
+    assert res.exit_code == 2 and "CUHK-TE-1" in offered
+    assert all(get_dataset(name).listed for name in offered), offered
+
+
 def test_allow_missing_scores_empty_maps(tiny):
     _missing(tiny["preds"])
     out = tiny["tmp"] / "r.json"
