@@ -192,9 +192,9 @@ PROTOCOLS: dict[str, Protocol] = {
         ),
         Protocol(
             name="zhao",
-            description="MATLAB evaluate_dbd (BTBNet/CENet group): in-focus positive, GT >= 0.1, map / max, "
-            "21-threshold curves, F = mean per-image best F, AUC = area under the F curve",
-            source="wdzhao123/MLDBD evaluate_dbd/ (performCalcu.m, Fmeasure_calu.m, evaluate.m)",
+            description="MATLAB evaluate_dbd (BTBNet/CENet group), quirks included: in-focus positive, GT >= 0.1, "
+            "map / max, curves at MATLAB's 1:-.05:0, F = mean per-image best F, AUC = area under the F curve",
+            source="wdzhao123/MLDBD evaluate_dbd/ (performCalcu.m, Fmeasure_calu.m, Pre_Recall_hitRate.m, evaluate.m)",
             positive="sharp",
             gt_threshold=0.1,
             normalize="max",
