@@ -37,7 +37,7 @@ class ImageRecord:
     resized: bool = False
     #: counts the curves use where the protocol scores the image otherwise than by its mask (Zhao's empty mask)
     curve_counts: Counts | None = None
-    #: the protocol's map is all zero (``zero_maps="zhao"`` leaves such images out of the means' divisor)
+    #: the protocol's map is all zero (``zero_maps="zhao"``: one fewer in the means' divisor if read last)
     zero_map: bool = False
 
     @property
