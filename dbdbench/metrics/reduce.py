@@ -230,18 +230,18 @@ def protocol_warnings(records: Sequence[ImageRecord], proto: Protocol, curves: d
     cls = "in-focus" if proto.positive == "sharp" else "blur"
     empty = [r.name for r in records if r.empty_gt]
     if proto.empty_mask == "zhao" and empty:
-        out.append({"code": "zhao_empty_mask", "files": empty, "message": (
+        out.append({"code": "zhao-empty-mask", "files": empty, "message": (
             f"{len(empty)} image(s) with an empty {cls} mask are scored as Zhao et al.'s code scores them: best F "
             "inverts the map at the first threshold only (F = 1 for a map that is all blur and for one that is all "
             "in focus) and the curves invert map and mask (P = 1 wherever anything is labelled)")})  # fmt: skip
     last = _last_zero_map(records, proto)
     if last is not None:
-        out.append({"code": "zhao_zero_map_last", "files": [last], "message": (
+        out.append({"code": "zhao-zero-map-last", "files": [last], "message": (
             f"the {cls} map of {last}, the image read last, is all zero: as in Zhao et al.'s performCalcu.m "
             f"(totalNum), the means add all {len(records)} images but divide by {len(records) - 1}")})  # fmt: skip
     nan_at = [float(t) for t, f in zip(curves["thresholds"], curves["f"], strict=True) if np.isnan(f)]
     if proto.zero_pr_f == "nan" and nan_at:
-        out.append({"code": "zhao_nan_f", "files": [], "message": (
+        out.append({"code": "zhao-nan-f", "files": [], "message": (
             f"no image has a true positive at threshold(s) {', '.join(f'{t:.4g}' for t in nan_at)}: F of the mean "
             "P and mean R is 0 / 0 = NaN there, as in Zhao et al.'s code, so the F curve's mean and the area "
             "under it (auc_fcurve) are NaN")})  # fmt: skip

@@ -216,7 +216,7 @@ def test_empty_mask_curves_invert_both_inputs():
     res = _dbdbench([("x", _const(0), _ramp())])
     row_p, row_r = res.curves["precision"], res.curves["recall"]
     assert np.all(row_p[:-1] == 1.0) and np.all(row_r > 0)  # every threshold but 1 (only p = 0 has 1 - p >= 1)
-    assert res.meta["warnings"][0]["code"] == "zhao_empty_mask" and res.meta["warnings"][0]["files"] == ["x"]
+    assert res.meta["warnings"][0]["code"] == "zhao-empty-mask" and res.meta["warnings"][0]["files"] == ["x"]
 
 
 def test_nan_f_is_reproduced_and_recorded():
@@ -224,9 +224,9 @@ def test_nan_f_is_reproduced_and_recorded():
     res = _dbdbench(CASES["nan_f"])
     assert np.isnan(res.scores["auc_fcurve"]) and np.isnan(res.curves["f"]).sum() == 13
     codes = {w["code"]: w for w in res.meta["warnings"]}
-    assert set(codes) == {"zhao_empty_mask", "zhao_nan_f"}
+    assert set(codes) == {"zhao-empty-mask", "zhao-nan-f"}
     assert all(set(w) == {"code", "message", "files"} for w in res.meta["warnings"])
-    assert "auc_fcurve" in codes["zhao_nan_f"]["message"]
+    assert "auc_fcurve" in codes["zhao-nan-f"]["message"]
 
 
 def test_zero_map_only_counts_when_read_last():
