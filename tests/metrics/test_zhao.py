@@ -265,6 +265,18 @@ def test_hifst_cuhk_te1_matches_their_code(shared_data):
     assert "warnings" not in res.meta
 
 
+@pytest.mark.slow
+def test_hifst_cuhk_te1_max_200_matches_their_code(shared_data):
+    """The same maps rescaled to a maximum of 200 (``rint(v * 200 / 255)``) put values exactly on the colon
+    thresholds. Their code under Octave printed max F 0.81856345013775655 and AUC 0.49944078990624552; the
+    protocol given Octave's colon values agrees, and with MATLAB's values (the protocol) the area differs."""
+    case = list(_hifst_te1(shared_data, 200 / 255))
+    octave = _dbdbench(case, replace(ZHAO, name="zhao-octave", thresholds=tuple(sorted(_OCTAVE_COLON))))
+    assert octave.scores["max_f"] == pytest.approx(0.81856345013775655, abs=1e-15)
+    assert octave.scores["auc_fcurve"] == pytest.approx(0.49944078990624552, abs=1e-15)
+    assert abs(_dbdbench(case).scores["auc_fcurve"] - 0.49944078990624552) > 1e-5
+
+
 def write_cases(folder) -> None:
     """Write ``CASES`` as PNG folders ``<case>/gt`` and ``<case>/maps`` (Zhao's polarity) for their code."""
     from pathlib import Path
