@@ -18,6 +18,7 @@ import numpy as np
 from dbdbench import __version__
 from dbdbench.datasets import DatasetSpec, get_dataset
 from dbdbench.gtcache import read_gt
+from dbdbench.gtcheck import verify_gt
 from dbdbench.io import DEFAULT_SUFFIXES, pair_predictions, read_map, read_maps_meta, resolve_pred_white
 from dbdbench.metrics import Evaluator, get_protocol
 from dbdbench.metrics.counts import flip
@@ -252,6 +253,9 @@ def evaluate_folder(
         suffixes=suffixes, luminance=luminance, checks=checks,
     )  # fmt: skip
     found = [*findings, *found]
+    found += verify_gt(spec, {j.stem: j.gt for j in job_list}, checks)  # GT integrity (dbdbench.gtcheck)
+    if any(f.severity == "error" for f in found):
+        settle(found, checks)  # refuse before any image is scored
     if override:
         found.append(Finding("pred-white-override", "warning", override))
     ev = Evaluator(proto, metrics)
