@@ -109,7 +109,7 @@ class DatasetSpec:
         if not self.listed:
             raise FileNotFoundError(
                 f"{self.name}: the image list of this split is not public yet, so it cannot be evaluated; "
-                f"use a listed split ({', '.join(n for n in list_datasets() if n.startswith(self.name[:4]))})"
+                f"use a listed split ({', '.join(_listed_like(self.name))})"
             )
         folder = self.gt_folder(data_root)
         if self.builder is not None:  # (re)builds when missing or made by an older generator; else a no-op
@@ -331,6 +331,12 @@ def _load_user_datasets() -> None:
         if path not in _USER_LOADED:
             _USER_LOADED.add(path)
             register_from_toml(path)
+
+
+def _listed_like(name: str) -> list[str]:
+    """Listed (evaluable) datasets that share ``name``'s family prefix (the part before the first dash)."""
+    family = name.split("-")[0]
+    return [n for n, spec in DATASETS.items() if spec.listed and n.split("-")[0] == family]
 
 
 def list_datasets() -> list[str]:

@@ -236,7 +236,7 @@ def evaluate_folder(
     -------
     Result
         With ``dataset``, ``method``, per-image rows and provenance in ``meta`` (polarity, file hashes) and
-        every warning of the sanity stage in ``meta["warnings"]``.
+        every warning of the sanity stage and of the protocol's scoring in ``meta["warnings"]``.
 
     Raises
     ------
@@ -278,4 +278,7 @@ def evaluate_folder(
     }
     if hashes:
         meta["files_sha256"] = {j.stem: sha256_file(j.pred) for j in job_list if j.pred is not None}
-    return ev.compute(dataset=spec.name, method=method or maps_meta.get("method") or pred_dir.name, meta=meta)
+    result = ev.compute(dataset=spec.name, method=method or maps_meta.get("method") or pred_dir.name, meta=meta)
+    scoring = result.meta.get("warnings", [])[len(warnings_found) :]  # the protocol's own (Evaluator.compute)
+    settle([Finding(w["code"], "warning", w["message"], tuple(w["files"])) for w in scoring], checks)
+    return result

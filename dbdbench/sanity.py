@@ -59,6 +59,10 @@ CODES: dict[str, tuple[Severity, str]] = {
     "missing": ("warning", "images without a prediction scored as empty maps (--allow-missing)"),
     "extra-files": ("warning", "map files that match no GT image (ignored)"),
     "pred-white-override": ("warning", "--pred-white overrides the folder's meta.json"),
+    # recorded by the scoring itself (dbdbench.metrics.reduce.protocol_warnings), not by this stage
+    "zhao-empty-mask": ("warning", "zhao protocol: images with an empty in-focus mask, scored by Zhao et al.'s quirks"),
+    "zhao-nan-f": ("warning", "zhao protocol: F = 0/0 = NaN where no image has a hit, so auc_fcurve is NaN"),
+    "zhao-zero-map-last": ("warning", "zhao protocol: the last image's map is all zero; means divide by N - 1"),
 }
 
 
