@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dbdbench.metrics.counts import cumulative_counts
+from dbdbench.metrics.counts import Counts, cumulative_counts
 from dbdbench.metrics.functional import fbeta
 
 if TYPE_CHECKING:
@@ -47,32 +47,68 @@ class ImageHandler:
     score: Callable[[np.ndarray, np.ndarray, Protocol], float]
     overrides: tuple[str, ...]
 
-    def dataset_score(self, records: Sequence[ImageRecord]) -> float:
-        """Mean of the per-image values over images."""
-        return float(np.mean([r.extra[self.key] for r in records]))
+    def dataset_score(self, records: Sequence[ImageRecord], divisor: int | None = None) -> float:
+        """Mean of the per-image values over images (their sum divided by ``divisor`` when given)."""
+        values = np.asarray([r.extra[self.key] for r in records], dtype=np.float64)
+        if divisor is None or divisor == len(values):
+            return float(np.mean(values))
+        with np.errstate(divide="ignore", invalid="ignore"):  # MATLAB: x / 0 = Inf, 0 / 0 = NaN
+            return float(np.sum(values) / divisor)
 
 
-def zhao_best_f(p: np.ndarray, g: np.ndarray, proto: Protocol) -> float:
-    """Best F over thresholds ``i * 0.00392157`` (i = 1..255), rule ``>=``, as Zhao et al.'s Fmeasure_calu.
+def zhao_best_f(p: np.ndarray, g: np.ndarray, beta2: float = 0.3, *, empty_mask: str = "zhao") -> float:
+    r"""Best F over the thresholds :math:`t_i = 0.00392157\,i` (i = 1..255), rule ``p >= t_i``: Fmeasure_calu.m.
 
-    An empty mask is scored on the complement (mask and map inverted), as their code does.
+    .. math:: F = \max_i \frac{(1 + \beta^2) P_i R_i}{\beta^2 P_i + R_i}, \quad F_i = 0 \text{ where } TP_i = 0
+
+    ``p`` is the map as their code thresholds it (in-focus map divided by its maximum), ``g`` the mask.
+
+    Empty mask (``empty_mask="zhao"``, as their code does): the test ``sum(gtMap) == 0`` sits inside the
+    threshold loop and, when true, replaces the mask by all ones and the label by its complement. From the
+    second threshold on the mask is no longer empty, so only :math:`t_1` scores the inverted label
+    ``p < t_1``; :math:`t_2 .. t_{255}` score ``p >= t_i`` itself against the all-ones mask. Against an
+    all-ones mask P = 1 wherever anything is labelled and :math:`F = (1 + \beta^2) R / (\beta^2 + R)` with R
+    the labelled share, so the best F is 1.0 both for a map below :math:`t_1` everywhere (right: nothing in
+    focus) and for a map at or above :math:`t_2` everywhere (completely wrong). ``empty_mask="score"``
+    scores the empty mask as it is (F = 0).
 
     References
     ----------
-    .. [1] W. Zhao et al., MLDBD ``evaluate_dbd/Fmeasure_calu.m`` (github.com/wdzhao123/MLDBD).
+    .. [1] W. Zhao, F. Zhao, D. Wang, H. Lu, "Defocus blur detection via multi-stream bottom-top-bottom fully
+       convolutional network", CVPR 2018; evaluation code wdzhao123/MLDBD ``evaluate_dbd/subcode/Fmeasure_calu.m``.
     """
-    if not g.any():
-        p, g = 1.0 - p, ~g
     levels = np.searchsorted(_ZHAO_BEST, p, side="right") - 1
-    c = cumulative_counts(levels, g, len(_ZHAO_BEST))
-    f = fbeta(c.tp[1:-1], c.fp[1:-1], c.fn[1:-1], proto.beta2)  # thresholds i = 1..255
-    return float(f.max())
+    if g.any() or empty_mask != "zhao":
+        c = cumulative_counts(levels, g, len(_ZHAO_BEST))
+        return float(fbeta(c.tp[1:-1], c.fp[1:-1], c.fn[1:-1], beta2).max())  # thresholds i = 1..255
+    above = cumulative_counts(levels, np.ones(p.shape, dtype=bool), len(_ZHAO_BEST)).tp[1:-1]  # #(p >= t_i)
+    tp = np.concatenate([[p.size - above[0]], above[1:]])  # t_1: the inverted label p < t_1
+    return float(fbeta(tp, np.zeros_like(tp), p.size - tp, beta2).max())
+
+
+def zhao_empty_mask_counts(p: np.ndarray, thresholds: np.ndarray) -> Counts:
+    """Curve counts of an image with an empty mask as Zhao et al.'s Pre_Recall_hitRate.m computes them.
+
+    Their code inverts both inputs (mask := 1 - mask, all ones; map := ``1 - p`` in float) and then thresholds
+    ``1 - p >= t``: TP = #{1 - p >= t}, FP = 0. So P = 1 and R = TP / N wherever anything is labelled (P = R
+    = 0 where nothing is), where scoring the empty mask itself gives P = R = 0 at every threshold.
+
+    References
+    ----------
+    .. [1] wdzhao123/MLDBD ``evaluate_dbd/subcode/Pre_Recall_hitRate.m``.
+    """
+    levels = np.searchsorted(thresholds, 1.0 - p, side="right") - 1
+    return cumulative_counts(levels, np.ones(p.shape, dtype=bool), len(thresholds))
+
+
+def _zhao_handler_score(p: np.ndarray, g: np.ndarray, proto: Protocol) -> float:
+    return zhao_best_f(p, g, proto.beta2, empty_mask=proto.empty_mask)
 
 
 #: handler name (``Protocol.best_f``) -> handler, None for the plain reduction
 HANDLERS: dict[str, ImageHandler | None] = {
     "curve": None,
-    "per_image": ImageHandler("best_f", zhao_best_f, ("max_f",)),
+    "per_image": ImageHandler("best_f", _zhao_handler_score, ("max_f",)),
 }
 
 

@@ -19,9 +19,11 @@ from dbdbench.metrics.counts import (
     full_scale,
     single_counts,
 )
-from dbdbench.metrics.handlers import get_handler
+from dbdbench.metrics.handlers import get_handler, zhao_best_f, zhao_empty_mask_counts
 from dbdbench.metrics.protocols import Protocol
 from dbdbench.settings import SHARP
+
+__all__ = ["ImageRecord", "score_image", "zhao_best_f", "zhao_empty_mask_counts"]
 
 
 @dataclass
@@ -35,6 +37,10 @@ class ImageRecord:
     mae: float
     extra: dict[str, float | np.ndarray] = field(default_factory=dict)
     resized: bool = False
+    #: counts the curves use where the protocol scores the image otherwise than by its mask (Zhao's empty mask)
+    curve_counts: Counts | None = None
+    #: the protocol's map is all zero (``zero_maps="zhao"``: one fewer in the means' divisor if read last)
+    zero_map: bool = False
 
     @property
     def empty_gt(self) -> bool:
@@ -109,11 +115,16 @@ def score_image(
     else:
         rec, lazy = _score_general(pred, g, proto, name)
     handler = get_handler(proto.best_f)
-    if handler is None and not structure:
+    zhao_empty = proto.empty_mask == "zhao" and rec.empty_gt
+    if handler is None and not structure and not zhao_empty and proto.zero_maps != "zhao":
         return rec
     p = np.asarray(lazy)  # the normalised map, built only here
     if handler is not None:
         rec.extra[handler.key] = handler.score(p, g, proto)
+    if zhao_empty:
+        rec.curve_counts = zhao_empty_mask_counts(p, np.asarray(proto.thresholds, dtype=np.float64))
+    if proto.zero_maps == "zhao":
+        rec.zero_map = not np.any(p)
     if structure:
         from dbdbench.metrics.structure import e_measure_adaptive, e_measure_curve, s_measure, weighted_fmeasure
 

@@ -1,7 +1,7 @@
 """The submission check against history: nothing present at a git base may disappear.
 
-Append-only history: every entry, result file and metric key present at a git base must still exist, so a
-pull request can add or correct numbers but never silently drop them. (Reproduction from maps is
+Append-only history: every entry, result file, metric key and curve present at a git base must still exist,
+so a pull request can add or correct numbers but never silently drop them. (Reproduction from maps is
 :mod:`dbdbench.submissions.rescore`.)
 
 References
@@ -68,8 +68,12 @@ def _removed_metrics(top: Path, ref: str, rel: str, shown: str) -> list[Problem]
         old = json.loads(_git(top, "show", f"{ref}:{rel}"))
         new = json.loads((top / rel).read_text(encoding="utf-8"))
         gone = sorted(set(old.get("scores", {})) - set(new.get("scores", {})))
+        gone_curves = sorted(set(old.get("curves") or {}) - set(new.get("curves") or {}))
     except (RuntimeError, ValueError, AttributeError) as exc:
         return [Problem(shown, f"cannot compare with {ref}: {exc}")]
+    problems = []
     if gone:
-        return [Problem(shown, f"metric(s) {gone} exist at {ref} but were removed")]
-    return []
+        problems.append(Problem(shown, f"metric(s) {gone} exist at {ref} but were removed"))
+    if gone_curves:
+        problems.append(Problem(shown, f"curve(s) {gone_curves} exist at {ref} but were removed"))
+    return problems

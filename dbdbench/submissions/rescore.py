@@ -96,6 +96,8 @@ def rescore_entries(root: str | Path, maps_root: str | Path, data_root: str | Pa
             old = dict(result.meta)
             result.meta = {"kind": "rescored", "pred_dir": folder.name, "pred_white": pred_white,
                            "files_sha256": old.get("files_sha256", {})}
+            if old.get("warnings"):  # what the sanity stage found stays with the numbers it concerns
+                result.meta["warnings"] = old["warnings"]
             result.to_json(entry_dir / f"{stem}.json")
             lines.append(f"{entry_dir.name}/{stem}.json: " + ", ".join(
                 f"{k} {v:.4f}" for k, v in sorted(result.scores.items())))

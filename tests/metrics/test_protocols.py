@@ -27,6 +27,9 @@ BAD_VALUES = {
     "binary_threshold": -0.1,
     "binary_strict": None,
     "best_f": "zhao",
+    "empty_mask": "matlab",
+    "zero_pr_f": "inf",
+    "zero_maps": "all",
     "beta2": -1.0,
     "wf_beta2": 0.0,
     "metrics": ("mae", "maxF"),
@@ -47,7 +50,8 @@ def test_unknown_setting_value_raises(key, value):
         Protocol(**settings)
 
 
-@pytest.mark.parametrize("key", ["positive", "normalize", "levels", "curve_average", "best_f"])
+@pytest.mark.parametrize("key", ["positive", "normalize", "levels", "curve_average", "best_f", "empty_mask",
+                                 "zero_pr_f", "zero_maps"])
 def test_error_lists_the_valid_values(key):
     valid = literal_fields(Protocol)[key]
     with pytest.raises(ValueError) as info:
