@@ -11,7 +11,7 @@ of valid values.
 >>> check_choice("Protocol 'x'", "positive", "blurry", POLARITIES)
 Traceback (most recent call last):
 ...
-ValueError: Protocol 'x': positive='blurry' is not valid; valid: 'blur', 'sharp'
+ValueError: Protocol 'x': positive='blurry'; valid: 'blur', 'sharp'
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def check_choice(owner: str, name: str, value: object, valid: Iterable[object]) 
     """Raise ``ValueError`` naming ``owner``, the setting and the valid values unless ``value`` is one of them."""
     valid = tuple(valid)
     if value not in valid:
-        raise ValueError(f"{owner}: {name}={value!r} is not valid; valid: {', '.join(repr(v) for v in valid)}")
+        raise ValueError(f"{owner}: {name}={value!r}; valid: {', '.join(repr(v) for v in valid)}")
 
 
 def _literal_choices(tp: Any) -> tuple[object, ...] | None:

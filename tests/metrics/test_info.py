@@ -40,9 +40,9 @@ def test_new_metric_reaches_results_and_tables(bal_acc):
         ev.update(np.clip(np.where(gt, 200, 50) + rng.normal(0, noise, gt.shape), 0, 255).astype(np.uint8), gt)
         results.append(ev.compute(dataset="toy", method=method))
     assert results[0].scores["max_bacc"] == 1.0 > results[1].scores["max_bacc"]
-    md = make_table(results, fmt="markdown")
-    assert "maxBAcc ↑" in md and "**1.000**" in md
-    assert r"$\mathrm{BAcc}^{\max}$ $\uparrow$" in make_table(results, fmt="latex")
+    md = make_table(results, metrics=["max_f", "max_bacc"], fmt="markdown")
+    assert "maxBAcc ↑" in md and md.count("**1.000**") == 2  # label, direction and best mark from the table
+    assert r"$\mathrm{BAcc}^{\max}$" in make_table(results, metrics=["max_bacc"], fmt="latex")
 
 
 def test_duplicate_and_unknown_keys_are_errors():

@@ -75,19 +75,28 @@ def reference_ddffnet(pairs) -> dict[str, float]:
 
 
 def reference_zhao(pairs) -> dict[str, float]:
-    """evaluate_dbd: in-focus positive, GT >= 0.1, map / max, 21-threshold curves, mean per-image best F."""
-    t21 = np.round(np.arange(21) * 0.05, 2)
+    """evaluate_dbd, quirks included: in-focus positive, GT >= 0.1, map / max, curves at MATLAB's 1:-.05:0.
+
+    Per-image best F over ``i * 0.00392157``; an empty in-focus mask is scored as their code does: best F
+    inverts the label at the first threshold only, the curves invert map and mask (``docs/protocols.md``).
+    """
+    # MATLAB's 1:-.05:0: the first half 1 - k * 0.05, the second half j * 0.05 (MathWorks 1-4FLI96)
+    t21 = np.array(sorted([1 - k * 0.05 for k in range(11)] + [j * 0.05 for j in range(10)]))
     best_t = np.arange(1, 256) * 0.00392157
     P, R, best, mae = np.zeros(21), np.zeros(21), [], []
     for pred, gt in pairs:
         m, g = 1.0 - pred, (255 - gt) / 255 >= 0.1  # white = in focus
         m = m / m.max() if m.max() > 0 else m
+        everything = np.ones(m.shape, bool)
         for k, t in enumerate(t21):
-            p, r = _pr(m >= t, g)
+            p, r = _pr(m >= t, g) if g.any() else _pr(1.0 - m >= t, everything)
             P[k] += p / len(pairs)
             R[k] += r / len(pairs)
-        mb, gb = (m, g) if g.any() else (1 - m, ~g)
-        best.append(max(_f(*_pr(mb >= t, gb)) for t in best_t))
+        if g.any():
+            best.append(max(_f(*_pr(m >= t, g)) for t in best_t))
+        else:
+            first = _f(*_pr(m < best_t[0], everything))
+            best.append(max([first] + [_f(*_pr(m >= t, everything)) for t in best_t[1:]]))
         mae.append(np.mean(np.abs(m - g)))
     F = np.array([_f(p, r) for p, r in zip(P, R, strict=True)])
     return {"max_f": np.mean(best), "auc_fcurve": np.trapezoid(F, t21), "mae": np.mean(mae)}
