@@ -108,7 +108,7 @@ def write_figures(results: list[Result], out_dir: str | os.PathLike) -> list[Pat
     from dbdbench.report.plots import method_styles, plot_curves
 
     folder = Path(out_dir) / "figures"
-    styles = method_styles(r.method for r in results)
+    styles = method_styles(r.method or "" for r in results)
     written = []
     for name, curve in (("curves", ("pr", "fmeasure")), ("roc", "roc")):
         paths = [folder / f"{name}.png", folder / f"{name}.pdf"]

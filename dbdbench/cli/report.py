@@ -171,7 +171,7 @@ def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_wh
                 if name not in folders:
                     raise click.UsageError(f"--map-white {item!r}: no --map named {name!r} (have {list(folders)})")
                 polarity[name] = white
-            plot_qualitative(image_dir, gt_dir, folders, _split(stems), list(out), gt_white, polarity)
+            plot_qualitative(image_dir, gt_dir, folders, _split(stems) or [], list(out), gt_white, polarity)
         else:
             if not results:
                 raise click.UsageError("Give result JSON files or folders (or use --grid)")
