@@ -38,7 +38,8 @@ def _augment(value: str | None) -> tuple[str, ...] | None:
               help="Continue from a checkpoint; 'auto' = OUT/last.pt when it exists.")
 @click.option("--stop-at", type=int, default=None, help="Stop after this many steps of the schedule (resume later).")
 @click.option("--pretrained", default="imagenet", show_default=True, metavar="imagenet|none|PATH",
-              help="Initial weights: ImageNet trunk (downloads), random, or a weights file.")
+              help="Initial weights: ImageNet trunk (downloads; offline, pass the saved file instead), random, "
+                   "or a weights file.")
 @click.option("--workers", type=int, default=2, show_default=True, help="Data-loader processes per rank.")
 @click.option("--amp/--no-amp", default=None, help="Mixed precision (default: on for CUDA, off on the CPU).")
 @click.option("--save-every", type=int, default=500, show_default=True, help="Checkpoint period in steps.")
@@ -56,6 +57,7 @@ def train(method: str, train_set: str, data_root: Path | None, out: Path | None,
 
     Multi-GPU or multi-node: `torchrun --nproc_per_node N -m baselines.train --method ...` (same options).
     """
+    from baselines.nets.backbones import WeightsUnavailableError
     from baselines.train import TrainConfig
     from baselines.train import train as run
 
@@ -65,7 +67,7 @@ def train(method: str, train_set: str, data_root: Path | None, out: Path | None,
                       seed=seed, resume=resume, stop_at=stop_at, pretrained=_pretrained(pretrained), workers=workers,
                       amp=amp, save_every=save_every, progress=progress, stage=stage, teacher=teacher,
                       depth_weights=depth_weights)
-    with fail_on(FileNotFoundError, ValueError, KeyError):
+    with fail_on(FileNotFoundError, ValueError, KeyError, WeightsUnavailableError):
         result = run(cfg)
     if result.checkpoint is not None:
         click.echo(f"{method}: {result.step} steps, last loss {result.loss:.4g}; checkpoint {result.checkpoint}")
