@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "check": ("dbdbench.cli.check", "check", "Validate submissions (schema, safety, reproducibility)."),
     "predict": ("dbdbench.cli.predict", "predict", "Run a baseline method on images and write blur maps."),
     "train": ("dbdbench.cli.train", "train", "Train a deep baseline on a registered dataset."),
+    "reproduce": ("dbdbench.cli.reproduce", "reproduce", "Train, predict and score a paper's table row."),
 }
 
 
