@@ -170,3 +170,23 @@ def test_pipeline_settings_are_checked_and_round_trip():
     assert default_pipeline("dpn", 352).input_size == 352 and default_pipeline("dffnet", 64).input_size == 320
     assert trained_pipeline("dffnet", 64) == TestPipeline(64, "opencv", "nearest", "round")
     assert trained_pipeline("br2net", 300).input_size == 0  # the authors test BR²Net at native size
+
+
+def test_a_trained_checkpoint_carries_its_pipeline_and_predict_uses_it(tmp_path: Path):
+    """A net trained at 32 px is run at 32 px, resized as the trainer resizes (OpenCV), without any flag."""
+    from _toy_dataset import write_toy_dataset
+
+    from baselines.predict import collect_images, predict_net
+    from baselines.train import TrainConfig, train
+
+    write_toy_dataset(tmp_path, "TOY-PIPE", n=2, size=(40, 56))
+    cfg = TrainConfig("dpn", "TOY-PIPE", out=tmp_path / "run", data_root=tmp_path, iterations=1, batch_size=2,
+                      input_size=32, pretrained=False, workers=0, progress=False, model_kwargs={"width": 16})
+    train(cfg)
+    stored = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["pipeline"]
+    assert TestPipeline.from_dict(stored) == TestPipeline(32, "opencv", "bilinear", "round")
+    images = collect_images(tmp_path / "TOY-PIPE" / "image")
+    predict_net("dpn", images, tmp_path / "maps", tmp_path / "run" / "last.pt", progress=False)
+    assert json.loads((tmp_path / "maps" / "meta.json").read_text())["pipeline"]["input_size"] == 32
+    predict_net("dpn", images, tmp_path / "native", tmp_path / "run" / "last.pt", input_size=0, progress=False)
+    assert json.loads((tmp_path / "native" / "meta.json").read_text())["pipeline"]["input_size"] == 0
