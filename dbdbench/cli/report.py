@@ -106,9 +106,9 @@ def _parse_maps(items: tuple[str, ...]) -> dict[str, str]:
 @click.option("--images", "image_dir", type=click.Path(file_okay=False), help="[--grid] Folder of input photos.")
 @click.option("--map", "maps", multiple=True, help="[--grid] NAME=FOLDER of a method's maps (repeatable).")
 @click.option("--stems", help="[--grid] Comma-separated image stems, one row each.")
-@click.option("--gt-white", type=click.Choice(["blur", "sharp"]), default="blur", show_default=True)
-@click.option("--maps-white", type=click.Choice(["blur", "sharp"]), default="blur", show_default=True,
-              help="[--grid] What white means in the maps (all methods).")
+@click.option("--gt-white", type=click.Choice(["blur", "sharp"]), help="[--grid] What white means in the GT masks.")
+@click.option("--maps-white", type=click.Choice(["blur", "sharp"]),
+              help="[--grid] What white means in the maps (all methods; default: each folder's meta.json).")
 @click.option("--map-white", "map_white", multiple=True, help="[--grid] NAME=blur|sharp for one method (repeatable).")
 def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_white, maps_white, map_white) -> None:
     """Plot PR / F-measure / ROC curves of RESULTS, one panel per dataset.
@@ -128,7 +128,9 @@ def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_wh
             if not (gt_dir and maps and stems):
                 raise click.UsageError("--grid needs --gt, at least one --map NAME=FOLDER and --stems")
             folders = _parse_maps(maps)
-            polarity = {name: maps_white for name in folders}
+            if gt_white is None:
+                raise click.UsageError("--grid needs --gt-white blur|sharp (what white means in the GT masks)")
+            polarity: dict[str, str | None] = {name: maps_white for name in folders}
             for item in map_white:
                 name, _, white = item.partition("=")
                 if name not in folders:
@@ -151,8 +153,8 @@ def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_wh
 @click.command()
 @click.argument("pred_dirs", nargs=-1, required=True)
 @click.option("--dataset", required=True, help="Registered dataset name (see `dbdbench datasets`).")
-@click.option("--pred-white", type=click.Choice(["blur", "sharp"]), default="blur", show_default=True,
-              help="What white means in the maps (all folders).")
+@click.option("--pred-white", type=click.Choice(["blur", "sharp"]),
+              help="What white means in the maps (all folders); required unless each folder's meta.json says it.")
 @click.option("--protocols", help="Comma-separated protocols (default: all).")
 @click.option("--metrics", help="Comma-separated metric keys (default: those scored under >= 2 protocols).")
 @click.option("--reference", help="Protocol the rankings are compared with (default: dbdbench).")

@@ -25,6 +25,7 @@ import numpy as np
 from matplotlib import colormaps, rc_context
 from matplotlib.figure import Figure
 
+from dbdbench.io import POLARITIES, resolve_pred_white
 from dbdbench.report.images import find_image, read_gray, read_rgb
 
 if TYPE_CHECKING:
@@ -193,8 +194,8 @@ def plot_qualitative(
     maps: Mapping[str, str | Path],
     stems: Sequence[str],
     out: str | Path | None = None,
-    gt_white: str = "blur",
-    maps_white: str | Mapping[str, str] = "blur",
+    gt_white: str | None = None,
+    maps_white: str | Mapping[str, str] | None = None,
     cell_size: float = 1.6,
 ) -> Figure:
     """Visual comparison grid: one row per image; columns input, GT, then each method's map.
@@ -215,8 +216,11 @@ def plot_qualitative(
         Image stems, in row order.
     out : path, optional
         Where to save (.pdf, .png, .svg).
-    gt_white, maps_white : {"blur", "sharp"} or mapping method -> polarity
-        What white means in the GT files and in each method's maps.
+    gt_white : {"blur", "sharp"}
+        What white means in the GT files (required: there is no default).
+    maps_white : {"blur", "sharp"} or mapping method -> polarity, optional
+        What white means in each method's maps; a method not given here must declare it in its folder's
+        ``meta.json`` (the rule of :func:`dbdbench.io.resolve_pred_white`, as for ``evaluate``).
     cell_size : float
         Size of one cell in inches.
 
@@ -231,10 +235,13 @@ def plot_qualitative(
     path = _check_out(out)
     if not stems:
         raise ValueError("No image stems given; pass the names of the images to show (e.g. out_of_focus0001)")
-    polarity = {m: maps_white if isinstance(maps_white, str) else maps_white.get(m, "") for m in maps}
-    for name, white in [("GT", gt_white), *polarity.items()]:
-        if white not in ("blur", "sharp"):
-            raise ValueError(f"Polarity of {name} must be 'blur' or 'sharp' (what white means), got {white!r}")
+    if gt_white not in POLARITIES:
+        raise ValueError(f"What does white mean in the GT masks? Pass gt_white 'blur' or 'sharp' (--gt-white), "
+                         f"got {gt_white!r}")  # fmt: skip
+    polarity = {}
+    for m, folder in maps.items():
+        given = maps_white if isinstance(maps_white, str) or maps_white is None else maps_white.get(m)
+        polarity[m], _ = resolve_pred_white(folder, given)
     columns: list[tuple[str, Path, str | None]] = ([("Input", Path(images), None)] if images is not None else [])
     columns += [("GT", Path(gt), gt_white)] + [(m, Path(d), polarity[m]) for m, d in maps.items()]
     fig = Figure(figsize=(cell_size * len(columns), cell_size * len(stems)), layout="constrained")

@@ -153,7 +153,7 @@ def test_qualitative_grid_layout_and_polarity(tmp_path):
     truth = _write_set(tmp_path, stems)
     out = tmp_path / "grid.png"
     fig = plot_qualitative(tmp_path / "img", tmp_path / "gt", {"A": tmp_path / "a", "B": tmp_path / "b"}, stems,
-                           out, maps_white={"A": "sharp", "B": "blur"})
+                           out, gt_white="blur", maps_white={"A": "sharp", "B": "blur"})
     assert out.read_bytes()[:4] == MAGIC[".png"]
     assert len(fig.axes) == len(stems) * 4
     axes = np.array(fig.axes).reshape(2, 4)
@@ -168,16 +168,35 @@ def test_qualitative_grid_layout_and_polarity(tmp_path):
 def test_qualitative_grid_errors(tmp_path):
     _write_set(tmp_path, ["s1"])
     with pytest.raises(FileNotFoundError, match="No image for 'zz'"):
-        plot_qualitative(None, tmp_path / "gt", {"A": tmp_path / "a"}, ["zz"])
+        plot_qualitative(None, tmp_path / "gt", {"A": tmp_path / "a"}, ["zz"], gt_white="blur", maps_white="blur")
     with pytest.raises(ValueError, match="'blur' or 'sharp'"):
-        plot_qualitative(None, tmp_path / "gt", {"A": tmp_path / "a"}, ["s1"], maps_white="white")
+        plot_qualitative(None, tmp_path / "gt", {"A": tmp_path / "a"}, ["s1"], gt_white="blur", maps_white="white")
+    with pytest.raises(ValueError, match="--gt-white"):  # no silent default for the GT either
+        plot_qualitative(None, tmp_path / "gt", {"A": tmp_path / "a"}, ["s1"], maps_white="blur")
+    with pytest.raises(ValueError, match="--pred-white"):  # nor for maps without meta.json
+        plot_qualitative(None, tmp_path / "gt", {"A": tmp_path / "a"}, ["s1"], gt_white="blur")
+
+
+def test_qualitative_grid_honours_meta_json(tmp_path):
+    from dbdbench.io import write_maps_meta
+
+    _write_set(tmp_path, ["s1"])
+    write_maps_meta(tmp_path / "a", pred_white="sharp", method="A")
+    declared = plot_qualitative(None, tmp_path / "gt", {"A": tmp_path / "a"}, ["s1"], gt_white="blur")
+    given = plot_qualitative(None, tmp_path / "gt", {"A": tmp_path / "a"}, ["s1"], gt_white="blur",
+                             maps_white="sharp")
+    plain = plot_qualitative(None, tmp_path / "gt", {"A": tmp_path / "a"}, ["s1"], gt_white="blur",
+                             maps_white="blur")
+    shown = [f.axes[1].images[0].get_array() for f in (declared, given, plain)]
+    np.testing.assert_array_equal(shown[0], shown[1])
+    np.testing.assert_allclose(shown[0], 1.0 - shown[2])
 
 
 def test_qualitative_grid_on_real_cuhk_and_hifst(shared_data, tmp_path):
     stems = ["out_of_focus0284", "out_of_focus0607"]
     fig = plot_qualitative(shared_data / "cuhk" / "images", shared_data / "cuhk" / "gt",
                            {"HiFST": shared_data / "hifst" / "cuhk_maps"}, stems, tmp_path / "g.pdf",
-                           maps_white="sharp")
+                           gt_white="blur", maps_white="sharp")
     assert len(fig.axes) == 6
     gt = fig.axes[1].images[0].get_array()
     hifst = fig.axes[2].images[0].get_array()
@@ -196,9 +215,18 @@ def test_cli_plot_curves_and_grid(tmp_path):
     run = CliRunner().invoke(plot_cmd, ["--grid", "--gt", str(tmp_path / "gt"), "--map", f"A={tmp_path / 'a'}",
                                         "--map", str(tmp_path / "b"), "--map-white", "A=sharp", "--stems", "s1",
                                         "--out", str(tmp_path / "g.png")])
+    assert run.exit_code == 2 and "--gt-white" in run.output
+    run = CliRunner().invoke(plot_cmd, ["--grid", "--gt", str(tmp_path / "gt"), "--map", f"A={tmp_path / 'a'}",
+                                        "--map", str(tmp_path / "b"), "--map-white", "A=sharp", "--stems", "s1",
+                                        "--gt-white", "blur", "--out", str(tmp_path / "g.png")])
+    assert run.exit_code == 2 and "--pred-white" in run.output  # b declares nothing
+    run = CliRunner().invoke(plot_cmd, ["--grid", "--gt", str(tmp_path / "gt"), "--map", f"A={tmp_path / 'a'}",
+                                        "--map", str(tmp_path / "b"), "--map-white", "A=sharp", "--stems", "s1",
+                                        "--gt-white", "blur", "--maps-white", "blur", "--out", str(tmp_path / "g.png")])
     assert run.exit_code == 0, run.output
     run = CliRunner().invoke(plot_cmd, ["--grid", "--gt", str(tmp_path / "gt"), "--map", f"A={tmp_path / 'a'}",
-                                        "--map-white", "Z=sharp", "--stems", "s1", "--out", str(tmp_path / "g.png")])
+                                        "--map-white", "Z=sharp", "--stems", "s1", "--gt-white", "blur",
+                                        "--out", str(tmp_path / "g.png")])
     assert run.exit_code == 2 and "no --map named 'Z'" in run.output
     run = CliRunner().invoke(plot_cmd, ["--grid", "--out", str(tmp_path / "g.png")])
     assert run.exit_code == 2 and "--grid needs" in run.output
