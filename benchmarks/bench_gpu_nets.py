@@ -14,7 +14,7 @@ Per net, precision (``fp32``, ``fp16``, ``bf16``) and memory format (``contiguou
   :mod:`baselines.train`, train-mode forward, the paper's deep-supervised loss in float32, backward, step;
   ``GradScaler`` for float16) on a random batch and random target at ``--size``; the loss must stay finite.
 * **infer**: images per second of eval forwards under ``torch.inference_mode`` at ``--infer-batch``.
-* **max |dp|**: largest difference of the eval P(blur) map from the float32 contiguous one on the same input:
+* **max |dp|**: largest difference of the eval P(blur) map from the first row's (float32, contiguous) on the same input:
   the numerical cost of the precision (about 1e-3 for bfloat16 is expected; NaN or 1 means broken).
 
 Nets start from random weights (no downloads). Times are the mean over ``--steps`` after ``--warmup``
@@ -103,16 +103,17 @@ def infer(model, precision: str, channels_last: bool, x: torch.Tensor, args, dev
 
 
 def bench_net(name: str, args, device: torch.device) -> list[dict]:
-    """Every (precision, memory format) row of one net, from one set of random initial weights."""
+    """Every (memory format, precision) row of one net, each from the same random initial weights."""
     torch.manual_seed(0)
-    initial = create_model(name).state_dict()
+    model = create_model(name).to(device)
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
     probe = torch.randn(2, 3, args.size, args.size, device=device, generator=torch.Generator(device).manual_seed(1))
     rows, reference = [], None
     for channels_last in (False, True):
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
         for precision in args.precisions:
-            model = create_model(name).to(device)
-            model.load_state_dict(initial)
-            model = model.to(memory_format=torch.channels_last) if channels_last else model
+            model.load_state_dict(initial)  # copies in place: the parameters keep their memory format
             row = {"net": name, "precision": precision, "format": "channels_last" if channels_last else "contiguous"}
             try:
                 rate, prob = infer(model, precision, channels_last, probe, args, device)
@@ -123,9 +124,9 @@ def bench_net(name: str, args, device: torch.device) -> list[dict]:
                 row["error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
             rows.append(row)
             print(_format(row), flush=True)
-            del model
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
+    del model
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
     return rows
 
 
@@ -197,14 +198,21 @@ def main() -> None:
     print(f"{where}, torch {torch.__version__}, {args.size}x{args.size}, train batch {args.batch}, "
           f"infer batch {args.infer_batch}, {args.steps} timed steps after {args.warmup}")
     print(f"{'net':<12} {'prec':<5} {'format':<14} {'train im/s':>10} {'infer im/s':>10} {'max |dp|':>10}")
-    rows = [row for name in args.nets.split(",") for row in bench_net(name, args, device)]
-    ddp = bench_ddp(args) if device.type == "cuda" else {"skipped": "DDP over NCCL needs CUDA devices"}
-    print(f"ddp: {json.dumps(ddp)}")
     target = args.json or (Path(os.environ["OUT"]) / "bench_gpu_nets.json" if os.environ.get("OUT") else None)
+    report = {"device": where, "torch": torch.__version__, "size": args.size, "batch": args.batch, "rows": []}
+    for name in args.nets.split(","):
+        report["rows"] += bench_net(name, args, device)
+        _save(report, target)  # after every net, so a cut-short run keeps what it measured
+    report["ddp"] = bench_ddp(args) if device.type == "cuda" else {"skipped": "DDP over NCCL needs CUDA devices"}
+    print(f"ddp: {json.dumps(report['ddp'])}")
+    _save(report, target)
     if target is not None:
-        target.write_text(json.dumps({"device": where, "torch": torch.__version__, "size": args.size,
-                                      "batch": args.batch, "rows": rows, "ddp": ddp}, indent=1) + "\n")
         print(f"wrote {target}")
+
+
+def _save(report: dict, target: Path | None) -> None:
+    if target is not None:
+        target.write_text(json.dumps(report, indent=1) + "\n")
 
 
 if __name__ == "__main__":
