@@ -1,6 +1,6 @@
 """Deep baselines on a GPU: AMP (float16, bfloat16), channels-last, train-step and inference throughput per net.
 
-Run on one GPU (about two minutes on an H100 for the four nets)::
+Run on one GPU (the four nets, three precisions, two memory formats)::
 
     python benchmarks/bench_gpu_nets.py
 
