@@ -18,6 +18,7 @@ import numpy as np
 from dbdbench import __version__
 from dbdbench.datasets import DatasetSpec, get_dataset
 from dbdbench.gtcache import read_gt
+from dbdbench.gtcheck import verify_gt
 from dbdbench.io import DEFAULT_SUFFIXES, pair_predictions, read_map, read_maps_meta, resolve_pred_white
 from dbdbench.metrics import Evaluator, get_protocol
 from dbdbench.metrics.counts import flip
@@ -235,7 +236,7 @@ def evaluate_folder(
     -------
     Result
         With ``dataset``, ``method``, per-image rows and provenance in ``meta`` (polarity, file hashes) and
-        every warning of the sanity stage in ``meta["warnings"]``.
+        every warning of the sanity stage and of the protocol's scoring in ``meta["warnings"]``.
 
     Raises
     ------
@@ -252,6 +253,9 @@ def evaluate_folder(
         suffixes=suffixes, luminance=luminance, checks=checks,
     )  # fmt: skip
     found = [*findings, *found]
+    found += verify_gt(spec, {j.stem: j.gt for j in job_list}, checks)  # GT integrity (dbdbench.gtcheck)
+    if any(f.severity == "error" for f in found):
+        settle(found, checks)  # refuse before any image is scored
     if override:
         found.append(Finding("pred-white-override", "warning", override))
     ev = Evaluator(proto, metrics)
@@ -274,4 +278,7 @@ def evaluate_folder(
     }
     if hashes:
         meta["files_sha256"] = {j.stem: sha256_file(j.pred) for j in job_list if j.pred is not None}
-    return ev.compute(dataset=spec.name, method=method or maps_meta.get("method") or pred_dir.name, meta=meta)
+    result = ev.compute(dataset=spec.name, method=method or maps_meta.get("method") or pred_dir.name, meta=meta)
+    scoring = result.meta.get("warnings", [])[len(warnings_found) :]  # the protocol's own (Evaluator.compute)
+    settle([Finding(w["code"], "warning", w["message"], tuple(w["files"])) for w in scoring], checks)
+    return result

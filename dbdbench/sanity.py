@@ -50,6 +50,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "inverted-maps": ("error", "maps whose mean MAE says white means the other class (check --pred-white)"),
     "mostly-missing": ("error", "more than half of the dataset's images have no prediction"),
     "unknown-folders": ("error", "sub-folders of a multi-dataset run that name no registered dataset"),
+    "gt-inverted": ("error", "GT masks that are the registry's pinned masks with black and white swapped"),
+    "gt-foreign": ("error", "GT masks that differ from the registry's pinned digests (dbdbench.gtcheck)"),
     "rescaled": ("warning", "maps rescaled by --rescale-maps"),
     "constant-map": ("warning", "maps with one value everywhere"),
     "inverted-images": ("warning", "single maps whose own MAE says they are inverted"),
@@ -57,6 +59,10 @@ CODES: dict[str, tuple[Severity, str]] = {
     "missing": ("warning", "images without a prediction scored as empty maps (--allow-missing)"),
     "extra-files": ("warning", "map files that match no GT image (ignored)"),
     "pred-white-override": ("warning", "--pred-white overrides the folder's meta.json"),
+    # recorded by the scoring itself (dbdbench.metrics.reduce.protocol_warnings), not by this stage
+    "zhao-empty-mask": ("warning", "zhao protocol: images with an empty in-focus mask, scored by Zhao et al.'s quirks"),
+    "zhao-nan-f": ("warning", "zhao protocol: F = 0/0 = NaN where no image has a hit, so auc_fcurve is NaN"),
+    "zhao-zero-map-last": ("warning", "zhao protocol: the last image's map is all zero; means divide by N - 1"),
 }
 
 
@@ -189,7 +195,8 @@ def fit_to_gt(arr: np.ndarray, facts: MapFacts, checks: Checks, resize: str) -> 
     return resize_to(arr, facts.gt_shape, "bilinear" if resize == "error" else resize), True
 
 
-def _finding(code: str, message: str, files: Iterable[str], fix: str, checks: Checks) -> Finding:
+def judged(code: str, message: str, files: Iterable[str], fix: str, checks: Checks) -> Finding:
+    """A finding of ``code`` with its registered severity, or a warning when the user accepted the code."""
     severity, _ = CODES[code]
     if severity == "error" and code in checks.accept:
         return Finding(code, "warning", f"{message} (accepted with --accept {code})", tuple(files))
@@ -206,30 +213,30 @@ def review_maps(facts: Sequence[MapFacts], maes: dict[str, float], checks: Check
 
     rescaled = files(lambda f: f.rescaled)
     if rescaled:
-        out.append(_finding("rescaled", f"{len(rescaled)} map(s) rescaled (0/1 -> 0/255, or 16-bit files holding "
+        out.append(judged("rescaled", f"{len(rescaled)} map(s) rescaled (0/1 -> 0/255, or 16-bit files holding "
                             "8-bit values read as 8-bit) by --rescale-maps", rescaled, "", checks))  # fmt: skip
     ones = files(lambda f: not f.rescaled and f.dtype == "uint8" and f.vmax == 1)
     if ones:
-        out.append(_finding(
+        out.append(judged(
             "range-01", f"{pred_dir}: {len(ones)} 8-bit map(s) hold only the values 0 and 1 (a mask saved without "
             "* 255?); scored as they are they mean 'almost nothing blurred'", ones,
             "Re-save them as 0/255, or pass --rescale-maps to read 0/1 as 0/255 "
             "(--accept range-01 scores the values as they are)", checks))  # fmt: skip
     wide = files(lambda f: not f.rescaled and f.dtype == "uint16" and f.vmax <= 255)
     if wide:
-        out.append(_finding(
+        out.append(judged(
             "range-16bit-8bit-values", f"{pred_dir}: {len(wide)} 16-bit map(s) hold only values <= 255 (8-bit "
             "values in a 16-bit file?); read as value/65535 they are nearly black", wide,
             "Re-save them as 8-bit PNGs, or pass --rescale-maps to read them as 8-bit "
             "(--accept range-16bit-8bit-values reads them as value/65535)", checks))  # fmt: skip
     gt01 = sorted({f.stem for f in facts if f.gt_dtype == "uint8" and f.gt_max == 1})
     if gt01:
-        out.append(_finding(
+        out.append(judged(
             "gt-range-01", f"{len(gt01)} GT mask(s) hold only the values 0 and 1; binarised on the 0..255 scale they "
             "are empty", gt01, "Use the dataset's original 0/255 masks (`dbdbench datasets --verify`)", checks))
     const = files(lambda f: f.vmin == f.vmax and f.dtype != "bool")
     if const:
-        out.append(_finding("constant-map", f"{len(const)} map(s) have one value everywhere", const, "", checks))
+        out.append(judged("constant-map", f"{len(const)} map(s) have one value everywhere", const, "", checks))
     out += _review_geometry(real, checks, pred_dir)
     out += _review_polarity(real, maes, checks, pred_dir)
     return out
@@ -239,20 +246,20 @@ def _review_geometry(real: Sequence[MapFacts], checks: Checks, pred_dir: str) ->
     out = []
     swapped = [f.file for f in real if f.transposed]
     if swapped and checks.transpose_maps:
-        out.append(_finding("resized", f"{len(swapped)} map(s) had width and height swapped and were transposed "
+        out.append(judged("resized", f"{len(swapped)} map(s) had width and height swapped and were transposed "
                             "by --transpose-maps", swapped, "", checks))  # fmt: skip
     elif swapped:
-        out.append(_finding(
+        out.append(judged(
             "transposed", f"{pred_dir}: {len(swapped)} map(s) have the GT's width and height swapped (rotated or "
             "transposed on writing?)", swapped, "Save them in the photo's orientation, or pass --transpose-maps "
             "(--accept transposed resizes them to the GT size)", checks))  # fmt: skip
     resized = [f.file for f in real if f.resized and not f.transposed]
     if resized:
-        out.append(_finding("resized", f"{len(resized)} map(s) of another size than their GT were resized to it",
+        out.append(judged("resized", f"{len(resized)} map(s) of another size than their GT were resized to it",
                             resized, "", checks))  # fmt: skip
     colour = [f.file for f in real if f.colour_spread is not None and f.colour_spread > PSEUDO_COLOUR_SPREAD]
     if colour:
-        out.append(_finding(
+        out.append(judged(
             "pseudo-colour", f"{pred_dir}: {len(colour)} colour map(s) look like a pseudo-colour rendering (jet, "
             "viridis, ...): their luminance is not the map value", colour,
             "Save the raw gray maps (--accept pseudo-colour converts them to luminance anyway)", checks))
@@ -265,14 +272,14 @@ def _review_polarity(real: Sequence[MapFacts], maes: dict[str, float], checks: C
         return []
     mean = float(np.mean(list(scored.values())))
     if mean > INVERTED_FOLDER_MAE:
-        return [_finding(
+        return [judged(
             "inverted-maps", f"{pred_dir}: mean MAE {mean:.3f}; the flipped maps would give {1 - mean:.3f}, so white "
             "probably means the other class", [], "Check --pred-white (or meta.json's pred_white); "
             "--accept inverted-maps scores them as declared", checks)]  # fmt: skip
     by_stem = {f.stem: f.file for f in real}
     bad = [by_stem[s] for s, m in scored.items() if m > INVERTED_IMAGE_MAE]
     if bad:
-        return [_finding("inverted-images", f"{len(bad)} map(s) have MAE > {INVERTED_IMAGE_MAE} on their own "
+        return [judged("inverted-images", f"{len(bad)} map(s) have MAE > {INVERTED_IMAGE_MAE} on their own "
                          "(inverted, or a failure of the method)", bad, "", checks)]  # fmt: skip
     return []
 
@@ -296,14 +303,14 @@ def review_pairing(
             "missing", "error", f"{pred_dir}: {len(missing)} of {n_gt} images have no prediction: {shown}",
             (), hint or "Predict them, or pass --allow-missing to score them as empty maps")])  # fmt: skip
     if missing and (suffix or len(missing) > MOSTLY_MISSING * n_gt):
-        out.append(_finding(
+        out.append(judged(
             "mostly-missing", f"{pred_dir}: {len(missing)} of {n_gt} images have no prediction", missing,
             hint or "Check the folder and the dataset; --accept mostly-missing scores them as empty maps", checks))
     if missing:
-        out.append(_finding("missing", f"{len(missing)} image(s) without a prediction were scored as empty maps",
+        out.append(judged("missing", f"{len(missing)} image(s) without a prediction were scored as empty maps",
                             missing, "", checks))  # fmt: skip
     if extra:
-        out.append(_finding("extra-files", f"{len(extra)} file(s) match no GT image and were ignored",
+        out.append(judged("extra-files", f"{len(extra)} file(s) match no GT image and were ignored",
                             extra, hint, checks))  # fmt: skip
     return out
 
@@ -337,7 +344,7 @@ def unknown_folders(folder: Path, names: Iterable[str], valid: Sequence[str], ch
     for n in names:
         close = difflib.get_close_matches(n, valid, n=1, cutoff=0.6)
         hints.append(f"{n} (did you mean {close[0]}?)" if close else n)
-    return [_finding(
+    return [judged(
         "unknown-folders", f"{folder}: sub-folder(s) {', '.join(hints)} name no registered dataset", names,
         "Rename them to a dataset name (`dbdbench datasets`), or pass --accept unknown-folders to skip them",
         checks)]  # fmt: skip

@@ -199,6 +199,29 @@ def test_bad_arguments_exit_2(tiny, args, needle):
     assert needle in res.output
 
 
+def test_unlisted_split_offers_only_listed_splits(tiny):
+    """The refusal of a split without a public image list suggests only splits that can be evaluated."""
+    from dbdbench.datasets import get_dataset
+
+    res = run("evaluate", tiny["preds"], "-d", "CUHK-TE-2", "--pred-white", "blur")
+    offered = " ".join(res.output.split()).split("use a listed split (")[1].split(")")[0].split(", ")
+    assert res.exit_code == 2 and "CUHK-TE-1" in offered
+    assert all(get_dataset(name).listed for name in offered), offered
+
+
+def test_zhao_quirk_warnings_recorded_and_strict(tiny):
+    """zhao: an empty in-focus mask (GT all blurred) is scored by their quirk: warned, stored, --strict refuses."""
+    cv2.imwrite(str(tiny["root"] / "TINY" / "gt" / "img05.png"), np.full((30, 40), 255, np.uint8))
+    out = tiny["tmp"] / "z.json"
+    args = ("evaluate", tiny["preds"], "-d", "TINY", "--pred-white", "blur", "-p", "zhao")
+    res = run(*args, "--json", out)
+    assert res.exit_code == 0 and "empty in-focus mask" in res.output
+    found = json.loads(out.read_text())["meta"]["warnings"]
+    assert [(w["code"], w["files"]) for w in found] == [("zhao-empty-mask", ["img05"])]
+    strict = run(*args, "--strict")
+    assert strict.exit_code == 2 and "img05" in strict.output
+
+
 def test_allow_missing_scores_empty_maps(tiny):
     _missing(tiny["preds"])
     out = tiny["tmp"] / "r.json"

@@ -127,6 +127,9 @@ def _print_table(results) -> None:
     help="Write per-image scores as CSV (a file for one dataset, a folder for several).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--ci", is_flag=True, help="Add a 95 % bootstrap interval over images to every score.")
+@click.option("--n-boot", default=10_000, show_default=True, type=click.IntRange(100), help="[--ci] Resamples.")
+@click.option("--seed", default=0, show_default=True, type=int, help="[--ci] Seed of the resampling.")
 @input_errors_exit_2
 def evaluate(
     pred_dir,
@@ -150,6 +153,9 @@ def evaluate(
     json_out,
     csv_out,
     quiet,
+    ci,
+    n_boot,
+    seed,
 ):
     """Score the predicted blur maps in PRED_DIR against a dataset's ground truth.
 
@@ -190,6 +196,12 @@ def evaluate(
         if client is not None:
             client.close()
     _print_table(results)
+    if ci:
+        from dbdbench.stats.intervals import add_intervals, format_intervals
+
+        for res in results:
+            add_intervals(res, n_resamples=n_boot, seed=seed)
+            click.echo("\n".join(format_intervals(res)))
     _write_outputs(results, json_out, csv_out)
 
 
@@ -207,7 +219,12 @@ def _write_outputs(results, json_out: Path | None, csv_out: Path | None) -> None
     for res in results:
         if json_out is not None:
             path = _out_path(json_out, res, len(results), ".json")
-            res.to_json(path)
+            if res.records is not None:  # per-image counts beside the JSON, for dbdbench compare
+                from dbdbench.stats.sidecar import write_result_with_counts
+
+                write_result_with_counts(res, path, res.records)
+            else:
+                res.to_json(path)
             click.echo(f"wrote {path}")
         if csv_out is not None:
             path = _out_path(csv_out, res, len(results), ".csv")
