@@ -8,7 +8,7 @@
 3. a re-scored submission entry ``<reported id>-reproduced`` under ``<out>/submissions``: ``meta.json``
    (the reported entry's bibliographic fields, ``kind = "rescored"``, ``rescore.maps`` pointing at the map
    folders relative to ``<out>/maps``) and one result file ``<SET>.<protocol>.json`` per test set, written by
-   :func:`dbdbench._submission_checks.rescore_entries` (so ``dbdbench check <out>/submissions --maps-root
+   :func:`dbdbench.submissions.rescore.rescore_entries` (so ``dbdbench check <out>/submissions --maps-root
    <out>/maps`` re-scores them and must agree);
 4. a copy of the entry into ``submissions`` (the folder that holds the reported entry), when given.
 
@@ -136,7 +136,7 @@ def reproduce(name: str, out: str | Path, *, submissions: str | Path | None = No
     ``train_overrides``: ``iterations``, ``batch_size``, ``lr``, ``input_size``, ``pretrained``, ``workers``,
     ``amp``, ``save_every``, ``stop_at`` of :class:`baselines.train.TrainConfig` (``None`` = the paper's).
     """
-    from dbdbench._submission_checks import rescore_entries
+    from dbdbench.submissions.rescore import rescore_entries
 
     recipe = get_recipe(name)
     if recipe.stage == 2 and depth_weights is None:
