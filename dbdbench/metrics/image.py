@@ -95,8 +95,6 @@ def score_image(
     ``max_em``/``mean_em``/``adp_em``, ``wf``). Returns an :class:`ImageRecord`; the dataset reduction is
     :func:`dbdbench.metrics.reduce.reduce_records`.
     """
-    if structure is True:
-        structure = frozenset({"sm", "max_em", "mean_em", "adp_em", "wf"})
     pred, gt = check_pair(pred, gt)
     if pred.dtype == np.bool_:
         pred = pred.astype(np.uint8) * np.uint8(255)
@@ -107,22 +105,39 @@ def score_image(
         rec, p = _score_table(pred, g, proto, name)
     else:
         rec, p = _score_general(pred, g, proto, name)
-    if proto.best_f == "per_image" or structure:
-        p = np.asarray(p)
+    if needs_map(proto, structure):
+        rec.extra |= image_extras(np.asarray(p), g, proto, structure)
+    return rec
+
+
+def needs_map(proto: Protocol, structure: bool | frozenset) -> bool:
+    """Whether the record needs per-image scores of the whole normalised map (:func:`image_extras`)."""
+    return proto.best_f == "per_image" or bool(structure)
+
+
+def image_extras(p: np.ndarray, g: np.ndarray, proto: Protocol, structure: bool | frozenset) -> dict:
+    """Per-image scores that need the whole map: Zhao et al.'s best F and the structure metrics asked for.
+
+    ``p`` is the protocol's normalised map (float64 in [0, 1]) and ``g`` its boolean mask, as
+    :func:`score_image` builds them; the keys are those of :attr:`ImageRecord.extra`.
+    """
+    if structure is True:
+        structure = frozenset({"sm", "max_em", "mean_em", "adp_em", "wf"})
+    extra: dict[str, float | np.ndarray] = {}
     if proto.best_f == "per_image":
-        rec.extra["best_f"] = _zhao_best_f(p, g, proto.beta2)
+        extra["best_f"] = _zhao_best_f(p, g, proto.beta2)
     if structure:
         from dbdbench.metrics.structure import e_measure_adaptive, e_measure_curve, s_measure, weighted_fmeasure
 
         if "sm" in structure:
-            rec.extra["sm"] = s_measure(p, g)
+            extra["sm"] = s_measure(p, g)
         if structure & {"max_em", "mean_em"}:
-            rec.extra["em_curve"] = e_measure_curve(p, g)
+            extra["em_curve"] = e_measure_curve(p, g)
         if "adp_em" in structure:
-            rec.extra["adp_em"] = e_measure_adaptive(p, g)
+            extra["adp_em"] = e_measure_adaptive(p, g)
         if "wf" in structure:
-            rec.extra["wf"] = weighted_fmeasure(p, g, beta2=proto.wf_beta2)
-    return rec
+            extra["wf"] = weighted_fmeasure(p, g, beta2=proto.wf_beta2)
+    return extra
 
 
 _VALUES = np.arange(256)
