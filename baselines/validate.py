@@ -132,3 +132,57 @@ class BestTracker:
         if better:
             self.best, self.step = value, step
         return better
+
+
+class Validator:
+    """The trainer's validation: when it is due, what it scores, where it logs (``<out>/val_log.jsonl``).
+
+    Parameters
+    ----------
+    val_set : str
+        Registered dataset to validate on (its GT at native resolution).
+    protocol : str
+        dbdbench protocol of the scores; ``metric`` overrides its :data:`HEADLINE` selection score.
+    every : int
+        Validate after every ``every`` steps and after the last one.
+    """
+
+    def __init__(self, val_set: str, data_root, input_size: int, protocol: str, metric: str | None, every: int,
+                 batch_size: int, rank: int, world: int, workers: int, out) -> None:
+        if every < 1:
+            raise ValueError(f"val_every must be positive, got {every}")
+        self.key, higher = headline_metric(protocol, metric)
+        self.tracker = BestTracker(self.key, higher)
+        self.protocol, self.every, self.world = get_protocol(protocol).name, every, world
+        self.loader = val_loader(ValDataset(val_set, data_root, input_size), batch_size, rank, world, workers)
+        self.metric = make_metric(self.protocol, world)
+        self.log_path = None if rank else os.path.join(out, "val_log.jsonl")
+
+    def due(self, step: int, end: int) -> bool:
+        return step % self.every == 0 or step == end
+
+    def run(self, model: nn.Module, step: int, device: torch.device) -> tuple[Result, bool]:
+        """Validate ``model`` at ``step`` (every process); returns the result and whether it is the best so far."""
+        if self.world > 1:
+            from baselines.runtime import sync_buffers
+
+            sync_buffers(model)  # every shard scored with rank 0's BatchNorm statistics
+        res = validate(model, self.loader, self.metric, device)
+        value = float(res.scores[self.key])
+        best = self.tracker.offer(value, step)
+        if self.log_path is not None:
+            import json
+
+            row = {"step": step, "protocol": self.protocol, "metric": self.key, "value": value, "best": best,
+                   "n_images": res.n_images, "scores": {k: _json_float(v) for k, v in res.scores.items()}}
+            with open(self.log_path, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+        return res, best
+
+    def summary(self) -> dict:
+        """What goes into ``best.pt``: the protocol, the score key, its value and step."""
+        return {"protocol": self.protocol, "metric": self.key, "value": self.tracker.best, "step": self.tracker.step}
+
+
+def _json_float(v: float) -> float | None:
+    return None if v != v else float(v)
