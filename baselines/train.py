@@ -17,7 +17,8 @@ Under ``torchrun`` (``WORLD_SIZE > 1``) the model is wrapped in ``DistributedDat
 gloo on CPUs) and every rank reads its share of each epoch through :class:`baselines.data.EpochSampler`.
 BatchNorm statistics stay per process (the papers train on one GPU; no SyncBN). Rank 0 writes
 ``<out>/last.pt`` every ``save_every`` steps and at the end, and appends one JSON line per step (mean loss over
-the ranks, lr, epoch, seconds) to ``<out>/train_log.jsonl``.
+the ranks, lr, epoch, seconds) to ``<out>/train_log.jsonl``. With a validation set, every ``val_every`` steps
+the net is scored under a dbdbench protocol (:mod:`baselines.validate`) and ``<out>/best.pt`` keeps the best.
 
 References
 ----------

@@ -10,9 +10,9 @@
 - ``n > 128``: split at ``m = n // 2 - (n // 2) mod 8`` and add the sums of the two halves.
 
 The tree depends only on ``n``, so it is planned once per image size and evaluated for a whole batch with
-vectorised adds: every leaf's eight running sums advance together one row at a time (missing rows and
-missing remainder elements are zeros, and ``s + 0.0 == s``), then the inner nodes are added level by level
-from the leaves up. Each add is one correctly rounded IEEE float64 operation on CPU and on CUDA, so the
+vectorised adds: every leaf's eight running sums advance together one row of 8 elements at a time (a leaf
+with fewer rows adds zeros, and ``s + 0.0`` is ``s`` exactly), then the inner nodes are added level by level
+from the deepest up. Each add is one correctly rounded IEEE float64 operation on CPU and on CUDA, so the
 result equals numpy's bit for bit; ``torch.sum`` uses other trees and differs in the last bits.
 
 References
