@@ -1,6 +1,6 @@
 """The two submission checks that need more than the files: history (git) and reproduction (maps).
 
-* Append-only history: every entry, result file and metric key present at a git base must still exist,
+* Append-only history: every entry, result file, metric key and curve present at a git base must still exist,
   so a pull request can add or correct numbers but never silently drop them.
 * Reproduction: a re-scored result whose maps are present is scored again with
   :func:`dbdbench.evaluate.evaluate_folder` and must agree within ``atol`` on every stored score.
@@ -70,11 +70,15 @@ def _removed_metrics(top: Path, ref: str, rel: str, shown: str) -> list[Problem]
         old = json.loads(_git(top, "show", f"{ref}:{rel}"))
         new = json.loads((top / rel).read_text(encoding="utf-8"))
         gone = sorted(set(old.get("scores", {})) - set(new.get("scores", {})))
+        gone_curves = sorted(set(old.get("curves") or {}) - set(new.get("curves") or {}))
     except (RuntimeError, ValueError, AttributeError) as exc:
         return [Problem(shown, f"cannot compare with {ref}: {exc}")]
+    problems = []
     if gone:
-        return [Problem(shown, f"metric(s) {gone} exist at {ref} but were removed")]
-    return []
+        problems.append(Problem(shown, f"metric(s) {gone} exist at {ref} but were removed"))
+    if gone_curves:
+        problems.append(Problem(shown, f"curve(s) {gone_curves} exist at {ref} but were removed"))
+    return problems
 
 
 def check_reproduction(root: str | Path, maps_root: str | Path | None, data_root: str | Path | None = None,
@@ -165,6 +169,8 @@ def rescore_entries(root: str | Path, maps_root: str | Path, data_root: str | Pa
             old = dict(result.meta)
             result.meta = {"kind": "rescored", "pred_dir": folder.name, "pred_white": pred_white,
                            "files_sha256": old.get("files_sha256", {})}
+            if old.get("warnings"):  # what the sanity stage found stays with the numbers it concerns
+                result.meta["warnings"] = old["warnings"]
             result.to_json(entry_dir / f"{stem}.json")
             lines.append(f"{entry_dir.name}/{stem}.json: " + ", ".join(
                 f"{k} {v:.4f}" for k, v in sorted(result.scores.items())))

@@ -205,7 +205,7 @@ RESULT_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
     "method": (True, _is_str, "the method's display name"),
     "n_images": (False, _opt(lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0), "a count"),
     "n_empty_gt": (False, _opt(lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0), "a count"),
-    "scores": (True, lambda v: isinstance(v, dict) and len(v) > 0, "a non-empty object {metric: value}"),
+    "scores": (True, lambda v: isinstance(v, dict), "an object {metric: value} ({} for a curve-only entry)"),
     "curves": (False, lambda v: isinstance(v, dict), "an object of equal-length lists"),
     "per_image": (False, lambda v: isinstance(v, list), "a list of per-image records"),
     "meta": (True, lambda v: isinstance(v, dict), "an object with 'kind'"),
@@ -224,6 +224,9 @@ RESCORED_META_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
     "created": (False, _is_str, "an ISO time"),
     "data_root": (False, _is_str, "never stored (machine path)"),
     "resized": (False, lambda v: isinstance(v, (int, list)), "how many maps were resized"),
+    "warnings": (False, lambda v: isinstance(v, list) and all(
+        isinstance(w, dict) and _is_str(w.get("message")) for w in v),
+        "a list of {code, message, files} recorded by the sanity stage"),
 }
 
 
@@ -284,6 +287,8 @@ def validate_result(result: Any, stem: str, meta: dict[str, Any]) -> None:
             raise SchemaError("result meta: 'data_root' is a machine path; drop it before committing")
     _check_scores(result["scores"], result["protocol"], kind, metric_table)
     _check_curves(result.get("curves") or {})
+    if not result["scores"]:
+        _check_curve_only(result, kind)
     _check_per_image(result.get("per_image") or [], metric_table)
 
 
@@ -300,6 +305,22 @@ def _check_scores(scores: dict[str, Any], protocol: str, kind: str, metric_table
     for key, value in scores.items():
         if not _in_unit(value):
             raise SchemaError(f"score {key} = {value!r} is outside [0, 1]")
+
+
+#: curve pairs a curve-only entry may carry (each one is a figure): (x, y)
+PLOTTABLE = (("recall", "precision"), ("fpr", "tpr"), ("fpr", "recall"), ("thresholds", "f"))
+
+
+def _check_curve_only(result: dict[str, Any], kind: str) -> None:
+    """A result without scalar scores: allowed for published curves (kind reported) that hold a drawable
+    pair, e.g. the precision-recall curves a paper published as a figure's data."""
+    if kind != "reported":
+        raise SchemaError("scores is empty; only reported entries may carry curves without scores (re-scored "
+                          "results carry every metric of their protocol)")
+    curves = result.get("curves") or {}
+    if not any(x in curves and y in curves and len(curves[x]) > 0 for x, y in PLOTTABLE):
+        raise SchemaError("scores is empty and curves hold no drawable pair; a curve-only entry needs one of "
+                          + ", ".join(f"{x}+{y}" for x, y in PLOTTABLE))
 
 
 def _in_unit(value: Any) -> bool:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import tomllib
 
+from dbdbench.digests import read_digests
+
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 POLARITIES = ("blur", "sharp", "unknown")
 
@@ -53,6 +55,10 @@ class DatasetSpec:
         False for splits known from papers whose image list is not public (cannot be evaluated yet).
     builder : str or None
         ``"module:function"`` that builds the dataset into its folder on first use (SYN-DEMO).
+    digests : str or None
+        Digest list that pins the GT masks (:mod:`dbdbench.digests`): the name of a list shipped in
+        ``dbdbench/data/digests/`` or the path of a file; ``evaluate`` refuses an inverted or foreign copy
+        (:mod:`dbdbench.gtcheck`). None = the masks' contents are not checked.
     citation, url, notes : str
     """
 
@@ -69,6 +75,7 @@ class DatasetSpec:
     exclude_split: str | None = None
     listed: bool = True
     builder: str | None = None
+    digests: str | None = None
     citation: str = ""
     url: str = ""
     notes: str = ""
@@ -102,7 +109,7 @@ class DatasetSpec:
         if not self.listed:
             raise FileNotFoundError(
                 f"{self.name}: the image list of this split is not public yet, so it cannot be evaluated; "
-                f"use a listed split ({', '.join(n for n in list_datasets() if n.startswith(self.name[:4]))})"
+                f"use a listed split ({', '.join(_listed_like(self.name))})"
             )
         folder = self.gt_folder(data_root)
         if self.builder is not None:  # (re)builds when missing or made by an older generator; else a no-op
@@ -185,7 +192,9 @@ _DPN = """@article{zhai2020blur,
   title={Blur Detection via Deep Pyramid Network with Recurrent Distinction Enhanced Modules},
   journal={Neurocomputing}, year={2020}}"""
 _CUHK_URL = "http://www.cse.cuhk.edu.hk/leojia/projects/dblurdetect/dataset.html"
-_CUHK = dict(folder="CUHK", resolution="640x427 (varies)", gt_white="blur", citation=_SHI, url=_CUHK_URL)
+_CUHK = dict(
+    folder="CUHK", resolution="640x427 (varies)", gt_white="blur", digests="CUHK", citation=_SHI, url=_CUHK_URL
+)
 _DUT_URL = "https://github.com/wdzhao123/DENets (links to DUT-DBD)"
 
 _SPECS = [
@@ -324,6 +333,12 @@ def _load_user_datasets() -> None:
             register_from_toml(path)
 
 
+def _listed_like(name: str) -> list[str]:
+    """Listed (evaluable) datasets that share ``name``'s family prefix (the part before the first dash)."""
+    family = name.split("-")[0]
+    return [n for n, spec in DATASETS.items() if spec.listed and n.split("-")[0] == family]
+
+
 def list_datasets() -> list[str]:
     """Registered dataset names, in registry order (user datasets from ``$DBDBENCH_DATASETS`` last)."""
     _load_user_datasets()
@@ -347,6 +362,8 @@ def register(spec: DatasetSpec, *, overwrite: bool = False) -> DatasetSpec:
         raise ValueError(f"dataset {spec.name!r} is already registered; pass overwrite=True to replace it")
     if spec.gt_white not in POLARITIES:
         raise ValueError(f"{spec.name}: gt_white must be one of {POLARITIES}, got {spec.gt_white!r}")
+    if spec.digests is not None:
+        read_digests(spec.digests)  # a missing or malformed list is an error now, not at the first evaluation
     DATASETS[spec.name] = spec
     return spec
 
@@ -362,6 +379,7 @@ def register_from_toml(path: str | os.PathLike) -> list[DatasetSpec]:
         gt_dir = "masks"
         gt_white = "blur"         # what white means in the GT files: blur | sharp
         n_images = 120
+        digests = "masks.txt"     # optional: pin the masks (a shipped list name, or a path relative to this file)
     """
     with open(path, "rb") as fh:
         data = tomllib.load(fh)
@@ -371,6 +389,9 @@ def register_from_toml(path: str | os.PathLike) -> list[DatasetSpec]:
         unknown = set(table) - known
         if unknown:
             raise ValueError(f"{path}: dataset {name}: unknown key(s) {', '.join(sorted(unknown))}")
+        digests = table.get("digests")
+        if isinstance(digests, str) and ("/" in digests or digests.endswith(".txt")):
+            table["digests"] = str(Path(path).parent / Path(digests).expanduser())
         spec = DatasetSpec(name=name, display_name=table.pop("display_name", name), **table)
         out.append(register(spec, overwrite=True))
     if not out:

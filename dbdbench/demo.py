@@ -69,8 +69,9 @@ def run_demo(
 ) -> list[Result]:
     """Build SYN-DEMO (first use only), predict with ``methods``, evaluate, write JSON results.
 
-    Writes ``out_dir/maps/<method>/`` (maps + meta.json), ``out_dir/results/<method>.json`` and
-    ``out_dir/table.md``; returns the results, a constant-0.5 map first as the trivial reference.
+    Writes ``out_dir/maps/<method>/`` (maps + meta.json) and ``out_dir/results/<method>.json`` (the
+    command adds ``table.md`` and the figures of :func:`write_figures`); returns the results, a
+    constant-0.5 map first as the trivial reference.
     """
     out = Path(out_dir)
     spec = get_dataset("SYN-DEMO")
@@ -93,3 +94,25 @@ def run_demo(
         res.to_json(out / "results" / f"{method}.json")
         results.append(res)
     return results
+
+
+def write_figures(results: list[Result], out_dir: str | os.PathLike) -> list[Path]:
+    """The demo's figures: PR and F-measure curves side by side, and ROC, each as PNG (300 dpi) and PDF.
+
+    Returns the written files (``out_dir/figures/curves.{png,pdf}`` and ``roc.{png,pdf}``).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from dbdbench.report.plots import method_styles, plot_curves
+
+    folder = Path(out_dir) / "figures"
+    styles = method_styles(r.method for r in results)
+    written = []
+    for name, curve in (("curves", ("pr", "fmeasure")), ("roc", "roc")):
+        paths = [folder / f"{name}.png", folder / f"{name}.pdf"]
+        plt.close(plot_curves(results, curve, paths, styles=styles))
+        written += paths
+    return written

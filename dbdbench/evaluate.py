@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,16 +18,21 @@ import numpy as np
 from dbdbench import __version__
 from dbdbench.datasets import DatasetSpec, get_dataset
 from dbdbench.gtcache import read_gt
-from dbdbench.io import DEFAULT_SUFFIXES, pair_predictions, read_map, read_maps_meta, resize_to
+from dbdbench.gtcheck import verify_gt
+from dbdbench.io import DEFAULT_SUFFIXES, pair_predictions, read_map, read_maps_meta, resolve_pred_white
 from dbdbench.metrics import Evaluator, get_protocol
 from dbdbench.metrics.counts import flip
 from dbdbench.metrics.image import ImageRecord, score_image
 from dbdbench.metrics.protocols import Protocol
 from dbdbench.results import Result
+from dbdbench.sanity import Checks, Finding, MapFacts, fit_to_gt, inspect_map, review_maps, review_pairing, settle
 
 
 class EvaluationError(ValueError):
     """Bad input to an evaluation (missing files, polarity not declared, size mismatch ...)."""
+
+
+_NO_FIXES = Checks()
 
 
 @dataclass(frozen=True)
@@ -42,26 +46,28 @@ class _Job:
     flip_gt: bool
     resize: str
     luminance: bool
+    checks: Checks = _NO_FIXES
 
 
-def _load_pair(job: _Job) -> tuple[np.ndarray, np.ndarray, bool]:
+def _load_pair(job: _Job) -> tuple[np.ndarray, np.ndarray, MapFacts]:
     gt = read_gt(job.gt)
+    facts = MapFacts(job.stem, job.pred.name if job.pred is not None else "", gt_shape=gt.shape[:2],
+                     gt_max=float(gt.max()) if gt.size else 0.0, gt_dtype=str(gt.dtype))  # fmt: skip
     if job.flip_gt:
         gt = flip(gt)
     if job.pred is None:  # --allow-missing: an empty map (nothing predicted blurred)
-        return np.zeros(gt.shape, np.uint8), gt, False
-    pred = read_map(job.pred, luminance=job.luminance)
+        return np.zeros(gt.shape, np.uint8), gt, facts
+    info: dict = {}
+    pred = read_map(job.pred, luminance=job.luminance, info=info)
+    facts.colour_spread = info.get("colour_spread")
+    pred = inspect_map(pred, facts, job.checks)
     if job.flip_pred:
         pred = flip(pred)
-    resized = pred.shape != gt.shape
-    if resized:
-        if job.resize == "error":
-            raise EvaluationError(
-                f"{job.pred}: size {pred.shape[1]}x{pred.shape[0]} differs from the GT {gt.shape[1]}x{gt.shape[0]}; "
-                "use --resize bilinear|nearest to resize predictions to the GT size"
-            )
-        pred = resize_to(pred, gt.shape, job.resize)
-    return pred, gt, resized
+    try:
+        pred, _ = fit_to_gt(pred, facts, job.checks, job.resize)
+    except ValueError as exc:
+        raise EvaluationError(f"{job.pred.parent}/{exc}") from None
+    return pred, gt, facts
 
 
 def _prefetched(jobs: Sequence[_Job], depth: int = 4):
@@ -87,16 +93,16 @@ def _prefetched(jobs: Sequence[_Job], depth: int = 4):
             yield job, fut.result()
 
 
-def _score_loaded(job: _Job, pred, gt, resized: bool, proto: Protocol, structure: frozenset) -> ImageRecord:
+def _score_loaded(job: _Job, pred, gt, facts: MapFacts, proto: Protocol, structure: frozenset):
     try:
         rec = score_image(pred, gt, proto, name=job.stem, structure=structure)
     except ValueError as exc:
         raise EvaluationError(f"{job.pred or job.gt}: {exc}") from None
-    rec.resized = resized
-    return rec
+    rec.resized = facts.resized
+    return rec, facts
 
 
-def _score_chunk(jobs: Sequence[_Job], proto: Protocol, structure: frozenset) -> list[ImageRecord]:
+def _score_chunk(jobs: Sequence[_Job], proto: Protocol, structure: frozenset) -> list[tuple[ImageRecord, MapFacts]]:
     return [_score_loaded(job, *loaded, proto, structure) for job, loaded in _prefetched(jobs)]
 
 
@@ -106,26 +112,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def resolve_pred_white(pred_dir: Path, pred_white: str | None) -> str:
-    """``pred_white`` if given, else the folder's ``meta.json`` declaration, else an error saying what to do."""
-    meta = read_maps_meta(pred_dir)
-    if pred_white is None:
-        if meta is None:
-            raise EvaluationError(
-                f"{pred_dir}: what does white mean in these maps? Pass --pred-white blur (white = blurred, "
-                "P(blur) maps) or --pred-white sharp (white = in focus), or add a meta.json with "
-                '{"schema": "dbdbench.maps", "pred_white": "blur"}'
-            )
-        return meta["pred_white"]
-    if pred_white not in ("blur", "sharp"):
-        raise EvaluationError(f"pred_white must be 'blur' or 'sharp', got {pred_white!r}")
-    if meta is not None and meta["pred_white"] != pred_white:
-        warnings.warn(
-            f"{pred_dir}: --pred-white {pred_white} overrides meta.json's {meta['pred_white']!r}", stacklevel=2
-        )
-    return pred_white
 
 
 def plan_jobs(
@@ -138,8 +124,9 @@ def plan_jobs(
     allow_missing: bool,
     suffixes: tuple[str, ...],
     luminance: bool,
-) -> tuple[list[_Job], dict]:
-    """Pair files and decide every flip; returns the jobs and notes for the result's metadata."""
+    checks: Checks = _NO_FIXES,
+) -> tuple[list[_Job], list[Finding], dict]:
+    """Pair files and decide every flip; returns the jobs, the pairing findings and notes for the metadata."""
     if spec.gt_white == "unknown":
         raise EvaluationError(
             f"{spec.name}: the GT polarity of this dataset is not verified; register it with gt_white set "
@@ -152,26 +139,24 @@ def plan_jobs(
         raise EvaluationError(str(exc)) from None
     if not gt_files:
         raise EvaluationError(f"{spec.name}: no GT files found in {spec.gt_folder(data_root)}")
-    if pairing.missing and not allow_missing:
-        shown = ", ".join(pairing.missing[:10]) + (" ..." if len(pairing.missing) > 10 else "")
-        raise EvaluationError(
-            f"{pred_dir}: {len(pairing.missing)} of {len(gt_files)} {spec.name} images have no prediction: "
-            f"{shown}. Predict them, or pass --allow-missing to score them as empty maps"
-        )
+    extra = sorted(p.name for p in pairing.extra)
+    findings = review_pairing(str(pred_dir), len(gt_files), pairing.missing, extra, list(gt_files),
+                              allow_missing=allow_missing, checks=checks)  # fmt: skip
     jobs = [
-        _Job(stem, pairing.pairs.get(stem), gt, pred_white == "sharp", spec.gt_white == "sharp", resize, luminance)
+        _Job(stem, pairing.pairs.get(stem), gt, pred_white == "sharp", spec.gt_white == "sharp", resize, luminance,
+             checks)  # fmt: skip
         for stem, gt in gt_files.items()
     ]
-    notes = {"missing": pairing.missing, "extra": sorted(p.name for p in pairing.extra)}
-    return jobs, notes
+    notes = {"missing": pairing.missing, "extra": extra}
+    return jobs, findings, notes
 
 
 def _run(jobs: list[_Job], proto: Protocol, structure: frozenset, n_jobs: int, backend: str, progress: bool):
     bar = _progress(len(jobs), progress)
     if n_jobs == 1 and backend == "joblib":
         out = []
-        for job, (pred, gt, resized) in _prefetched(jobs):
-            out.append(_score_loaded(job, pred, gt, resized, proto, structure))
+        for job, (pred, gt, facts) in _prefetched(jobs):
+            out.append(_score_loaded(job, pred, gt, facts, proto, structure))
             bar.update(1)
         bar.close()
         return out
@@ -213,6 +198,8 @@ def evaluate_folder(
     luminance: bool = False,
     method: str | None = None,
     hashes: bool = True,
+    checks: Checks | None = None,
+    findings: Sequence[Finding] = (),
 ) -> Result:
     """Score a folder of predicted maps against a registered dataset.
 
@@ -231,29 +218,51 @@ def evaluate_folder(
     metrics : sequence of str, optional
         Score keys (default: the protocol's).
     resize : {"bilinear", "nearest", "error"}
-        What to do with a prediction whose size differs from its GT; resized images are flagged.
+        What to do with a prediction whose size differs from its GT; resized images are flagged. A map whose
+        width and height are the GT's swapped is never resized silently (see :mod:`dbdbench.sanity`).
     allow_missing : bool
         Score images without a prediction as empty maps (and record them) instead of failing.
     jobs : int
         Worker processes (joblib); results are identical for any number.
     backend : {"joblib", "dask"}
         ``"dask"`` runs the same chunks on the Dask cluster of the active ``distributed.Client``.
+    checks : Checks, optional
+        Fixes and overrides of the sanity stage (:class:`dbdbench.sanity.Checks`); default: refuse every
+        risky input.
+    findings : sequence of Finding
+        Findings made before this call (e.g. accepted unknown sub-folders), stored with the result's warnings.
 
     Returns
     -------
     Result
-        With ``dataset``, ``method``, per-image rows and provenance in ``meta`` (polarity, file hashes).
+        With ``dataset``, ``method``, per-image rows and provenance in ``meta`` (polarity, file hashes) and
+        every warning of the sanity stage and of the protocol's scoring in ``meta["warnings"]``.
+
+    Raises
+    ------
+    SanityError
+        (a ``ValueError``) when the sanity stage refuses the input; nothing is returned or written.
     """
     pred_dir = Path(pred_dir)
+    checks = Checks() if checks is None else checks
     spec = dataset if isinstance(dataset, DatasetSpec) else get_dataset(dataset)
     proto = get_protocol(protocol)
-    white = resolve_pred_white(pred_dir, pred_white)
-    job_list, notes = plan_jobs(
+    white, override = resolve_pred_white(pred_dir, pred_white)
+    job_list, found, notes = plan_jobs(
         pred_dir, spec, pred_white=white, data_root=data_root, resize=resize, allow_missing=allow_missing,
-        suffixes=suffixes, luminance=luminance,
+        suffixes=suffixes, luminance=luminance, checks=checks,
     )  # fmt: skip
+    found = [*findings, *found]
+    found += verify_gt(spec, {j.stem: j.gt for j in job_list}, checks)  # GT integrity (dbdbench.gtcheck)
+    if any(f.severity == "error" for f in found):
+        settle(found, checks)  # refuse before any image is scored
+    if override:
+        found.append(Finding("pred-white-override", "warning", override))
     ev = Evaluator(proto, metrics)
-    ev.add(_run(job_list, proto, ev.structure, jobs, backend, progress))
+    scored = _run(job_list, proto, ev.structure, jobs, backend, progress)
+    ev.add(rec for rec, _ in scored)
+    found += review_maps([f for _, f in scored], {r.name: r.mae for r, _ in scored}, checks, str(pred_dir))
+    warnings_found = settle(found, checks)
     maps_meta = read_maps_meta(pred_dir) or {}
     meta = {
         "kind": "rescored",
@@ -263,24 +272,13 @@ def evaluate_folder(
         "n_resized": sum(r.resized for r in ev.records),
         "missing": notes["missing"],
         "extra_files": notes["extra"],
+        "warnings": warnings_found,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "tool": f"dbdbench {__version__}",
     }
     if hashes:
         meta["files_sha256"] = {j.stem: sha256_file(j.pred) for j in job_list if j.pred is not None}
     result = ev.compute(dataset=spec.name, method=method or maps_meta.get("method") or pred_dir.name, meta=meta)
-    _warn_if_inverted(result, pred_dir)
+    scoring = result.meta.get("warnings", [])[len(warnings_found) :]  # the protocol's own (Evaluator.compute)
+    settle([Finding(w["code"], "warning", w["message"], tuple(w["files"])) for w in scoring], checks)
     return result
-
-
-def _warn_if_inverted(result: Result, pred_dir: Path) -> None:
-    # For a binary mask, |p - g| + |(1 - p) - g| = 1 per pixel, so MAE(flipped) = 1 - MAE: maps whose MAE is
-    # well above 0.5 would score far better with the other polarity.
-    maes = [row["mae"] for row in result.per_image if row.get("mae") is not None]
-    if maes and float(np.mean(maes)) > 0.6:
-        mae = float(np.mean(maes))
-        warnings.warn(
-            f"{pred_dir}: MAE {mae:.3f}; flipped maps would give {1 - mae:.3f}. Check --pred-white "
-            f"(currently {result.meta['pred_white']!r})",
-            stacklevel=3,
-        )

@@ -2,9 +2,17 @@
 
 Every evaluation of a dataset decodes the same GT files; a PNG decode costs far more than scoring an
 image. The first read of a GT file stores the decoded array (bit-packed when the mask is binary) under
-``$DBDBENCH_CACHE`` (default ``~/.cache/dbdbench/gt``), keyed by the file's resolved path, size and
-modification time, so an edited file is read again. ``DBDBENCH_CACHE=off`` disables it. The cache is
-only an accelerator: when it cannot be written or read, the file is decoded as usual.
+``$DBDBENCH_CACHE`` (default ``~/.cache/dbdbench/gt``), keyed by the file's path, device, inode, size and
+modification and change times, so an edited or replaced file is read again. ``DBDBENCH_CACHE=off``
+disables it.
+
+The cache is only an accelerator and never a source of truth: every entry carries its payload's length
+and a CRC-32 of header and payload. An entry that does not check out (truncated by an interrupted copy or
+a full disk, a flipped byte, an older format) is ignored: the file is decoded again and the entry
+rewritten atomically. When the cache cannot be written or read, the file is decoded as usual.
+
+The header also holds the mask digests of :mod:`dbdbench.digests` (both polarities), so that the GT
+integrity check (:mod:`dbdbench.gtcheck`) reads a few bytes a file instead of decoding it.
 """
 
 from __future__ import annotations
@@ -12,10 +20,12 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 
+from dbdbench.digests import DIGEST_SIZE, MaskDigests, mask_digests
 from dbdbench.io import read_map
 
 
@@ -27,53 +37,137 @@ def cache_dir() -> Path | None:
     return Path(env).expanduser() / "gt" if env else Path.home() / ".cache" / "dbdbench" / "gt"
 
 
-def _key(path: Path) -> str:
-    st = path.stat()
-    text = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-    return hashlib.sha1(text.encode()).hexdigest()
+def entry_path(path: str | os.PathLike) -> Path | None:
+    """Where the cache entry of a GT file lives (None when the cache is off).
+
+    The key is the absolute path, device, inode, size and modification and change times (no symlink
+    resolution: it costs more than the rest of a cached read).
+    """
+    folder = cache_dir()
+    if folder is None:
+        return None
+    st = os.stat(path)
+    text = f"{os.path.abspath(path)}|{st.st_dev}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
+    return folder / f"{hashlib.sha1(text.encode()).hexdigest()}.gt"
 
 
-_MAGIC = b"DBGT1"
-_HEADER = struct.Struct("<5sIIHB")  # magic, height, width, full scale (0 = raw), itemsize
+_MAGIC = b"DBGT2"
+# magic, height, width, full scale (0 = raw values), itemsize, payload length, CRC-32 of header and payload,
+# digest of the white mask, digest of the black mask (zeros when the mask is not binary)
+_HEADER = struct.Struct(f"<5sIIHBQI{DIGEST_SIZE}s{DIGEST_SIZE}s")
+_NO_DIGEST = bytes(DIGEST_SIZE)
+_CRC_AT = struct.calcsize("<5sIIHBQ")
 
 
 def _encode(arr: np.ndarray) -> bytes:
     full = int(np.iinfo(arr.dtype).max)
-    if bool(((arr == 0) | (arr == full)).all()):  # a binary mask: 1 bit per pixel
-        return _HEADER.pack(_MAGIC, *arr.shape, full, arr.dtype.itemsize) + np.packbits(arr == full).tobytes()
-    return _HEADER.pack(_MAGIC, *arr.shape, 0, arr.dtype.itemsize) + np.ascontiguousarray(arr).tobytes()
+    digests = mask_digests(arr)
+    if digests.white is not None:  # a binary mask: 1 bit per pixel
+        payload = np.packbits(arr == full).tobytes()
+        white, black = bytes.fromhex(digests.white), bytes.fromhex(digests.black)
+    else:
+        payload, full, white, black = np.ascontiguousarray(arr).tobytes(), 0, _NO_DIGEST, _NO_DIGEST
+    fields = [_MAGIC, *arr.shape, full, arr.dtype.itemsize, len(payload), 0, white, black]
+    fields[6] = _crc(_HEADER.pack(*fields), payload)
+    return _HEADER.pack(*fields) + payload
 
 
-def _decode(blob: bytes) -> np.ndarray:
-    magic, h, w, full, itemsize = _HEADER.unpack_from(blob)
-    if magic != _MAGIC:
-        raise ValueError("not a dbdbench GT cache file")
+def _crc(header: bytes, payload: bytes | memoryview) -> int:
+    """CRC-32 of the header (its CRC field zeroed) and the payload, so a flipped byte anywhere is seen."""
+    zeroed = header[:_CRC_AT] + bytes(4) + header[_CRC_AT + 4 :]
+    return zlib.crc32(payload, zlib.crc32(zeroed))
+
+
+def _expected_length(h: int, w: int, full: int, itemsize: int) -> int:
+    return (h * w + 7) // 8 if full else h * w * itemsize
+
+
+def _check_header(fields: tuple) -> bool:
+    """Whether a header is of this format and self-consistent (the payload is not read)."""
+    magic, h, w, full, itemsize, length = fields[:6]
+    return (
+        magic == _MAGIC
+        and itemsize in (1, 2)
+        and full in (0, (1 << (8 * itemsize)) - 1)
+        and length == _expected_length(h, w, full, itemsize)
+    )
+
+
+def _decode(blob: bytes) -> np.ndarray | None:
+    """The array of a cache entry, or None when the entry is damaged or of another format."""
+    if len(blob) < _HEADER.size:
+        return None
+    fields = _HEADER.unpack_from(blob)
+    if not _check_header(fields) or len(blob) != _HEADER.size + fields[5]:
+        return None
+    _, h, w, full, itemsize, _, crc = fields[:7]
+    payload = memoryview(blob)[_HEADER.size :]
+    if _crc(blob[: _HEADER.size], payload) != crc:
+        return None
     dtype = np.dtype(np.uint8 if itemsize == 1 else "<u2")
-    body = np.frombuffer(blob, np.uint8, offset=_HEADER.size)
     if full:
-        return np.unpackbits(body, count=h * w).reshape(h, w).astype(dtype) * dtype.type(full)
-    return np.frombuffer(blob, dtype, offset=_HEADER.size).reshape(h, w).copy()
+        bits = np.unpackbits(np.frombuffer(payload, np.uint8), count=h * w).reshape(h, w)
+        if itemsize == 2:
+            bits = bits.astype(dtype)
+        bits *= dtype.type(full)  # in place: 0/1 -> 0/full
+        return bits
+    return np.frombuffer(payload, dtype).reshape(h, w).copy()
+
+
+def _store(target: Path, arr: np.ndarray) -> None:
+    """Write an entry atomically (a temporary file, then a rename); a failure only costs speed."""
+    if arr.dtype not in (np.uint8, np.uint16):
+        return
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(_encode(arr))
+        os.replace(tmp, target)
+    except OSError:
+        pass  # a read-only or full cache only costs speed
+
+
+def _entry(path: Path) -> Path | None:
+    try:
+        return entry_path(path)
+    except OSError:
+        return None
 
 
 def read_gt(path: str | os.PathLike) -> np.ndarray:
     """Read a GT file like ``read_map(path, luminance=True)``, through the cache."""
     path = Path(path)
-    folder = cache_dir()
-    if folder is None:
+    target = _entry(path)
+    if target is None:
         return read_map(path, luminance=True)
     try:
-        target = folder / f"{_key(path)}.gt"
-        if target.is_file():
-            return _decode(target.read_bytes())
-    except (OSError, ValueError, struct.error):
-        target = None
-    arr = read_map(path, luminance=True)
-    if target is not None and arr.dtype in (np.uint8, np.uint16):
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(_encode(arr))
-            os.replace(tmp, target)
-        except OSError:
-            pass  # a read-only or full cache only costs speed
+        arr = _decode(target.read_bytes())
+    except OSError:
+        arr = None
+    if arr is None:
+        arr = read_map(path, luminance=True)
+        _store(target, arr)
     return arr
+
+
+def gt_digests(path: str | os.PathLike, *, from_source: bool = False) -> MaskDigests:
+    """The :class:`~dbdbench.digests.MaskDigests` of a GT file, from its cache entry's header when it has one.
+
+    Only the header is read; the payload is checked when :func:`read_gt` reads it. A damaged header can
+    only give digests that match nothing, so a caller that finds a mismatch confirms it with
+    ``from_source=True``, which decodes the file itself: a damaged entry is never reported as a damaged file.
+    """
+    target = None if from_source else _entry(Path(path))
+    if target is None:
+        return mask_digests(read_map(path, luminance=True))
+    try:
+        with open(target, "rb") as fh:
+            fields = _HEADER.unpack(fh.read(_HEADER.size))
+    except (OSError, struct.error):
+        fields = None
+    if fields is None or not _check_header(fields):
+        return mask_digests(read_gt(path))  # decodes and writes the entry
+    _, h, w, *_, white, black = fields
+    if white == _NO_DIGEST:
+        return MaskDigests((h, w), None, None)
+    return MaskDigests((h, w), white.hex(), black.hex())

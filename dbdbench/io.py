@@ -22,6 +22,8 @@ MAP_EXTS = (*IMAGE_EXTS, ".npy")
 #: suffixes that prediction files commonly add to the image stem (matched case-insensitively)
 DEFAULT_SUFFIXES = ("_pred", "_prediction", "_HiFSTBlurMap", "_blurmap", "_blur_map", "_map", "_mask", "_out")
 MAPS_META = "meta.json"
+#: what white can mean in a map or mask file
+POLARITIES = ("blur", "sharp")
 MAPS_SCHEMA = "dbdbench.maps"
 MAX_PIXELS = 100_000_000  # refuse absurd images (decompression bombs) before decoding
 
@@ -54,7 +56,18 @@ def _decode(path: Path) -> np.ndarray:
     return arr
 
 
-def _to_gray(arr: np.ndarray, path: Path, luminance: bool) -> np.ndarray:
+def colour_spread(bgr: np.ndarray) -> float:
+    """Mean over pixels of ``max - min`` of the colour channels, on the 0..1 scale (0 for a gray image).
+
+    A gray map with a slight tint spreads little; a pseudo-colour rendering (jet spans blue to red) spreads
+    about 0.7, and its luminance is not the map value.
+    """
+    full = float(np.iinfo(bgr.dtype).max) if bgr.dtype.kind == "u" else 1.0
+    c = bgr[..., :3]
+    return float(np.mean(c.max(axis=2).astype(np.float64) - c.min(axis=2))) / full
+
+
+def _to_gray(arr: np.ndarray, path: Path, luminance: bool, info: dict | None = None) -> np.ndarray:
     if arr.ndim == 2:
         return arr
     if arr.ndim != 3 or arr.shape[2] not in (3, 4):
@@ -69,6 +82,8 @@ def _to_gray(arr: np.ndarray, path: Path, luminance: bool) -> np.ndarray:
     if np.array_equal(b, g) and np.array_equal(g, r):
         return np.ascontiguousarray(b)
     if luminance:
+        if info is not None:
+            info["colour_spread"] = colour_spread(arr)
         return cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_BGR2GRAY)
     raise ImageReadError(
         f"{path}: is a colour image with unequal channels; save gray maps, or pass luminance=True "
@@ -76,12 +91,13 @@ def _to_gray(arr: np.ndarray, path: Path, luminance: bool) -> np.ndarray:
     )
 
 
-def read_map(path: str | os.PathLike, *, luminance: bool = False) -> np.ndarray:
+def read_map(path: str | os.PathLike, *, luminance: bool = False, info: dict | None = None) -> np.ndarray:
     """Read a map or mask as a 2-D array: uint8, uint16, or float64 in [0, 1] for ``.npy``.
 
     PNG/JPG/BMP/TIFF in 8 or 16 bit; gray, RGB or RGBA (RGB with equal channels reads as gray, an opaque
     alpha channel is dropped; a true colour map is an error unless ``luminance``). ``.npy`` files hold a
-    2-D float map in [0, 1] (or uint8/uint16/bool).
+    2-D float map in [0, 1] (or uint8/uint16/bool). When a colour map is converted and ``info`` is a dict,
+    ``info["colour_spread"]`` receives :func:`colour_spread` of it (the sanity stage judges it).
 
     Raises
     ------
@@ -92,7 +108,7 @@ def read_map(path: str | os.PathLike, *, luminance: bool = False) -> np.ndarray:
     path = Path(path)
     if path.suffix.lower() == ".npy":
         return _read_npy(path)
-    arr = _to_gray(_decode(path), path, luminance)
+    arr = _to_gray(_decode(path), path, luminance, info)
     if arr.dtype not in (np.uint8, np.uint16):
         if arr.dtype.kind == "f":
             return _check_float(arr.astype(np.float64), path)
@@ -191,6 +207,30 @@ def read_maps_meta(folder: str | os.PathLike) -> dict | None:
     if data.get("pred_white") not in ("blur", "sharp"):
         raise ValueError(f"{path}: pred_white must be 'blur' or 'sharp', got {data.get('pred_white')!r}")
     return data
+
+
+def resolve_pred_white(folder: str | os.PathLike, pred_white: str | None) -> tuple[str, str | None]:
+    """The one polarity rule of every command that reads maps: what white means in ``folder``'s maps.
+
+    ``pred_white`` when given, else the folder's ``meta.json`` declaration, else an error saying what to
+    pass; there is no default. Returns the polarity and, when ``pred_white`` contradicts ``meta.json``, a
+    note saying so (the caller records it with the result).
+    """
+    folder = Path(folder)
+    meta = read_maps_meta(folder)
+    if pred_white is None:
+        if meta is None:
+            raise ValueError(
+                f"{folder}: what does white mean in these maps? Pass --pred-white blur (white = blurred, "
+                "P(blur) maps) or --pred-white sharp (white = in focus), or add a meta.json with "
+                '{"schema": "dbdbench.maps", "pred_white": "blur"}'
+            )
+        return meta["pred_white"], None
+    if pred_white not in POLARITIES:
+        raise ValueError(f"pred_white must be 'blur' or 'sharp', got {pred_white!r}")
+    if meta is not None and meta["pred_white"] != pred_white:
+        return pred_white, f"{folder}: --pred-white {pred_white} overrides meta.json's {meta['pred_white']!r}"
+    return pred_white, None
 
 
 @dataclass

@@ -57,6 +57,11 @@ class Result:
     protocol_settings: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     dbdbench_version: str = __version__
+    #: the JSON file this result was read from (not serialised); per-image counts files are found beside it
+    source: Path | None = field(default=None, compare=False, repr=False)
+    #: the per-image records it was reduced from, when computed in this process (not serialised; see
+    #: :mod:`dbdbench.stats.sidecar` for the file that keeps them)
+    records: list | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready dict (NaN becomes null; arrays become lists)."""
@@ -99,7 +104,10 @@ class Result:
                 data = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{source}: not valid JSON ({exc})") from exc
-        return cls._from_dict(data, str(source) if not isinstance(source, dict) else "<dict>")
+        result = cls._from_dict(data, str(source) if not isinstance(source, dict) else "<dict>")
+        if isinstance(source, (str, os.PathLike)) and not str(source).lstrip().startswith("{"):
+            result.source = Path(source)
+        return result
 
     @classmethod
     def _from_dict(cls, data: dict[str, Any], where: str) -> Result:
@@ -152,11 +160,16 @@ def _float(v: Any) -> float:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file in the same folder and an atomic rename."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and an atomic rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
         os.replace(tmp, path)
     except BaseException:

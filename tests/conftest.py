@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,3 +36,30 @@ def _gt_cache_in_tmp(tmp_path_factory):
         os.environ.pop("DBDBENCH_CACHE", None)
     else:
         os.environ["DBDBENCH_CACHE"] = old
+
+
+STEMS = [f"img{i:02d}" for i in range(6)]
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    """A registered dataset TINY (white = blur GT) and a folder of decent P(blur) predictions."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "data"
+    gt_dir = root / "TINY" / "gt"
+    gt_dir.mkdir(parents=True)
+    preds = tmp_path / "preds"
+    preds.mkdir()
+    gts, maps = {}, {}
+    for i, stem in enumerate(STEMS):
+        gt = np.zeros((30, 40), np.uint8)
+        gt[:, : 10 + 4 * i] = 255
+        pred = np.clip(gt * 0.7 + rng.normal(40, 30, gt.shape), 0, 255).astype(np.uint8)
+        cv2.imwrite(str(gt_dir / f"{stem}.png"), gt)
+        cv2.imwrite(str(preds / f"{stem}.png"), pred)
+        gts[stem], maps[stem] = gt, pred
+    toml = tmp_path / "datasets.toml"
+    toml.write_text('[datasets.TINY]\nfolder = "TINY"\ngt_white = "blur"\nn_images = 6\n')
+    monkeypatch.setenv("DBDBENCH_DATASETS", str(toml))
+    monkeypatch.setenv("DBDBENCH_DATA", str(root))
+    return {"root": root, "preds": preds, "gts": gts, "maps": maps, "tmp": tmp_path}

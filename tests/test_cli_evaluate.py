@@ -8,35 +8,10 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import STEMS
 
 from dbdbench.cli import main
 from dbdbench.metrics import Evaluator
-
-STEMS = [f"img{i:02d}" for i in range(6)]
-
-
-@pytest.fixture
-def tiny(tmp_path, monkeypatch):
-    """A registered dataset TINY (white = blur GT) and a folder of decent P(blur) predictions."""
-    rng = np.random.default_rng(0)
-    root = tmp_path / "data"
-    gt_dir = root / "TINY" / "gt"
-    gt_dir.mkdir(parents=True)
-    preds = tmp_path / "preds"
-    preds.mkdir()
-    gts, maps = {}, {}
-    for i, stem in enumerate(STEMS):
-        gt = np.zeros((30, 40), np.uint8)
-        gt[:, : 10 + 4 * i] = 255
-        pred = np.clip(gt * 0.7 + rng.normal(40, 30, gt.shape), 0, 255).astype(np.uint8)
-        cv2.imwrite(str(gt_dir / f"{stem}.png"), gt)
-        cv2.imwrite(str(preds / f"{stem}.png"), pred)
-        gts[stem], maps[stem] = gt, pred
-    toml = tmp_path / "datasets.toml"
-    toml.write_text('[datasets.TINY]\nfolder = "TINY"\ngt_white = "blur"\nn_images = 6\n')
-    monkeypatch.setenv("DBDBENCH_DATASETS", str(toml))
-    monkeypatch.setenv("DBDBENCH_DATA", str(root))
-    return {"root": root, "preds": preds, "gts": gts, "maps": maps, "tmp": tmp_path}
 
 
 def run(*args):
@@ -70,11 +45,15 @@ def test_sharp_polarity_flips_maps(tiny):
     assert json.loads(blur.read_text())["scores"]["max_f"] == ev.compute().scores["max_f"]
 
 
-def test_meta_file_declares_polarity_and_inverted_maps_warn(tiny):
+def test_meta_file_declares_polarity_and_inverted_maps_are_refused(tiny):
     (tiny["preds"] / "meta.json").write_text(json.dumps({"schema": "dbdbench.maps", "pred_white": "sharp"}))
     res = run("evaluate", tiny["preds"], "-d", "TINY", "-q")  # wrong declaration: maps are P(blur)
+    assert res.exit_code == 2, res.output
+    assert "flipped maps would give" in res.output and "--accept inverted-maps" in res.output
+    out = tiny["tmp"] / "r.json"
+    res = run("evaluate", tiny["preds"], "-d", "TINY", "-q", "--accept", "inverted-maps", "--json", out)
     assert res.exit_code == 0, res.output
-    assert "flipped maps would give" in res.output
+    assert [w["code"] for w in json.loads(out.read_text())["meta"]["warnings"]] == ["inverted-maps"]
 
 
 def test_jobs_2_equals_jobs_1(tiny):
@@ -104,8 +83,11 @@ def test_resized_predictions_are_flagged(tiny):
     cv2.imwrite(str(tiny["preds"] / "img00.png"), big)
     out = tiny["tmp"] / "r.json"
     res = run("evaluate", tiny["preds"], "-d", "TINY", "--pred-white", "blur", "--json", out, "-q")
-    assert res.exit_code == 0 and "1 prediction(s) resized" in res.output
-    assert json.loads(out.read_text())["per_image"][0]["resized"] is True
+    assert res.exit_code == 0 and "1 map(s) of another size than their GT were resized" in res.output
+    assert "img00.png" in res.output  # the resized file is named
+    data = json.loads(out.read_text())
+    assert data["per_image"][0]["resized"] is True
+    assert {"code": "resized", "files": ["img00.png"]}.items() <= data["meta"]["warnings"][0].items()
 
 
 def _corrupt(preds):
@@ -217,12 +199,37 @@ def test_bad_arguments_exit_2(tiny, args, needle):
     assert needle in res.output
 
 
+def test_unlisted_split_offers_only_listed_splits(tiny):
+    """The refusal of a split without a public image list suggests only splits that can be evaluated."""
+    from dbdbench.datasets import get_dataset
+
+    res = run("evaluate", tiny["preds"], "-d", "CUHK-TE-2", "--pred-white", "blur")
+    offered = " ".join(res.output.split()).split("use a listed split (")[1].split(")")[0].split(", ")
+    assert res.exit_code == 2 and "CUHK-TE-1" in offered
+    assert all(get_dataset(name).listed for name in offered), offered
+
+
+def test_zhao_quirk_warnings_recorded_and_strict(tiny):
+    """zhao: an empty in-focus mask (GT all blurred) is scored by their quirk: warned, stored, --strict refuses."""
+    cv2.imwrite(str(tiny["root"] / "TINY" / "gt" / "img05.png"), np.full((30, 40), 255, np.uint8))
+    out = tiny["tmp"] / "z.json"
+    args = ("evaluate", tiny["preds"], "-d", "TINY", "--pred-white", "blur", "-p", "zhao")
+    res = run(*args, "--json", out)
+    assert res.exit_code == 0 and "empty in-focus mask" in res.output
+    found = json.loads(out.read_text())["meta"]["warnings"]
+    assert [(w["code"], w["files"]) for w in found] == [("zhao-empty-mask", ["img05"])]
+    strict = run(*args, "--strict")
+    assert strict.exit_code == 2 and "img05" in strict.output
+
+
 def test_allow_missing_scores_empty_maps(tiny):
     _missing(tiny["preds"])
     out = tiny["tmp"] / "r.json"
     res = run("evaluate", tiny["preds"], "-d", "TINY", "--pred-white", "blur", "--allow-missing", "--json", out, "-q")
-    assert res.exit_code == 0 and "missing prediction(s) scored as empty maps" in res.output
-    assert json.loads(out.read_text())["meta"]["missing"] == ["img04"]
+    assert res.exit_code == 0 and "without a prediction were scored as empty maps" in res.output
+    data = json.loads(out.read_text())
+    assert data["meta"]["missing"] == ["img04"]
+    assert [(w["code"], w["files"]) for w in data["meta"]["warnings"]] == [("missing", ["img04"])]
 
 
 def test_16_bit_predictions_score_like_8_bit(tiny):

@@ -19,6 +19,8 @@ def test_demo_with_the_builtin_predictor(tmp_path):
     res = CliRunner().invoke(main, ["demo", "--out", str(out), "--data-root", str(tmp_path), "--methods", "laplacian"])
     assert res.exit_code == 0, res.output
     assert "| laplacian |" in res.output and (out / "table.md").is_file()
+    for name in ("curves.png", "curves.pdf", "roc.png", "roc.pdf"):
+        assert (out / "figures" / name).stat().st_size > 10_000, name
     lap, const = _scores(out, "laplacian"), _scores(out, "constant")
     assert lap["auc"] > const["auc"] + 0.2 and lap["max_f"] > const["max_f"] + 0.1 and lap["mae"] < const["mae"]
 

@@ -1,14 +1,18 @@
-"""The decoded-GT cache returns exactly what decoding returns, and notices edited files."""
+"""The decoded-GT cache returns what decoding returns, notices edited files, never trusts a damaged entry."""
 
 from __future__ import annotations
 
 import os
+import struct
 
 import cv2
 import numpy as np
 import pytest
 
-from dbdbench.gtcache import cache_dir, read_gt
+from dbdbench.datasets import DatasetSpec
+from dbdbench.digests import mask_digests
+from dbdbench.evaluate import evaluate_folder
+from dbdbench.gtcache import cache_dir, entry_path, gt_digests, read_gt
 from dbdbench.io import read_map
 
 
@@ -49,3 +53,81 @@ def test_disabled_or_broken_cache_still_reads(tmp_path, monkeypatch):
     blocked.write_text("not a folder")
     monkeypatch.setenv("DBDBENCH_CACHE", str(blocked))
     assert np.array_equal(read_gt(path), read_map(path))
+
+
+def _old_format_entry(shape: tuple[int, int]) -> bytes:
+    """An entry of the first cache format (no length, no checksum) holding an all-black mask of ``shape``.
+
+    Written from that format's description: magic ``DBGT1``, height, width, full scale, itemsize, packed bits.
+    """
+    return struct.pack("<5sIIHB", b"DBGT1", *shape, 255, 1) + bytes((shape[0] * shape[1] + 7) // 8)
+
+
+def _flip_byte(blob: bytes, at: int) -> bytes:
+    return blob[:at] + bytes([blob[at] ^ 0x5A]) + blob[at + 1 :]
+
+
+DAMAGE = {
+    "truncated": lambda blob, shape: blob[: len(blob) // 2],
+    "cut-by-one": lambda blob, shape: blob[:-1],
+    "flipped-payload-byte": lambda blob, shape: _flip_byte(blob, len(blob) - 7),
+    "flipped-header-byte": lambda blob, shape: _flip_byte(blob, 9),
+    "trailing-bytes": lambda blob, shape: blob + bytes(16),
+    "empty": lambda blob, shape: b"",
+    "old-format": lambda blob, shape: _old_format_entry(shape),
+}
+
+
+def _mask(shape=(37, 53), x0: int = 20) -> np.ndarray:
+    yy, xx = np.indices(shape)
+    return np.where((xx - x0) ** 2 + (yy - 15) ** 2 < 120, 255, 0).astype(np.uint8)
+
+
+@pytest.mark.parametrize("damage", DAMAGE, ids=list(DAMAGE))
+def test_damaged_entry_is_decoded_again_and_rewritten(tmp_path, damage):
+    path = tmp_path / "m.png"
+    arr = _mask()
+    cv2.imwrite(str(path), arr)
+    read_gt(path)
+    entry = entry_path(path)
+    good = entry.read_bytes()
+    entry.write_bytes(DAMAGE[damage](good, arr.shape))
+    assert np.array_equal(read_gt(path), arr)
+    assert entry.read_bytes() == good  # rewritten, not left damaged
+    assert gt_digests(path) == mask_digests(arr)
+
+
+def test_damaged_header_never_changes_the_digests(tmp_path):
+    path = tmp_path / "m.png"
+    cv2.imwrite(str(path), _mask())
+    read_gt(path)
+    entry = entry_path(path)
+    entry.write_bytes(entry.read_bytes()[:20])  # the header cut off: the fast path must not trust it
+    assert gt_digests(path) == mask_digests(_mask())
+
+
+def _write_dataset(root, n: int = 6):
+    rng = np.random.default_rng(3)
+    (root / "DS" / "gt").mkdir(parents=True)
+    preds = root / "preds"
+    preds.mkdir()
+    for i in range(n):
+        gt = _mask((40, 60), x0=10 + 7 * i)
+        noisy = np.clip(gt.astype(float) * 0.7 + rng.uniform(0, 80, gt.shape), 0, 255).astype(np.uint8)
+        cv2.imwrite(str(root / "DS" / "gt" / f"im{i}.png"), gt)
+        cv2.imwrite(str(preds / f"im{i}.png"), noisy)
+    return preds, DatasetSpec("DS", "DS", folder="DS", gt_white="blur", n_images=n)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped-payload-byte", "old-format"])
+def test_scores_after_cache_damage_equal_a_clean_run(tmp_path, monkeypatch, damage):
+    monkeypatch.setenv("DBDBENCH_CACHE", str(tmp_path / "cache"))
+    preds, spec = _write_dataset(tmp_path)
+    clean = evaluate_folder(preds, spec, pred_white="blur", data_root=tmp_path, hashes=False)
+    entries = sorted((tmp_path / "cache" / "gt").glob("*.gt"))
+    assert len(entries) == 6
+    for entry in entries:
+        entry.write_bytes(DAMAGE[damage](entry.read_bytes(), (40, 60)))
+    again = evaluate_folder(preds, spec, pred_white="blur", data_root=tmp_path, hashes=False)
+    assert again.scores == clean.scores
+    assert [r["mae"] for r in again.per_image] == [r["mae"] for r in clean.per_image]

@@ -60,7 +60,26 @@ def test_hifst_max_f_on_all_cuhk_through_the_cli(data_root, shared_data, tmp_pat
 
 def test_verify_cuhk_te_1(data_root):
     res = CliRunner().invoke(main, ["datasets", "--data-root", str(data_root), "verify", "CUHK-TE-1"])
-    # only 2 of the 100 test photos are public here, so verify must name the missing images
-    assert res.exit_code == 2 and "image missing" in res.output
+    # only 2 of the 100 test photos are public here: verify names the missing ones, but evaluation needs only the GT
+    assert res.exit_code == 0 and "98 of 100 photos missing" in res.output and "out_of_focus0037" in res.output
     listing = CliRunner().invoke(main, ["datasets", "--data-root", str(data_root)])
     assert listing.exit_code == 0 and "CUHK-TE-1      found" in listing.output
+
+
+def test_unmatched_suffix_on_hifst_maps_is_refused_with_the_flag_to_pass(data_root, shared_data, tmp_path):
+    from dbdbench.datasets import read_split
+
+    preds = tmp_path / "mynet"
+    preds.mkdir()
+    for stem in read_split("CUHK-TE-1"):
+        src = shared_data / "hifst" / "cuhk_maps" / f"{stem}_HiFSTBlurMap.png"
+        (preds / f"{stem}_mynet_v2.png").write_bytes(src.read_bytes())
+    args = ["evaluate", str(preds), "-d", "CUHK-TE-1", "--pred-white", "sharp", "--data-root", str(data_root), "-q"]
+    for extra in ([], ["--allow-missing"]):  # with --allow-missing it used to score 100 empty maps, exit 0
+        res = CliRunner().invoke(main, [*args, *extra])
+        assert res.exit_code == 2 and "pass --suffix _mynet_v2" in res.output, res.output
+    out, ref = tmp_path / "a.json", tmp_path / "b.json"
+    assert CliRunner().invoke(main, [*args, "--suffix", "_mynet_v2", "--json", str(out)]).exit_code == 0
+    clean = ["evaluate", str(shared_data / "hifst" / "cuhk_maps"), *args[2:], "--json", str(ref)]
+    assert CliRunner().invoke(main, clean).exit_code == 0
+    assert json.loads(out.read_text())["scores"] == json.loads(ref.read_text())["scores"]

@@ -157,6 +157,70 @@ def test_rejects_rescored_result_missing_protocol_metrics(tmp_path: Path) -> Non
     assert "missing metric(s) ['bin_iou', 'bin_iou_pooled']" in _messages(tmp_path)
 
 
+# ------------------------------------------------------------------------------------- curve-only entries
+
+
+def _curve_result(**over: object) -> dict:
+    fields = {"protocol": "hifst", "n_images": 1000, "scores": {},
+              "curves": {"thresholds": [0.0, 0.5, 1.0], "precision": [0.6, 0.8, 0.9], "recall": [1.0, 0.7, 0.2]}}
+    return _result("CUHK", **{**fields, **over})
+
+
+def test_curve_only_reported_entry_passes(tmp_path: Path) -> None:
+    make_entry(tmp_path, results={"CUHK": _curve_result()})
+    assert check_tree(tmp_path) == []
+
+
+def test_curve_only_entry_needs_a_drawable_pair(tmp_path: Path) -> None:
+    make_entry(tmp_path, results={"CUHK": _curve_result(curves={"precision": [0.6, 0.8]})})
+    assert "curves hold no drawable pair" in _messages(tmp_path)
+    empty = tmp_path / "b"
+    make_entry(empty, results={"CUHK": _curve_result(curves={})})
+    assert "curves hold no drawable pair" in _messages(empty)
+
+
+def test_curve_only_is_for_reported_entries(tmp_path: Path) -> None:
+    meta = _meta(kind="rescored", rescore={"maps": {"CUHK": "toy_maps"}, "pred_white": "blur"})
+    res = _curve_result(meta={"kind": "rescored", "pred_dir": "toy_maps", "pred_white": "blur",
+                              "files_sha256": {"a.png": "0" * 64}})
+    make_entry(tmp_path, meta=meta, results={"CUHK": res})
+    assert "missing metric(s)" in _messages(tmp_path)
+
+
+def test_published_hifst_curves_are_stored_exactly(shared_data: Path) -> None:
+    """Each of the 11 curve files of the HiFST authors is in submissions/, value for value (no rounding)."""
+    folder = shared_data / "hifst" / "published_curves"
+    files = sorted(folder.glob("BlurDetection_*_PRCurve.txt"))
+    assert len(files) == 11
+    stored = {}
+    for sub in load_submissions(SUBMISSIONS):
+        for result in sub.results.values():
+            note = (result["meta"].get("source") or {}).get("note", "")
+            match = re.search(r"BlurDetection_(\w+)_PRCurve\.txt", note)
+            if match:
+                stored[match.group(1)] = result
+    assert len(stored) == 11
+    for path in files:
+        key = path.name.removeprefix("BlurDetection_").removesuffix("_PRCurve.txt")
+        rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+        curves = stored[key]["curves"]
+        assert curves["precision"] == [float(r[0]) for r in rows], key
+        assert curves["recall"] == [float(r[1]) for r in rows], key
+        assert [f"{v:.6f}" for v in curves["precision"]] == [f"{float(r[0]):.6f}" for r in rows]
+        assert curves["thresholds"] == [t / 255 for t in range(256)]
+        assert stored[key]["scores"] == {} and stored[key]["protocol"] == "hifst" and stored[key]["dataset"] == "CUHK"
+
+
+def test_rejects_removed_curve(repo: Path) -> None:
+    make_entry(repo, "curvy", meta=_meta("curvy", name="Curvy"), results={"CUHK": _curve_result(method="Curvy")})
+    _git(repo.parent, "add", ".")
+    _git(repo.parent, "commit", "-q", "-m", "curve")
+    (repo / "curvy" / "CUHK.json").write_text(json.dumps(_curve_result(
+        method="Curvy", curves={"fpr": [0.0, 1.0], "tpr": [0.0, 1.0]})))
+    problems = checks.check_against_base(repo, "HEAD")
+    assert len(problems) == 1 and "curve(s) ['precision', 'recall', 'thresholds']" in problems[0].message
+
+
 # ---------------------------------------------------------------------------------------------- git base
 
 

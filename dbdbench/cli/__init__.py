@@ -16,6 +16,7 @@ from dbdbench import __version__
 #: command name -> (module, attribute, one-line help shown in ``dbdbench --help``)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "evaluate": ("dbdbench.cli.evaluate", "evaluate", "Score a folder of predicted blur maps against a dataset."),
+    "compare": ("dbdbench.cli.compare", "compare", "Paired intervals and tests: is B really better than A?"),
     "datasets": ("dbdbench.cli.datasets", "datasets", "List the registered datasets and check them on disk."),
     "protocols": ("dbdbench.cli.protocols", "protocols", "List the named evaluation protocols."),
     "synth": ("dbdbench.cli.synth", "synth", "Write a synthetic defocus dataset with exact masks."),

@@ -16,11 +16,16 @@ def _split_metrics(value: str | None) -> list[str] | None:
     return None if not value else [m.strip() for m in value.split(",") if m.strip()]
 
 
-def _targets(pred_dir: Path, datasets: tuple[str, ...]) -> list[tuple[Path, str]]:
-    """(folder, dataset) pairs: the folder itself, or one sub-folder per dataset."""
+def _targets(pred_dir: Path, datasets: tuple[str, ...], checks) -> tuple[list[tuple[Path, str]], list]:
+    """(folder, dataset) pairs: the folder itself, or one sub-folder per dataset; and the folder findings.
+
+    In a multi-dataset run every sub-folder must name a dataset: a mistyped one would otherwise be skipped.
+    """
+    from dbdbench.sanity import settle, unknown_folders
+
     if not pred_dir.is_dir():
         fail(f"prediction folder {pred_dir} does not exist")
-    subdirs = {p.name.lower(): p for p in pred_dir.iterdir() if p.is_dir()}
+    subdirs = {p.name.lower(): p for p in pred_dir.iterdir() if p.is_dir() and not p.name.startswith(".")}
     if not datasets:
         found = [name for name in list_datasets() if name.lower() in subdirs]
         if not found:
@@ -28,14 +33,18 @@ def _targets(pred_dir: Path, datasets: tuple[str, ...]) -> list[tuple[Path, str]
                 f"{pred_dir}: pass --dataset NAME, or give a folder with one sub-folder per dataset "
                 f"(named as in `dbdbench datasets`)"
             )
-        return [(subdirs[n.lower()], n) for n in found]
+        known = {n.lower() for n in found}
+        unknown = [p.name for key, p in subdirs.items() if key not in known]
+        findings = unknown_folders(pred_dir, unknown, list_datasets(), checks)
+        settle(findings, checks)
+        return [(subdirs[n.lower()], n) for n in found], findings
     names = [get_dataset(d).name for d in datasets]
     if len(names) == 1 and names[0].lower() not in subdirs:
-        return [(pred_dir, names[0])]
+        return [(pred_dir, names[0])], []
     missing = [n for n in names if n.lower() not in subdirs]
     if missing:
         fail(f"{pred_dir}: no sub-folder for dataset(s) {', '.join(missing)}")
-    return [(subdirs[n.lower()], n) for n in names]
+    return [(subdirs[n.lower()], n) for n in names], []
 
 
 def _print_table(results) -> None:
@@ -53,17 +62,12 @@ def _print_table(results) -> None:
     frame = pd.DataFrame.from_dict(rows, orient="index")
     click.echo(frame.to_string(float_format=lambda v: f"{v:.4f}"))
     for res in results:
-        notes = []
         if res.n_empty_gt:
-            notes.append(f"{res.n_empty_gt} image(s) with an empty mask")
-        if res.meta.get("n_resized"):
-            notes.append(f"{res.meta['n_resized']} prediction(s) resized to the GT size ({res.meta['resize']})")
-        if res.meta.get("missing"):
-            notes.append(f"{len(res.meta['missing'])} missing prediction(s) scored as empty maps")
-        if res.meta.get("extra_files"):
-            notes.append(f"{len(res.meta['extra_files'])} extra file(s) ignored (no GT of that name)")
-        for note in notes:
-            click.echo(f"note: {res.dataset}: {note}")
+            click.echo(f"note: {res.dataset}: {res.n_empty_gt} image(s) with an empty mask")
+        for w in res.meta.get("warnings", []):
+            files = w.get("files", [])
+            shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+            click.echo(f"warning: {res.dataset}: {w['message']}" + (f" [{shown}]" if shown else ""), err=True)
 
 
 @click.command()
@@ -93,6 +97,16 @@ def _print_table(results) -> None:
 )
 @click.option("--allow-missing", is_flag=True, help="Score images without a prediction as empty maps.")
 @click.option(
+    "--rescale-maps", is_flag=True, help="Read 0/1-valued 8-bit maps as 0/255 and 16-bit files holding 8-bit values "
+    "as 8-bit (refused otherwise).",
+)  # fmt: skip
+@click.option("--transpose-maps", is_flag=True, help="Transpose maps whose width and height are the GT's swapped.")
+@click.option(
+    "--accept", "accept", multiple=True, metavar="CODE",
+    help="Score despite a refusal of this code, recording it as a warning (repeatable; see docs/refusals.md).",
+)  # fmt: skip
+@click.option("--strict", is_flag=True, help="Treat every warning as an error (exit code 2).")
+@click.option(
     "--suffix", "suffixes", multiple=True, help="Extra file-name suffix after the image stem to tolerate (repeatable)."
 )
 @click.option("--luminance", is_flag=True, help="Convert true colour maps to gray instead of failing.")
@@ -113,6 +127,9 @@ def _print_table(results) -> None:
     help="Write per-image scores as CSV (a file for one dataset, a folder for several).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--ci", is_flag=True, help="Add a 95 % bootstrap interval over images to every score.")
+@click.option("--n-boot", default=10_000, show_default=True, type=click.IntRange(100), help="[--ci] Resamples.")
+@click.option("--seed", default=0, show_default=True, type=int, help="[--ci] Seed of the resampling.")
 @input_errors_exit_2
 def evaluate(
     pred_dir,
@@ -123,6 +140,10 @@ def evaluate(
     metrics,
     resize,
     allow_missing,
+    rescale_maps,
+    transpose_maps,
+    accept,
+    strict,
     suffixes,
     luminance,
     jobs,
@@ -132,6 +153,9 @@ def evaluate(
     json_out,
     csv_out,
     quiet,
+    ci,
+    n_boot,
+    seed,
 ):
     """Score the predicted blur maps in PRED_DIR against a dataset's ground truth.
 
@@ -143,8 +167,10 @@ def evaluate(
     """
     from dbdbench.evaluate import evaluate_folder
     from dbdbench.io import DEFAULT_SUFFIXES
+    from dbdbench.sanity import Checks
 
-    targets = _targets(pred_dir, datasets)
+    checks = Checks(rescale_maps=rescale_maps, transpose_maps=transpose_maps, accept=frozenset(accept), strict=strict)
+    targets, folder_findings = _targets(pred_dir, datasets, checks)
     client = None
     if backend == "dask":
         try:
@@ -161,7 +187,7 @@ def evaluate(
                     folder, name, protocol, pred_white=pred_white, data_root=data_root,
                     metrics=_split_metrics(metrics), resize=resize, allow_missing=allow_missing, jobs=jobs,
                     backend=backend, progress=not quiet, suffixes=(*DEFAULT_SUFFIXES, *suffixes),
-                    luminance=luminance, method=method,
+                    luminance=luminance, method=method, checks=checks, findings=folder_findings,
                 )  # fmt: skip
             for w in caught:
                 click.echo(f"warning: {w.message}", err=True)
@@ -170,6 +196,12 @@ def evaluate(
         if client is not None:
             client.close()
     _print_table(results)
+    if ci:
+        from dbdbench.stats.intervals import add_intervals, format_intervals
+
+        for res in results:
+            add_intervals(res, n_resamples=n_boot, seed=seed)
+            click.echo("\n".join(format_intervals(res)))
     _write_outputs(results, json_out, csv_out)
 
 
@@ -187,7 +219,12 @@ def _write_outputs(results, json_out: Path | None, csv_out: Path | None) -> None
     for res in results:
         if json_out is not None:
             path = _out_path(json_out, res, len(results), ".json")
-            res.to_json(path)
+            if res.records is not None:  # per-image counts beside the JSON, for dbdbench compare
+                from dbdbench.stats.sidecar import write_result_with_counts
+
+                write_result_with_counts(res, path, res.records)
+            else:
+                res.to_json(path)
             click.echo(f"wrote {path}")
         if csv_out is not None:
             path = _out_path(csv_out, res, len(results), ".csv")

@@ -66,24 +66,52 @@ def _write(text: str, out: str | None) -> None:
 @click.command()
 @click.argument("results", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--format", "fmt", type=click.Choice(["latex", "markdown", "csv"]), default="latex", show_default=True)
-@click.option("--metrics", help="Comma-separated metric keys in column order, e.g. mae,max_f,auc (default: all).")
+@click.option("--metrics", help="Comma-separated metric keys in column order, e.g. mae,max_f,auc, or 'all' "
+              "(default: the columns papers report under each protocol; see docs/reports.md).")
 @click.option("--decimals", type=click.IntRange(0, 8), default=3, show_default=True)
 @click.option("--transpose", is_flag=True, help="Methods as columns, (dataset, metric) as rows.")
 @click.option("--caption", help="Text placed before the generated caption.")
 @click.option("--label", help="LaTeX \\label for the table.")
+@click.option("--wide/--narrow", default=None,
+              help="LaTeX table* (page width) or table (column width) [default: table* for several datasets].")
+@click.option("--fit", type=click.Choice(["auto", "resize", "none"]), default="auto", show_default=True,
+              help="LaTeX: auto scales the tabular down only when wider than the line (needs graphicx); "
+              "resize always scales it to the line; none keeps its natural size.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
-def table(results, fmt, metrics, decimals, transpose, caption, label, out) -> None:
+@click.option("--ci", is_flag=True, help="Add 95 % bootstrap intervals; bold = best and those not significantly "
+              "different from it (paired tests, Holm). Needs per-image data (docs/statistics.md).")
+@click.option("--n-boot", default=10_000, show_default=True, type=click.IntRange(100), help="[--ci] Resamples.")
+@click.option("--seed", default=0, show_default=True, type=int, help="[--ci] Seed of the resampling.")
+@click.option("--alpha", default=0.05, show_default=True, type=click.FloatRange(0.001, 0.5),
+              help="[--ci] Family-wise error rate of each column's comparisons with the best.")
+def table(results, fmt, metrics, decimals, transpose, caption, label, out, ci, n_boot, seed, alpha, **layout) -> None:
     """Write a methods x (dataset, metric) table from RESULTS (result JSON files or folders of them).
 
-    Best numbers are bold and second underlined per column; numbers copied from papers carry a dagger.
+    Best numbers are bold and second underlined per column, compared as printed; numbers copied from
+    papers carry a dagger. The caption names the datasets with their image counts and states each
+    protocol's choices (beta^2, thresholds, averaging, positive class). With --ci every rescored number
+    shows its bootstrap interval and bold marks the best and the methods tied with it.
     """
     from dbdbench.report.tables import make_table
 
     try:
-        text = make_table(load_results(results), _split(metrics), fmt, decimals, transpose, caption, label)
-    except ValueError as exc:
-        raise InputError(str(exc)) from exc
+        if ci:
+            text = _ci_table(load_results(results), _split(metrics), fmt, decimals, transpose, caption, n_boot, seed,
+                             alpha)  # fmt: skip
+        else:
+            text = make_table(load_results(results), _split(metrics), fmt, decimals, transpose, caption, label,
+                              **layout)
+    except (ValueError, KeyError) as exc:
+        raise InputError(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from exc
     _write(text, out)
+
+
+def _ci_table(results, metrics, fmt, decimals, transpose, caption, n_boot, seed, alpha) -> str:
+    from dbdbench.stats.table import make_ci_table
+
+    if transpose:
+        raise click.UsageError("--ci tables have methods as rows; leave out --transpose")
+    return make_ci_table(results, metrics, fmt, decimals, n_resamples=n_boot, seed=seed, alpha=alpha, caption=caption)
 
 
 def _parse_maps(items: tuple[str, ...]) -> dict[str, str]:
@@ -98,20 +126,25 @@ def _parse_maps(items: tuple[str, ...]) -> dict[str, str]:
 
 @click.command()
 @click.argument("results", nargs=-1, type=click.Path(exists=True))
-@click.option("--curve", type=click.Choice(["pr", "fmeasure", "roc"]), default="pr", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Figure file: .pdf, .png or .svg.")
-@click.option("--title", help="Figure title.")
+@click.option("--curve", default="pr", show_default=True,
+              help="pr, fmeasure or roc; several comma-separated (e.g. pr,fmeasure) draw one row per curve "
+              "with one column per dataset.")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, multiple=True,
+              help="Figure file: .pdf, .png (300 dpi) or .svg; repeat for several formats.")
+@click.option("--title", help="Figure title (a single panel keeps only this one).")
 @click.option("--grid", is_flag=True, help="Draw a qualitative grid (image, GT, maps) instead of curves.")
 @click.option("--gt", "gt_dir", type=click.Path(file_okay=False), help="[--grid] Folder of GT masks.")
 @click.option("--images", "image_dir", type=click.Path(file_okay=False), help="[--grid] Folder of input photos.")
 @click.option("--map", "maps", multiple=True, help="[--grid] NAME=FOLDER of a method's maps (repeatable).")
 @click.option("--stems", help="[--grid] Comma-separated image stems, one row each.")
-@click.option("--gt-white", type=click.Choice(["blur", "sharp"]), default="blur", show_default=True)
-@click.option("--maps-white", type=click.Choice(["blur", "sharp"]), default="blur", show_default=True,
-              help="[--grid] What white means in the maps (all methods).")
+@click.option("--gt-white", type=click.Choice(["blur", "sharp"]), help="[--grid] What white means in the GT masks.")
+@click.option("--maps-white", type=click.Choice(["blur", "sharp"]),
+              help="[--grid] What white means in the maps (all methods; default: each folder's meta.json).")
 @click.option("--map-white", "map_white", multiple=True, help="[--grid] NAME=blur|sharp for one method (repeatable).")
 def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_white, maps_white, map_white) -> None:
     """Plot PR / F-measure / ROC curves of RESULTS, one panel per dataset.
+
+    Legends give max F (PR, F curves) or AUC (ROC), best first; a footnote states the protocol.
 
     With --grid, draw a visual comparison (rows: stems; columns: input, GT, each map) instead:
 
@@ -119,7 +152,8 @@ def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_wh
     dbdbench plot --grid --gt GT/ --images IMG/ --map HiFST=hifst_maps/ \\
         --map Ours=ours/ --map-white HiFST=sharp --stems out_of_focus0284,out_of_focus0607 --out grid.pdf
     """
-    from dbdbench.report.plots import plot_curves, plot_qualitative
+    from dbdbench.report.plots import plot_curves
+    from dbdbench.report.qualitative import plot_qualitative
 
     try:
         if grid:
@@ -128,31 +162,33 @@ def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_wh
             if not (gt_dir and maps and stems):
                 raise click.UsageError("--grid needs --gt, at least one --map NAME=FOLDER and --stems")
             folders = _parse_maps(maps)
-            polarity = {name: maps_white for name in folders}
+            if gt_white is None:
+                raise click.UsageError("--grid needs --gt-white blur|sharp (what white means in the GT masks)")
+            polarity: dict[str, str | None] = {name: maps_white for name in folders}
             for item in map_white:
                 name, _, white = item.partition("=")
                 if name not in folders:
                     raise click.UsageError(f"--map-white {item!r}: no --map named {name!r} (have {list(folders)})")
                 polarity[name] = white
-            plot_qualitative(image_dir, gt_dir, folders, _split(stems), out, gt_white, polarity)
+            plot_qualitative(image_dir, gt_dir, folders, _split(stems), list(out), gt_white, polarity)
         else:
             if not results:
                 raise click.UsageError("Give result JSON files or folders (or use --grid)")
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                plot_curves(load_results(results), curve, out, title=title)
+                plot_curves(load_results(results), _split(curve) or ["pr"], list(out), title=title)
             for w in caught:
                 click.echo(f"warning: {w.message}", err=True)
     except (ValueError, FileNotFoundError) as exc:
         raise InputError(str(exc)) from exc
-    click.echo(f"wrote {out}", err=True)
+    click.echo(f"wrote {', '.join(out)}", err=True)
 
 
 @click.command()
 @click.argument("pred_dirs", nargs=-1, required=True)
 @click.option("--dataset", required=True, help="Registered dataset name (see `dbdbench datasets`).")
-@click.option("--pred-white", type=click.Choice(["blur", "sharp"]), default="blur", show_default=True,
-              help="What white means in the maps (all folders).")
+@click.option("--pred-white", type=click.Choice(["blur", "sharp"]),
+              help="What white means in the maps (all folders); required unless each folder's meta.json says it.")
 @click.option("--protocols", help="Comma-separated protocols (default: all).")
 @click.option("--metrics", help="Comma-separated metric keys (default: those scored under >= 2 protocols).")
 @click.option("--reference", help="Protocol the rankings are compared with (default: dbdbench).")

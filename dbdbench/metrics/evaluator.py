@@ -9,7 +9,7 @@ import numpy as np
 from dbdbench.metrics.image import ImageRecord, score_image
 from dbdbench.metrics.info import METRICS
 from dbdbench.metrics.protocols import STRUCTURE_METRICS, Protocol, get_protocol
-from dbdbench.metrics.reduce import reduce_records
+from dbdbench.metrics.reduce import protocol_warnings, reduce_records
 from dbdbench.results import Result
 
 
@@ -77,6 +77,10 @@ class Evaluator:
     def compute(self, *, dataset: str | None = None, method: str | None = None, meta: dict | None = None) -> Result:
         """Reduce the images seen so far into a :class:`~dbdbench.results.Result`."""
         scores, curves, per_image = reduce_records(self._records, self.protocol)
+        meta = dict(meta or {})
+        found = protocol_warnings(self._records, self.protocol, curves)
+        if found:
+            meta["warnings"] = [*meta.get("warnings", []), *found]
         return Result(
             protocol=self.protocol.name,
             protocol_settings=self.protocol.settings(),
@@ -87,5 +91,6 @@ class Evaluator:
             n_empty_gt=sum(r.empty_gt for r in self._records),
             dataset=dataset,
             method=method,
-            meta=dict(meta or {}),
+            meta=meta,
+            records=list(self._records),
         )

@@ -35,6 +35,10 @@ class ImageRecord:
     mae: float
     extra: dict[str, float | np.ndarray] = field(default_factory=dict)
     resized: bool = False
+    #: counts the curves use where the protocol scores the image otherwise than by its mask (Zhao's empty mask)
+    curve_counts: Counts | None = None
+    #: the protocol's map is all zero (``zero_maps="zhao"``: one fewer in the means' divisor if read last)
+    zero_map: bool = False
 
     @property
     def empty_gt(self) -> bool:
@@ -106,26 +110,34 @@ def score_image(
     else:
         rec, p = _score_general(pred, g, proto, name)
     if needs_map(proto, structure):
-        rec.extra |= image_extras(np.asarray(p), g, proto, structure)
+        extra, rec.curve_counts, rec.zero_map = map_terms(np.asarray(p), g, proto, structure)
+        rec.extra |= extra
     return rec
 
 
 def needs_map(proto: Protocol, structure: bool | frozenset) -> bool:
-    """Whether the record needs per-image scores of the whole normalised map (:func:`image_extras`)."""
-    return proto.best_f == "per_image" or bool(structure)
+    """Whether the record needs terms of the whole normalised map (:func:`map_terms`)."""
+    return (proto.best_f == "per_image" or proto.empty_mask == "zhao" or proto.zero_maps == "zhao"
+            or bool(structure))
 
 
-def image_extras(p: np.ndarray, g: np.ndarray, proto: Protocol, structure: bool | frozenset) -> dict:
-    """Per-image scores that need the whole map: Zhao et al.'s best F and the structure metrics asked for.
+def map_terms(p: np.ndarray, g: np.ndarray, proto: Protocol,
+              structure: bool | frozenset) -> tuple[dict, Counts | None, bool]:
+    """The parts of an :class:`ImageRecord` that need the whole map: ``(extra, curve_counts, zero_map)``.
 
-    ``p`` is the protocol's normalised map (float64 in [0, 1]) and ``g`` its boolean mask, as
-    :func:`score_image` builds them; the keys are those of :attr:`ImageRecord.extra`.
+    ``p`` is the protocol's normalised map (float64) and ``g`` its boolean mask, as :func:`score_image` builds
+    them: Zhao et al.'s per-image best F, their curve counts of an empty mask and their all-zero-map flag
+    where the protocol asks for them, and the structure metrics in ``structure``.
     """
     if structure is True:
         structure = frozenset({"sm", "max_em", "mean_em", "adp_em", "wf"})
     extra: dict[str, float | np.ndarray] = {}
     if proto.best_f == "per_image":
-        extra["best_f"] = _zhao_best_f(p, g, proto.beta2)
+        extra["best_f"] = zhao_best_f(p, g, proto.beta2, empty_mask=proto.empty_mask)
+    curve_counts = None
+    if proto.empty_mask == "zhao" and not g.any():
+        curve_counts = zhao_empty_mask_counts(p, np.asarray(proto.thresholds, dtype=np.float64))
+    zero_map = bool(proto.zero_maps == "zhao" and not np.any(p))
     if structure:
         from dbdbench.metrics.structure import e_measure_adaptive, e_measure_curve, s_measure, weighted_fmeasure
 
@@ -137,7 +149,7 @@ def image_extras(p: np.ndarray, g: np.ndarray, proto: Protocol, structure: bool 
             extra["adp_em"] = e_measure_adaptive(p, g)
         if "wf" in structure:
             extra["wf"] = weighted_fmeasure(p, g, beta2=proto.wf_beta2)
-    return extra
+    return extra, curve_counts, zero_map
 
 
 _VALUES = np.arange(256)
@@ -253,14 +265,46 @@ def _at(counts: Counts, k: int) -> tuple[int, int, int, int]:
     return tp, fp, counts.fg - tp, counts.bg - fp
 
 
-def _zhao_best_f(p: np.ndarray, g: np.ndarray, beta2: float) -> float:
-    """Best F over thresholds ``i * 0.00392157`` (i = 1..255), rule ``>=``, as Zhao et al.'s Fmeasure_calu.
+def zhao_best_f(p: np.ndarray, g: np.ndarray, beta2: float = 0.3, *, empty_mask: str = "zhao") -> float:
+    r"""Best F over the thresholds :math:`t_i = 0.00392157\,i` (i = 1..255), rule ``p >= t_i``: Fmeasure_calu.m.
 
-    An empty mask is scored on the complement (mask and map inverted), as their code does.
+    .. math:: F = \max_i \frac{(1 + \beta^2) P_i R_i}{\beta^2 P_i + R_i}, \quad F_i = 0 \text{ where } TP_i = 0
+
+    ``p`` is the map as their code thresholds it (in-focus map divided by its maximum), ``g`` the mask.
+
+    Empty mask (``empty_mask="zhao"``, as their code does): the test ``sum(gtMap) == 0`` sits inside the
+    threshold loop and, when true, replaces the mask by all ones and the label by its complement. From the
+    second threshold on the mask is no longer empty, so only :math:`t_1` scores the inverted label
+    ``p < t_1``; :math:`t_2 .. t_{255}` score ``p >= t_i`` itself against the all-ones mask. Against an
+    all-ones mask P = 1 wherever anything is labelled and :math:`F = (1 + \beta^2) R / (\beta^2 + R)` with R
+    the labelled share, so the best F is 1.0 both for a map below :math:`t_1` everywhere (right: nothing in
+    focus) and for a map at or above :math:`t_2` everywhere (completely wrong). ``empty_mask="score"``
+    scores the empty mask as it is (F = 0).
+
+    References
+    ----------
+    .. [1] W. Zhao, F. Zhao, D. Wang, H. Lu, "Defocus blur detection via multi-stream bottom-top-bottom fully
+       convolutional network", CVPR 2018; evaluation code wdzhao123/MLDBD ``evaluate_dbd/subcode/Fmeasure_calu.m``.
     """
-    if not g.any():
-        p, g = 1.0 - p, ~g
     levels = np.searchsorted(_ZHAO_BEST, p, side="right") - 1
-    c = cumulative_counts(levels, g, len(_ZHAO_BEST))
-    f = fbeta(c.tp[1:-1], c.fp[1:-1], c.fn[1:-1], beta2)  # thresholds i = 1..255
-    return float(f.max())
+    if g.any() or empty_mask != "zhao":
+        c = cumulative_counts(levels, g, len(_ZHAO_BEST))
+        return float(fbeta(c.tp[1:-1], c.fp[1:-1], c.fn[1:-1], beta2).max())  # thresholds i = 1..255
+    above = cumulative_counts(levels, np.ones(p.shape, dtype=bool), len(_ZHAO_BEST)).tp[1:-1]  # #(p >= t_i)
+    tp = np.concatenate([[p.size - above[0]], above[1:]])  # t_1: the inverted label p < t_1
+    return float(fbeta(tp, np.zeros_like(tp), p.size - tp, beta2).max())
+
+
+def zhao_empty_mask_counts(p: np.ndarray, thresholds: np.ndarray) -> Counts:
+    """Curve counts of an image with an empty mask as Zhao et al.'s Pre_Recall_hitRate.m computes them.
+
+    Their code inverts both inputs (mask := 1 - mask, all ones; map := ``1 - p`` in float) and then thresholds
+    ``1 - p >= t``: TP = #{1 - p >= t}, FP = 0. So P = 1 and R = TP / N wherever anything is labelled (P = R
+    = 0 where nothing is), where scoring the empty mask itself gives P = R = 0 at every threshold.
+
+    References
+    ----------
+    .. [1] wdzhao123/MLDBD ``evaluate_dbd/subcode/Pre_Recall_hitRate.m``.
+    """
+    levels = np.searchsorted(thresholds, 1.0 - p, side="right") - 1
+    return cumulative_counts(levels, np.ones(p.shape, dtype=bool), len(thresholds))

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 #: the DBD core set: MAE and every threshold score that comes from the confusion counts
 CORE_METRICS = (
     "mae", "max_f", "mean_f", "adp_f", "bin_f", "bin_f_pooled", "max_iou", "mean_iou", "adp_iou", "bin_iou",
@@ -51,6 +53,17 @@ class Protocol:
     binary_strict : bool
     best_f : {"curve", "per_image"}
         ``max_f`` as the maximum of the averaged F curve, or the mean of per-image best F (Zhao et al.).
+    empty_mask : {"score", "zhao"}
+        An image whose positive-class mask is empty is scored like any other image, or as Zhao et al.'s
+        ``Fmeasure_calu.m`` and ``Pre_Recall_hitRate.m`` score it (see :func:`dbdbench.metrics.image.zhao_best_f`
+        and :func:`dbdbench.metrics.image.zhao_empty_mask_counts`).
+    zero_pr_f : {"zero", "nan"}
+        F of the mean precision and mean recall where both are 0: 0, or NaN as MATLAB's ``0 / 0`` in
+        Zhao et al.'s ``performCalcu.m`` (which then makes their area under the F curve NaN).
+    zero_maps : {"count", "zhao"}
+        Means over images divide by the number of images, or as ``performCalcu.m``'s ``totalNum``: one fewer
+        when the image read last (names sorted) has an all-zero positive-class map (every image stays in the
+        sums; the count is reset per image, so an all-zero map elsewhere changes nothing).
     beta2, wf_beta2 : float
         Beta^2 of F-beta (0.3) and of the weighted F-measure.
     metrics : tuple of str
@@ -72,9 +85,21 @@ class Protocol:
     binary_threshold: float = 0.5
     binary_strict: bool = False
     best_f: str = "curve"
+    empty_mask: str = "score"
+    zero_pr_f: str = "zero"
+    zero_maps: str = "count"
     beta2: float = 0.3
     wf_beta2: float = 1.0
     metrics: tuple[str, ...] = field(default=CORE_METRICS)
+
+    def __post_init__(self) -> None:
+        for name, valid in _CHOICES.items():
+            if getattr(self, name) not in valid:
+                raise ValueError(
+                    f"Protocol {self.name!r}: {name}={getattr(self, name)!r}; valid: {', '.join(map(repr, valid))}"
+                )
+        if self.empty_mask == "zhao" and self.levels != "search":
+            raise ValueError(f"Protocol {self.name!r}: empty_mask='zhao' needs levels='search' and its thresholds")
 
     @property
     def n_levels(self) -> int:
@@ -88,7 +113,50 @@ class Protocol:
         return out
 
 
-_ZHAO_CURVE = tuple(round(0.05 * i, 2) for i in range(21))
+#: the settings :meth:`Protocol.__post_init__` checks, with their valid values
+_CHOICES = {"empty_mask": ("score", "zhao"), "zero_pr_f": ("zero", "nan"), "zero_maps": ("count", "zhao")}
+
+
+def matlab_colon(base: float, step: float, limit: float) -> tuple[float, ...]:
+    r"""MATLAB's ``base:step:limit`` for a non-zero step, element for element.
+
+    MATLAB does not add ``step`` repeatedly: the first half of the vector is ``base`` plus integer multiples
+    of ``step``, the second half the end point minus integer multiples of ``step`` [1]_. With ``n`` intervals
+    and end point ``e``, element ``k = 0..n`` is
+
+    .. math:: v_k = \begin{cases} base + k \cdot step & k \le n / 2 \\ e - (n - k) \cdot step & k > n / 2 \end{cases}
+
+    Here ``n = round((limit - base) / step)``, one fewer when ``base + n * step`` overshoots ``limit`` by more
+    than ``tol = 2 eps max(|base|, |limit|)``, and ``e = limit`` unless ``base + n * step`` falls short of it by
+    more than ``tol`` (this count and end-point rule is ours; it is exact for the vectors dbdbench uses, whose
+    ends are exact multiples of the step). The middle element of an even ``n``, where both halves meet, comes
+    from the first rule; for ``1:-.05:0`` both give exactly 0.5. The vector is symmetric about its midpoint,
+    so ``flip(1:-.05:0)`` equals ``0:.05:1``. ``1:-.05:0`` has ``0.6499999999999999`` (``1 - 7 * 0.05``)
+    for 0.65 and ``0.35000000000000003`` (``7 * 0.05``) for 0.35.
+
+    GNU Octave 7 computes every element as ``base + k * step`` (the end point kept exactly), which agrees
+    with MATLAB on the first half only: 8 of the 21 values of its ``1:-.05:0`` differ (0.45 to 0.05 except
+    0.25; for example ``0.44999999999999996`` for 0.45 and ``0.35`` where MATLAB has ``0.35000000000000003``).
+
+    References
+    ----------
+    .. [1] MathWorks Technical Solution 1-4FLI96, "How does the COLON operator work?" (2009).
+    """
+    if step == 0 or (limit - base) * step < 0:
+        return ()
+    tol = 2.0 * np.finfo(float).eps * max(abs(base), abs(limit))
+    sign = 1.0 if step > 0 else -1.0
+    n = int(round((limit - base) / step))
+    if sign * (base + n * step - limit) > tol:
+        n -= 1
+    end = base + n * step
+    if sign * (end - limit) >= -tol:
+        end = limit
+    return tuple(float(base + k * step) if 2 * k <= n else float(end - (n - k) * step) for k in range(n + 1))
+
+
+#: performCalcu.m's curve thresholds ``1:-.05:0`` (MATLAB colon values), ascending
+_ZHAO_CURVE = tuple(sorted(matlab_colon(1.0, -0.05, 0.0)))
 
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p
@@ -124,9 +192,9 @@ PROTOCOLS: dict[str, Protocol] = {
         ),
         Protocol(
             name="zhao",
-            description="MATLAB evaluate_dbd (BTBNet/CENet group): in-focus positive, GT >= 0.1, map / max, "
-            "21-threshold curves, F = mean per-image best F, AUC = area under the F curve",
-            source="wdzhao123/MLDBD evaluate_dbd/ (performCalcu.m, Fmeasure_calu.m, evaluate.m)",
+            description="MATLAB evaluate_dbd (BTBNet/CENet group), quirks included: in-focus positive, GT >= 0.1, "
+            "map / max, curves at MATLAB's 1:-.05:0, F = mean per-image best F, AUC = area under the F curve",
+            source="wdzhao123/MLDBD evaluate_dbd/ (performCalcu.m, Fmeasure_calu.m, Pre_Recall_hitRate.m, evaluate.m)",
             positive="sharp",
             gt_threshold=0.1,
             normalize="max",
@@ -135,6 +203,9 @@ PROTOCOLS: dict[str, Protocol] = {
             curve_endpoint=False,
             curve_average="pr",
             best_f="per_image",
+            empty_mask="zhao",
+            zero_pr_f="nan",
+            zero_maps="zhao",
             metrics=("max_f", "auc_fcurve", "mae"),
         ),
         Protocol(

@@ -12,17 +12,58 @@ from dbdbench.metrics.protocols import Protocol
 
 
 def _stack(records: Sequence[ImageRecord]) -> dict[str, np.ndarray]:
-    tp = np.stack([r.counts.tp for r in records])
-    fp = np.stack([r.counts.fp for r in records])
-    fg = np.array([r.counts.fg for r in records])[:, None]
-    bg = np.array([r.counts.bg for r in records])[:, None]
+    counts = [r.counts if r.curve_counts is None else r.curve_counts for r in records]
+    tp = np.stack([c.tp for c in counts])
+    fp = np.stack([c.fp for c in counts])
+    fg = np.array([c.fg for c in counts])[:, None]
+    bg = np.array([c.bg for c in counts])[:, None]
     return {"tp": tp, "fp": fp, "fn": fg - tp, "tn": bg - fp}
 
 
-def _mean0(per_image: np.ndarray) -> np.ndarray:
-    # PySODMetrics stacks per-image arrays and averages along axis 0 in image order; do the same so the
-    # float sums agree bit for bit.
-    return np.mean(np.asarray(per_image, dtype=np.float64), axis=0)
+def _mean0(per_image: np.ndarray, divisor: int | None = None) -> np.ndarray:
+    """Mean over images (axis 0); with ``divisor``, the sum over all images divided by it instead.
+
+    PySODMetrics stacks per-image arrays and averages along axis 0 in image order; doing the same keeps the
+    float sums bit-identical.
+    """
+    arr = np.asarray(per_image, dtype=np.float64)
+    if divisor is None or divisor == len(arr):
+        return np.mean(arr, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):  # MATLAB: x / 0 = Inf, 0 / 0 = NaN
+        return np.sum(arr, axis=0) / divisor
+
+
+def _last_zero_map(records: Sequence[ImageRecord], proto: Protocol) -> str | None:
+    """With ``zero_maps="zhao"``, the name of the image read last (names sorted) if its map is all zero."""
+    if proto.zero_maps != "zhao":
+        return None
+    last = max(records, key=lambda r: r.name)
+    return last.name if last.zero_map else None
+
+
+def _divisor(records: Sequence[ImageRecord], proto: Protocol) -> int:
+    """How many images the means divide by: all, or one fewer under Zhao et al.'s ``totalNum`` rule.
+
+    ``performCalcu.m`` resets ``totalNum`` to the number of images inside its image loop and decrements it
+    when that image's map is all zero, so only the image read last (``dir`` order: names sorted) can change
+    the divisor; all images stay in the sums.
+    """
+    return len(records) - (_last_zero_map(records, proto) is not None)
+
+
+def _mean_curve(curves_i: dict[str, np.ndarray], proto: Protocol, divisor: int) -> dict[str, np.ndarray]:
+    """The dataset curves: means of the per-image curves, or (``curve_average="pr"``) F of mean P and mean R.
+
+    With ``zero_pr_f="nan"`` F is NaN where the mean P and mean R are both 0, as MATLAB's ``0 / 0``.
+    """
+    if proto.curve_average != "pr":
+        return {k: _mean0(v, divisor) for k, v in curves_i.items()}
+    mp, mr = _mean0(curves_i["precision"], divisor), _mean0(curves_i["recall"], divisor)
+    curve = {"precision": mp, "recall": mr, "fpr": _mean0(curves_i["fpr"], divisor)}
+    curve["f"] = F.fbeta_from_pr(mp, mr, proto.beta2)
+    if proto.zero_pr_f == "nan":
+        curve["f"] = np.where(proto.beta2 * mp + mr == 0, np.nan, curve["f"])
+    return curve | {k: _mean0(curves_i[k], divisor) for k in ("iou", "dice")}
 
 
 def per_image_curves(records: Sequence[ImageRecord], proto: Protocol) -> dict[str, np.ndarray]:
@@ -66,19 +107,14 @@ def reduce_records(records: Sequence[ImageRecord], proto: Protocol) -> tuple[dic
     curves_i = per_image_curves(records, proto)
     n = proto.n_levels  # thresholds proper; index n is the "nothing positive" end point
     keep = slice(0, n + 1) if proto.curve_endpoint else slice(0, n)
-    if proto.curve_average == "pr":
-        mp, mr = _mean0(curves_i["precision"]), _mean0(curves_i["recall"])
-        curve = {"precision": mp, "recall": mr, "fpr": _mean0(curves_i["fpr"])}
-        curve["f"] = F.fbeta_from_pr(mp, mr, proto.beta2)
-        curve |= {k: _mean0(curves_i[k]) for k in ("iou", "dice")}
-    else:
-        curve = {k: _mean0(v) for k, v in curves_i.items()}
+    divisor = _divisor(records, proto)
+    curve = _mean_curve(curves_i, proto, divisor)
     scores = _curve_scores(curve, n, proto)
     scores |= _single_scores(records, proto)
     scores |= _ranking_scores(records, curves_i, n)
     scores |= _structure_scores(records)
     if proto.best_f == "per_image":
-        scores["max_f"] = float(np.mean([r.extra["best_f"] for r in records]))
+        scores["max_f"] = float(_mean0([r.extra["best_f"] for r in records], divisor))
     out_curves = {"thresholds": thresholds_of(proto)} | {k: v[keep] for k, v in curve.items()}
     return scores, out_curves, _per_image_rows(records, curves_i, n, proto)
 
@@ -182,3 +218,31 @@ def _per_image_rows(records, curves_i, n, proto) -> list[dict]:
         row |= {k: float(r.extra[k]) for k in ("sm", "wf") if k in r.extra}
         rows.append(row)
     return rows
+
+
+def protocol_warnings(records: Sequence[ImageRecord], proto: Protocol, curves: dict) -> list[dict]:
+    """Findings where the protocol's own rules, reproduced as its toolkit has them, distort or void a number.
+
+    Each is ``{"code", "message", "files"}`` (the image names it concerns), for the result's
+    ``meta["warnings"]``.
+    """
+    out = []
+    cls = "in-focus" if proto.positive == "sharp" else "blur"
+    empty = [r.name for r in records if r.empty_gt]
+    if proto.empty_mask == "zhao" and empty:
+        out.append({"code": "zhao-empty-mask", "files": empty, "message": (
+            f"{len(empty)} image(s) with an empty {cls} mask are scored as Zhao et al.'s code scores them: best F "
+            "inverts the map at the first threshold only (F = 1 for a map that is all blur and for one that is all "
+            "in focus) and the curves invert map and mask (P = 1 wherever anything is labelled)")})  # fmt: skip
+    last = _last_zero_map(records, proto)
+    if last is not None:
+        out.append({"code": "zhao-zero-map-last", "files": [last], "message": (
+            f"the {cls} map of {last}, the image read last, is all zero: as in Zhao et al.'s performCalcu.m "
+            f"(totalNum), the means add all {len(records)} images but divide by {len(records) - 1}")})  # fmt: skip
+    nan_at = [float(t) for t, f in zip(curves["thresholds"], curves["f"], strict=True) if np.isnan(f)]
+    if proto.zero_pr_f == "nan" and nan_at:
+        out.append({"code": "zhao-nan-f", "files": [], "message": (
+            f"no image has a true positive at threshold(s) {', '.join(f'{t:.4g}' for t in nan_at)}: F of the mean "
+            "P and mean R is 0 / 0 = NaN there, as in Zhao et al.'s code, so the F curve's mean and the area "
+            "under it (auc_fcurve) are NaN")})  # fmt: skip
+    return out

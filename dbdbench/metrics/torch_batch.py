@@ -15,7 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from dbdbench.metrics.image import ImageRecord, _counts_from_hist, image_extras, needs_map
+from dbdbench.metrics.counts import Counts
+from dbdbench.metrics.image import ImageRecord, _counts_from_hist, map_terms, needs_map
 from dbdbench.metrics.protocols import Protocol
 from dbdbench.metrics.torch_kernel import BAD_GT, BAD_PRED, OK, score_batch
 
@@ -26,12 +27,50 @@ _EM_WIDTH = 256
 
 
 def extra_layout(proto: Protocol, structure: frozenset) -> list[tuple[str, int]]:
-    """Columns of the ``extra`` state: (key of ``ImageRecord.extra``, width) in a fixed order."""
+    """Columns of the ``extra`` state (the :func:`~dbdbench.metrics.image.map_terms` of each image): (key, width).
+
+    Keys of ``ImageRecord.extra``, then ``curve_counts`` (present flag, ``tp``, ``fp``, ``fg``, ``bg``) and
+    ``zero_map`` where the protocol has Zhao et al.'s empty-mask and zero-map rules.
+    """
     layout = [("best_f", 1)] if proto.best_f == "per_image" else []
     layout += [(k, 1) for k in ("sm", "adp_em", "wf") if k in structure]
     if structure & {"max_em", "mean_em"}:
         layout.append(("em_curve", _EM_WIDTH))
+    if proto.empty_mask == "zhao":
+        layout.append(("curve_counts", 2 * (proto.n_levels + 1) + 3))
+    if proto.zero_maps == "zhao":
+        layout.append(("zero_map", 1))
     return layout
+
+
+def _pack(extra: dict, curve_counts: Counts | None, zero_map: bool, layout) -> np.ndarray:
+    cols = []
+    for key, width in layout:
+        if key == "curve_counts":
+            c = curve_counts
+            cols.append(np.zeros(width) if c is None else np.concatenate([[1.0], c.tp, c.fp, [c.fg, c.bg]]))
+        elif key == "zero_map":
+            cols.append([float(zero_map)])
+        else:
+            cols.append(np.ravel(np.asarray(extra[key], dtype=np.float64)))
+    return np.concatenate(cols)
+
+
+def _unpack(row: np.ndarray, layout) -> tuple[dict, Counts | None, bool]:
+    extra, curve_counts, zero_map, col = {}, None, False, 0
+    for key, width in layout:
+        vals = row[col : col + width]
+        col += width
+        if key == "curve_counts":
+            if vals[0]:
+                k = (width - 3) // 2
+                tp, fp = vals[1 : 1 + k].astype(np.int64), vals[1 + k : 1 + 2 * k].astype(np.int64)
+                curve_counts = Counts(tp=tp, fp=fp, fg=int(vals[-2]), bg=int(vals[-1]))
+        elif key == "zero_map":
+            zero_map = bool(vals[0])
+        else:
+            extra[key] = vals.copy() if key == "em_curve" else float(vals[0])
+    return extra, curve_counts, zero_map
 
 
 def _as_images(x, what: str) -> list[torch.Tensor] | torch.Tensor:
@@ -156,15 +195,14 @@ def batch_states(preds, gts, proto: Protocol, structure: frozenset, ids: torch.T
 
 def _host_extras(p: torch.Tensor, g: torch.Tensor, status: torch.Tensor, shape: tuple[int, int],
                  proto: Protocol, structure: frozenset, layout: list[tuple[str, int]]) -> torch.Tensor:
-    """The ``extra`` columns, computed on the host by the numpy functions (one copy of the batch)."""
+    """The ``extra`` columns: :func:`~dbdbench.metrics.image.map_terms` on the host (one copy of the batch)."""
     width = sum(w for _, w in layout)
     out = np.zeros((p.shape[0], width), dtype=np.float64)
     if not needs_map(proto, structure):
         return torch.from_numpy(out)
     p_host, g_host, ok = p.cpu().numpy(), g.cpu().numpy(), status.cpu().numpy() == OK
     for i in np.flatnonzero(ok):
-        extra = image_extras(p_host[i].reshape(shape), g_host[i].reshape(shape), proto, structure)
-        out[i] = np.concatenate([np.ravel(np.asarray(extra[k], dtype=np.float64)) for k, _ in layout])
+        out[i] = _pack(*map_terms(p_host[i].reshape(shape), g_host[i].reshape(shape), proto, structure), layout)
     return torch.from_numpy(out)
 
 
@@ -189,13 +227,10 @@ def records_from_states(states: dict[str, torch.Tensor], proto: Protocol,
     records = []
     for i in order:
         single = [int(v) for v in host["single"][i]]
-        extra, col = {}, 0
-        for key, width in layout:
-            vals = host["extra"][i, col : col + width]
-            extra[key] = vals.copy() if key == "em_curve" else float(vals[0])
-            col += width
+        extra, curve_counts, zero_map = _unpack(host["extra"][i], layout)
         records.append(ImageRecord(f"image{ids[i]:05d}", _counts_from_hist(host["hist"][i], n),
-                                   tuple(single[:4]), tuple(single[4:]), float(host["mae"][i]), extra))
+                                   tuple(single[:4]), tuple(single[4:]), float(host["mae"][i]), extra,
+                                   curve_counts=curve_counts, zero_map=zero_map))
     return records
 
 

@@ -14,9 +14,9 @@ numpy kernel in the same order and precision (float64, as numpy promotes), so th
 - the means (MAE and the adaptive threshold ``min(2 mean(p), 1)``) use numpy's pairwise summation
   (:func:`dbdbench.metrics.pairwise.pairwise_sum`).
 
-What needs the whole normalised map in numpy (Zhao et al.'s per-image best F, the structure metrics) is
-computed on the host by the numpy functions themselves (:func:`dbdbench.metrics.image.image_extras`) from the
-same map, copied once per batch.
+What needs the whole normalised map in numpy (Zhao et al.'s per-image best F, empty-mask curve counts and
+zero-map flag, the structure metrics) is computed on the host by the numpy functions themselves
+(:func:`dbdbench.metrics.image.map_terms`) from the same map, copied once per batch.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ the result equals a single process that saw all images, bit for bit. Needs ``tor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 
 import torch
 from torchmetrics import Metric
@@ -80,6 +81,23 @@ class EvaluatorMetric(Metric):
             raise ValueError("no images were scored; call update() at least once before compute()")
         states = {k: dim_zero_cat(getattr(self, k)) for k in STATE_KEYS}
         return result_of(records_from_states(states, self.protocol, self._layout), self._evaluator)
+
+    def _wrap_compute(self, compute: Callable) -> Callable:
+        """torchmetrics' compute wrapper (sync, cache) without its walk over the value: a Result holds no
+        tensors, and the walk would try to rebuild the frozen per-image counts in ``Result.records``."""
+
+        @functools.wraps(compute)
+        def wrapped(*args, **kwargs):
+            if self._computed is not None:
+                return self._computed
+            with self.sync_context(dist_sync_fn=self.dist_sync_fn, should_sync=self._to_sync,
+                                   should_unsync=self._should_unsync):
+                value = compute(*args, **kwargs)
+            if self.compute_with_cache:
+                self._computed = value
+            return value
+
+        return wrapped
 
     def reset(self) -> None:
         super().reset()

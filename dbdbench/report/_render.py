@@ -26,19 +26,26 @@ _LATEX_SPECIALS = {
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
 }
 _LATEX_RE = re.compile("|".join(re.escape(k) for k in _LATEX_SPECIALS))
-#: paper-style LaTeX labels for the common keys; others use the registry label, escaped
-LATEX_LABELS = {
-    "mae": "MAE", "max_f": r"$F_\beta^{\max}$", "mean_f": r"$F_\beta^{\mathrm{mean}}$",
-    "adp_f": r"$F_\beta^{\mathrm{adp}}$", "bin_f": r"$F_\beta$", "auc": "AUC", "ap": "AP",
-    "sm": r"$S_m$", "max_em": r"$E_m^{\max}$", "mean_em": r"$E_m^{\mathrm{mean}}$", "wf": r"$F_\beta^w$",
-}
+#: Unicode in generated captions -> LaTeX (applied after escaping)
+_LATEX_SYMBOLS = {"≥": r"$\geq$", "β²": r"$\beta^2$", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "–": "--",
+                  "†": r"$^\dagger$", ">": "$>$", "<": "$<$"}  # < > are other glyphs in OT1 text fonts
 MISSING_TEXT = "–"
 REPORTED_NOTE = "reported in the original paper (copied, not re-scored by dbdbench)"
+#: inside the float: smaller type and narrower column gaps, as two-column papers set their tables
+LATEX_SETUP = (r"\small", r"\setlength{\tabcolsep}{3pt}")
 
 
 def latex_escape(text: str) -> str:
     """Escape the LaTeX special characters ``\\ & % $ # _ { } ~ ^`` of plain text."""
     return _LATEX_RE.sub(lambda m: _LATEX_SPECIALS[m.group()], text)
+
+
+def latex_text(text: str) -> str:
+    """Plain text with a few symbols (``≥ β² ↑ ↓ – † < >``) as LaTeX: escape, then map the symbols."""
+    out = latex_escape(text).replace("--", "-{}-")  # an option name such as --strict, not an en dash
+    for symbol, tex in _LATEX_SYMBOLS.items():
+        out = out.replace(symbol, tex)
+    return out
 
 
 def _arrow(metric: str, latex: bool) -> str:
@@ -49,9 +56,10 @@ def _arrow(metric: str, latex: bool) -> str:
 
 
 def _metric_head(metric: str, latex: bool) -> str:
+    info = METRICS[metric]
     if latex:
-        return f"{LATEX_LABELS.get(metric) or latex_escape(METRICS[metric].label)} {_arrow(metric, True)}"
-    return f"{METRICS[metric].label} {_arrow(metric, False)}"
+        return f"{info.latex or latex_escape(info.label)}{_arrow(metric, True)}"
+    return f"{info.label} {_arrow(metric, False)}"
 
 
 def _cell(value: float, mark: int, decimals: int, latex: bool) -> str:
@@ -71,21 +79,33 @@ def _method(row, latex: bool) -> str:
     return row.method + ("†" if row.reported else "")
 
 
-def caption_text(grid: ScoreGrid, caption: str | None, latex: bool) -> str:
-    """The user's caption followed by the legend of marks and the protocol(s) of every column."""
-    protocols = grid.protocols()
+def caption_text(grid: ScoreGrid, caption: str | None, latex: bool, marked: int = 2) -> str:
+    """The user's caption, then what was scored (datasets with image counts), the protocol's choices in
+    words, and the legend of the marks in use (``marked``: 0 none, 1 bold only, 2 bold and underline)."""
     code = (lambda p: rf"\texttt{{{latex_escape(p)}}}") if latex else (lambda p: f"`{p}`")
-    arrows = (r"$\uparrow$/$\downarrow$" if latex else "↑/↓") + ": higher/lower is better"
-    if len(protocols) == 1:
-        proto = f"Protocol: {code(next(iter(protocols)))}."
-    else:
-        esc = latex_escape if latex else str
-        parts = [f"{code(p)} ({', '.join(esc(d) for d in ds)})" for p, ds in protocols.items()]
-        proto = "Protocols: " + "; ".join(parts) + "."
-    text = f"Best in bold, second underlined; {arrows}. {proto}"
+    conv = latex_text if latex else str
+    sentences = []
+    for protocol, datasets in grid.protocols().items():
+        scored = ", ".join(f"{d} ({grid.n_images[d]} images)" if grid.n_images.get(d) else d for d in datasets)
+        words = grid.descriptions.get(protocol)
+        how = f": {words}" if words else ": numbers as printed in the source paper, with that paper's definitions"
+        sentences.append(f"{conv(scored)}, protocol {code(protocol)}{conv(how)}.")
+    marks = {0: "", 1: "Best in bold (compared as printed); "}.get(
+        marked, "Best in bold, second underlined (compared as printed); ")
+    legend = conv(f"{marks}↑/↓: higher/lower is better.")
+    text = " ".join([*sentences, legend])
     if not caption:
         return text
     return f"{(latex_escape(caption) if latex else caption).rstrip()} {text}"
+
+
+def notes(grid: ScoreGrid) -> list[str]:
+    """Footnotes in plain text: the reported-numbers dagger and the warnings recorded with the results."""
+    out = [f"† {REPORTED_NOTE}."] if any(row.reported for row in grid.rows) else []
+    for (method, dataset, protocol), warnings in grid.warnings.items():
+        for w in warnings:
+            out.append(f"Warning for {method} on {dataset} ({protocol}): {w.get('message', w.get('code', ''))}")
+    return out
 
 
 def _latex_body(grid: ScoreGrid, cells: list[list[str]], transpose: bool) -> list[str]:
@@ -112,26 +132,43 @@ def _latex_body(grid: ScoreGrid, cells: list[list[str]], transpose: bool) -> lis
     return lines
 
 
+def _latex_tabular(spec: str, body: list[str], fit: str) -> list[str]:
+    """The tabular, wrapped so that it never runs past the text width when ``fit`` asks for it.
+
+    ``auto`` measures the tabular in a box and scales it down only when it is wider than ``\\linewidth``;
+    ``resize`` always scales it to the line width; ``none`` leaves it at its natural size.
+    """
+    tabular = [rf"\begin{{tabular}}{{{spec}}}", r"\toprule", *body, r"\bottomrule", r"\end{tabular}"]
+    if fit == "none":
+        return tabular
+    if fit == "resize":
+        return [r"\resizebox{\linewidth}{!}{%", *tabular, "}"]
+    return [r"\sbox0{%", *tabular, "}%",
+            r"\ifdim\wd0>\linewidth\resizebox{\linewidth}{!}{\usebox0}\else\usebox0\fi"]
+
+
 def latex(grid: ScoreGrid, marks: np.ndarray, decimals: int, transpose: bool, caption: str | None,
-          label: str | None) -> str:
-    """A complete ``table`` float with a booktabs ``tabular``, caption and reported-numbers footnote."""
+          label: str | None, wide: bool, fit: str) -> str:
+    """A complete ``table`` (or ``table*`` when ``wide``) float: caption, booktabs tabular, footnotes."""
     cells = [[_cell(v, m, decimals, True) for v, m in zip(vals, mks, strict=True)]
              for vals, mks in zip(grid.values, marks, strict=True)]
     n_data = len(grid.rows) if transpose else len(grid.columns)
     spec = ("ll" if transpose else "l") + "c" * n_data
+    env = "table*" if wide else "table"
     out = [
-        "% requires \\usepackage{booktabs}",
-        r"\begin{table}[t]",
+        "% requires \\usepackage{booktabs}" + (" and \\usepackage{graphicx}" if fit != "none" else ""),
+        rf"\begin{{{env}}}[t]",
         r"\centering",
-        rf"\caption{{{caption_text(grid, caption, True)}}}",
+        rf"\caption{{{caption_text(grid, caption, True, int(marks.max(initial=0)))}}}",
     ]
     if label:
         out.append(rf"\label{{{label}}}")
-    out += [rf"\begin{{tabular}}{{{spec}}}", r"\toprule", *_latex_body(grid, cells, transpose),
-            r"\bottomrule", r"\end{tabular}"]
-    if any(row.reported for row in grid.rows):
-        out += [r"\par\smallskip", rf"{{\footnotesize $^\dagger$ {REPORTED_NOTE}.}}"]
-    out.append(r"\end{table}")
+    out += [r"\smallskip", *LATEX_SETUP, *_latex_tabular(spec, _latex_body(grid, cells, transpose), fit)]
+    footnotes = notes(grid)
+    if footnotes:
+        out.append(r"\par\smallskip")
+        out += [rf"{{\footnotesize {latex_text(n)}\par}}" for n in footnotes]
+    out.append(rf"\end{{{env}}}")
     return "\n".join(out) + "\n"
 
 
@@ -153,7 +190,8 @@ def markdown(grid: ScoreGrid, marks: np.ndarray, decimals: int, transpose: bool,
                 for j, c in enumerate(grid.columns)]
         align = [":--", ":--"] + ["--:"] * len(grid.rows)
     lines = [_md_row(head), "|" + "|".join(align) + "|", *(_md_row(r) for r in body), ""]
-    lines.append(caption_text(grid, caption, False))
-    if any(row.reported for row in grid.rows):
-        lines += ["", f"† {REPORTED_NOTE}."]
+    lines.append(caption_text(grid, caption, False, int(marks.max(initial=0))))
+    footnotes = notes(grid)
+    if footnotes:
+        lines += ["", *footnotes]
     return "\n".join(lines) + "\n"

@@ -27,6 +27,7 @@ from dbdbench.submissions import REPORTED_PROTOCOLS, load_submissions
 PRIMARY_METRIC = {"dbdbench": "auc", "pysod": "max_f", "ddffnet": "bin_f", "zhao": "max_f", "hifst": "max_f",
                   "reported:defusionnet-tpami": "max_f"}
 KIND_LABEL = {"reported": "reported", "rescored": "re-scored"}
+DECIMALS = 3
 CURVE_KINDS = ("pr", "fmeasure", "roc")
 
 
@@ -63,18 +64,27 @@ def collect_rows(submissions: str | Path) -> list[Row]:
     return rows
 
 
-def metric_columns(protocol: str, rows: Sequence[Row]) -> list[str]:
-    """The metric keys shown for a protocol: the protocol's own order, restricted to keys some row has."""
-    present = {k for r in rows for k in r.scores}
-    if protocol in REPORTED_PROTOCOLS:
-        order = list(REPORTED_PROTOCOLS[protocol].metrics)
-    else:
-        from dbdbench.metrics import get_protocol
+def metric_columns(protocol: str, rows: Sequence[Row], every: bool = False) -> list[str]:
+    """The metric keys shown for a protocol, the ranking metric first.
 
-        order = list(get_protocol(protocol).metrics)
+    By default the protocol's paper columns (:func:`dbdbench.report.columns.default_metrics`); with
+    ``every``, all keys some row has (the protocol's own order, then the rest).
+    """
+    from dbdbench.report.columns import default_metrics
+
+    present = {k for r in rows for k in r.scores}
+    if every:
+        if protocol in REPORTED_PROTOCOLS:
+            order = list(REPORTED_PROTOCOLS[protocol].metrics)
+        else:
+            from dbdbench.metrics import get_protocol
+
+            order = list(get_protocol(protocol).metrics)
+        order = [m for m in order if m in present] + sorted(present - set(order))
+    else:
+        order = default_metrics(protocol, present)
     primary = PRIMARY_METRIC.get(protocol)
-    order = ([primary] if primary in order else []) + [m for m in order if m != primary]
-    return [m for m in order if m in present] + sorted(present - set(order))
+    return ([primary] if primary in order else []) + [m for m in order if m != primary]
 
 
 def metric_label(protocol: str, key: str) -> str:
@@ -110,12 +120,38 @@ def rank_rows(rows: Sequence[Row], protocol: str) -> list[Row]:
     return sorted(rows, key=order)
 
 
+def ranks(rows: Sequence[Row], protocol: str, decimals: int = DECIMALS) -> list[int | None]:
+    """Tie-aware ranks by the primary metric as printed (``display_ranks``); None for rows without it."""
+    from dbdbench.metrics import METRICS
+    from dbdbench.report.tables import display_ranks
+
+    cols = metric_columns(protocol, rows)
+    if not cols:
+        return [None] * len(rows)
+    return display_ranks([r.scores.get(cols[0]) for r in rows], METRICS[cols[0]].higher_is_better, decimals)
+
+
 def grouped(rows: Sequence[Row]) -> dict[str, dict[str, list[Row]]]:
-    """dataset -> protocol -> ranked rows, datasets and protocols in sorted order."""
+    """dataset -> protocol -> ranked rows; datasets in registry order, protocols sorted."""
+    from dbdbench.datasets import list_datasets
+
     out: dict[str, dict[str, list[Row]]] = {}
     for r in rows:
         out.setdefault(r.dataset, {}).setdefault(r.protocol, []).append(r)
-    return {d: {p: rank_rows(out[d][p], p) for p in sorted(out[d])} for d in sorted(out)}
+    known = list_datasets()
+    order = sorted(out, key=lambda d: (known.index(d) if d in known else len(known), d))
+    return {d: {p: rank_rows(out[d][p], p) for p in sorted(out[d])} for d in order}
+
+
+def warnings_of(r: Row) -> list[str]:
+    """The warnings stored with a row's result (``meta["warnings"]``), as ``"message (code)"`` lines."""
+    found = (r.result.get("meta") or {}).get("warnings") or []
+    return [f"{w.get('message', '')} ({w.get('code', 'warning')})" if isinstance(w, dict) else str(w) for w in found]
+
+
+def curve_only(r: Row) -> bool:
+    """A published curve without scalar scores (drawn in the figures, not ranked)."""
+    return not r.scores and bool(r.result.get("curves"))
 
 
 def dataset_title(name: str) -> str:
@@ -139,23 +175,59 @@ def _links(r: Row) -> str:
     return " ".join(p for p in parts if p) or "–"
 
 
-def markdown_dataset(dataset: str, by_protocol: dict[str, list[Row]], decimals: int = 3) -> str:
-    """The Markdown leaderboard of one dataset: one ranked table per protocol."""
+def _md_values(rows: Sequence[Row], cols: list[str], decimals: int) -> list[list[str]]:
+    """Score cells with the table rule: bold best, underlined second, compared as printed."""
+    from dbdbench.metrics import METRICS
+    from dbdbench.report.tables import BEST, SECOND, rank_marks
+
+    out = [["–"] * len(cols) for _ in rows]
+    for j, c in enumerate(cols):
+        marks = rank_marks([r.scores.get(c, float("nan")) for r in rows], METRICS[c].higher_is_better, decimals)
+        for i, (r, mark) in enumerate(zip(rows, marks, strict=True)):
+            if c in r.scores:
+                text = f"{r.scores[c]:.{decimals}f}"
+                out[i][j] = f"**{text}**" if mark == BEST else f"<u>{text}</u>" if mark == SECOND else text
+    return out
+
+
+def markdown_dataset(dataset: str, by_protocol: dict[str, list[Row]], decimals: int = DECIMALS,
+                     figures: Sequence[str] = ()) -> str:
+    """The Markdown leaderboard of one dataset: one ranked table per protocol, then its figures (names of
+    files in ``../figures/``)."""
     lines = [f"# Leaderboard: {dataset_title(dataset)}", "",
              "Generated by `dbdbench leaderboard` from `submissions/`; do not edit by hand.",
              "**reported** = copied from the paper named in *Source*; **re-scored** = computed by dbdbench from "
-             "the published maps. Numbers under different protocols are not comparable.", ""]
+             "the published maps. Numbers under different protocols are not comparable. Ranks and marks (bold "
+             "best, underlined second) compare the numbers as printed: equal printed numbers share a rank.", ""]
     for protocol, rows in by_protocol.items():
         cols = metric_columns(protocol, rows)
         lines += [f"## Protocol `{protocol}`", "", _md_cell(protocol_description(protocol)), ""]
         header = ["#", "Method", "Kind", *(metric_label(protocol, c) for c in cols), "Training data", "Source",
                   "Links"]
         lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-        for i, r in enumerate(rows, 1):
-            vals = [f"{r.scores[c]:.{decimals}f}" if c in r.scores else "–" for c in cols]
-            cells = [str(i), f"{r.method} ({r.venue} {r.year})", KIND_LABEL[r.kind], *vals,
-                     "; ".join(r.training) or "none (hand-crafted)", r.source, _links(r)]
+        notes = []
+        for r, rank, vals in zip(rows, ranks(rows, protocol, decimals), _md_values(rows, cols, decimals),
+                                 strict=True):
+            method = f"{r.method} ({r.venue} {r.year})"
+            if warnings_of(r):
+                notes += [f"- ⚠ {r.method}: {w}" for w in warnings_of(r)]
+                method += " ⚠"
+            kind = KIND_LABEL[r.kind] + (", curve only" if curve_only(r) else "")
+            cells = [str(rank) if rank else "–", method, kind, *vals, "; ".join(r.training) or "none (hand-crafted)",
+                     r.source, _links(r)]
             lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+        extra = [m for m in metric_columns(protocol, rows, every=True) if m not in cols]
+        if extra:
+            lines += ["", f"Also stored (in the result files): {', '.join(f'`{m}`' for m in extra)}."]
+        if any(curve_only(r) for r in rows):
+            lines += ["", "*curve only*: published curves without scalar scores; they are drawn in the figures of "
+                          "`reports/figures/` and on the page."]
+        if notes:
+            lines += ["", "Warnings recorded with the results:", *notes]
+        for curve in CURVE_KINDS:
+            name = f"{slug(dataset)}__{slug(protocol)}__{curve}.svg"
+            if name in figures:
+                lines += ["", f"![{curve} curves, {dataset}, {protocol}](../figures/{name})"]
         lines.append("")
     return "\n".join(lines)
 
@@ -190,12 +262,13 @@ def latex_tables(groups: dict[str, dict[str, list[Row]]]) -> dict[str, str]:
             by_protocol.setdefault(protocol, []).extend(rows)
     out = {}
     for protocol in sorted(by_protocol):
-        rows = by_protocol[protocol]
+        rows = [r for r in by_protocol[protocol] if r.scores]
+        if not rows:
+            continue
         # a short caption: protocol descriptions are plain text and may hold LaTeX specials such as "^"
         caption = ("Numbers as printed in the source paper; metric definitions as in that paper "
                    "(see docs/submissions.md)." if protocol in REPORTED_PROTOCOLS else None)
-        text = make_table(_results(rows), metrics=metric_columns(protocol, rows), fmt="latex", caption=caption,
-                          label=f"tab:{slug(protocol)}")
+        text = make_table(_results(rows), fmt="latex", caption=caption, label=f"tab:{slug(protocol)}")
         out[f"{slug(protocol)}.tex"] = text if text.endswith("\n") else text + "\n"
     return out
 
@@ -206,23 +279,30 @@ def slug(name: str) -> str:
 
 
 def write_plots(groups: dict[str, dict[str, list[Row]]], out_dir: Path) -> list[str]:
-    """SVG curves for every (dataset, protocol) where some result has curves; returns the written names."""
+    """SVG curves for every (dataset, protocol, curve) that some result has; returns the written names.
+
+    Each figure holds the results that carry that curve (published PR curves have no F or ROC curve).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
     from matplotlib import rc_context
 
-    from dbdbench.report.plots import plot_curves
+    from dbdbench.report.plots import CURVES, plot_curves
 
     written = []
     for dataset, by_protocol in groups.items():
         for protocol, rows in by_protocol.items():
-            with_curves = [r for r in rows if r.result.get("curves")]
-            for curve in CURVE_KINDS if with_curves else ():
+            for curve in CURVE_KINDS:
+                x_key, y_key = CURVES[curve][:2]
+                drawn = [r for r in rows if (r.result.get("curves") or {}).get(x_key)
+                         and (r.result.get("curves") or {}).get(y_key)]
+                if not drawn:
+                    continue
                 name = f"{slug(dataset)}__{slug(protocol)}__{curve}.svg"
                 with rc_context({"svg.hashsalt": "dbdbench", "svg.fonttype": "none"}):
-                    fig = plot_curves(_results(with_curves), curve=curve, out=out_dir / name,
+                    fig = plot_curves(_results(drawn), curve=curve, out=out_dir / name,
                                       title=f"{dataset} ({protocol})")
                 plt.close(fig)
                 written.append(name)
@@ -245,13 +325,13 @@ def generate(submissions: str | Path, out: str | Path, plots: bool = True) -> li
     for sub in ("leaderboard", "tables", "figures"):
         shutil.rmtree(out / sub, ignore_errors=True)
         (out / sub).mkdir(parents=True)
+    figures = write_plots(groups, out / "figures") if plots else []
     (out / "leaderboard" / "README.md").write_text(markdown_index(groups), encoding="utf-8")
     for dataset, by_protocol in groups.items():
-        (out / "leaderboard" / f"{slug(dataset)}.md").write_text(markdown_dataset(dataset, by_protocol),
-                                                                 encoding="utf-8")
+        text = markdown_dataset(dataset, by_protocol, figures=figures)
+        (out / "leaderboard" / f"{slug(dataset)}.md").write_text(text, encoding="utf-8")
     for name, text in latex_tables(groups).items():
         (out / "tables" / name).write_text(text, encoding="utf-8")
-    figures = write_plots(groups, out / "figures") if plots else []
     svgs = {name: (out / "figures" / name).read_text(encoding="utf-8") for name in figures}
     (out / "index.html").write_text(render_html(groups, svgs), encoding="utf-8")
     return sorted(p for p in out.rglob("*") if p.is_file())

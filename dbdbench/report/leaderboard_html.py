@@ -16,24 +16,36 @@ if TYPE_CHECKING:
     from dbdbench.report.leaderboard import Row
 
 
-def page_data(groups: dict[str, dict[str, list[Row]]], svgs: dict[str, str]) -> dict[str, Any]:
-    """The JSON the page script reads: datasets -> protocols -> columns, rows, description, figures."""
+def _row_data(r: Row, keys: list[str], decimals: int) -> dict[str, Any]:
+    from dbdbench.report.leaderboard import KIND_LABEL, curve_only, warnings_of
+
+    return {"entry": r.entry, "method": r.method, "venue": r.venue, "year": r.year, "kind": r.kind,
+            "kind_label": KIND_LABEL[r.kind], "scores": r.scores,
+            # the printed numbers: the page shows, ranks and marks exactly these strings (as the Markdown does)
+            "shown": {k: f"{r.scores[k]:.{decimals}f}" for k in keys if k in r.scores},
+            "curve_only": curve_only(r), "warnings": warnings_of(r),
+            "training": "; ".join(r.training) or "none (hand-crafted)", "source": r.source,
+            "paper_url": r.paper_url, "code_url": r.code_url}
+
+
+def _column(protocol: str, key: str) -> dict[str, Any]:
     from dbdbench.metrics import METRICS
-    from dbdbench.report.leaderboard import (
-        CURVE_KINDS,
-        KIND_LABEL,
-        dataset_title,
-        metric_columns,
-        metric_label,
-        protocol_description,
-        slug,
-    )
+    from dbdbench.report.leaderboard import metric_label
+
+    return {"key": key, "label": metric_label(protocol, key), "higher": METRICS[key].higher_is_better}
+
+
+def page_data(groups: dict[str, dict[str, list[Row]]], svgs: dict[str, str], decimals: int = 3) -> dict[str, Any]:
+    """The JSON the page script reads: datasets -> protocols -> columns (the paper set, then the other
+    stored metrics), rows with their printed numbers, description, figures."""
+    from dbdbench.report.leaderboard import CURVE_KINDS, dataset_title, metric_columns, protocol_description, slug
 
     data: dict[str, Any] = {}
     for dataset, by_protocol in groups.items():
         protocols = {}
         for protocol, rows in by_protocol.items():
             cols = metric_columns(protocol, rows)
+            more = [m for m in metric_columns(protocol, rows, every=True) if m not in cols]
             figures = []
             for curve in CURVE_KINDS:
                 name = f"{slug(dataset)}__{slug(protocol)}__{curve}.svg"
@@ -42,12 +54,9 @@ def page_data(groups: dict[str, dict[str, list[Row]]], svgs: dict[str, str]) -> 
                     figures.append({"curve": curve, "src": uri})
             protocols[protocol] = {
                 "description": protocol_description(protocol),
-                "columns": [{"key": c, "label": metric_label(protocol, c), "higher": METRICS[c].higher_is_better}
-                            for c in cols],
-                "rows": [{"entry": r.entry, "method": r.method, "venue": r.venue, "year": r.year,
-                          "kind": r.kind, "kind_label": KIND_LABEL[r.kind], "scores": r.scores,
-                          "training": "; ".join(r.training) or "none (hand-crafted)", "source": r.source,
-                          "paper_url": r.paper_url, "code_url": r.code_url} for r in rows],
+                "columns": [_column(protocol, c) for c in cols],
+                "more": [_column(protocol, c) for c in more],
+                "rows": [_row_data(r, cols + more, decimals) for r in rows],
                 "figures": figures,
             }
         data[dataset] = {"title": dataset_title(dataset), "protocols": protocols}
@@ -59,7 +68,9 @@ def render_html(groups: dict[str, dict[str, list[Row]]], svgs: dict[str, str]) -
     payload = json.dumps(page_data(groups, svgs), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     payload = payload.replace("</", "<\\/")  # a "</script>" inside a string must not end the script element
     n_rows = sum(len(rows) for by_p in groups.values() for rows in by_p.values())
+    nav = " ".join(f'<a href="#{html.escape(d, quote=True)}">{html.escape(d)}</a>' for d in groups)
     return (_TEMPLATE.replace("@@CSS@@", _CSS).replace("@@JS@@", _JS).replace("@@DATA@@", payload)
+            .replace("@@NAV@@", nav)
             .replace("@@SUMMARY@@", html.escape(f"{len(groups)} datasets, {n_rows} results")))
 
 
@@ -67,28 +78,37 @@ _CSS = """
 :root { --fg:#1b1f24; --muted:#57606a; --line:#d0d7de; --head:#f6f8fa; --rep:#6e7781; --res:#1a7f37; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg);
-       margin: 0 auto; max-width: 1200px; padding: 16px 24px; }
+       margin: 0 auto; max-width: 1360px; padding: 16px 20px; }
 h1 { font-size: 22px; margin: 4px 0 2px; }
-.sub { color: var(--muted); margin: 0 0 12px; }
+h2 { font-size: 18px; margin: 12px 0 2px; }
+.sub { color: var(--muted); margin: 0 0 8px; }
+nav { margin: 4px 0 8px; font-size: 13px; }
+nav a { margin-right: 10px; }
 .controls { display: flex; gap: 16px; flex-wrap: wrap; align-items: center; margin: 8px 0 4px; }
 .controls label { font-weight: 600; }
 select { font: inherit; padding: 3px 6px; }
-#lb-desc { color: var(--muted); margin: 6px 0 10px; max-width: 100ch; }
+#lb-desc { color: var(--muted); margin: 4px 0 8px; max-width: 110ch; }
+.scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; width: 100%; }
-th, td { border-bottom: 1px solid var(--line); padding: 5px 8px; text-align: left; vertical-align: top; }
-th { background: var(--head); position: sticky; top: 0; }
+th, td { border-bottom: 1px solid var(--line); padding: 4px 7px; text-align: left; vertical-align: top; }
+th { background: var(--head); position: sticky; top: 0; white-space: nowrap; }
 th button { all: unset; cursor: pointer; font-weight: 600; }
 th button:focus-visible { outline: 2px solid #0969da; }
 th[aria-sort=ascending] button::after { content: " \\25B2"; }
 th[aria-sort=descending] button::after { content: " \\25BC"; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.best { font-weight: 700; }
-.badge { display: inline-block; border-radius: 10px; padding: 0 8px; font-size: 12px; color: #fff; }
+td.second { text-decoration: underline; }
+td.small { max-width: 230px; }
+.badge { display: inline-block; border-radius: 10px; padding: 0 8px; font-size: 12px; color: #fff;
+         white-space: nowrap; }
 .badge.reported { background: var(--rep); }
 .badge.rescored { background: var(--res); }
+.warn { color: #9a6700; cursor: help; }
 .small { color: var(--muted); font-size: 12px; }
-.figs { display: flex; flex-wrap: wrap; gap: 12px; margin-top: 14px; }
-.figs img { max-width: 380px; border: 1px solid var(--line); }
+#lb-notes { color: #9a6700; font-size: 13px; }
+.figs { display: flex; flex-wrap: wrap; gap: 12px; margin-top: 14px; align-items: flex-start; }
+.figs img { max-width: 100%; height: auto; border: 1px solid var(--line); }
 footer { color: var(--muted); font-size: 12px; margin-top: 18px; }
 """
 
@@ -96,7 +116,7 @@ _JS = r"""
 (function () {
   "use strict";
   var DATA = JSON.parse(document.getElementById("lb-data").textContent);
-  var state = { dataset: null, protocol: null, key: null, dir: 1, kind: "all" };
+  var state = { dataset: null, protocol: null, key: null, dir: 1, kind: "all", all: false };
   var $ = function (id) { return document.getElementById(id); };
   function el(tag, text, cls) {
     var e = document.createElement(tag);
@@ -112,14 +132,41 @@ _JS = r"""
     });
   }
   function current() { return DATA[state.dataset].protocols[state.protocol]; }
+  function columns(p) { return state.all ? p.columns.concat(p.more) : p.columns; }
+  // the number as printed (the same string the Markdown leaderboard shows); null when missing
+  function shown(row, key) { var t = row.shown[key]; return t === undefined ? null : parseFloat(t); }
   function value(row, key) {
     if (key === "method") { return row.method.toLowerCase(); }
     if (key === "kind") { return row.kind; }
     var v = row.scores[key];
     return (v === undefined || v === null) ? null : v;
   }
-  function sortedRows(p) {
-    var rows = p.rows.filter(function (r) { return state.kind === "all" || r.kind === state.kind; });
+  // rank_marks of dbdbench.report.tables: 1 best, 2 second (only among 3+ numbers), none when < 2 numbers
+  // or all print the same; dense over the printed values, direction-aware
+  function marks(rows, col) {
+    var vals = rows.map(function (r) { return shown(r, col.key); });
+    var present = vals.filter(function (v) { return v !== null; });
+    var distinct = present.filter(function (v, i) { return present.indexOf(v) === i; });
+    distinct.sort(function (a, b) { return col.higher ? b - a : a - b; });
+    if (present.length < 2 || distinct.length < 2) { return vals.map(function () { return 0; }); }
+    var places = present.length >= 3 ? 2 : 1;
+    return vals.map(function (v) {
+      var i = v === null ? -1 : distinct.indexOf(v);
+      return i >= 0 && i < places ? i + 1 : 0;
+    });
+  }
+  // display_ranks: competition ranks ("1224") of the printed primary metric
+  function ranks(rows, col) {
+    var vals = rows.map(function (r) { return col ? shown(r, col.key) : null; });
+    return vals.map(function (v) {
+      if (v === null) { return null; }
+      return 1 + vals.filter(function (o) { return o !== null && (col.higher ? o > v : o < v); }).length;
+    });
+  }
+  function visibleRows(p) {
+    return p.rows.filter(function (r) { return state.kind === "all" || r.kind === state.kind; });
+  }
+  function sortedRows(rows) {
     if (!state.key) { return rows; }
     return rows.map(function (r, i) { return [r, i]; }).sort(function (a, b) {
       var x = value(a[0], state.key), y = value(b[0], state.key);
@@ -132,11 +179,11 @@ _JS = r"""
   function header(p) {
     var tr = el("tr");
     var cols = [["rank", "#"], ["method", "Method"], ["kind", "Kind"]].concat(
-      p.columns.map(function (c) { return [c.key, c.label]; })).concat([["training", "Training data"],
+      columns(p).map(function (c) { return [c.key, c.label]; })).concat([["training", "Training data"],
       ["source", "Source"], ["links", "Links"]]);
     cols.forEach(function (c) {
       var th = el("th"); th.dataset.key = c[0]; th.scope = "col";
-      var sortable = c[0] === "method" || c[0] === "kind" || p.columns.some(function (m) { return m.key === c[0]; });
+      var sortable = c[0] === "method" || c[0] === "kind" || columns(p).some(function (m) { return m.key === c[0]; });
       if (sortable) {
         var b = el("button", c[1]); b.type = "button"; b.title = "Sort by " + c[1];
         b.addEventListener("click", function () { sortBy(c[0]); });
@@ -147,32 +194,36 @@ _JS = r"""
     });
     return tr;
   }
-  function bestValues(p, rows) {
-    var best = {};
-    p.columns.forEach(function (c) {
-      rows.forEach(function (r) {
-        var v = r.scores[c.key];
-        if (v === undefined || v === null) { return; }
-        if (!(c.key in best) || (c.higher ? v > best[c.key] : v < best[c.key])) { best[c.key] = v; }
-      });
-    });
-    return best;
+  function methodCell(r) {
+    var m = el("td", r.method);
+    if (r.warnings.length) {
+      var w = el("span", " \u26A0", "warn"); w.title = r.warnings.join("\n"); m.appendChild(w);
+    }
+    m.appendChild(el("div", r.venue + " " + r.year, "small"));
+    return m;
   }
   function render() {
-    var p = current(), rows = sortedRows(p), best = bestValues(p, rows);
+    var p = current(), cols = columns(p), rows = visibleRows(p);
+    var rank = ranks(rows, p.columns[0]), mk = {};
+    cols.forEach(function (c) { mk[c.key] = marks(rows, c); });
+    var order = sortedRows(rows);
     $("lb-title").textContent = DATA[state.dataset].title;
     $("lb-desc").textContent = "Protocol " + state.protocol + ": " + p.description;
     var thead = $("lb-table").tHead, tbody = $("lb-table").tBodies[0];
     thead.replaceChildren(header(p));
     tbody.replaceChildren();
-    rows.forEach(function (r, i) {
+    var notes = [];
+    order.forEach(function (r) {
+      var i = rows.indexOf(r);
       var tr = el("tr"); tr.dataset.method = r.method; tr.dataset.kind = r.kind;
-      tr.appendChild(el("td", i + 1, "num"));
-      var m = el("td", r.method); m.appendChild(el("div", r.venue + " " + r.year, "small")); tr.appendChild(m);
-      var k = el("td"); k.appendChild(el("span", r.kind_label, "badge " + r.kind)); tr.appendChild(k);
-      p.columns.forEach(function (c) {
-        var v = r.scores[c.key], has = v !== undefined && v !== null;
-        var td = el("td", has ? v.toFixed(3) : "\u2013", "num" + (has && v === best[c.key] ? " best" : ""));
+      tr.appendChild(el("td", rank[i] === null ? "\u2013" : rank[i], "num"));
+      tr.appendChild(methodCell(r));
+      var k = el("td"); k.appendChild(el("span", r.kind_label, "badge " + r.kind));
+      if (r.curve_only) { k.appendChild(el("div", "curve only", "small")); }
+      tr.appendChild(k);
+      cols.forEach(function (c) {
+        var t = r.shown[c.key], m = mk[c.key][i];
+        var td = el("td", t === undefined ? "\u2013" : t, "num" + (m === 1 ? " best" : m === 2 ? " second" : ""));
         td.dataset.key = c.key; tr.appendChild(td);
       });
       tr.appendChild(el("td", r.training, "small"));
@@ -183,7 +234,10 @@ _JS = r"""
       if (!r.paper_url && !r.code_url) { l.textContent = "\u2013"; }
       tr.appendChild(l);
       tbody.appendChild(tr);
+      r.warnings.forEach(function (w) { notes.push("\u26A0 " + r.method + ": " + w); });
     });
+    var box = $("lb-notes"); box.replaceChildren();
+    notes.forEach(function (n) { box.appendChild(el("li", n)); });
     var figs = $("lb-figs"); figs.replaceChildren();
     p.figures.forEach(function (f) {
       var img = el("img"); img.src = f.src; img.alt = f.curve + " curves, " + state.dataset + ", " + state.protocol;
@@ -195,27 +249,48 @@ _JS = r"""
     if (state.key === key) { state.dir = -state.dir; }
     else {
       state.key = key;
-      var col = current().columns.filter(function (c) { return c.key === key; })[0];
+      var col = columns(current()).filter(function (c) { return c.key === key; })[0];
       state.dir = col && col.higher ? -1 : 1;
     }
     render();
+  }
+  function setHash() {
+    var ps = Object.keys(DATA[state.dataset].protocols);
+    var h = "#" + encodeURIComponent(state.dataset) +
+      (state.protocol !== ps[0] ? "/" + encodeURIComponent(state.protocol) : "");
+    if (location.hash !== h) { history.replaceState(null, "", h); }
   }
   function selectDataset(name, protocol) {
     state.dataset = name;
     var ps = Object.keys(DATA[name].protocols);
     state.protocol = ps.indexOf(protocol) >= 0 ? protocol : ps[0];
     state.key = null; state.dir = 1;
+    $("lb-dataset").value = name;
     fill($("lb-protocol"), ps, null, state.protocol);
+    setHash();
     render();
+  }
+  // "#DUT-TE" or "#CUHK/hifst" opens that dataset (and protocol)
+  function fromHash() {
+    var parts = location.hash.slice(1).split("/").map(function (x) {
+      try { return decodeURIComponent(x); } catch (e) { return x; }
+    });
+    return DATA[parts[0]] ? parts : null;
   }
   var names = Object.keys(DATA);
   fill($("lb-dataset"), names, names.map(function (n) { return DATA[n].title; }), names[0]);
   $("lb-dataset").addEventListener("change", function (e) { selectDataset(e.target.value, state.protocol); });
   $("lb-protocol").addEventListener("change", function (e) {
-    state.protocol = e.target.value; state.key = null; render();
+    state.protocol = e.target.value; state.key = null; setHash(); render();
   });
   $("lb-kind").addEventListener("change", function (e) { state.kind = e.target.value; render(); });
-  if (names.length) { selectDataset(names[0], null); }
+  $("lb-all").addEventListener("change", function (e) { state.all = e.target.checked; render(); });
+  window.addEventListener("hashchange", function () {
+    var h = fromHash();
+    if (h && (h[0] !== state.dataset || (h[1] && h[1] !== state.protocol))) { selectDataset(h[0], h[1]); }
+  });
+  var start = fromHash();
+  if (start) { selectDataset(start[0], start[1]); } else if (names.length) { selectDataset(names[0], null); }
 })();
 """
 
@@ -233,19 +308,25 @@ _TEMPLATE = """<!DOCTYPE html>
 <span class="badge reported">reported</span> numbers are copied from the paper named in <em>Source</em>;
 <span class="badge rescored">re-scored</span> numbers were computed by dbdbench from published maps.
 Numbers under different protocols are not comparable.</p>
+<nav aria-label="Datasets">Datasets: @@NAV@@</nav>
 <div class="controls">
   <span><label for="lb-dataset">Dataset</label> <select id="lb-dataset"></select></span>
   <span><label for="lb-protocol">Protocol</label> <select id="lb-protocol"></select></span>
   <span><label for="lb-kind">Show</label>
     <select id="lb-kind"><option value="all">all</option><option value="reported">reported</option>
     <option value="rescored">re-scored</option></select></span>
+  <span><input type="checkbox" id="lb-all"> <label for="lb-all">all stored metrics</label></span>
 </div>
 <h2 id="lb-title"></h2>
 <p id="lb-desc"></p>
-<table id="lb-table"><thead></thead><tbody></tbody></table>
+<div class="scroll"><table id="lb-table"><thead></thead><tbody></tbody></table></div>
+<ul id="lb-notes"></ul>
 <div id="lb-figs" class="figs"></div>
 <p id="lb-nofigs" class="small">No curves for this dataset and protocol (reported numbers come without curves).</p>
-<footer>Bold: best value in the column. Sort by clicking a column header.</footer>
+<footer>Rank (#) by the first metric column. Bold: best, underlined: second (among three or more numbers);
+ranks and marks compare the numbers as printed, so equal printed numbers share a rank and a mark.
+Sort by clicking a column header; link to a dataset as <code>index.html#DUT-TE</code>
+(or <code>#CUHK/hifst</code> for a protocol).</footer>
 <script type="application/json" id="lb-data">@@DATA@@</script>
 <script>@@JS@@</script>
 </body>

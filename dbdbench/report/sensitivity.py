@@ -17,7 +17,7 @@ References
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -188,6 +188,7 @@ class SensitivityReport:
     dataset: str
     ranked: pd.DataFrame
     decimals: int = 3
+    warnings: list[str] = field(default_factory=list)  # the sanity-stage warnings of the scored results
 
     @property
     def reference(self) -> str:
@@ -197,7 +198,9 @@ class SensitivityReport:
         return agreement(self.ranked)
 
     def to_markdown(self) -> str:
-        return to_markdown(self.ranked, self.decimals, title=f"Protocol sensitivity on {self.dataset}")
+        text = to_markdown(self.ranked, self.decimals, title=f"Protocol sensitivity on {self.dataset}")
+        notes = "".join(f"- warning: {w}\n" for w in self.warnings)
+        return f"{text.rstrip()}\n\n{notes}" if notes else text
 
     def to_csv(self) -> str:
         return self.ranked.to_csv(index=False, float_format=f"%.{self.decimals + 3}g")
@@ -232,13 +235,15 @@ def sensitivity_from_results(results: Sequence[Result], metrics: Sequence[str] |
     if len(datasets) != 1:
         raise ValueError(f"A sensitivity report covers one dataset; got {datasets or 'no results'}")
     ranked = rank_table(scores_frame(results, metrics), reference, decimals)
-    return SensitivityReport(datasets[0], ranked, decimals)
+    notes = sorted({f"{r.method}: {w['message']}" + (f" ({', '.join(w['files'][:5])})" if w.get("files") else "")
+                    for r in results for w in r.meta.get("warnings", [])})  # fmt: skip
+    return SensitivityReport(datasets[0], ranked, decimals, notes)
 
 
 def sensitivity_report(
     pred_dirs: Mapping[str, str | Path],
     dataset: str,
-    pred_white: str | Mapping[str, str] = "blur",
+    pred_white: str | Mapping[str, str] | None = None,
     protocols: Sequence[str] | None = None,
     metrics: Sequence[str] | None = None,
     reference: str | None = None,
@@ -253,8 +258,9 @@ def sensitivity_report(
         Method name -> folder of its predicted maps.
     dataset : str
         Registered dataset name.
-    pred_white : {"blur", "sharp"} or mapping method -> polarity
-        What white means in each method's maps.
+    pred_white : {"blur", "sharp"} or mapping method -> polarity, optional
+        What white means in each method's maps; a method not given here must declare it in its folder's
+        ``meta.json`` (the rule of :func:`dbdbench.io.resolve_pred_white`, as for ``evaluate``).
     protocols : sequence of str, optional
         Default: all of :func:`dbdbench.metrics.list_protocols`.
     metrics, reference, decimals
@@ -270,7 +276,7 @@ def sensitivity_report(
         raise ValueError(f"Need at least two protocols to compare, got {protocols}")
     results = []
     for method, folder in pred_dirs.items():
-        white = pred_white if isinstance(pred_white, str) else pred_white[method]
+        white = pred_white if isinstance(pred_white, str) or pred_white is None else pred_white.get(method)
         for protocol in protocols:
             result = evaluate_folder(Path(folder), dataset, protocol=protocol, pred_white=white, data_root=data_root)
             result.method = method

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,11 +27,15 @@ import pandas as pd
 
 from dbdbench.metrics import METRICS
 from dbdbench.report import _render
+from dbdbench.report.columns import default_metrics, describe_settings, protocol_settings
 
 if TYPE_CHECKING:
     from dbdbench.results import Result
 
 FORMATS = ("latex", "markdown", "csv")
+FITS = ("auto", "resize", "none")
+#: ``wide=None`` picks ``table*`` beyond one dataset group or this many number columns
+NARROW_MAX_COLUMNS = 6
 #: ``rank_marks`` codes
 NONE, BEST, SECOND = 0, 1, 2
 
@@ -69,12 +73,21 @@ class ScoreGrid:
         Shape ``(len(rows), len(columns))``; NaN marks a missing number.
     split : set of str
         Datasets that appear under more than one protocol (their group labels name the protocol).
+    n_images : dict of str to int
+        Images per dataset, as stored with the results (the registry's count when none is stored).
+    descriptions : dict of str to str
+        Protocol -> its choices in words for the columns shown (absent for reported-only protocols).
+    warnings : dict
+        ``(method, dataset, protocol)`` -> the warnings recorded in that result (``meta["warnings"]``).
     """
 
     rows: list[Row]
     columns: list[Column]
     values: np.ndarray
     split: set[str]
+    n_images: dict[str, int] = field(default_factory=dict)
+    descriptions: dict[str, str] = field(default_factory=dict)
+    warnings: dict[tuple[str, str, str], list[dict]] = field(default_factory=dict)
 
     def group_label(self, column: Column) -> str:
         """``DATASET`` or, when the dataset appears under several protocols, ``DATASET (protocol)``."""
@@ -113,8 +126,9 @@ def rank_marks(values: Sequence[float], higher_is_better: bool, decimals: int) -
     """Mark the best and second-best numbers of one column, comparing them as displayed.
 
     Values are rounded to ``decimals`` first, so numbers that print the same tie and share a mark
-    (dense ranking: after a tie for best, the next distinct value is second). NaN is never marked, and a
-    column with fewer than two numbers has no marks (nothing was compared).
+    (dense ranking: after a tie for best, the next distinct value is second). NaN is never marked. A
+    column with fewer than two numbers, or whose numbers all print the same, has no marks (nothing was
+    compared); a second place is marked only among three or more numbers (with two, "second" is "last").
 
     Parameters
     ----------
@@ -131,11 +145,25 @@ def rank_marks(values: Sequence[float], higher_is_better: bool, decimals: int) -
         :data:`BEST` (1), :data:`SECOND` (2) or :data:`NONE` (0) for each value.
     """
     shown = [None if _missing(v) else float(f"{v:.{decimals}f}") for v in values]
-    if sum(v is not None for v in shown) < 2:
-        return [NONE] * len(shown)
+    n_present = sum(v is not None for v in shown)
     distinct = sorted({v for v in shown if v is not None}, reverse=higher_is_better)
-    codes = {v: code for v, code in zip(distinct[:2], (BEST, SECOND), strict=False)}
+    if n_present < 2 or len(distinct) < 2:
+        return [NONE] * len(shown)
+    places = (BEST, SECOND) if n_present >= 3 else (BEST,)
+    codes = {v: code for v, code in zip(distinct, places, strict=False)}
     return [NONE if v is None else codes.get(v, NONE) for v in shown]
+
+
+def display_ranks(values: Sequence[float | None], higher_is_better: bool, decimals: int) -> list[int | None]:
+    """Competition ranks ("1224") of the values as printed with ``decimals`` digits; None where missing.
+
+    Values that print the same share a rank, and the next distinct value skips the tied places, so a
+    reader who sees 0.914 twice sees rank 1 twice.
+    """
+    shown = [None if _missing(v) else float(f"{v:.{decimals}f}") for v in values]
+    present = [v for v in shown if v is not None]
+    better = (lambda a, b: a > b) if higher_is_better else (lambda a, b: a < b)
+    return [None if v is None else 1 + sum(better(o, v) for o in present) for v in shown]
 
 
 def _missing(value: float | None) -> bool:
@@ -158,9 +186,11 @@ def _check_metrics(metrics: Iterable[str]) -> list[str]:
 def build_grid(results: Sequence[Result], metrics: Sequence[str] | None = None) -> ScoreGrid:
     """Arrange results as rows (method, kind) x columns (dataset, protocol, metric).
 
-    Rows and datasets keep the order in which they first appear in ``results``; metrics follow
-    ``metrics`` or, when None, the order of :data:`dbdbench.metrics.METRICS` over every key present.
-    Columns that no result fills are left out.
+    Rows and datasets keep the order in which they first appear in ``results``; curve-only results (no
+    scores) are left out. Metrics follow
+    ``metrics``; ``None`` takes each protocol's default columns
+    (:func:`dbdbench.report.columns.default_metrics`), and ``["all"]`` every key present, in the order of
+    :data:`dbdbench.metrics.METRICS`. Columns that no result fills are left out.
 
     Raises
     ------
@@ -169,17 +199,44 @@ def build_grid(results: Sequence[Result], metrics: Sequence[str] | None = None) 
         for the same method, kind, dataset and protocol.
     """
     _check_results(results)
+    # published curves without scalar scores have no cell to fill (dbdbench plot draws them)
+    results = [r for r in results if r.scores]
+    if not results:
+        raise ValueError("The results hold curves only, no scores to tabulate; draw them with `dbdbench plot`")
     present = {k for r in results for k in r.scores}
-    if metrics is None:
+    unknown = sorted(present - set(METRICS))
+    if unknown:
+        raise ValueError(f"Results contain unknown metric key(s) {unknown}; valid keys: {', '.join(METRICS)}")
+    if metrics is not None and list(metrics) == ["all"]:
         metrics = [m for m in METRICS if m in present]
-        unknown = sorted(present - set(METRICS))
-        if unknown:
-            raise ValueError(f"Results contain unknown metric key(s) {unknown}; valid keys: {', '.join(METRICS)}")
-    metrics = _check_metrics(metrics)
-    absent = [m for m in metrics if m not in present]
-    if absent:
-        raise ValueError(f"No result has metric(s) {absent}; present: {sorted(present)}")
+    if metrics is not None:
+        metrics = _check_metrics(metrics)
+        absent = [m for m in metrics if m not in present]
+        if absent:
+            raise ValueError(f"No result has metric(s) {absent}; present: {sorted(present)}")
     rows = list(dict.fromkeys(Row(r.method, _kind(r)) for r in results))
+    cells = _cells(results)
+    groups = list(dict.fromkeys((r.dataset, r.protocol) for r in results))
+    datasets = [d for d, _ in groups]
+    split = {d for d in datasets if datasets.count(d) > 1}
+    groups.sort(key=lambda g: datasets.index(g[0]))  # stable: protocols of a dataset side by side
+    columns, table = [], []
+    shown: dict[str, set[str]] = {}
+    for dataset, protocol in groups:
+        keys = metrics if metrics is not None else default_metrics(
+            protocol, {k for r in results if r.protocol == protocol for k in r.scores})
+        for metric in keys:
+            col = [_score(cells.get((row, dataset, protocol)), metric) for row in rows]
+            if not all(math.isnan(v) for v in col):
+                columns.append(Column(dataset, protocol, metric))
+                table.append(col)
+                shown.setdefault(protocol, set()).add(metric)
+    values = np.array(table, dtype=float).T.reshape(len(rows), len(columns))
+    return ScoreGrid(rows, columns, values, split, _image_counts(results), _descriptions(results, shown),
+                     _warnings(results))
+
+
+def _cells(results: Sequence[Result]) -> dict[tuple[Row, str, str], Result]:
     cells: dict[tuple[Row, str, str], Result] = {}
     for r in results:
         key = (Row(r.method, _kind(r)), r.dataset, r.protocol)
@@ -189,19 +246,37 @@ def build_grid(results: Sequence[Result], metrics: Sequence[str] | None = None) 
                 f"protocol {r.protocol!r}; pass only one of them"
             )
         cells[key] = r
-    groups = list(dict.fromkeys((r.dataset, r.protocol) for r in results))
-    datasets = [d for d, _ in groups]
-    split = {d for d in datasets if datasets.count(d) > 1}
-    groups.sort(key=lambda g: datasets.index(g[0]))  # stable: protocols of a dataset side by side
-    columns, table = [], []
-    for dataset, protocol in groups:
-        for metric in metrics:
-            col = [_score(cells.get((row, dataset, protocol)), metric) for row in rows]
-            if not all(math.isnan(v) for v in col):
-                columns.append(Column(dataset, protocol, metric))
-                table.append(col)
-    values = np.array(table, dtype=float).T.reshape(len(rows), len(columns))
-    return ScoreGrid(rows, columns, values, split)
+    return cells
+
+
+def _image_counts(results: Sequence[Result]) -> dict[str, int]:
+    from dbdbench.datasets import get_dataset, list_datasets
+
+    counts: dict[str, int] = {}
+    for r in results:
+        n = r.n_images or (get_dataset(r.dataset).n_images if r.dataset in list_datasets() else 0)
+        if n:
+            counts[r.dataset] = max(counts.get(r.dataset, 0), int(n))
+    return counts
+
+
+def _descriptions(results: Sequence[Result], shown: dict[str, set[str]]) -> dict[str, str]:
+    out = {}
+    for protocol, keys in shown.items():
+        settings = protocol_settings(protocol, results)
+        if settings is not None:
+            out[protocol] = describe_settings(settings, keys)
+    return out
+
+
+def _warnings(results: Sequence[Result]) -> dict[tuple[str, str, str], list[dict]]:
+    out = {}
+    for r in results:
+        found = (r.meta or {}).get("warnings")
+        if found:
+            out[(str(r.method), str(r.dataset), r.protocol)] = [w if isinstance(w, dict) else {"message": str(w)}
+                                                                 for w in found]
+    return out
 
 
 def _check_results(results: Sequence[Result]) -> None:
@@ -227,22 +302,28 @@ def make_table(
     transpose: bool = False,
     caption: str | None = None,
     label: str | None = None,
+    *,
+    wide: bool | None = None,
+    fit: str = "auto",
 ) -> str:
     """Write a comparison table of methods x (dataset, metric) as LaTeX, Markdown or CSV.
 
     LaTeX and Markdown mark each metric's direction (up/down arrow), set the best number of every column
-    in bold and the second underlined (direction-aware; numbers equal at ``decimals`` digits tie), print
-    "--" / "–" for missing numbers, flag numbers copied from papers with a dagger and a footnote, and end
-    with a caption naming the protocol(s). CSV has plain numbers (empty when missing) and a ``kind``
-    column. ``transpose=True`` puts (dataset, metric) on the rows and methods on the columns, as in
-    DeFusionNet's Table 1 [1]_; the default is D-DFFNet's Table I layout [2]_.
+    in bold and the second underlined (direction-aware; numbers equal at ``decimals`` digits tie; no marks
+    in a column with fewer than two numbers), print "--" / "–" for missing numbers, flag numbers copied
+    from papers with a dagger and a footnote, list the warnings stored with the results, and carry a
+    caption that names the datasets with their image counts and states each protocol's choices in words.
+    CSV has plain numbers (empty when missing) and a ``kind`` column. ``transpose=True`` puts (dataset,
+    metric) on the rows and methods on the columns, as in DeFusionNet's Table 1 [1]_; the default is
+    D-DFFNet's Table I layout [2]_.
 
     Parameters
     ----------
     results : sequence of Result
         One result per (method, dataset, protocol); ``meta["kind"]`` may be ``"reported"``/``"rescored"``.
     metrics : sequence of str, optional
-        Metric keys in column order (default: every key present, in registry order).
+        Metric keys in column order; default: each protocol's paper columns
+        (:data:`dbdbench.report.columns.DEFAULT_COLUMNS`); ``["all"]``: every key present.
     fmt : {"latex", "markdown", "csv"}
     decimals : int
         Digits after the decimal point (also the precision of tie detection).
@@ -252,6 +333,12 @@ def make_table(
         Plain text put before the generated caption (LaTeX specials are escaped).
     label : str, optional
         LaTeX ``\\label``.
+    wide : bool, optional
+        LaTeX ``table*`` (page width) instead of ``table`` (column width); default: ``table*`` when the
+        table has more than one dataset group or more than :data:`NARROW_MAX_COLUMNS` number columns.
+    fit : {"auto", "resize", "none"}
+        LaTeX: ``auto`` scales the tabular down only when it is wider than the line (needs graphicx),
+        ``resize`` always scales it to the line width, ``none`` keeps the natural size.
 
     Returns
     -------
@@ -267,12 +354,17 @@ def make_table(
         raise ValueError(f"Unknown table format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if not isinstance(decimals, int) or not 0 <= decimals <= 8:
         raise ValueError(f"decimals must be an integer in 0..8, got {decimals!r}")
+    if fit not in FITS:
+        raise ValueError(f"Unknown fit {fit!r}; choose one of {', '.join(FITS)}")
     grid = build_grid(results, metrics)
     if fmt == "csv":
         return to_frame(grid, transpose).to_csv(index=False, float_format=f"%.{decimals}f")
     if fmt == "markdown":
         return _render.markdown(grid, grid.marks(decimals), decimals, transpose, caption)
-    return _render.latex(grid, grid.marks(decimals), decimals, transpose, caption, label)
+    if wide is None:
+        n_data = len(grid.rows) if transpose else len(grid.columns)
+        wide = len(grid.groups()) > 1 or n_data > NARROW_MAX_COLUMNS
+    return _render.latex(grid, grid.marks(decimals), decimals, transpose, caption, label, wide, fit)
 
 
 def to_frame(grid: ScoreGrid, transpose: bool = False) -> pd.DataFrame:

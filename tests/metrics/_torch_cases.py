@@ -9,7 +9,8 @@ from dbdbench.metrics import Evaluator, TorchEvaluator
 
 
 def case_maps(dtype, rng: np.random.Generator, shape=(23, 29), n: int = 10) -> list[np.ndarray]:
-    """P(blur) maps of ``dtype``: random, constant, tie values (k/255, 0.5, 0.65, Zhao's grid), 0/1, narrow range."""
+    """P(blur) maps of ``dtype``: random, constant, tie values (k/255, 0.5, 0.65, Zhao's grid), 0/1, narrow range,
+    all zero and (last) all one."""
     h, w = shape
     unit = [
         rng.random(shape),
@@ -21,7 +22,8 @@ def case_maps(dtype, rng: np.random.Generator, shape=(23, 29), n: int = 10) -> l
         np.zeros(shape),
         np.linspace(0, 1, h * w).reshape(shape),
     ]
-    unit += [rng.random(shape) ** 3 for _ in range(n - len(unit))]
+    unit += [rng.random(shape) ** 3 for _ in range(n - len(unit) - 1)]
+    unit.append(np.ones(shape))  # last: all blur, so an all-zero in-focus map for zhao (its last-image rule)
     if dtype == np.uint8:
         return [np.round(u * 255).astype(np.uint8) for u in unit[:n]]
     return [u.astype(dtype) for u in unit[:n]]

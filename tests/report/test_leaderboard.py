@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _write_entry(root: Path, entry: str, name: str, kind: str, scores: dict[str, float],
-                 curves: dict[str, list[float]] | None = None) -> None:
+                 curves: dict[str, list[float]] | None = None, warnings: list[dict] | None = None) -> None:
     folder = root / entry
     folder.mkdir(parents=True)
     meta = {"schema": "dbdbench.submission", "schema_version": 1, "id": entry, "name": name, "kind": kind,
@@ -29,6 +29,8 @@ def _write_entry(root: Path, entry: str, name: str, kind: str, scores: dict[str,
         meta["rescore"] = {"maps": {"CUHK-TE-1": f"{entry}_maps"}, "pred_white": "blur"}
         rmeta = {"kind": "rescored", "pred_dir": f"{entry}_maps", "pred_white": "blur",
                  "files_sha256": {"x.png": "a" * 64}}
+        if warnings:
+            rmeta["warnings"] = warnings
     else:
         rmeta = {"kind": "reported", "source": {"paper": "P", "short": "Paper (2021)", "table": "Table 2",
                                                 "page": None}}
@@ -109,3 +111,49 @@ def test_check_flag_detects_stale_reports(subs: Path, tmp_path: Path) -> None:
     md.write_text(md.read_text().replace("0.81", "0.91"))
     result = runner.invoke(main, [*args, "--check"])
     assert result.exit_code == 2 and "leaderboard/CUHK-TE-1.md" in result.output
+
+
+def _table_lines(text: str) -> list[list[str]]:
+    return [[c.strip() for c in ln.strip("|").split("|")] for ln in text.splitlines()
+            if ln.startswith("| ") and not ln.startswith("| #")]
+
+
+def test_ranks_and_marks_compare_printed_values(tmp_path: Path) -> None:
+    root = tmp_path / "submissions"
+    for i, f in enumerate([0.9141, 0.9139, 0.9, 0.8]):  # the first two print 0.914: they tie
+        _write_entry(root, f"rep-{i}", f"Rep{i}", "reported", {"mae": 0.1 + i / 100, "bin_f": f})
+    groups = grouped(collect_rows(root))
+    generate(root, tmp_path / "reports", plots=False)
+    rows = _table_lines((tmp_path / "reports" / "leaderboard" / "CUHK-TE-1.md").read_text())
+    assert [r[0] for r in rows] == ["1", "1", "3", "4"]
+    f_col = [r[3] for r in rows]
+    assert f_col == ["**0.914**", "**0.914**", "<u>0.900</u>", "0.800"]
+    assert groups["CUHK-TE-1"]["ddffnet"][0].method == "Rep0"
+
+
+def test_warnings_and_other_metrics_are_shown(tmp_path: Path) -> None:
+    root = tmp_path / "submissions"
+    full = {"mae": 0.2, "bin_f": 0.81, "bin_iou": 0.7, "bin_iou_pooled": 0.75}
+    _write_entry(root, "res-0", "Res0", "rescored", full, _curves(0),
+                 warnings=[{"code": "polarity", "message": "3 maps look inverted", "files": ["a.png"]}])
+    generate(root, tmp_path / "reports", plots=False)
+    text = (tmp_path / "reports" / "leaderboard" / "CUHK-TE-1.md").read_text()
+    assert "Res0 (CVPR 2021) ⚠" in text and "- ⚠ Res0: 3 maps look inverted (polarity)" in text
+    assert "Also stored (in the result files): `bin_iou`." in text
+    page = (tmp_path / "reports" / "index.html").read_text()
+    assert "3 maps look inverted (polarity)" in page
+
+
+def test_published_hifst_curves_are_drawn_in_reports() -> None:
+    """The CUHK leaderboard under protocol hifst draws the HiFST paper's PR figure: 11 published curves and
+    the re-scored HiFST curve."""
+    svg = (ROOT / "reports" / "figures" / "CUHK__hifst__pr.svg").read_text(encoding="utf-8")
+    for name in ["HiFST†", "SS†", "LBP†", "JNB†", "DBDF†", "Tang13†", "Zhuo11†", "Su11†", "Chakrabarti10†",
+                 "Liu08†", "Bae07†"]:
+        assert f">{name} 0." in svg, name
+    assert re.search(r">HiFST 0\.821<", svg)
+    page = (ROOT / "reports" / "index.html").read_text(encoding="utf-8")
+    data = json.loads(re.search(r'<script type="application/json" id="lb-data">(.*?)</script>', page, re.S)[1])
+    assert [f["curve"] for f in data["CUHK"]["protocols"]["hifst"]["figures"]][0] == "pr"
+    markdown = (ROOT / "reports" / "leaderboard" / "CUHK.md").read_text(encoding="utf-8")
+    assert "![pr curves, CUHK, hifst](../figures/CUHK__hifst__pr.svg)" in markdown

@@ -226,3 +226,71 @@ def test_dataset_switch_and_screenshot(page: tuple[PipeBrowser, str]) -> None:
     out.write_bytes(base64.b64decode(shot["data"]))
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
     assert _errors(browser) == []
+
+
+def _open(page: tuple[PipeBrowser, str], url: str, width: int = 1300) -> None:
+    browser, session = page
+    browser.send("Emulation.setDeviceMetricsOverride",
+                 {"width": width, "height": 1000, "deviceScaleFactor": 1, "mobile": False}, session=session)
+    for target in ("about:blank", url):  # a fresh load (a hash-only change would not reload the page)
+        browser.events.clear()
+        browser.send("Page.navigate", {"url": target}, session=session)
+        browser.wait_event("Page.loadEventFired")
+
+
+def _goto(page: tuple[PipeBrowser, str], dataset: str, protocol: str) -> None:
+    """Follow an in-page anchor, as a click on a link to ``#DATASET/protocol`` does."""
+    _eval(page, f"location.hash = {json.dumps(dataset + '/' + protocol)}")
+    assert _eval(page, "document.getElementById('lb-protocol').value") == protocol
+
+
+def test_dataset_anchor_opens_that_dataset_and_follows_the_selection(page: tuple[PipeBrowser, str]) -> None:
+    data = _page_data()
+    _open(page, PAGE.as_uri() + "#DUT-TE")
+    assert _eval(page, "document.getElementById('lb-title').textContent") == data["DUT-TE"]["title"]
+    _open(page, PAGE.as_uri() + "#CUHK/hifst")
+    assert _eval(page, "document.getElementById('lb-protocol').value") == "hifst"
+    _eval(page, "(() => { const s = document.getElementById('lb-dataset'); s.value = 'CTCUG';"
+                " s.dispatchEvent(new Event('change')); })()")
+    assert _eval(page, "location.hash") == "#CTCUG"
+    assert _errors(page[0]) == []
+
+
+def test_ranks_and_marks_follow_the_table_rule_on_printed_values(page: tuple[PipeBrowser, str]) -> None:
+    """For every dataset and protocol the page's ranks and bold/underline equal ``display_ranks`` and
+    ``rank_marks`` of dbdbench.report.tables on the printed numbers."""
+    from dbdbench.report.tables import BEST, SECOND, display_ranks, rank_marks
+
+    data = _page_data()
+    _open(page, PAGE.as_uri())
+    for dataset, d in data.items():
+        for protocol, p in d["protocols"].items():
+            _goto(page, dataset, protocol)
+            cells = _eval(page, "Array.from(document.querySelectorAll('#lb-table tbody tr')).map(tr => "
+                                "Array.from(tr.querySelectorAll('td')).map(td => [td.dataset.key || '', "
+                                "td.className, td.textContent]))")
+            rows = p["rows"]
+            first = p["columns"][0]
+            want_ranks = display_ranks([r["scores"].get(first["key"]) for r in rows], first["higher"], 3)
+            assert [c[0][2] for c in cells] == [str(x) if x else "\u2013" for x in want_ranks], (dataset, protocol)
+            for col in p["columns"]:
+                want = rank_marks([float(r["shown"][col["key"]]) if col["key"] in r["shown"] else float("nan")
+                                   for r in rows], col["higher"], 3)
+                got = [next(c for c in row if c[0] == col["key"]) for row in cells]
+                codes = [BEST if "best" in c[1] else SECOND if "second" in c[1] else 0 for c in got]
+                assert codes == want, (dataset, protocol, col["key"])
+    assert _errors(page[0]) == []
+
+
+def test_page_fits_a_1400_px_window(page: tuple[PipeBrowser, str]) -> None:
+    """No horizontal page scroll at 1400 px (nor at 1300 px: a wider table scrolls inside its box)."""
+    data = _page_data()
+    for width in (1400, 1300):
+        _open(page, PAGE.as_uri(), width)
+        for dataset, d in data.items():
+            for protocol in d["protocols"]:
+                _goto(page, dataset, protocol)
+                assert _eval(page, "document.documentElement.scrollWidth") <= width, (dataset, protocol, width)
+                if width == 1400:
+                    assert _eval(page, "document.querySelector('.scroll').scrollWidth <= "
+                                       "document.querySelector('.scroll').clientWidth"), (dataset, protocol)

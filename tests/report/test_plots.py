@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from matplotlib.colors import to_rgba
 
 from dbdbench.cli.report import plot as plot_cmd
-from dbdbench.report.plots import method_styles, plot_curves, plot_qualitative
+from dbdbench.report.plots import method_styles, plot_curves
+from dbdbench.report.qualitative import plot_qualitative
 from dbdbench.results import Result
 
 MAGIC = {".pdf": b"%PDF", ".png": b"\x89PNG", ".svg": b"<?xml"}
@@ -79,11 +80,78 @@ def test_one_panel_per_dataset_and_one_line_per_method(curve):
     np.testing.assert_array_equal(line.get_ydata(), want[y_key])
 
 
-def test_crowded_legend_goes_outside():
+def legend_texts(ax):
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_every_panel_legend_gives_the_headline_score_best_first():
+    results = sample()
+    for r in results:
+        r.scores["max_f"] = float(np.max(r.curves["f"]))
+        r.scores["auc"] = float(zlib.crc32(r.method.encode()) % 1000) / 1000
+    fig = plot_curves(results, "pr")
+    for ax in visible_axes(fig):
+        texts = legend_texts(ax)
+        scores = [float(t.rsplit(" ", 1)[1]) for t in texts]
+        assert scores == sorted(scores, reverse=True) and len(texts) == len(METHODS)
+        panel = [r for r in results if r.dataset == ax.get_title()]
+        for text in texts:
+            name, score = text.rsplit(" ", 1)
+            assert score == f"{next(r for r in panel if r.method == name).scores['max_f']:.3f}"
+    roc = plot_curves(results, "roc")
+    assert legend_texts(roc.axes[0])[0].endswith(f"{max(r.scores['auc'] for r in results):.3f}")
+
+
+def test_crowded_figures_add_markers_and_few_do_not():
     crowded = plot_curves(sample(), "pr")
-    assert len(crowded.legends) == 1 and all(ax.get_legend() is None for ax in crowded.axes)
+    assert all(ln.get_marker() not in (None, "None", "") for ln in method_lines(crowded.axes[0]))
     few = plot_curves(sample()[:3], "pr")
-    assert not few.legends and few.axes[0].get_legend() is not None
+    assert all(ln.get_marker() in (None, "None", "") for ln in method_lines(few.axes[0]))
+
+
+def test_one_title_and_a_protocol_footnote():
+    fig = plot_curves([r for r in sample() if r.dataset == "CUHK"], "pr")
+    assert fig._suptitle is None and visible_axes(fig)[0].get_title() == "CUHK"
+    assert "Protocol dbdbench: blur class positive" in fig._supxlabel.get_text()
+    titled = plot_curves([r for r in sample() if r.dataset == "CUHK"], "pr", title="PR on CUHK")
+    assert titled._suptitle is None and titled.axes[0].get_title() == "PR on CUHK"
+    bare = plot_curves(sample()[:2], "pr", footnote=False)
+    assert bare._supxlabel is None
+
+
+def test_png_is_written_at_300_dpi_next_to_pdf_and_svg(tmp_path):
+    outs = [tmp_path / "pr.png", tmp_path / "pr.pdf", tmp_path / "pr.svg"]
+    plot_curves(sample()[:2], "pr", outs)
+    for path in outs:
+        assert path.read_bytes()[:5].startswith(MAGIC[path.suffix])
+    image = cv2.imread(str(outs[0]))
+    assert image.shape[1] >= 3.6 * 300 * 0.8  # one 3.6-inch panel at 300 dpi (less the trimmed margin)
+
+
+def test_multi_dataset_grid_of_pr_and_f_curves_in_one_call():
+    fig = plot_curves(sample(), ("pr", "fmeasure"))
+    axes = visible_axes(fig)
+    assert len(axes) == 6
+    assert [ax.get_title() for ax in axes] == ["CUHK", "DUT-TE", "CTCUG", "", "", ""]
+    assert [ax.get_xlabel() for ax in axes] == ["Recall"] * 3 + ["Threshold"] * 3
+    assert all(ax.get_legend() is not None for ax in axes[:3])
+    assert all(ax.get_legend() is None for ax in axes[3:])  # F rows repeat the max F of the row above
+
+
+def test_published_curve_gets_max_f_from_its_points_and_sits_under_the_rescored_one():
+    """A curve-only entry under a protocol whose F is F of mean P and R: max F from the stored points."""
+    p, r = np.array([0.6, 0.8, 0.95, 0.0]), np.array([1.0, 0.7, 0.3, 0.0])
+    published = Result(protocol="hifst", scores={}, dataset="CUHK", method="HiFST", meta={"kind": "reported"},
+                       curves={"thresholds": np.linspace(0, 1, 4), "precision": p, "recall": r})
+    rescored = Result(protocol="hifst", scores={"max_f": 0.75}, dataset="CUHK", method="HiFST",
+                      curves={"thresholds": np.linspace(0, 1, 4), "precision": p, "recall": r})
+    fig = plot_curves([published, rescored], "pr")
+    want = max(1.3 * a * b / (0.3 * a + b) for a, b in zip(p[:3], r[:3], strict=True))
+    assert sorted(legend_texts(fig.axes[0])) == sorted([f"HiFST† {want:.3f}", "HiFST 0.750"])
+    lines = {ln.get_label(): ln for ln in method_lines(fig.axes[0])}
+    assert lines["HiFST"].get_zorder() > lines["HiFST†"].get_zorder()
+    assert lines["HiFST†"].get_linewidth() > lines["HiFST"].get_linewidth()
+    assert "† published by the authors" in fig._supxlabel.get_text()
 
 
 def test_colours_are_consistent_across_figures():
@@ -104,8 +172,10 @@ def test_method_styles_are_deterministic_and_distinct():
     names = [f"m{i}" for i in range(25)]
     styles = method_styles(names)
     assert styles == method_styles(reversed(names))
-    pairs = {(to_rgba(s["color"]), s["linestyle"]) for s in styles.values()}
-    assert len(pairs) == len(names)
+    pairs = {(to_rgba(s["color"]), s["linestyle"]) for s in list(styles.values())[:20]}
+    assert len(pairs) == 20
+    triples = {(to_rgba(s["color"]), s["linestyle"], s["marker"]) for s in styles.values()}
+    assert len(triples) == len(names)
 
 
 def test_results_without_curves_are_named_and_left_out():
@@ -153,7 +223,7 @@ def test_qualitative_grid_layout_and_polarity(tmp_path):
     truth = _write_set(tmp_path, stems)
     out = tmp_path / "grid.png"
     fig = plot_qualitative(tmp_path / "img", tmp_path / "gt", {"A": tmp_path / "a", "B": tmp_path / "b"}, stems,
-                           out, maps_white={"A": "sharp", "B": "blur"})
+                           out, gt_white="blur", maps_white={"A": "sharp", "B": "blur"})
     assert out.read_bytes()[:4] == MAGIC[".png"]
     assert len(fig.axes) == len(stems) * 4
     axes = np.array(fig.axes).reshape(2, 4)
@@ -168,16 +238,35 @@ def test_qualitative_grid_layout_and_polarity(tmp_path):
 def test_qualitative_grid_errors(tmp_path):
     _write_set(tmp_path, ["s1"])
     with pytest.raises(FileNotFoundError, match="No image for 'zz'"):
-        plot_qualitative(None, tmp_path / "gt", {"A": tmp_path / "a"}, ["zz"])
+        plot_qualitative(None, tmp_path / "gt", {"A": tmp_path / "a"}, ["zz"], gt_white="blur", maps_white="blur")
     with pytest.raises(ValueError, match="'blur' or 'sharp'"):
-        plot_qualitative(None, tmp_path / "gt", {"A": tmp_path / "a"}, ["s1"], maps_white="white")
+        plot_qualitative(None, tmp_path / "gt", {"A": tmp_path / "a"}, ["s1"], gt_white="blur", maps_white="white")
+    with pytest.raises(ValueError, match="--gt-white"):  # no silent default for the GT either
+        plot_qualitative(None, tmp_path / "gt", {"A": tmp_path / "a"}, ["s1"], maps_white="blur")
+    with pytest.raises(ValueError, match="--pred-white"):  # nor for maps without meta.json
+        plot_qualitative(None, tmp_path / "gt", {"A": tmp_path / "a"}, ["s1"], gt_white="blur")
+
+
+def test_qualitative_grid_honours_meta_json(tmp_path):
+    from dbdbench.io import write_maps_meta
+
+    _write_set(tmp_path, ["s1"])
+    write_maps_meta(tmp_path / "a", pred_white="sharp", method="A")
+    declared = plot_qualitative(None, tmp_path / "gt", {"A": tmp_path / "a"}, ["s1"], gt_white="blur")
+    given = plot_qualitative(None, tmp_path / "gt", {"A": tmp_path / "a"}, ["s1"], gt_white="blur",
+                             maps_white="sharp")
+    plain = plot_qualitative(None, tmp_path / "gt", {"A": tmp_path / "a"}, ["s1"], gt_white="blur",
+                             maps_white="blur")
+    shown = [f.axes[1].images[0].get_array() for f in (declared, given, plain)]
+    np.testing.assert_array_equal(shown[0], shown[1])
+    np.testing.assert_allclose(shown[0], 1.0 - shown[2])
 
 
 def test_qualitative_grid_on_real_cuhk_and_hifst(shared_data, tmp_path):
     stems = ["out_of_focus0284", "out_of_focus0607"]
     fig = plot_qualitative(shared_data / "cuhk" / "images", shared_data / "cuhk" / "gt",
                            {"HiFST": shared_data / "hifst" / "cuhk_maps"}, stems, tmp_path / "g.pdf",
-                           maps_white="sharp")
+                           gt_white="blur", maps_white="sharp")
     assert len(fig.axes) == 6
     gt = fig.axes[1].images[0].get_array()
     hifst = fig.axes[2].images[0].get_array()
@@ -192,13 +281,28 @@ def test_cli_plot_curves_and_grid(tmp_path):
     run = CliRunner().invoke(plot_cmd, [str(tmp_path), "--curve", "roc", "--out", str(tmp_path / "roc.svg")])
     assert run.exit_code == 0, run.output
     assert (tmp_path / "roc.svg").read_bytes()[:5] == MAGIC[".svg"]
+    run = CliRunner().invoke(plot_cmd, [str(tmp_path), "--curve", "pr,fmeasure", "--out", str(tmp_path / "g.pdf"),
+                                        "--out", str(tmp_path / "g.png")])
+    assert run.exit_code == 0, run.output
+    assert (tmp_path / "g.pdf").read_bytes()[:4] == MAGIC[".pdf"] and (tmp_path / "g.png").is_file()
+    bad = CliRunner().invoke(plot_cmd, [str(tmp_path), "--curve", "pr,det", "--out", str(tmp_path / "x.png")])
+    assert bad.exit_code == 2 and "Unknown curve 'det'" in bad.output
     _write_set(tmp_path, ["s1"])
     run = CliRunner().invoke(plot_cmd, ["--grid", "--gt", str(tmp_path / "gt"), "--map", f"A={tmp_path / 'a'}",
                                         "--map", str(tmp_path / "b"), "--map-white", "A=sharp", "--stems", "s1",
                                         "--out", str(tmp_path / "g.png")])
+    assert run.exit_code == 2 and "--gt-white" in run.output
+    run = CliRunner().invoke(plot_cmd, ["--grid", "--gt", str(tmp_path / "gt"), "--map", f"A={tmp_path / 'a'}",
+                                        "--map", str(tmp_path / "b"), "--map-white", "A=sharp", "--stems", "s1",
+                                        "--gt-white", "blur", "--out", str(tmp_path / "g.png")])
+    assert run.exit_code == 2 and "--pred-white" in run.output  # b declares nothing
+    run = CliRunner().invoke(plot_cmd, ["--grid", "--gt", str(tmp_path / "gt"), "--map", f"A={tmp_path / 'a'}",
+                                        "--map", str(tmp_path / "b"), "--map-white", "A=sharp", "--stems", "s1",
+                                        "--gt-white", "blur", "--maps-white", "blur", "--out", str(tmp_path / "g.png")])
     assert run.exit_code == 0, run.output
     run = CliRunner().invoke(plot_cmd, ["--grid", "--gt", str(tmp_path / "gt"), "--map", f"A={tmp_path / 'a'}",
-                                        "--map-white", "Z=sharp", "--stems", "s1", "--out", str(tmp_path / "g.png")])
+                                        "--map-white", "Z=sharp", "--stems", "s1", "--gt-white", "blur",
+                                        "--out", str(tmp_path / "g.png")])
     assert run.exit_code == 2 and "no --map named 'Z'" in run.output
     run = CliRunner().invoke(plot_cmd, ["--grid", "--out", str(tmp_path / "g.png")])
     assert run.exit_code == 2 and "--grid needs" in run.output

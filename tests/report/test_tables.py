@@ -31,7 +31,8 @@ def sample() -> list[Result]:
         for dataset in ["CUHK-TE-1", "DUT-TE"]:
             if method == "BR2Net" and dataset == "DUT-TE":
                 continue  # a missing cell
-            out.append(res(method, dataset, {k: float(rng.uniform(0.05, 0.95)) for k in ("mae", "bin_f", "bin_iou")},
+            scores = {k: float(rng.uniform(0.05, 0.95)) for k in ("mae", "bin_f", "bin_iou_pooled")}
+            out.append(res(method, dataset, scores,
                            kind="reported" if method == "DBDF" else "rescored"))
     return out
 
@@ -44,12 +45,15 @@ def latex_rows(text: str) -> list[list[str]]:
 
 
 def expected_marks(values, higher, decimals):
-    """Reference: dense ranks of the rounded, present values; rank 1 bold, rank 2 underlined."""
+    """Reference: dense ranks of the rounded, present values; rank 1 bold, rank 2 underlined (only among
+    three or more numbers); nothing marked with fewer than two numbers or when all print the same."""
     shown = [round(v, decimals) if not np.isnan(v) else None for v in values]
     present = sorted({v for v in shown if v is not None}, reverse=higher)
-    if sum(v is not None for v in shown) < 2:
+    n = sum(v is not None for v in shown)
+    if n < 2 or len(present) < 2:
         return [NONE] * len(values)
-    return [NONE if v is None else {0: BEST, 1: SECOND}.get(present.index(v), NONE) for v in shown]
+    places = {0: BEST, 1: SECOND} if n >= 3 else {0: BEST}
+    return [NONE if v is None else places.get(present.index(v), NONE) for v in shown]
 
 
 # ------------------------------------------------------------------------------------------ marks
@@ -72,6 +76,8 @@ def test_rank_marks_direction_and_ties_after_rounding():
     # lower is better (MAE)
     assert rank_marks([0.2, 0.1, float("nan"), 0.3], False, 3) == [SECOND, BEST, NONE, NONE]
     assert rank_marks([0.2, float("nan")], False, 3) == [NONE, NONE]  # nothing to compare
+    assert rank_marks([0.2, 0.1], False, 3) == [NONE, BEST]  # two numbers: no "second" (it is the last)
+    assert rank_marks([0.2004, 0.1996, float("nan")], True, 3) == [NONE, NONE, NONE]  # all print 0.200
 
 
 def test_latex_bold_and_underline_follow_metric_direction():
@@ -85,7 +91,7 @@ def test_latex_bold_and_underline_follow_metric_direction():
         want = expected_marks(grid.values[:, j], METRICS[col.metric].higher_is_better, 3)
         got = [BEST if c.startswith(r"\textbf") else SECOND if c.startswith(r"\underline") else NONE for c in cells]
         assert got == want, col
-    assert "MAE $\\downarrow$" in text and "$F_\\beta$ $\\uparrow$" in text
+    assert "MAE$\\downarrow$" in text and "$F_\\beta$$\\uparrow$" in text
 
 
 # ------------------------------------------------------------------------------------------ content
@@ -158,7 +164,8 @@ def test_protocols_are_never_mixed_in_one_column():
                                                                ("DUT-TE", "dbdbench")]
     text = make_table(results, fmt="latex")
     assert r"\multicolumn{1}{c}{CUHK (dbdbench)}" in text and r"\multicolumn{1}{c}{CUHK (pysod)}" in text
-    assert r"\texttt{dbdbench} (CUHK, DUT-TE); \texttt{pysod} (CUHK)" in text
+    assert r"CUHK (1000 images), DUT-TE (500 images), protocol \texttt{dbdbench}:" in text
+    assert r"CUHK (1000 images), protocol \texttt{pysod}:" in text
     with pytest.raises(ValueError, match="Two results for method 'A'"):
         build_grid(results + [res("A", "CUHK", {"mae": 0.5}, "dbdbench")])
 
@@ -177,8 +184,9 @@ def test_clear_errors():
 
 
 def test_metric_selection_orders_columns():
-    frame = pd.read_csv(io.StringIO(make_table(sample(), metrics=["bin_iou", "mae"], fmt="csv")))
-    assert list(frame.columns[2:]) == ["CUHK-TE-1/bin_iou", "CUHK-TE-1/mae", "DUT-TE/bin_iou", "DUT-TE/mae"]
+    frame = pd.read_csv(io.StringIO(make_table(sample(), metrics=["bin_iou_pooled", "mae"], fmt="csv")))
+    assert list(frame.columns[2:]) == ["CUHK-TE-1/bin_iou_pooled", "CUHK-TE-1/mae", "DUT-TE/bin_iou_pooled",
+                                       "DUT-TE/mae"]
 
 
 # ------------------------------------------------------------------------------------------ LaTeX engine
@@ -192,19 +200,65 @@ def _engine() -> list[str] | None:
     return None
 
 
-@pytest.mark.skipif(_engine() is None, reason="no LaTeX engine (pdflatex or tectonic) installed; "
-                    "apt-get install --no-install-recommends texlive-latex-base texlive-latex-recommended")
+needs_latex = pytest.mark.skipif(_engine() is None, reason="no LaTeX engine (pdflatex or tectonic) installed; "
+                                 "apt-get install --no-install-recommends texlive-latex-base texlive-latex-recommended")
+
+
+def compile_latex(tmp_path, table: str, options: str = "") -> str:
+    """Compile ``table`` in an ``article`` (e.g. ``options="twocolumn"``); returns the log, fails on errors."""
+    doc = (f"\\documentclass[{options}]{{article}}\n\\usepackage{{booktabs}}\n\\usepackage{{graphicx}}\n"
+           "\\begin{document}\n" + table + "\\end{document}\n")
+    (tmp_path / "t.tex").write_text(doc, encoding="utf-8")
+    proc = subprocess.run([*_engine(), "t.tex"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert (tmp_path / "t.pdf").stat().st_size > 1000
+    log = tmp_path / "t.log"
+    return log.read_text(encoding="utf-8", errors="replace") if log.exists() else proc.stdout
+
+
+def full_result(method: str, dataset: str, rng: np.random.Generator) -> Result:
+    """A result with every score of the default protocol, as ``dbdbench evaluate`` writes it."""
+    from dbdbench.metrics import get_protocol
+
+    proto = get_protocol("dbdbench")
+    return Result(protocol="dbdbench", scores={k: float(rng.uniform(0.1, 0.95)) for k in proto.metrics},
+                  dataset=dataset, method=method, protocol_settings=proto.settings(), n_images=100)
+
+
+@needs_latex
 @pytest.mark.parametrize("transpose", [False, True])
 def test_latex_compiles(tmp_path, transpose):
     results = sample() + [res("BR_2&Net #1 %", "CTCUG", {"mae": 0.1, "bin_f": 0.9}, "pysod", "rescored"),
                           res("A~B^C", "CUHK-TE-1", {"mae": 0.1}, "dbdbench")]
     text = make_table(results, fmt="latex", transpose=transpose, caption="Scores with beta^2 = 0.3 & 100%",
                       label="tab:x")
-    doc = "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n" + text + "\\end{document}\n"
-    (tmp_path / "t.tex").write_text(doc, encoding="utf-8")
-    proc = subprocess.run([*_engine(), "t.tex"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert (tmp_path / "t.pdf").stat().st_size > 1000
+    compile_latex(tmp_path, text)
+
+
+@needs_latex
+def test_default_two_method_table_fits_one_column_of_a_two_column_paper(tmp_path):
+    """No resizing needed: at its natural size the default table is no wider than the column."""
+    rng = np.random.default_rng(3)
+    results = [full_result(m, "CUHK-TE-1", rng) for m in ("D-DFFNet", "HiFST")]
+    text = make_table(results, fmt="latex", fit="none")
+    assert r"\begin{table}" in text and r"\begin{table*}" not in text
+    log = compile_latex(tmp_path, text, "twocolumn")
+    assert "Overfull" not in log, log[-2000:]
+    # the reference for "fits": the same table with every metric is far too wide for the column
+    log = compile_latex(tmp_path, make_table(results, metrics=["all"], fmt="latex", fit="none", wide=False),
+                        "twocolumn")
+    assert "Overfull" in log
+
+
+@needs_latex
+def test_multi_dataset_table_is_page_wide_and_fits(tmp_path):
+    rng = np.random.default_rng(4)
+    methods = ["DBDF", "LBP", "HiFST", "BR2Net", "DeFusionNet", "CENet", "D-DFFNet", "R-DFFNet"]
+    results = [full_result(m, d, rng) for m in methods for d in ("CUHK-TE-1", "DUT-TE", "CTCUG")]
+    text = make_table(results, fmt="latex")
+    assert r"\begin{table*}" in text
+    log = compile_latex(tmp_path, text, "twocolumn")
+    assert "Overfull" not in log, log[-2000:]
 
 
 # ------------------------------------------------------------------------------------------ CLI
@@ -226,3 +280,70 @@ def test_cli_reads_files_and_folders(tmp_path):
     assert len(frame) == 5
     bad = CliRunner().invoke(table_cmd, [str(sub / "meta.json")])
     assert bad.exit_code == 2 and "not a dbdbench result" in bad.output
+
+
+# ------------------------------------------------------------------------------------------ defaults
+
+
+def test_default_columns_are_the_paper_columns_of_each_protocol():
+    from dbdbench.metrics import get_protocol
+
+    rng = np.random.default_rng(5)
+    results = [full_result(m, "CUHK-TE-1", rng) for m in ("A", "B")]
+    pysod = get_protocol("pysod")
+    results.append(Result(protocol="pysod", scores={k: 0.5 for k in pysod.metrics}, dataset="CUHK-TE-1",
+                          method="A", protocol_settings=pysod.settings(), n_images=100))
+    grid = build_grid(results)
+    by_protocol = {p: [c.metric for c in grid.columns if c.protocol == p] for p in ("dbdbench", "pysod")}
+    assert by_protocol["dbdbench"] == ["mae", "max_f", "bin_f", "bin_iou_pooled", "auc"]
+    assert by_protocol["pysod"] == ["mae", "max_f", "adp_f", "sm", "max_em"]  # PySODMetrics prints adaptive F
+    every = build_grid(results, ["all"])
+    assert {"adp_f", "adp_iou", "ap"} <= {c.metric for c in every.columns}
+
+
+def test_caption_states_the_protocol_in_words_with_image_counts():
+    rng = np.random.default_rng(6)
+    text = make_table([full_result(m, "CUHK-TE-1", rng) for m in ("A", "B", "C")], fmt="markdown")
+    caption = text.strip().splitlines()[-1]
+    for words in ("CUHK-TE-1 (100 images)", "protocol `dbdbench`", "blur class positive", "GT ≥ 0.5",
+                  "256 thresholds (≥)", "β² = 0.3", "curves averaged over images", "threshold ≥ 0.5",
+                  "pooled = from dataset-summed counts", "AUC = exact area under the ROC curve",
+                  "Best in bold, second underlined"):
+        assert words in caption, words
+    latex = make_table([full_result(m, "CUHK-TE-1", rng) for m in ("A", "B")], fmt="latex")
+    assert r"$\beta^2$ = 0.3" in latex and "GT $\\geq$ 0.5" in latex
+    assert "Best in bold (compared as printed)" in latex  # two methods: no second place to explain
+
+
+def test_warnings_recorded_with_a_result_become_table_notes():
+    rng = np.random.default_rng(7)
+    a, b = full_result("A", "CUHK-TE-1", rng), full_result("B", "CUHK-TE-1", rng)
+    a.meta = {"warnings": [{"code": "inverted-images", "message": "3 maps look inverted; pass --pred-white",
+                            "files": ["x.png"]}]}
+    md = make_table([a, b], fmt="markdown")
+    assert "Warning for A on CUHK-TE-1 (dbdbench): 3 maps look inverted; pass --pred-white" in md
+    latex = make_table([a, b], fmt="latex")
+    assert r"{\footnotesize Warning for A on CUHK-TE-1 (dbdbench): 3 maps look inverted; pass -{}-pred-white" \
+        in latex
+
+
+def test_cli_width_and_fit_options(tmp_path):
+    rng = np.random.default_rng(8)
+    for i, m in enumerate(("A", "B")):
+        full_result(m, "CUHK-TE-1", rng).to_json(tmp_path / f"{i}.json")
+    run = CliRunner().invoke(table_cmd, [str(tmp_path)])
+    assert run.exit_code == 0 and r"\begin{table}[t]" in run.output and r"\ifdim\wd0>\linewidth" in run.output
+    run = CliRunner().invoke(table_cmd, [str(tmp_path), "--wide", "--fit", "resize"])
+    assert run.exit_code == 0 and r"\begin{table*}[t]" in run.output and r"\resizebox{\linewidth}{!}{%" in run.output
+    run = CliRunner().invoke(table_cmd, [str(tmp_path), "--fit", "none", "--metrics", "all"])
+    assert run.exit_code == 0 and "resizebox" not in run.output and r"\begin{table*}" in run.output
+    assert "graphicx" not in run.output.splitlines()[0]
+
+
+def test_curve_only_results_are_left_out_of_tables():
+    curve = Result(protocol="hifst", scores={}, dataset="CUHK", method="Bae07", meta={"kind": "reported"},
+                   curves={"precision": np.array([0.6, 0.7]), "recall": np.array([1.0, 0.5])})
+    scored = res("HiFST", "CUHK", {"max_f": 0.821, "mean_f": 0.737}, "hifst")
+    assert [r.method for r in build_grid([curve, scored]).rows] == ["HiFST"]
+    with pytest.raises(ValueError, match="curves only"):
+        make_table([curve])

@@ -1,0 +1,361 @@
+"""The sanity stage between reading and scoring: every input mistake that would change a score unnoticed.
+
+A benchmark's worst bug is a plausible number that is wrong. Reading a folder of maps collects a few facts
+per file (:class:`MapFacts`: value range, bit depth, size against the GT, colour); this module turns the facts
+of one folder into :class:`Finding` objects. A finding is an **error** (the evaluation is refused, exit code 2,
+with the files named and the fix said) or a **warning** (the score is right or the user accepted the risk; the
+warning is stored in ``Result.meta["warnings"]`` with the files it concerns). ``strict`` turns warnings into
+errors. Every refusal that can be legitimate has an override: ``accept={code, ...}`` (``--accept CODE``)
+scores as the files are and records the finding as a warning.
+
+The checks, their thresholds and overrides are listed in ``docs/refusals.md``.
+
+References
+----------
+.. [1] PySODEvalToolkit resizes predictions of another size to the GT (bilinear); dbdbench does the same but
+   names the files and never resizes a transposed map silently.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from dbdbench.io import resize_to
+
+Severity = Literal["error", "warning"]
+
+#: mean per-image MAE above which a folder's maps are taken as inverted (MAE(1 - p) = 1 - MAE for binary GT)
+INVERTED_FOLDER_MAE = 0.6
+#: per-image MAE above which one map is named as probably inverted
+INVERTED_IMAGE_MAE = 0.75
+#: share of images without a prediction above which ``--allow-missing`` alone is not enough
+MOSTLY_MISSING = 0.5
+#: mean colour spread (max - min over B, G, R, on the 0..1 scale) above which a colour map is a pseudo-colour
+#: rendering (jet, viridis, ...) rather than a gray map with a tint; a jet rendering spreads about 0.7
+PSEUDO_COLOUR_SPREAD = 0.25
+
+#: every finding code, whether it can be accepted, and a one-line description (docs/refusals.md)
+CODES: dict[str, tuple[Severity, str]] = {
+    "range-01": ("error", "8-bit maps that hold only the values 0 and 1 (a mask saved without * 255)"),
+    "range-16bit-8bit-values": ("error", "16-bit files whose maximum is <= 255 (8-bit values in a 16-bit file)"),
+    "gt-range-01": ("error", "GT masks that hold only the values 0 and 1"),
+    "transposed": ("error", "maps whose width and height are the GT's swapped"),
+    "pseudo-colour": ("error", "colour maps that look like a pseudo-colour rendering (with --luminance)"),
+    "inverted-maps": ("error", "maps whose mean MAE says white means the other class (check --pred-white)"),
+    "mostly-missing": ("error", "more than half of the dataset's images have no prediction"),
+    "unknown-folders": ("error", "sub-folders of a multi-dataset run that name no registered dataset"),
+    "gt-inverted": ("error", "GT masks that are the registry's pinned masks with black and white swapped"),
+    "gt-foreign": ("error", "GT masks that differ from the registry's pinned digests (dbdbench.gtcheck)"),
+    "rescaled": ("warning", "maps rescaled by --rescale-maps"),
+    "constant-map": ("warning", "maps with one value everywhere"),
+    "inverted-images": ("warning", "single maps whose own MAE says they are inverted"),
+    "resized": ("warning", "maps resized to the GT size"),
+    "missing": ("warning", "images without a prediction scored as empty maps (--allow-missing)"),
+    "extra-files": ("warning", "map files that match no GT image (ignored)"),
+    "pred-white-override": ("warning", "--pred-white overrides the folder's meta.json"),
+    # recorded by the scoring itself (dbdbench.metrics.reduce.protocol_warnings), not by this stage
+    "zhao-empty-mask": ("warning", "zhao protocol: images with an empty in-focus mask, scored by Zhao et al.'s quirks"),
+    "zhao-nan-f": ("warning", "zhao protocol: F = 0/0 = NaN where no image has a hit, so auc_fcurve is NaN"),
+    "zhao-zero-map-last": ("warning", "zhao protocol: the last image's map is all zero; means divide by N - 1"),
+}
+
+
+class SanityError(ValueError):
+    """The sanity stage refused an input; the message names the files and the fix for every error."""
+
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        self.findings = list(findings)
+        super().__init__("\n".join(f.text() for f in self.findings))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem of one folder: its code, what it means, the files it concerns and how to fix or accept it."""
+
+    code: str
+    severity: Severity
+    message: str
+    files: tuple[str, ...] = ()
+    fix: str = ""
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise ValueError(f"unknown finding code {self.code!r}; valid: {', '.join(CODES)}")
+        if self.severity not in ("error", "warning"):
+            raise ValueError(f"severity must be 'error' or 'warning', got {self.severity!r}")
+
+    def text(self) -> str:
+        """One paragraph: the message, up to 5 files, the fix."""
+        shown = ", ".join(self.files[:5]) + (f" and {len(self.files) - 5} more" if len(self.files) > 5 else "")
+        files = f" ({shown})" if shown else ""
+        return f"{self.message}{files}" + (f". {self.fix}" if self.fix else "")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The form stored in ``Result.meta["warnings"]``: code, message (with the fix) and all files."""
+        return {"code": self.code, "message": self.message + (f". {self.fix}" if self.fix else ""),
+                "files": list(self.files)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Checks:
+    """What the user allowed: fixes to apply and findings to accept (all off: refuse every risky input).
+
+    Attributes
+    ----------
+    rescale_maps : bool
+        Read 8-bit maps holding only 0/1 as 0/255 and 16-bit files holding 8-bit values as 8-bit.
+    transpose_maps : bool
+        Transpose maps whose width and height are the GT's swapped.
+    accept : frozenset of str
+        Error codes to score anyway (recorded as warnings).
+    strict : bool
+        Turn every warning into an error.
+    """
+
+    rescale_maps: bool = False
+    transpose_maps: bool = False
+    accept: frozenset[str] = field(default_factory=frozenset)
+    strict: bool = False
+
+    def __post_init__(self) -> None:
+        bad = sorted(set(self.accept) - {c for c, (sev, _) in CODES.items() if sev == "error"})
+        if bad:
+            valid = ", ".join(c for c, (sev, _) in CODES.items() if sev == "error")
+            raise ValueError(f"unknown --accept code(s) {', '.join(bad)}; valid: {valid}")
+        object.__setattr__(self, "accept", frozenset(self.accept))
+
+
+@dataclass
+class MapFacts:
+    """What reading one prediction showed (filled by the loader, judged by :func:`review_folder`)."""
+
+    stem: str
+    file: str
+    shape: tuple[int, int] = (0, 0)
+    gt_shape: tuple[int, int] = (0, 0)
+    dtype: str = "uint8"
+    vmin: float = 0.0
+    vmax: float = 0.0
+    gt_max: float = 1.0
+    gt_dtype: str = "uint8"
+    colour_spread: float | None = None  # mean max-min over colour channels, when a colour map was converted
+    rescaled: bool = False
+    transposed: bool = False
+    resized: bool = False
+
+
+def inspect_map(arr: np.ndarray, facts: MapFacts, checks: Checks) -> np.ndarray:
+    """Record the value range of a raw map in ``facts`` and apply ``--rescale-maps`` when it is asked for.
+
+    Two ranges are almost always a writing mistake: an 8-bit file with only the values 0 and 1 (a binary map
+    saved without ``* 255``: scored as is, it is nearly all "not blurred") and a 16-bit file whose values are
+    8-bit (read as ``v / 65535`` it is nearly black). With ``rescale_maps`` the first becomes ``255 v`` and the
+    second is read as 8-bit; both are then exact.
+    """
+    facts.dtype, facts.shape = str(arr.dtype), (int(arr.shape[0]), int(arr.shape[1]))
+    if arr.size == 0:
+        return arr
+    facts.vmin, facts.vmax = float(arr.min()), float(arr.max())
+    if not checks.rescale_maps:
+        return arr
+    if arr.dtype == np.uint16 and facts.vmax <= 255:
+        arr, facts.rescaled = arr.astype(np.uint8), True
+    if arr.dtype == np.uint8 and facts.vmax == 1:
+        arr, facts.rescaled = arr * np.uint8(255), True
+    return arr
+
+
+def fit_to_gt(arr: np.ndarray, facts: MapFacts, checks: Checks, resize: str) -> tuple[np.ndarray, bool]:
+    """Bring a map to the GT size: transpose when asked and the sizes are swapped, else resize per ``resize``.
+
+    Returns the map and whether it was resized. A swapped size is never resized silently: without
+    ``transpose_maps`` the map is resized (so that reading can go on) and :func:`review_folder` refuses it
+    unless ``transposed`` is accepted.
+    """
+    if arr.shape == facts.gt_shape:
+        return arr, False
+    swapped = arr.shape[::-1] == facts.gt_shape
+    if swapped and checks.transpose_maps:
+        facts.transposed = True
+        return np.ascontiguousarray(arr.T), False
+    facts.transposed = swapped
+    if resize == "error" and not swapped:
+        raise ValueError(
+            f"{facts.file}: size {arr.shape[1]}x{arr.shape[0]} differs from the GT "
+            f"{facts.gt_shape[1]}x{facts.gt_shape[0]}; use --resize bilinear|nearest to resize predictions "
+            "to the GT size"
+        )
+    facts.resized = True
+    return resize_to(arr, facts.gt_shape, "bilinear" if resize == "error" else resize), True
+
+
+def judged(code: str, message: str, files: Iterable[str], fix: str, checks: Checks) -> Finding:
+    """A finding of ``code`` with its registered severity, or a warning when the user accepted the code."""
+    severity, _ = CODES[code]
+    if severity == "error" and code in checks.accept:
+        return Finding(code, "warning", f"{message} (accepted with --accept {code})", tuple(files))
+    return Finding(code, severity, message, tuple(files), fix)
+
+
+def review_maps(facts: Sequence[MapFacts], maes: dict[str, float], checks: Checks, pred_dir: str) -> list[Finding]:
+    """Judge the per-map facts of one folder; ``maes`` is each image's MAE (canonical polarity)."""
+    out: list[Finding] = []
+    real = [f for f in facts if f.file]
+
+    def files(pred) -> list[str]:
+        return [f.file for f in real if pred(f)]
+
+    rescaled = files(lambda f: f.rescaled)
+    if rescaled:
+        out.append(judged("rescaled", f"{len(rescaled)} map(s) rescaled (0/1 -> 0/255, or 16-bit files holding "
+                            "8-bit values read as 8-bit) by --rescale-maps", rescaled, "", checks))  # fmt: skip
+    ones = files(lambda f: not f.rescaled and f.dtype == "uint8" and f.vmax == 1)
+    if ones:
+        out.append(judged(
+            "range-01", f"{pred_dir}: {len(ones)} 8-bit map(s) hold only the values 0 and 1 (a mask saved without "
+            "* 255?); scored as they are they mean 'almost nothing blurred'", ones,
+            "Re-save them as 0/255, or pass --rescale-maps to read 0/1 as 0/255 "
+            "(--accept range-01 scores the values as they are)", checks))  # fmt: skip
+    wide = files(lambda f: not f.rescaled and f.dtype == "uint16" and f.vmax <= 255)
+    if wide:
+        out.append(judged(
+            "range-16bit-8bit-values", f"{pred_dir}: {len(wide)} 16-bit map(s) hold only values <= 255 (8-bit "
+            "values in a 16-bit file?); read as value/65535 they are nearly black", wide,
+            "Re-save them as 8-bit PNGs, or pass --rescale-maps to read them as 8-bit "
+            "(--accept range-16bit-8bit-values reads them as value/65535)", checks))  # fmt: skip
+    gt01 = sorted({f.stem for f in facts if f.gt_dtype == "uint8" and f.gt_max == 1})
+    if gt01:
+        out.append(judged(
+            "gt-range-01", f"{len(gt01)} GT mask(s) hold only the values 0 and 1; binarised on the 0..255 scale they "
+            "are empty", gt01, "Use the dataset's original 0/255 masks (`dbdbench datasets --verify`)", checks))
+    const = files(lambda f: f.vmin == f.vmax and f.dtype != "bool")
+    if const:
+        out.append(judged("constant-map", f"{len(const)} map(s) have one value everywhere", const, "", checks))
+    out += _review_geometry(real, checks, pred_dir)
+    out += _review_polarity(real, maes, checks, pred_dir)
+    return out
+
+
+def _review_geometry(real: Sequence[MapFacts], checks: Checks, pred_dir: str) -> list[Finding]:
+    out = []
+    swapped = [f.file for f in real if f.transposed]
+    if swapped and checks.transpose_maps:
+        out.append(judged("resized", f"{len(swapped)} map(s) had width and height swapped and were transposed "
+                            "by --transpose-maps", swapped, "", checks))  # fmt: skip
+    elif swapped:
+        out.append(judged(
+            "transposed", f"{pred_dir}: {len(swapped)} map(s) have the GT's width and height swapped (rotated or "
+            "transposed on writing?)", swapped, "Save them in the photo's orientation, or pass --transpose-maps "
+            "(--accept transposed resizes them to the GT size)", checks))  # fmt: skip
+    resized = [f.file for f in real if f.resized and not f.transposed]
+    if resized:
+        out.append(judged("resized", f"{len(resized)} map(s) of another size than their GT were resized to it",
+                            resized, "", checks))  # fmt: skip
+    colour = [f.file for f in real if f.colour_spread is not None and f.colour_spread > PSEUDO_COLOUR_SPREAD]
+    if colour:
+        out.append(judged(
+            "pseudo-colour", f"{pred_dir}: {len(colour)} colour map(s) look like a pseudo-colour rendering (jet, "
+            "viridis, ...): their luminance is not the map value", colour,
+            "Save the raw gray maps (--accept pseudo-colour converts them to luminance anyway)", checks))
+    return out
+
+
+def _review_polarity(real: Sequence[MapFacts], maes: dict[str, float], checks: Checks, pred_dir: str):
+    scored = {f.stem: maes[f.stem] for f in real if f.stem in maes and np.isfinite(maes[f.stem])}
+    if not scored:
+        return []
+    mean = float(np.mean(list(scored.values())))
+    if mean > INVERTED_FOLDER_MAE:
+        return [judged(
+            "inverted-maps", f"{pred_dir}: mean MAE {mean:.3f}; the flipped maps would give {1 - mean:.3f}, so white "
+            "probably means the other class", [], "Check --pred-white (or meta.json's pred_white); "
+            "--accept inverted-maps scores them as declared", checks)]  # fmt: skip
+    by_stem = {f.stem: f.file for f in real}
+    bad = [by_stem[s] for s, m in scored.items() if m > INVERTED_IMAGE_MAE]
+    if bad:
+        return [judged("inverted-images", f"{len(bad)} map(s) have MAE > {INVERTED_IMAGE_MAE} on their own "
+                         "(inverted, or a failure of the method)", bad, "", checks)]  # fmt: skip
+    return []
+
+
+def review_pairing(
+    pred_dir: str, n_gt: int, missing: Sequence[str], extra: Sequence[str], gt_stems: Sequence[str],
+    *, allow_missing: bool, checks: Checks,
+) -> list[Finding]:  # fmt: skip
+    """Judge how the folder's files matched the dataset: missing images, unmatched files, a suffix to pass.
+
+    Missing images are an error unless ``allow_missing``; even then, more than :data:`MOSTLY_MISSING` of the
+    dataset missing is an error unless ``mostly-missing`` is accepted, and unmatched files that share one
+    suffix after an image stem are always named with the ``--suffix`` to pass.
+    """
+    out: list[Finding] = []
+    suffix = common_suffix(extra, gt_stems)
+    hint = f"The unmatched files end in {suffix!r} after the image name: pass --suffix {suffix}" if suffix else ""
+    if missing and not allow_missing:
+        shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
+        raise SanityError([Finding(
+            "missing", "error", f"{pred_dir}: {len(missing)} of {n_gt} images have no prediction: {shown}",
+            (), hint or "Predict them, or pass --allow-missing to score them as empty maps")])  # fmt: skip
+    if missing and (suffix or len(missing) > MOSTLY_MISSING * n_gt):
+        out.append(judged(
+            "mostly-missing", f"{pred_dir}: {len(missing)} of {n_gt} images have no prediction", missing,
+            hint or "Check the folder and the dataset; --accept mostly-missing scores them as empty maps", checks))
+    if missing:
+        out.append(judged("missing", f"{len(missing)} image(s) without a prediction were scored as empty maps",
+                            missing, "", checks))  # fmt: skip
+    if extra:
+        out.append(judged("extra-files", f"{len(extra)} file(s) match no GT image and were ignored",
+                            extra, hint, checks))  # fmt: skip
+    return out
+
+
+def common_suffix(extra: Sequence[str], gt_stems: Sequence[str]) -> str | None:
+    """The one suffix that most unmatched file stems add after a GT stem (``img_mynet_v2.png`` -> ``_mynet_v2``)."""
+    stems = sorted(gt_stems, key=len, reverse=True)
+    lower = [s.lower() for s in stems]
+    found: dict[str, int] = {}
+    for name in extra:
+        stem = os.path.splitext(name)[0].lower()
+        for s in lower:
+            if stem.startswith(s) and len(stem) > len(s):
+                tail = os.path.splitext(name)[0][len(s):]
+                found[tail] = found.get(tail, 0) + 1
+                break
+    if not found:
+        return None
+    best, n = max(found.items(), key=lambda kv: kv[1])
+    return best if n >= max(1, len(extra) // 2) else None
+
+
+def unknown_folders(folder: Path, names: Iterable[str], valid: Sequence[str], checks: Checks) -> list[Finding]:
+    """Sub-folders of a multi-dataset run that name no dataset (a typo would be skipped silently)."""
+    import difflib
+
+    names = sorted(names)
+    if not names:
+        return []
+    hints = []
+    for n in names:
+        close = difflib.get_close_matches(n, valid, n=1, cutoff=0.6)
+        hints.append(f"{n} (did you mean {close[0]}?)" if close else n)
+    return [judged(
+        "unknown-folders", f"{folder}: sub-folder(s) {', '.join(hints)} name no registered dataset", names,
+        "Rename them to a dataset name (`dbdbench datasets`), or pass --accept unknown-folders to skip them",
+        checks)]  # fmt: skip
+
+
+def settle(findings: Sequence[Finding], checks: Checks) -> list[dict[str, Any]]:
+    """Raise :class:`SanityError` for the errors (and, with ``strict``, the warnings); return the warnings' dicts."""
+    errors = [f for f in findings if f.severity == "error"]
+    if checks.strict:
+        errors += [Finding(f.code, "error", f"{f.message} (--strict)", f.files, f.fix) for f in findings
+                   if f.severity == "warning"]  # fmt: skip
+    if errors:
+        raise SanityError(errors)
+    return [f.as_dict() for f in findings]

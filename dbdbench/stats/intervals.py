@@ -1,0 +1,69 @@
+"""Bootstrap intervals for the scores of one result (``dbdbench evaluate --ci``)."""
+
+from __future__ import annotations
+
+import json
+
+from dbdbench.metrics import get_protocol
+from dbdbench.metrics.protocols import Protocol
+from dbdbench.results import Result
+
+#: protocol settings that do not change a number (identity and the default score list)
+_LABELS = ("name", "description", "source", "metrics")
+
+
+def protocol_of(res: Result) -> Protocol:
+    """The registered protocol a result was scored with, refusing one whose stored settings differ.
+
+    Recomputing a score from per-image counts applies today's reduction, so it must be the one that made
+    the stored scores.
+    """
+    proto = get_protocol(res.protocol)
+    if res.protocol_settings:
+        now = json.loads(json.dumps(proto.settings()))
+        diff = sorted(k for k in now if k not in _LABELS and now[k] != res.protocol_settings.get(k, now[k]))
+        if diff:
+            where = res.source or res.method
+            raise ValueError(f"{where}: protocol {res.protocol!r} was stored with other settings ({', '.join(diff)}) "
+                             "than this dbdbench uses; re-run dbdbench evaluate")
+    return proto
+
+
+def add_intervals(res: Result, *, n_resamples: int = 10_000, level: float = 0.95, seed: int = 0) -> dict:
+    """Put a BCa bootstrap interval of every score of ``res`` into ``res.meta["ci"]`` and return that entry.
+
+    The entry holds ``level``, ``n_resamples``, ``seed``, ``method`` and ``intervals`` (score key ->
+    ``[low, high]``, null where a score is undefined).
+    """
+    from dbdbench.stats.compare import score_intervals
+
+    intervals = score_intervals(res, protocol_of(res), n_resamples=n_resamples, level=level, seed=seed)
+    entry = {
+        "level": level,
+        "n_resamples": n_resamples,
+        "seed": seed,
+        "method": "BCa bootstrap over images (docs/statistics.md)",
+        "intervals": {k: [_num(lo), _num(hi)] for k, (lo, hi) in intervals.items()},
+    }
+    res.meta["ci"] = entry
+    return entry
+
+
+def format_intervals(res: Result, decimals: int = 4) -> list[str]:
+    """One line per score, ``label  value  [low, high]``, for results that carry ``meta["ci"]``."""
+    from dbdbench.metrics import METRICS
+
+    ci = res.meta.get("ci")
+    if not ci:
+        return []
+    lines = [f"{res.dataset} [{res.protocol}]: {ci['level']:.0%} intervals, {ci['method']}, "
+             f"{ci['n_resamples']} resamples, seed {ci['seed']}"]  # fmt: skip
+    for key, (lo, hi) in ci["intervals"].items():
+        value = res.scores[key]
+        span = "undefined" if lo is None else f"[{lo:.{decimals}f}, {hi:.{decimals}f}]"
+        lines.append(f"  {METRICS[key].label:<12} {value:.{decimals}f}  {span}")
+    return lines
+
+
+def _num(v: float) -> float | None:
+    return None if v != v else float(v)

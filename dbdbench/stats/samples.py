@@ -1,0 +1,179 @@
+"""Every dataset score as a function of per-image data, so that it can be recomputed on a resample of images.
+
+A score is one of two kinds:
+
+``mean``
+    The mean over images of a per-image value (MAE, F or IoU at a fixed or adaptive threshold, per-image
+    ROC AUC, S-measure ...). ``values`` holds the per-image values (NaN where a value is undefined, as the
+    ROC AUC of an image whose mask has one class; such images are left out as in the dataset score).
+``reduction``
+    The protocol's own reduction of averaged per-image curves or summed counts (max and mean F of the mean
+    curve, F of mean precision and recall, pooled IoU, area under the F curve ...): ``score = finish(w @ X /
+    sum(w))`` for per-image features ``X`` of shape (N, K) and image weights ``w``. With ``w`` all ones this is
+    the dataset score; with ``w`` the multiplicities of a bootstrap resample (multinomial counts) it is the
+    score of that resample, computed for thousands of resamples by one matrix product.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from dbdbench.metrics import functional as F
+from dbdbench.metrics.image import ImageRecord
+from dbdbench.metrics.protocols import Protocol
+from dbdbench.metrics.reduce import per_image_curves, reduce_records, thresholds_of
+
+#: the mean-kind scores whose per-image values are columns of the result's per-image rows
+ROW_MEANS = ("mae", "bin_f", "bin_iou", "auc", "ap", "sm", "wf")
+
+
+@dataclass(frozen=True)
+class ScoreData:
+    """One score of one result as a function of image weights.
+
+    Attributes
+    ----------
+    key : str
+        The score key (``max_f``, ``mae`` ...).
+    kind : {"mean", "reduction"}
+    values : ndarray of shape (N,), optional
+        Per-image values of a ``mean`` score (NaN where undefined).
+    features : ndarray of shape (N, K), optional
+        Per-image features of a ``reduction`` score.
+    finish : callable, optional
+        Maps weighted feature means of shape (B, K) to B scores.
+    """
+
+    key: str
+    kind: str
+    values: np.ndarray | None = None
+    features: np.ndarray | None = None
+    finish: Callable[[np.ndarray], np.ndarray] | None = None
+
+    def score(self, weights: np.ndarray | None = None) -> np.ndarray | float:
+        """The score under image ``weights`` of shape (B, N) (B scores), or the dataset score when None."""
+        if self.kind == "mean":
+            v = self.values
+            ok = ~np.isnan(v)
+            if weights is None:
+                return float(np.mean(v[ok])) if ok.any() else float("nan")
+            w = np.asarray(weights, dtype=np.float64)[..., ok]
+            return (w @ v[ok]) / w.sum(axis=-1)
+        if weights is None:
+            return float(self.finish(np.mean(self.features, axis=0)[None, :])[0])
+        w = np.asarray(weights, dtype=np.float64)
+        return self.finish((w @ self.features) / w.sum(axis=-1, keepdims=True))
+
+
+def _max(m: np.ndarray) -> np.ndarray:
+    return np.max(m, axis=-1)
+
+
+def _mean(m: np.ndarray) -> np.ndarray:
+    return np.mean(m, axis=-1)
+
+
+def _trapezoid(x: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    dx = np.diff(x)
+    return lambda y: np.sum(dx * (y[..., 1:] + y[..., :-1]), axis=-1) / 2
+
+
+def _f_curve(curves: dict[str, np.ndarray], n: int, proto: Protocol):
+    """Features and the map from their mean to the protocol's dataset F curve (``curve_average``)."""
+    if proto.curve_average == "pr":
+        features = np.hstack([curves["precision"][:, :n], curves["recall"][:, :n]])
+        return features, lambda m: F.fbeta_from_pr(m[..., :n], m[..., n:], proto.beta2)
+    return curves["f"][:, :n], lambda m: m
+
+
+def _then(first: Callable, second: Callable) -> Callable:
+    return lambda m: second(first(m))
+
+
+def _pooled(metric: str, beta2: float) -> Callable[[np.ndarray], np.ndarray]:
+    # F and IoU of the summed counts equal those of the mean counts: both are ratios of the counts
+    if metric == "f":
+        return lambda m: F.fbeta(m[..., 0], m[..., 1], m[..., 2], beta2)
+    return lambda m: F.iou(m[..., 0], m[..., 1], m[..., 2])
+
+
+def _reductions(records: Sequence[ImageRecord], proto: Protocol, curves: dict[str, np.ndarray]) -> dict:
+    n = proto.n_levels
+    f_x, f_curve = _f_curve(curves, n, proto)
+    out = {
+        "mean_f": (f_x, _then(f_curve, _mean)),
+        "auc_fcurve": (f_x, _then(f_curve, _trapezoid(thresholds_of(proto)[:n]))),
+    }
+    if proto.best_f != "per_image":
+        out["max_f"] = (f_x, _then(f_curve, _max))
+    for name in ("iou", "dice"):
+        x = curves[name][:, :n]  # one array for both scores, so that joint evaluation computes it once
+        out[f"max_{name}"], out[f"mean_{name}"] = (x, _max), (x, _mean)
+    binary = np.array([r.binary for r in records], dtype=np.float64)[:, :3]
+    out["bin_f_pooled"] = (binary, _pooled("f", proto.beta2))
+    out["bin_iou_pooled"] = (binary, _pooled("iou", proto.beta2))
+    if "em_curve" in records[0].extra:
+        em = np.array([r.extra["em_curve"] for r in records], dtype=np.float64)
+        out["max_em"], out["mean_em"] = (em, _max), (em, _mean)
+    return out
+
+
+def _means(records: Sequence[ImageRecord], proto: Protocol, curves: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    _, _, rows = reduce_records(records, proto)
+    out = {}
+    for key in ROW_MEANS:
+        if key in rows[0]:
+            out[key] = np.array([np.nan if row[key] is None else row[key] for row in rows], dtype=np.float64)
+    adp = np.array([r.adaptive for r in records]).T
+    out["adp_f"] = F.fbeta(adp[0], adp[1], adp[2], proto.beta2)
+    out["adp_iou"] = F.iou(adp[0], adp[1], adp[2])
+    out["adp_dice"] = F.dice(adp[0], adp[1], adp[2])
+    out["ar"] = np.mean(curves["recall"][:, : proto.n_levels], axis=1)
+    if proto.best_f == "per_image":
+        out["max_f"] = np.array([r.extra["best_f"] for r in records], dtype=np.float64)
+    if "adp_em" in records[0].extra:
+        out["adp_em"] = np.array([r.extra["adp_em"] for r in records], dtype=np.float64)
+    return out
+
+
+def score_data(records: Sequence[ImageRecord], proto: Protocol, keys: Sequence[str]) -> dict[str, ScoreData]:
+    """The :class:`ScoreData` of each score in ``keys``, from the per-image records of one result.
+
+    Raises
+    ------
+    KeyError
+        For a key these records cannot give (a structure score that was not computed, an unknown key).
+    """
+    if not records:
+        raise ValueError("no images: a result with per-image records is needed")
+    curves = per_image_curves(records, proto)
+    means, reductions = _means(records, proto, curves), _reductions(records, proto, curves)
+    out = {}
+    for key in keys:
+        if key in means:
+            out[key] = ScoreData(key, "mean", values=means[key])
+        elif key in reductions:
+            features, finish = reductions[key]
+            out[key] = ScoreData(key, "reduction", features=features, finish=finish)
+        else:
+            valid = ", ".join(sorted({*means, *reductions}))
+            raise KeyError(f"score {key!r} cannot be recomputed from these per-image records; valid: {valid}")
+    return out
+
+
+def row_data(per_image: Sequence[dict], keys: Sequence[str]) -> dict[str, ScoreData]:
+    """Mean-kind :class:`ScoreData` from a result's per-image rows alone (no counts file needed).
+
+    Only the scores whose dataset value is the plain mean over images of a per-image row column are
+    available this way (:data:`ROW_MEANS`); anything else needs the counts file.
+    """
+    out = {}
+    for key in keys:
+        if key not in ROW_MEANS or not per_image or key not in per_image[0]:
+            raise KeyError(key)
+        values = np.array([np.nan if row[key] is None else row[key] for row in per_image], dtype=np.float64)
+        out[key] = ScoreData(key, "mean", values=values)
+    return out
