@@ -1,8 +1,8 @@
 """TorchEvaluator throughput vs the numpy Evaluator and torchmetrics, on the same batches, in one process.
 
 Run: ``python benchmarks/bench_torch_metrics.py [--n 64] [--size 320] [--batch 16] [--repeat 3]
-[--protocols dbdbench,hifst] [--json FILE]``. Prints images/s (best of ``--repeat``; update for every batch
-plus the final ``compute``) for:
+[--protocols dbdbench,hifst] [--threads 1] [--json FILE]``. Prints images/s (best of ``--repeat``; update
+for every batch plus the final ``compute``) for:
 
 - the numpy ``Evaluator`` fed the same maps one by one (what ``dbdbench evaluate`` runs per image);
 - ``TorchEvaluator`` on the CPU, and on CUDA when a GPU is present (maps already on the device, as in a
@@ -132,8 +132,11 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--protocols", default="dbdbench,hifst", type=lambda s: s.split(","))
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch CPU threads (default 1: the numpy Evaluator runs on one core)")
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers here (default: $OUT/...)")
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     try:
         import torchmetrics  # noqa: F401
 

@@ -163,13 +163,14 @@ def _padded_shapes(shape: torch.Size, sizes) -> list[tuple[int, int]]:
     return sizes
 
 
-def batch_states(preds, gts, proto: Protocol, structure: frozenset, ids: torch.Tensor, *,
+def batch_states(preds, gts, proto: Protocol, structure: frozenset, ids, *, auto_ids: tuple[int, int, int] = (0, 1, 0),
                  from_logits: bool = False, sizes=None) -> dict[str, torch.Tensor]:
     """Score a batch; returns the per-image states (:data:`STATE_KEYS`) in batch order, on the maps' device.
 
-    ``ids`` (B,) int64 names each image (``image{id:05d}``) and orders the records. The maps in ``preds`` keep
-    their values: the result equals the numpy ``Evaluator`` fed the same maps (after the sigmoid when
-    ``from_logits``), image by image.
+    ``ids`` (B,) ints name each image (``image{id:05d}``) and order the records; None gives image ``k`` of
+    the batch the id ``(first + k) * step + offset`` for ``auto_ids = (first, step, offset)``, made on the
+    device. The maps in ``preds`` keep their values: the result equals the numpy ``Evaluator`` fed the same
+    maps (after the sigmoid when ``from_logits``), image by image.
     """
     preds, gts = _as_images(preds, "preds"), _as_images(gts, "gts")
     groups = _groups(preds, gts, sizes)
@@ -180,13 +181,17 @@ def batch_states(preds, gts, proto: Protocol, structure: frozenset, ids: torch.T
         stats, p_norm, g_bin = score_batch(_prepare_pred(p, from_logits), g, proto)
         extra = _host_extras(p_norm, g_bin, stats.status, shape, proto, structure, layout)
         parts.append({"hist": stats.hist, "single": stats.single, "mae": stats.mae, "status": stats.status,
-                      "bounds": stats.bounds, "extra": extra.to(stats.mae.device)})
+                      "bounds": stats.bounds, "extra": extra})
         order += idx
     states = {k: torch.cat([part[k] for part in parts]) for k in parts[0]}
     if order != sorted(order):  # back to batch order
         inverse = torch.as_tensor(np.argsort(order), device=states["mae"].device)
         states = {k: v.index_select(0, inverse) for k, v in states.items()}
-    ids = torch.as_tensor(ids, dtype=torch.int64).to(states["mae"].device).reshape(-1)
+    device = states["mae"].device
+    if ids is None:
+        first, step, offset = auto_ids
+        ids = (torch.arange(len(order), device=device) + first) * step + offset
+    ids = torch.as_tensor(ids, dtype=torch.int64).to(device, non_blocking=True).reshape(-1)
     if ids.shape[0] != len(order):
         raise ValueError(f"ids has {ids.shape[0]} entries for {len(order)} images")
     states["ids"] = ids
@@ -197,13 +202,13 @@ def _host_extras(p: torch.Tensor, g: torch.Tensor, status: torch.Tensor, shape: 
                  proto: Protocol, structure: frozenset, layout: list[tuple[str, int]]) -> torch.Tensor:
     """The ``extra`` columns: :func:`~dbdbench.metrics.image.map_terms` on the host (one copy of the batch)."""
     width = sum(w for _, w in layout)
-    out = np.zeros((p.shape[0], width), dtype=np.float64)
     if not needs_map(proto, structure):
-        return torch.from_numpy(out)
+        return torch.zeros((p.shape[0], width), dtype=torch.float64, device=p.device)
+    out = np.zeros((p.shape[0], width), dtype=np.float64)
     p_host, g_host, ok = p.cpu().numpy(), g.cpu().numpy(), status.cpu().numpy() == OK
     for i in np.flatnonzero(ok):
         out[i] = _pack(*map_terms(p_host[i].reshape(shape), g_host[i].reshape(shape), proto, structure), layout)
-    return torch.from_numpy(out)
+    return torch.from_numpy(out).to(p.device)
 
 
 def concat_states(batches: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

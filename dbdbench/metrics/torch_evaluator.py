@@ -77,10 +77,8 @@ class TorchEvaluator:
             the running image count.
         """
         n = len(preds) if isinstance(preds, (list, tuple)) else _batch_len(preds)
-        if ids is None:
-            ids = torch.arange(self._seen, self._seen + n)
-        states = batch_states(preds, gts, self.protocol, self.structure, ids, from_logits=self.from_logits,
-                              sizes=sizes)
+        states = batch_states(preds, gts, self.protocol, self.structure, ids, auto_ids=(self._seen, 1, 0),
+                              from_logits=self.from_logits, sizes=sizes)
         self._batches.append(states)
         self._seen += n
 

@@ -84,16 +84,22 @@ def levels(score: torch.Tensor, proto: Protocol) -> torch.Tensor:
     elif proto.levels == "round":
         lev = torch.round(score * 255).long()  # half to even, as np.rint
     else:
-        thresholds = torch.as_tensor(proto.thresholds, dtype=torch.float64, device=score.device)
+        thresholds = _on_device(tuple(proto.thresholds), str(score.device))
         lev = torch.searchsorted(thresholds, score.contiguous(), right=True) - 1
     # in range for every valid map; the clamp only keeps bad maps (reported later) from indexing out of bounds
     return lev.clamp_(0, proto.n_levels - 1)
 
 
 @lru_cache(maxsize=64)
-def _gt_table(threshold: float, strict: bool) -> np.ndarray:
-    """``binarize`` of every 8-bit mask value: the mask of value v is ``table[v]``."""
-    return binarize(np.arange(256, dtype=np.uint8), threshold, strict)
+def _on_device(thresholds: tuple[float, ...], device: str) -> torch.Tensor:
+    """The float64 thresholds on ``device``, copied once (a copy per batch would wait for the device)."""
+    return torch.as_tensor(thresholds, dtype=torch.float64, device=device)
+
+
+@lru_cache(maxsize=64)
+def _gt_table(threshold: float, strict: bool, device: str) -> torch.Tensor:
+    """``binarize`` of every 8-bit mask value, on ``device``: the mask of value v is ``table[v]``."""
+    return torch.as_tensor(binarize(np.arange(256, dtype=np.uint8), threshold, strict), device=device)
 
 
 def binarize_gt(gt: torch.Tensor, proto: Protocol) -> torch.Tensor:
@@ -101,8 +107,7 @@ def binarize_gt(gt: torch.Tensor, proto: Protocol) -> torch.Tensor:
     if gt.dtype == torch.bool:
         return gt
     if gt.dtype == torch.uint8:
-        table = torch.as_tensor(_gt_table(proto.gt_threshold, proto.gt_strict), device=gt.device)
-        return table[gt.long()]
+        return _gt_table(proto.gt_threshold, proto.gt_strict, str(gt.device))[gt.long()]
     unit = gt.double()
     return unit > proto.gt_threshold if proto.gt_strict else unit >= proto.gt_threshold
 

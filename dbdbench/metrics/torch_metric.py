@@ -62,11 +62,9 @@ class EvaluatorMetric(Metric):
     def update(self, preds, gts, sizes=None, ids=None) -> None:
         """Score a batch (see :meth:`TorchEvaluator.update <dbdbench.metrics.TorchEvaluator.update>`)."""
         n = len(preds) if isinstance(preds, (list, tuple)) else _batch_len(preds)
-        if ids is None:
-            rank, world = _rank_world(self.process_group)
-            ids = torch.arange(self._seen, self._seen + n) * world + rank
-        states = batch_states(preds, gts, self.protocol, self.structure, ids, from_logits=self.from_logits,
-                              sizes=sizes)
+        rank, world = _rank_world(self.process_group)
+        states = batch_states(preds, gts, self.protocol, self.structure, ids, auto_ids=(self._seen, world, rank),
+                              from_logits=self.from_logits, sizes=sizes)
         for key in STATE_KEYS:
             getattr(self, key).append(states[key])
         self._seen += n
