@@ -115,7 +115,8 @@ def bench(args) -> dict:
                                  identical=_identical(res, ref), vs_numpy=t_np / t))
                 if args.prcurve and protocol == args.protocols[0]:
                     run_prcurve(dev[:1], device)
-                    t_pr, _ = best_of(args.repeat, lambda d=dev, dv=device: run_prcurve(d, dv))
+                    repeat = 1 if device == "cpu" else args.repeat  # slow on the CPU; one run says enough
+                    t_pr, _ = best_of(repeat, lambda d=dev, dv=device: run_prcurve(d, dv))
                     rows.append(dict(protocol="-", dtype=dtype, impl="tm BinaryPrecisionRecallCurve(256)",
                                      device=device, seconds=t_pr, vs_numpy=t_np / t_pr))
     for row in rows:
