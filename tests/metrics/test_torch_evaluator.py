@@ -113,8 +113,8 @@ def _hifst_cuhk_te1(shared_data):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 def test_identical_on_hifst_cuhk_te1(shared_data, dtype):
-    """All protocols on 20 real maps of mixed sizes (all 100 in the slow test and on CUDA)."""
-    _check_real(shared_data, dtype, 20)
+    """All protocols on 12 real maps of mixed sizes (all 100 in the slow test and on CUDA)."""
+    _check_real(shared_data, dtype, 12)
 
 
 @pytest.mark.slow
