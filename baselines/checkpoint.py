@@ -2,9 +2,12 @@
 
 A checkpoint is a plain dict readable with ``torch.load(path, weights_only=True)`` (no pickled classes)::
 
-    {"format": "dbdbench.train", "version": 1, "method", "stage", "model_kwargs", "step", "iterations",
-     "model": state_dict, "optimizer": state_dict, "scaler": state_dict, "rng": {...}, "config": {...},
-     "recipe": {...}}
+    {"format": "dbdbench.train", "version": 1, "method", "stage", "model_kwargs", "pipeline": {...}, "step",
+     "iterations", "model": state_dict, "optimizer": state_dict, "scaler": state_dict, "rng": {...},
+     "config": {...}, "recipe": {...}}
+
+``pipeline`` is the test pipeline :mod:`baselines.predict` applies (:class:`baselines.pipeline.TestPipeline`:
+input size, decode/resize library, ImageNet mean and std, upsampling, 8-bit rule, polarity of the map).
 
 ``model`` holds the unwrapped module's keys (no ``module.`` prefix), so ``create_model(method,
 pretrained=path)`` and ``dbdbench predict --weights path`` read it directly. Writes are atomic (temporary

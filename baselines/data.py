@@ -47,6 +47,7 @@ from torch.utils.data import Dataset, DistributedSampler
 from dbdbench.datasets import DatasetSpec, get_dataset, index_folder
 from dbdbench.io import read_image, read_map
 from dbdbench.metrics.counts import to_unit
+from dbdbench.settings import BLUR, POLARITIES
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -62,12 +63,12 @@ def normalise_image(image: np.ndarray) -> torch.Tensor:
 
 def blur_mask(gt: np.ndarray, gt_white: str) -> np.ndarray:
     """The canonical blur mask in [0, 1] (1 = blurred) of a GT array whose white means ``gt_white``."""
-    if gt_white not in ("blur", "sharp"):
+    if gt_white not in POLARITIES:
         raise ValueError(f"GT polarity {gt_white!r} is unknown; the dataset must declare gt_white 'blur' or 'sharp'")
     if gt.dtype == np.bool_:
         gt = gt.astype(np.uint8) * 255
     unit = to_unit(gt)
-    return (unit if gt_white == "blur" else 1.0 - unit).astype(np.float32)
+    return (unit if gt_white == BLUR else 1.0 - unit).astype(np.float32)
 
 
 def resize_pair(image: np.ndarray, mask: np.ndarray, size: tuple[int, int]) -> Sample:
@@ -183,7 +184,7 @@ class BlurDataset(Dataset):
     def __init__(self, dataset: str | DatasetSpec, data_root: str | os.PathLike | None = None, input_size: int = 320,
                  augment: Sequence[str] = (), seed: int = 0) -> None:
         self.spec = dataset if isinstance(dataset, DatasetSpec) else get_dataset(dataset)
-        if self.spec.gt_white not in ("blur", "sharp"):
+        if self.spec.gt_white not in POLARITIES:
             raise ValueError(f"{self.spec.name}: GT polarity is {self.spec.gt_white!r}; set gt_white to 'blur' or "
                              "'sharp' (register the dataset from a TOML file) before training on it")
         if input_size < 8:

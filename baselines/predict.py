@@ -1,11 +1,13 @@
 """Run a baseline on a folder of photos and write one 8-bit PNG map per photo plus the folder's ``meta.json``.
 
-* Deep nets (``br2net``, ``defusionnet``, ``dffnet``, ``dpn``): batched inference on the GPU when present.
-  Each photo is resized to ``input_size`` x ``input_size`` (bilinear) and ImageNet-normalised; the P(blur) map
-  is resized back to the photo's size and written with ``pred_white="blur"``. Defaults follow the authors' test
-  code where it is known: D-DFFNet resizes to 320 and upsamples the map by **nearest** neighbour; BR²Net runs
-  at the photo's **native** resolution (``input_size=0``; photos of one size share a batch). DeFusionNet and
-  DPN use their training size and bilinear upsampling (their test code is not public).
+* Deep nets (``br2net``, ``defusionnet``, ``dffnet``, ``dpn``): batched inference on the GPU when present,
+  through a :class:`baselines.pipeline.TestPipeline` (decode, resize, normalise, forward, upsample, 8-bit
+  rule). An authors' checkpoint gets the authors' test pipeline (D-DFFNet: PIL decode, PIL anti-aliased
+  resize to 320, nearest upsampling; BR²Net: PIL decode at the photo's **native** size, ``floor(255 p)``); a
+  checkpoint of ``dbdbench train`` carries its own (the trainer's OpenCV decode and resize at its training
+  size). DeFusionNet and DPN, whose test code is not public, use the training pipeline. Every setting can be
+  overridden; ``meta.json`` records the pipeline used. Maps are P(blur) (``pred_white="blur"``) unless
+  ``pred_white="sharp"`` is asked for. Photos of one network-input size share a batch.
 * Hand-crafted methods (``hifst``, ``lbp``): the authors' maps are high = sharp, and they are written **as is**
   with ``pred_white="sharp"`` (so they stay byte-comparable with the authors' published maps; ``dbdbench
   evaluate`` flips them exactly from the meta file). ``jobs`` photos run in parallel (joblib processes).
@@ -28,20 +30,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
+from baselines.pipeline import (
+    TestPipeline,
+    default_pipeline,
+    load_photo,
+    network_input,
+    quantise,
+    resize_photo,
+    trained_pipeline,
+)
 from dbdbench import datasets as ds
 from dbdbench.io import read_image, read_maps_meta, write_map, write_maps_meta
 
 HANDCRAFTED = ("hifst", "lbp")
-#: method -> (input side, 0 = native resolution, None = the recipe's training size; upsampling of the map)
-NET_DEFAULTS: dict[str, tuple[int | None, str]] = {
-    "br2net": (0, "bilinear"),
-    "defusionnet": (None, "bilinear"),
-    "dffnet": (320, "nearest"),
-    "dpn": (None, "bilinear"),
-}
 
 
 @dataclass
@@ -53,11 +56,18 @@ class PredictReport:
     skipped: list[str] = field(default_factory=list)
 
 
+#: registered models that only train: a ``ddffnet`` checkpoint holds a ``dffnet`` student, predicted as such
+TRAINING_ONLY = ("ddffnet",)
+
+
 def list_methods() -> list[str]:
-    """Every method ``predict`` accepts: the hand-crafted ones, then the registered nets."""
+    """Every method ``predict`` accepts: the hand-crafted ones, then the registered nets that predict maps.
+
+    (``ddffnet`` is the stage-2 training model; its checkpoints hold a ``dffnet`` student, predicted as such.)
+    """
     from baselines.nets import list_models
 
-    return [*HANDCRAFTED, *list_models()]
+    return [*HANDCRAFTED, *(m for m in list_models() if m not in TRAINING_ONLY)]
 
 
 def canonical(method: str) -> str:
@@ -155,8 +165,9 @@ def predict_handcrafted(method: str, images: dict[str, Path], out: str | os.Path
 
 
 def load_net(method: str, weights: str | os.PathLike):
-    """The net of ``method`` with ``weights``: a trainer checkpoint (its model kwargs are used) or any file
-    ``create_model(method, pretrained=weights)`` reads (our state dicts, the authors' key names)."""
+    """``(model, pipeline)``: the net of ``method`` with ``weights`` and the test pipeline its checkpoint
+    carries (a ``dbdbench train`` checkpoint), or ``None`` for any other file ``create_model(method,
+    pretrained=weights)`` reads (our state dicts, the authors' checkpoints with their key names)."""
     import torch
 
     from baselines.checkpoint import is_train_checkpoint
@@ -164,11 +175,16 @@ def load_net(method: str, weights: str | os.PathLike):
 
     path = Path(weights)
     if not path.is_file():
-        raise FileNotFoundError(f"weights file {path} does not exist; pass the last.pt of `dbdbench train` or "
-                                "the authors' checkpoint")
+        raise FileNotFoundError(f"weights file {path} does not exist; pass --weights with the last.pt of "
+                                "`dbdbench train` or the authors' checkpoint (see docs/models/)")
     obj = torch.load(path, map_location="cpu", weights_only=True)
     if not is_train_checkpoint(obj):
-        return create_model(method, pretrained=path)
+        try:
+            return create_model(method, pretrained=path), None
+        except RuntimeError as exc:  # load_state_dict: missing/unexpected keys or shapes
+            text = str(exc)
+            raise ValueError(f"{path} does not fit the {method} net ({text[:300]}{' ...' if len(text) > 300 else ''}"
+                             f"); pass the --method this checkpoint was trained for") from None
     if obj["method"] != method:
         raise ValueError(f"{path} holds a {obj['method']!r} model, not {method!r}; pass --method {obj['method']}")
     stage = obj.get("stage", 1)
@@ -178,64 +194,85 @@ def load_net(method: str, weights: str | os.PathLike):
     if stage == 2:
         state = {k[len("student."):]: v for k, v in state.items() if k.startswith("student.")}
     model.load_state_dict(state, strict=True)
-    return model
+    return model, checkpoint_pipeline(obj, path, model.recipe.input_size)
 
 
-def _batches(images: dict[str, Path], size: int, batch_size: int) -> Iterator[list[tuple[str, np.ndarray, tuple]]]:
-    """Batches of ``(stem, network input image, original (H, W))``; native size (0) batches equal shapes only."""
+def checkpoint_pipeline(obj: dict, path: Path, recipe_size: int) -> TestPipeline:
+    """The pipeline stored in a trainer checkpoint; one without it gets the trainer's at the input size of
+    its stored recipe (else ``recipe_size``, the paper's)."""
+    if "pipeline" in obj:
+        try:
+            return TestPipeline.from_dict(dict(obj["pipeline"]))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: invalid stored test pipeline ({exc})") from None
+    size = obj["recipe"]["input_size"] if isinstance(obj.get("recipe"), dict) else recipe_size
+    return trained_pipeline(obj["method"], int(size))
+
+
+def _batches(images: dict[str, Path], pipe: TestPipeline,
+             batch_size: int) -> Iterator[list[tuple[str, np.ndarray, tuple]]]:
+    """Batches of ``(stem, network input (3, h, w), photo (H, W))``; native size (0) batches equal shapes only."""
     batch: list[tuple[str, np.ndarray, tuple]] = []
     for stem, path in images.items():
-        photo = read_image(path)
-        shape = photo.shape[:2]
-        net_in = photo if size == 0 else cv2.resize(photo, (size, size), interpolation=cv2.INTER_LINEAR)
+        photo = load_photo(path, pipe.library)
+        net_in = network_input(resize_photo(photo, pipe.input_size, pipe.library), pipe)
         if batch and (len(batch) == batch_size or batch[0][1].shape != net_in.shape):
             yield batch
             batch = []
-        batch.append((stem, net_in, shape))
+        batch.append((stem, net_in, photo.shape[:2]))
     if batch:
         yield batch
 
 
-def predict_net(method: str, images: dict[str, Path], out: str | os.PathLike, weights: str | os.PathLike, *,
-                batch_size: int = 8, device: str = "auto", input_size: int | None = None,
-                upsample: str | None = None, overwrite: bool = False, progress: bool = True) -> PredictReport:
-    """Write P(blur) maps (``pred_white="blur"``) of a trained net for every photo not done yet.
+def resolve_pipeline(method: str, stored: TestPipeline | None, training_size: int, **overrides: Any) -> TestPipeline:
+    """The checkpoint's pipeline, else the method's default (:func:`baselines.pipeline.default_pipeline`),
+    with the non-``None`` ``overrides`` (``input_size``, ``library``, ``upsample``, ``quantise``,
+    ``pred_white``) applied."""
+    base = stored if stored is not None else default_pipeline(method, training_size)
+    return base.override(**overrides)
 
-    ``input_size``: side of the square network input, 0 for native resolution, None for the method's default
-    (:data:`NET_DEFAULTS`); ``upsample``: ``"bilinear"`` or ``"nearest"`` back to the photo's size.
+
+def _device(device: str):
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def predict_net(method: str, images: dict[str, Path], out: str | os.PathLike, weights: str | os.PathLike, *,
+                batch_size: int = 8, device: str = "auto", overwrite: bool = False, progress: bool = True,
+                **overrides: Any) -> PredictReport:
+    """Write the maps of a net through its test pipeline (module docstring) for every photo not done yet.
+
+    ``overrides``: ``input_size`` (0 = native), ``library`` (``"pil"``/``"opencv"``), ``upsample``
+    (``"nearest"``/``"bilinear"``), ``quantise`` (``"round"``/``"floor"``), ``pred_white``
+    (``"blur"``/``"sharp"``); ``None`` keeps the checkpoint's or the method's setting.
     """
     import torch
     import torch.nn.functional as F
-
-    from baselines.data import normalise_image
 
     method = canonical(method)
     if method in HANDCRAFTED:
         raise ValueError(f"{method!r} is hand-crafted; use predict_handcrafted")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    model = load_net(method, weights)
-    default_size, default_up = NET_DEFAULTS[method]
-    size = input_size if input_size is not None else (default_size if default_size is not None
-                                                      else model.recipe.input_size)
-    upsample = upsample or default_up
-    if upsample not in ("bilinear", "nearest"):
-        raise ValueError(f"upsample must be 'bilinear' or 'nearest', got {upsample!r}")
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                       ("cpu" if device == "auto" else device))
+    model, stored = load_net(method, weights)
+    pipe = resolve_pipeline(method, stored, model.recipe.input_size, **overrides)
+    dev = _device(device)
     model.eval().to(dev)
-    out = prepare_output(out, method, "blur", overwrite, weights=Path(weights).name, input_size=size,
-                         upsample=upsample)
+    out = prepare_output(out, method, pipe.pred_white, overwrite, weights=Path(weights).name,
+                         pipeline=pipe.to_dict())
     todo, skipped = split_pending(images, out, overwrite)
     report = PredictReport(out, skipped=skipped)
+    mode = {"mode": "bilinear", "align_corners": False} if pipe.upsample == "bilinear" else {"mode": "nearest"}
     with _progress(len(todo), progress, method) as bar, torch.inference_mode():
-        for batch in _batches(todo, size, batch_size):
-            x = torch.stack([normalise_image(img) for _, img, _ in batch]).to(dev)
+        for batch in _batches(todo, pipe, batch_size):
+            x = torch.from_numpy(np.stack([net_in for _, net_in, _ in batch])).to(dev)
             prob = model(x).float()
             for (stem, _, shape), p in zip(batch, prob, strict=True):
-                mode = {"mode": "bilinear", "align_corners": False} if upsample == "bilinear" else {"mode": "nearest"}
                 full = p[None] if tuple(p.shape[-2:]) == shape else F.interpolate(p[None], size=shape, **mode)
-                write_map(out / f"{stem}.png", full[0, 0].clamp(0, 1).cpu().numpy())
+                write_map(out / f"{stem}.png", quantise(full[0, 0].cpu().numpy(), pipe) / 255.0)
                 report.written.append(stem)
             bar.update(len(batch))
     return report

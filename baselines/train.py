@@ -46,6 +46,7 @@ from baselines.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
 from baselines.data import BlurDataset, EpochSampler, check_augment, pair_images
 from baselines.nets import create_model
 from baselines.nets.recipe import TrainRecipe
+from baselines.pipeline import trained_pipeline
 from baselines.runtime import Runtime, seed_everything, setup_runtime, sync_buffers
 from dbdbench import datasets
 from dbdbench.datasets import get_dataset
@@ -176,13 +177,29 @@ def set_lr(optimizer: torch.optim.Optimizer, step: int, recipe: TrainRecipe) -> 
 def build_model(cfg: TrainConfig) -> nn.Module:
     """``create_model`` with the stage-2 (D-DFFNet distillation) arguments when ``cfg.stage == 2``."""
     kwargs = dict(cfg.model_kwargs)
+    _check_weight_files(cfg)
     if cfg.stage == 2:
         if canonical_method(cfg.method) != "dffnet":
             raise ValueError(f"--stage 2 is D-DFFNet's distillation and needs --method dffnet, got {cfg.method!r}")
-        kwargs.update(stage=2, teacher_weights=cfg.teacher, depth_weights=cfg.depth_weights)
-    elif cfg.stage != 1:
+        if not kwargs.get("allow_random_teachers") and (cfg.teacher is None or cfg.depth_weights is None):
+            raise ValueError("--stage 2 needs --teacher (the stage-1 DFFNet last.pt, or the authors' DFFNet.pth) "
+                             "and --depth-weights (MiDaS v2.1 midas_v21-f6b98070.pt)")
+        kwargs.update(teacher_weights=cfg.teacher, depth_weights=cfg.depth_weights)
+        return create_model("ddffnet", pretrained=cfg.pretrained, **kwargs)
+    if cfg.stage != 1:
         raise ValueError(f"stage must be 1 or 2, got {cfg.stage}")
     return create_model(cfg.method, pretrained=cfg.pretrained, **kwargs)
+
+
+def _check_weight_files(cfg: TrainConfig) -> None:
+    """Name the command-line option of a weights file that does not exist, before any model is built."""
+    files = {"--pretrained": cfg.pretrained if not isinstance(cfg.pretrained, bool) else None,
+             "--teacher": cfg.teacher, "--depth-weights": cfg.depth_weights}
+    for option, value in files.items():
+        if value not in (None, "") and not Path(value).is_file():
+            hint = " ('imagenet' downloads the trunk, 'none' starts from random weights)" if option == "--pretrained" \
+                else ""
+            raise FileNotFoundError(f"{option} {value}: no such file; pass an existing weights file{hint}")
 
 
 def compute_loss(model: nn.Module, outputs: list[torch.Tensor], target: torch.Tensor, step: int) -> torch.Tensor:
@@ -244,7 +261,9 @@ def _restore(path: Path, cfg: TrainConfig, model: nn.Module, optimizer, scaler) 
 
 def _payload(cfg: TrainConfig, recipe: TrainRecipe, model: nn.Module, optimizer, scaler, step: int) -> dict:
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}
-    return {"method": canonical_method(cfg.method), "stage": cfg.stage, "model_kwargs": dict(cfg.model_kwargs),
+    method = canonical_method(cfg.method)
+    return {"method": method, "stage": cfg.stage, "model_kwargs": dict(cfg.model_kwargs),
+            "pipeline": trained_pipeline(method, recipe.input_size).to_dict(),
             "step": step, "iterations": recipe.iterations, "model": model.state_dict(),
             "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(), "config": config,
             "recipe": asdict(recipe)}
@@ -389,6 +408,8 @@ def _progress(enabled: bool, start: int, end: int, name: str):
 
 
 if __name__ == "__main__":  # python -m baselines.train / torchrun -m baselines.train: the `dbdbench train` options
-    from dbdbench.cli.train import train as _cli
+    import sys
 
-    _cli()
+    from dbdbench.cli import main as _cli  # finds `train` through the plug-in registry, so no import cycle
+
+    _cli(["train", *sys.argv[1:]])

@@ -137,9 +137,10 @@ def digest_list(spec: DatasetSpec, data_root: str | os.PathLike | None = None, p
     for stem, path in tqdm(files.items(), desc=f"digest {spec.name}", disable=not progress, leave=False):
         arr = read_map(path, luminance=True)
         d = mask_digests(arr)
-        if d.white is None:
+        digest = d.blur(spec.gt_white)
+        if digest is None:
             raise ValueError(f"{path}: not a black-and-white mask, so it cannot be pinned")
-        pins.append(Pin(stem, d.shape, d.blur(spec.gt_white)))
+        pins.append(Pin(stem, d.shape, digest))
     header = (
         f"{spec.name}: digests of {len(pins)} GT masks, one a line: stem WIDTHxHEIGHT digest\n"
         "digest: BLAKE2b (8 bytes) of height, width and the bit-packed blur mask (True = blurred);\n"

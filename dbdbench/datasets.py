@@ -1,27 +1,32 @@
 """The registry of defocus-blur-detection datasets: layout, size, GT polarity, citation, download page.
 
-Each :class:`DatasetSpec` describes one dataset or split as distributed. Data roots come from
-``--data-root``, then the ``DBDBENCH_DATA`` environment variable, then ``~/.cache/dbdbench/data``; under a
-root each dataset keeps its original download layout (``docs/datasets.md``). Splits of CUHK are the CUHK
-folder plus a list of stems shipped with the package. Users register their own datasets from a small
-TOML file (:func:`register_from_toml`).
+Each :class:`DatasetSpec` describes one dataset or split as distributed. Functions take the data root as
+an argument (``None``: ``~/.cache/dbdbench/data``); the command line fills it from ``--data-root`` or the
+``DBDBENCH_DATA`` environment variable. Under a root each dataset keeps its original download layout
+(``docs/datasets.md``). Splits of CUHK are the CUHK folder plus a list of stems shipped with the package.
+Users register their own datasets from a small TOML file (:func:`register_from_toml`; the command line
+registers the files named in ``DBDBENCH_DATASETS``).
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import tomllib
 
 from dbdbench.digests import read_digests
+from dbdbench.settings import DECLARED_POLARITIES, DeclaredPolarity, check_literals
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-POLARITIES = ("blur", "sharp", "unknown")
+#: what white may mean in a dataset's GT files (kept under this name for callers of ``datasets.POLARITIES``)
+POLARITIES = DECLARED_POLARITIES
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,7 @@ class DatasetSpec:
     gt_dir: str = "gt"
     n_images: int | None = None
     resolution: str = ""
-    gt_white: str = "unknown"
+    gt_white: DeclaredPolarity = "unknown"
     split: str | None = None
     stem_pattern: str = ".*"
     exclude_split: str | None = None
@@ -80,6 +85,23 @@ class DatasetSpec:
     url: str = ""
     notes: str = ""
     extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        owner = f"dataset {self.name!r}"
+        for key in ("name", "display_name", "folder"):
+            if not isinstance(getattr(self, key), str) or not getattr(self, key):
+                raise ValueError(f"{owner}: {key} must be a non-empty string, got {getattr(self, key)!r}")
+        check_literals(self, owner)
+        if self.n_images is not None and (isinstance(self.n_images, bool) or not isinstance(self.n_images, int)
+                                          or self.n_images < 1):
+            raise ValueError(f"{owner}: n_images={self.n_images!r} is not valid; valid: a positive integer or None")
+        try:
+            re.compile(self.stem_pattern)
+        except re.error as exc:
+            msg = f"{owner}: stem_pattern={self.stem_pattern!r} is not a regular expression: {exc}"
+            raise ValueError(msg) from None
+        if self.builder is not None and ":" not in self.builder:
+            raise ValueError(f"{owner}: builder={self.builder!r} is not valid; valid: 'module:function'")
 
     def root(self, data_root: str | os.PathLike | None = None) -> Path:
         """The dataset folder under the resolved data root."""
@@ -152,7 +174,7 @@ def index_folder(folder: Path) -> dict[str, Path]:
 
 @cache
 def _split_cache(name: str) -> tuple[str, ...]:
-    text = resources.files("dbdbench").joinpath("data", "splits", f"{name}.txt").read_text(encoding="utf-8")
+    text = (resources.files("dbdbench") / "data" / "splits" / f"{name}.txt").read_text(encoding="utf-8")
     return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
@@ -165,12 +187,9 @@ def read_split(name: str) -> list[str]:
 
 
 def resolve_data_root(data_root: str | os.PathLike | None = None) -> Path:
-    """``data_root``, else ``$DBDBENCH_DATA``, else ``~/.cache/dbdbench/data``."""
-    if data_root is not None:
+    """``data_root``, else ``~/.cache/dbdbench/data`` (the command line passes ``--data-root``/``$DBDBENCH_DATA``)."""
+    if data_root is not None and str(data_root):
         return Path(data_root).expanduser()
-    env = os.environ.get("DBDBENCH_DATA")
-    if env:
-        return Path(env).expanduser()
     return Path.home() / ".cache" / "dbdbench" / "data"
 
 
@@ -192,7 +211,7 @@ _DPN = """@article{zhai2020blur,
   title={Blur Detection via Deep Pyramid Network with Recurrent Distinction Enhanced Modules},
   journal={Neurocomputing}, year={2020}}"""
 _CUHK_URL = "http://www.cse.cuhk.edu.hk/leojia/projects/dblurdetect/dataset.html"
-_CUHK = dict(
+_CUHK: dict[str, Any] = dict(
     folder="CUHK", resolution="640x427 (varies)", gt_white="blur", digests="CUHK", citation=_SHI, url=_CUHK_URL
 )
 _DUT_URL = "https://github.com/wdzhao123/DENets (links to DUT-DBD)"
@@ -325,9 +344,13 @@ DATASETS: dict[str, DatasetSpec] = {s.name: s for s in _SPECS}
 _USER_LOADED: set[str] = set()
 
 
-def _load_user_datasets() -> None:
-    """Register the TOML files named in ``$DBDBENCH_DATASETS`` (separated by the OS path separator), once."""
-    for path in filter(None, os.environ.get("DBDBENCH_DATASETS", "").split(os.pathsep)):
+def register_toml_files(paths: Iterable[str | os.PathLike]) -> None:
+    """Register the datasets of each TOML file (:func:`register_from_toml`), each file once; empty names skip.
+
+    The command line calls this with the files named in ``$DBDBENCH_DATASETS`` (separated by the OS path
+    separator).
+    """
+    for path in (str(p) for p in paths if str(p)):
         if path not in _USER_LOADED:
             _USER_LOADED.add(path)
             register_from_toml(path)
@@ -340,14 +363,12 @@ def _listed_like(name: str) -> list[str]:
 
 
 def list_datasets() -> list[str]:
-    """Registered dataset names, in registry order (user datasets from ``$DBDBENCH_DATASETS`` last)."""
-    _load_user_datasets()
+    """Registered dataset names, in registry order (user datasets last)."""
     return list(DATASETS)
 
 
 def get_dataset(name: str) -> DatasetSpec:
     """Look up a dataset (case-insensitive), with an error that lists the valid names."""
-    _load_user_datasets()
     if name in DATASETS:
         return DATASETS[name]
     for key, spec in DATASETS.items():
@@ -360,8 +381,6 @@ def register(spec: DatasetSpec, *, overwrite: bool = False) -> DatasetSpec:
     """Add a dataset to the registry (an existing name needs ``overwrite=True``)."""
     if spec.name in DATASETS and not overwrite:
         raise ValueError(f"dataset {spec.name!r} is already registered; pass overwrite=True to replace it")
-    if spec.gt_white not in POLARITIES:
-        raise ValueError(f"{spec.name}: gt_white must be one of {POLARITIES}, got {spec.gt_white!r}")
     if spec.digests is not None:
         read_digests(spec.digests)  # a missing or malformed list is an error now, not at the first evaluation
     DATASETS[spec.name] = spec

@@ -15,6 +15,7 @@ import numpy as np
 from dbdbench.datasets import get_dataset, index_folder
 from dbdbench.evaluate import evaluate_folder
 from dbdbench.io import read_image, write_map, write_maps_meta
+from dbdbench.plugins import get_method
 from dbdbench.results import Result
 
 DEMO_METHODS = ("laplacian", "hifst", "lbp")
@@ -87,9 +88,7 @@ def run_demo(
         elif method == "laplacian":
             _predict_laplacian(images, folder)
         else:
-            from baselines.predict import predict_handcrafted
-
-            predict_handcrafted(method, images, folder, jobs=jobs, progress=progress)
+            get_method(method)(images, folder, jobs=jobs, progress=progress)
         res = evaluate_folder(folder, spec, protocol, data_root=data_root, method=method, jobs=1)
         res.to_json(out / "results" / f"{method}.json")
         results.append(res)
@@ -109,7 +108,7 @@ def write_figures(results: list[Result], out_dir: str | os.PathLike) -> list[Pat
     from dbdbench.report.plots import method_styles, plot_curves
 
     folder = Path(out_dir) / "figures"
-    styles = method_styles(r.method for r in results)
+    styles = method_styles(r.method or "" for r in results)
     written = []
     for name, curve in (("curves", ("pr", "fmeasure")), ("roc", "roc")):
         paths = [folder / f"{name}.png", folder / f"{name}.pdf"]

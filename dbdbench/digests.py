@@ -119,8 +119,8 @@ def read_digests(name: str) -> dict[str, Pin]:
             raise FileNotFoundError(f"digest list {path} not found (write one with `dbdbench datasets digest NAME`)")
         return parse_digests(path.read_text(encoding="utf-8"), str(path))
     try:
-        text = resources.files("dbdbench").joinpath("data", "digests", f"{name}.txt").read_text(encoding="utf-8")
+        text = (resources.files("dbdbench") / "data" / "digests" / f"{name}.txt").read_text(encoding="utf-8")
     except FileNotFoundError:
-        shipped = sorted(p.name[:-4] for p in resources.files("dbdbench").joinpath("data", "digests").iterdir())
+        shipped = sorted(p.name[:-4] for p in (resources.files("dbdbench") / "data" / "digests").iterdir())
         raise KeyError(f"no digest list named {name!r} ships with dbdbench; valid: {', '.join(shipped)}") from None
     return parse_digests(text, f"dbdbench/data/digests/{name}.txt")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +26,7 @@ from dbdbench.metrics.image import ImageRecord, score_image
 from dbdbench.metrics.protocols import Protocol
 from dbdbench.results import Result
 from dbdbench.sanity import Checks, Finding, MapFacts, fit_to_gt, inspect_map, review_maps, review_pairing, settle
+from dbdbench.settings import SHARP
 
 
 class EvaluationError(ValueError):
@@ -103,7 +104,7 @@ def _score_loaded(job: _Job, pred, gt, facts: MapFacts, proto: Protocol, structu
 
 
 def _score_chunk(jobs: Sequence[_Job], proto: Protocol, structure: frozenset) -> list[tuple[ImageRecord, MapFacts]]:
-    return [_score_loaded(job, *loaded, proto, structure) for job, loaded in _prefetched(jobs)]
+    return [_score_loaded(job, pred, gt, facts, proto, structure) for job, (pred, gt, facts) in _prefetched(jobs)]
 
 
 def sha256_file(path: Path) -> str:
@@ -143,7 +144,7 @@ def plan_jobs(
     findings = review_pairing(str(pred_dir), len(gt_files), pairing.missing, extra, list(gt_files),
                               allow_missing=allow_missing, checks=checks)  # fmt: skip
     jobs = [
-        _Job(stem, pairing.pairs.get(stem), gt, pred_white == "sharp", spec.gt_white == "sharp", resize, luminance,
+        _Job(stem, pairing.pairs.get(stem), gt, pred_white == SHARP, spec.gt_white == SHARP, resize, luminance,
              checks)  # fmt: skip
         for stem, gt in gt_files.items()
     ]
@@ -282,3 +283,46 @@ def evaluate_folder(
     scoring = result.meta.get("warnings", [])[len(warnings_found) :]  # the protocol's own (Evaluator.compute)
     settle([Finding(w["code"], "warning", w["message"], tuple(w["files"])) for w in scoring], checks)
     return result
+
+
+def evaluate_protocols(
+    pred_dirs: Mapping[str, str | os.PathLike],
+    dataset: str,
+    pred_white: str | Mapping[str, str] | None = None,
+    protocols: Sequence[str] | None = None,
+    data_root: str | os.PathLike | None = None,
+) -> list[Result]:
+    """Score every method's folder on ``dataset`` under every protocol (the input of a sensitivity report).
+
+    Parameters
+    ----------
+    pred_dirs : mapping
+        Method name -> folder of its predicted maps; results are named by the mapping's keys.
+    dataset : str
+        Registered dataset name.
+    pred_white : {"blur", "sharp"} or mapping method -> polarity, optional
+        What white means in each method's maps; a method not given here must declare it in its folder's
+        ``meta.json`` (the rule of :func:`dbdbench.io.resolve_pred_white`, as for ``evaluate``).
+    protocols : sequence of str, optional
+        Default: all of :func:`dbdbench.metrics.list_protocols`; at least two.
+    data_root : path, optional
+        Passed to :func:`evaluate_folder`.
+
+    Returns
+    -------
+    list of Result
+        One per (method, protocol), for :func:`dbdbench.report.sensitivity_from_results`.
+    """
+    from dbdbench.metrics import list_protocols
+
+    protocols = list(protocols) if protocols is not None else list_protocols()
+    if len(protocols) < 2:
+        raise ValueError(f"Need at least two protocols to compare, got {protocols}")
+    results = []
+    for method, folder in pred_dirs.items():
+        white = pred_white if isinstance(pred_white, str) or pred_white is None else pred_white.get(method)
+        for protocol in protocols:
+            result = evaluate_folder(Path(folder), dataset, protocol=protocol, pred_white=white, data_root=data_root)
+            result.method = method
+            results.append(result)
+    return results

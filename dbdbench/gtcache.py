@@ -62,7 +62,7 @@ _CRC_AT = struct.calcsize("<5sIIHBQ")
 def _encode(arr: np.ndarray) -> bytes:
     full = int(np.iinfo(arr.dtype).max)
     digests = mask_digests(arr)
-    if digests.white is not None:  # a binary mask: 1 bit per pixel
+    if digests.white is not None and digests.black is not None:  # a binary mask: 1 bit per pixel
         payload = np.packbits(arr == full).tobytes()
         white, black = bytes.fromhex(digests.white), bytes.fromhex(digests.black)
     else:

@@ -92,7 +92,7 @@ def _inverted(spec: DatasetSpec, stems: list[str], n: int, folder: Path, checks:
         f"{spec.name}: {len(stems)} of {n} GT masks in {folder} are the registry's masks with black and white "
         f"swapped: this looks like {copy} (white = {_WHITE_WORDS[other]})"
     )
-    source = spec.name if Path(spec.digests).suffix == ".txt" else spec.digests  # a user's list: its dataset
+    source = spec.name if Path(spec.digests or "").suffix == ".txt" else spec.digests  # a user's list: its dataset
     fix = (
         f"Place the original {source} GT (white = {_WHITE_WORDS[spec.gt_white]}) under "
         f"<data-root>/{spec.folder}/{spec.gt_dir}/ ({spec.url or 'see docs/datasets.md'}), or register this copy as "

@@ -17,13 +17,13 @@ import numpy as np
 
 from dbdbench.datasets import IMAGE_EXTS
 from dbdbench.results import atomic_write_text
+from dbdbench.settings import POLARITIES
 
 MAP_EXTS = (*IMAGE_EXTS, ".npy")
 #: suffixes that prediction files commonly add to the image stem (matched case-insensitively)
 DEFAULT_SUFFIXES = ("_pred", "_prediction", "_HiFSTBlurMap", "_blurmap", "_blur_map", "_map", "_mask", "_out")
 MAPS_META = "meta.json"
 #: what white can mean in a map or mask file
-POLARITIES = ("blur", "sharp")
 MAPS_SCHEMA = "dbdbench.maps"
 MAX_PIXELS = 100_000_000  # refuse absurd images (decompression bombs) before decoding
 
@@ -185,7 +185,7 @@ def resize_to(arr: np.ndarray, shape: tuple[int, int], mode: str) -> np.ndarray:
 
 def write_maps_meta(folder: str | os.PathLike, *, pred_white: str, method: str, **extra) -> Path:
     """Declare what white means in a folder of maps (``meta.json``: ``pred_white`` = blur | sharp)."""
-    if pred_white not in ("blur", "sharp"):
+    if pred_white not in POLARITIES:
         raise ValueError(f"pred_white must be 'blur' or 'sharp', got {pred_white!r}")
     path = Path(folder) / MAPS_META
     data = {"schema": MAPS_SCHEMA, "schema_version": 1, "method": method, "pred_white": pred_white, **extra}
@@ -204,7 +204,7 @@ def read_maps_meta(folder: str | os.PathLike) -> dict | None:
         raise ValueError(f"{path}: unreadable maps meta file ({exc})") from None
     if not isinstance(data, dict) or data.get("schema") != MAPS_SCHEMA:
         return None
-    if data.get("pred_white") not in ("blur", "sharp"):
+    if data.get("pred_white") not in POLARITIES:
         raise ValueError(f"{path}: pred_white must be 'blur' or 'sharp', got {data.get('pred_white')!r}")
     return data
 

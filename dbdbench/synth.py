@@ -178,9 +178,9 @@ def make_mask(rng: np.random.Generator, size: int, blur_fraction: tuple[float, f
     k = int(np.clip(round(rng.uniform(lo, hi) * n), np.ceil(lo * n), np.floor(hi * n)))
     # ties are measure-zero for a continuous field; argsort ranks make the count exact regardless
     order = np.argsort(f, axis=None, kind="stable")
-    mask = np.zeros(n, dtype=bool)
-    mask[order[n - k :]] = True
-    mask = mask.reshape(size, size)
+    flat = np.zeros(n, dtype=bool)
+    flat[order[n - k :]] = True
+    mask = flat.reshape(size, size)
     cleaned = absorb_specks(mask, min_area=max(4, (size // 20) ** 2))
     return cleaned if lo <= cleaned.mean() <= hi else mask
 
@@ -357,7 +357,7 @@ def _library_versions() -> dict[str, str]:
     """Versions that affect the bytes (decoded photos, resampling, filtering, PNG encoding)."""
     import skimage
 
-    return {"numpy": np.__version__, "opencv": cv2.__version__, "scikit-image": skimage.__version__}
+    return {"numpy": np.__version__, "opencv": cv2.__version__, "scikit-image": skimage.__version__}  # type: ignore[attr-defined]
 
 
 def _check_target(out: Path, overwrite: bool) -> None:

@@ -248,12 +248,16 @@ def test_dask_backend_gives_identical_results(tiny):
     pytest.importorskip("distributed")
     from distributed import Client, LocalCluster
 
+    from dbdbench.datasets import register_from_toml
     from dbdbench.evaluate import evaluate_folder
 
-    local = evaluate_folder(tiny["preds"], "TINY", pred_white="blur", hashes=False)
+    # the library reads no environment variables: the dataset file and the data root are passed explicitly
+    register_from_toml(tiny["tmp"] / "datasets.toml")
+    kw = {"pred_white": "blur", "hashes": False, "data_root": tiny["root"]}
+    local = evaluate_folder(tiny["preds"], "TINY", **kw)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         with Client(cluster):
-            remote = evaluate_folder(tiny["preds"], "TINY", pred_white="blur", hashes=False, backend="dask", jobs=2)
+            remote = evaluate_folder(tiny["preds"], "TINY", **kw, backend="dask", jobs=2)
     assert remote.scores == local.scores and remote.per_image == local.per_image
 
 

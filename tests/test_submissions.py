@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from dbdbench import _submission_checks as checks
 from dbdbench.cli import main
-from dbdbench.submissions import MAX_FILE_BYTES, check_tree, load_submissions
+from dbdbench.submissions import MAX_FILE_BYTES, check_tree, checks, load_submissions, rescore
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "submissions"
@@ -282,16 +281,16 @@ def _rescored_entry(root: Path) -> Path:
 def test_reproduction_compares_scores_and_notes_absent_maps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _rescored_entry(tmp_path / "subs")
     assert check_tree(tmp_path / "subs") == []
-    problems, notes = checks.check_reproduction(tmp_path / "subs", tmp_path / "maps")
+    problems, notes = rescore.check_reproduction(tmp_path / "subs", tmp_path / "maps")
     assert problems == [] and "not reproduced" in notes[0]
     (tmp_path / "maps" / "toy_maps").mkdir(parents=True)
     fresh = {"scores": {"mae": 0.25, "bin_f": 0.75 + 2e-9, "bin_iou": 0.5, "bin_iou_pooled": 0.625},
              "meta": {"files_sha256": {"a.png": "0" * 64}}}
-    monkeypatch.setattr(checks, "_rescore", lambda *a, **k: fresh)
-    problems, notes = checks.check_reproduction(tmp_path / "subs", tmp_path / "maps")
+    monkeypatch.setattr(rescore, "_rescore", lambda *a, **k: fresh)
+    problems, notes = rescore.check_reproduction(tmp_path / "subs", tmp_path / "maps")
     assert notes == [] and len(problems) == 1 and "bin_f" in problems[0].message
     fresh["scores"]["bin_f"] = 0.75 + 5e-10
-    assert checks.check_reproduction(tmp_path / "subs", tmp_path / "maps")[0] == []
+    assert rescore.check_reproduction(tmp_path / "subs", tmp_path / "maps")[0] == []
 
 
 # ------------------------------------------------------------------------------- seeds equal the papers

@@ -2,7 +2,7 @@
 
 >>> from baselines.nets import create_model, list_models
 >>> list_models()
-['br2net', 'defusionnet', 'dffnet', 'dpn']
+['br2net', 'ddffnet', 'defusionnet', 'dffnet', 'dpn']
 
 ``create_model(name, pretrained=False, **kw)`` returns an ``nn.Module``. Contract shared by every net:
 
@@ -23,6 +23,7 @@ from typing import Any
 #: model name -> (module, factory); modules are imported on demand so that listing models is cheap.
 _MODELS: dict[str, tuple[str, str]] = {
     "br2net": ("baselines.nets.br2net", "br2net"),
+    "ddffnet": ("baselines.nets.ddffnet", "ddffnet_distiller"),  # D-DFFNet stage 2: distils into a DFFNet
     "defusionnet": ("baselines.nets.defusionnet", "defusionnet"),
     "dffnet": ("baselines.nets.dffnet", "dffnet"),
     "dpn": ("baselines.nets.dpn", "dpn"),

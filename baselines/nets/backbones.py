@@ -86,12 +86,23 @@ def _hub_reachable(host: str = "huggingface.co") -> bool:
     return True
 
 
-def _download_error(name: str, spec: BackboneSpec, cause: object) -> RuntimeError:
+class WeightsUnavailableError(RuntimeError):
+    """ImageNet weights asked for with ``pretrained=True`` cannot be downloaded (offline machine, hub down)."""
+
+
+def offline_advice(weights: str, url_or_tag: str) -> str:
+    """What to pass instead of a download, for the command line and for Python."""
+    return (f"On a machine with internet save {weights} ({url_or_tag}) as a file, then pass it: "
+            f"`dbdbench train --pretrained FILE` (Python: pretrained='path/to/FILE'); or train from random "
+            f"weights with `--pretrained none` (Python: pretrained=False).")
+
+
+def _download_error(name: str, spec: BackboneSpec, cause: object) -> WeightsUnavailableError:
     tag = f"{spec.timm_name}.{spec.weights_tag}"
-    return RuntimeError(
+    saved = f"the state_dict() of timm.create_model('{tag}', pretrained=True)"
+    return WeightsUnavailableError(
         f"Cannot download the ImageNet weights of backbone {name!r} (timm '{tag}' from the Hugging Face hub): "
-        f"{cause}. On a machine with internet run `timm.create_model('{tag}', pretrained=True)` and save its "
-        "state_dict(), then pass that file as pretrained='path/to/file.pth' (or use pretrained=False)."
+        f"{cause}. " + offline_advice(saved, f"timm '{tag}'")
     )
 
 

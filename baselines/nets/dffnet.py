@@ -200,20 +200,13 @@ def load_dffnet_checkpoint(model: DFFNet, path: str | Path) -> None:
     model.load_state_dict(state, strict=True)
 
 
-def dffnet(pretrained: bool | str | Path = False, stage: int = 1, **kwargs: Any) -> nn.Module:
-    """Factory for the registry.
+def dffnet(pretrained: bool | str | Path = False, **kwargs: Any) -> nn.Module:
+    """Factory for the registry: :class:`DFFNet`.
 
-    ``stage=1`` (default): :class:`DFFNet`; ``pretrained`` is ``False``, ``True`` (ImageNet ResNeSt-101) or a
-    path to a full checkpoint (ours, a distiller's or the authors'). ``stage=2``: the D-DFFNet distiller,
-    :func:`baselines.nets.ddffnet.ddffnet_distiller` (``pretrained`` then initialises the student trunk, as the
-    authors' stage 2 does; extra keyword arguments go there).
+    ``pretrained`` is ``False``, ``True`` (ImageNet ResNeSt-101) or a path to a full checkpoint (ours, a
+    distiller's or the authors'). The D-DFFNet stage-2 distiller is its own registered model, ``ddffnet``
+    (:func:`baselines.nets.ddffnet.ddffnet_distiller`).
     """
-    if stage == 2:
-        from baselines.nets.ddffnet import ddffnet_distiller
-
-        return ddffnet_distiller(pretrained=pretrained, **kwargs)
-    if stage != 1:
-        raise ValueError(f"stage must be 1 (DFFNet) or 2 (D-DFFNet distillation), got {stage!r}")
     if isinstance(pretrained, (str, Path)):
         model = DFFNet(pretrained=False, **kwargs)
         load_dffnet_checkpoint(model, pretrained)

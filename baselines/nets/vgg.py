@@ -23,6 +23,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from baselines.nets.backbones import WeightsUnavailableError, offline_advice
+
 #: Output channels of the convs of each VGG16 stage (configuration "D").
 VGG16_STAGES: tuple[tuple[int, ...], ...] = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 #: Tap name -> (index in ``features`` of the module whose output is the tap, channels, stride).
@@ -152,10 +154,9 @@ def vgg16_imagenet_state_dict() -> dict[str, torch.Tensor]:
     try:
         return VGG16_Weights.IMAGENET1K_V1.get_state_dict(progress=True)
     except (OSError, RuntimeError, ValueError) as err:
-        raise RuntimeError(
-            f"Could not download the ImageNet VGG16 weights from {_WEIGHTS_URL} ({err}). On a machine without "
-            "internet, fetch that file elsewhere and pass its path: "
-            "create_model(name, pretrained='vgg16-397923af.pth')."
+        raise WeightsUnavailableError(
+            f"Could not download the ImageNet VGG16 weights from {_WEIGHTS_URL} ({err}). "
+            + offline_advice("vgg16-397923af.pth", _WEIGHTS_URL)
         ) from err
 
 

@@ -1,17 +1,22 @@
 """The ``dbdbench`` command line: a click group whose commands live in one module each.
 
 Commands are imported lazily so that ``dbdbench --help`` stays fast and never imports torch; each command
-module is a thin layer over the library.
+module is a thin layer over the library. Packages that extend dbdbench add commands through the
+``dbdbench.commands`` entry point (:mod:`dbdbench.plugins`); ``baselines`` adds ``predict`` and ``train``.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 
 import click
 
 from dbdbench import __version__
+from dbdbench.cli._common import INPUT_ERRORS, fail_on
+from dbdbench.datasets import register_toml_files
+from dbdbench.plugins import COMMANDS_GROUP, registered
 
 #: command name -> (module, attribute, one-line help shown in ``dbdbench --help``)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -26,8 +31,6 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "leaderboard": ("dbdbench.cli.leaderboard", "leaderboard", "Regenerate reports/ from submissions/."),
     "sensitivity": ("dbdbench.cli.report", "sensitivity", "Score the same maps under every protocol."),
     "check": ("dbdbench.cli.check", "check", "Validate submissions (schema, safety, reproducibility)."),
-    "predict": ("dbdbench.cli.predict", "predict", "Run a baseline method on images and write blur maps."),
-    "train": ("dbdbench.cli.train", "train", "Train a deep baseline on a registered dataset."),
 }
 
 
@@ -39,20 +42,32 @@ def _available(name: str) -> bool:
         return False
 
 
+def _plugin_help(command: click.Command) -> str:
+    return command.short_help or command.get_short_help_str(limit=80)
+
+
 class LazyGroup(click.Group):
-    """A click group that imports a command's module only when that command runs."""
+    """A click group that imports a command's module only when that command runs (plug-ins when listed)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(n for n in COMMANDS if _available(n))
+        builtin = {n for n in COMMANDS if _available(n)}
+        return sorted(builtin | set(registered(COMMANDS_GROUP)))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in COMMANDS or not _available(cmd_name):
-            return None
-        module, attr, _ = COMMANDS[cmd_name]
-        return getattr(importlib.import_module(module), attr)
+        if cmd_name in COMMANDS and _available(cmd_name):
+            module, attr, _ = COMMANDS[cmd_name]
+            return getattr(importlib.import_module(module), attr)
+        plugin = registered(COMMANDS_GROUP).get(cmd_name)
+        return None if plugin is None else plugin.load()
+
+    def _help_line(self, ctx: click.Context, name: str) -> str:
+        if name in COMMANDS:
+            return COMMANDS[name][2]
+        command = self.get_command(ctx, name)
+        return "" if command is None else _plugin_help(command)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(n, COMMANDS[n][2]) for n in self.list_commands(ctx)]
+        rows = [(n, self._help_line(ctx, n)) for n in self.list_commands(ctx)]
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
@@ -66,3 +81,6 @@ def main() -> None:
     Maps are P(blur) internally; every score carries the protocol that produced it
     (see `dbdbench protocols`). Start with `dbdbench demo`.
     """
+    # the edge: environment settings are read here and passed down (DBDBENCH_DATA by --data-root)
+    with fail_on(*INPUT_ERRORS):
+        register_toml_files(os.environ.get("DBDBENCH_DATASETS", "").split(os.pathsep))

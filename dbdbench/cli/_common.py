@@ -1,12 +1,16 @@
-"""Helpers shared by the command modules: error handling and common options."""
+"""Helpers shared by the command modules: the one error path and the common options.
+
+Bad input ends every command the same way: ``error: <message>`` on stderr and exit code 2, by raising
+:class:`InputError` (directly, through :func:`fail`, or from a library error under :func:`fail_on`).
+"""
 
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
@@ -15,25 +19,27 @@ INPUT_ERRORS: tuple[type[BaseException], ...] = (ValueError, KeyError, FileNotFo
 
 
 class InputError(click.ClickException):
-    """Bad input named in one line; exit code 2 like every other bad-input error of the CLI."""
+    """Bad input named in one line: ``error: <message>`` on stderr, exit code 2."""
 
     exit_code = 2
 
+    def show(self, file: object = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
 
-def fail(message: str) -> None:
-    """Print ``error: message`` to stderr and exit with code 2."""
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
+
+def fail(message: str) -> NoReturn:
+    """End the command with ``error: message`` on stderr and exit code 2."""
+    raise InputError(message)
 
 
 @contextmanager
 def fail_on(*errors: type[BaseException]) -> Iterator[None]:
-    """Print ``error: <message>`` on stderr and exit with status 2 when one of ``errors`` is raised."""
+    """Turn one of ``errors`` raised inside the block into :class:`InputError` (its message, exit code 2)."""
     try:
         yield
     except errors as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        fail(str(message))
+        raise InputError(str(message)) from exc
 
 
 def input_errors_exit_2(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -49,8 +55,9 @@ def input_errors_exit_2(func: Callable[..., Any]) -> Callable[..., Any]:
 
 data_root_option = click.option(
     "--data-root",
-    type=click.Path(file_okay=False, path_type=str),
+    type=click.Path(file_okay=False, path_type=Path),
     envvar="DBDBENCH_DATA",
     show_envvar=True,
     help="Root folder of the datasets (default ~/.cache/dbdbench/data).",
 )
+"""The one ``--data-root`` option of every command that reads datasets (``$DBDBENCH_DATA`` when not given)."""

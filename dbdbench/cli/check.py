@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from dbdbench.cli._common import InputError, data_root_option
+
 
 @click.command("check")
 @click.argument("path", default="submissions", type=click.Path(path_type=Path))
@@ -14,8 +16,7 @@ import click
 @click.option("--maps-root", type=click.Path(path_type=Path), envvar="DBDBENCH_MAPS", default=None,
               help="Folder holding the maps of re-scored entries (their rescore.maps paths are relative to it); "
                    "re-scored results are re-computed and compared when their maps are found. [env DBDBENCH_MAPS]")
-@click.option("--data-root", type=click.Path(path_type=Path), default=None,
-              help="Dataset root for re-scoring (default: the registry's DBDBENCH_DATA discovery).")
+@data_root_option
 @click.option("--atol", type=float, default=1e-9, show_default=True,
               help="Largest allowed difference between a stored and a re-computed score.")
 def check(path: Path, base: str | None, maps_root: Path | None, data_root: Path | None, atol: float) -> None:
@@ -25,8 +26,9 @@ def check(path: Path, base: str | None, maps_root: Path | None, data_root: Path 
     declared polarity, unsafe paths, symlinks and size caps; with --base, that nothing was removed; and
     that re-scored results reproduce from their maps when the maps are present.
     """
-    from dbdbench._submission_checks import check_against_base, check_reproduction
     from dbdbench.submissions import check_tree, load_submissions
+    from dbdbench.submissions.checks import check_against_base
+    from dbdbench.submissions.rescore import check_reproduction
 
     problems = check_tree(path)
     if base is not None:
@@ -40,8 +42,7 @@ def check(path: Path, base: str | None, maps_root: Path | None, data_root: Path 
     if problems:
         for problem in problems:
             click.echo(f"error: {problem}", err=True)
-        click.echo(f"{len(problems)} problem(s) in {path}", err=True)
-        raise SystemExit(2)
+        raise InputError(f"{len(problems)} problem(s) in {path}")
     entries = [] if (path / "meta.json").exists() else load_submissions(path)
     n_files = sum(len(e.results) for e in entries)
     click.echo(f"OK: {path} is valid ({len(entries)} entries, {n_files} result files)")

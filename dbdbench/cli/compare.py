@@ -30,10 +30,11 @@ def _grid(a, b, worst, out, maps_a, maps_b, data_root) -> None:
         raise click.UsageError("--grid needs --maps-a and --maps-b, the folders of the two results' maps")
     spec = get_dataset(a.dataset)
     stems = [w["name"] for w in worst]
-    images = spec.image_folder(data_root)
-    have = {s.lower() for s in index_folder(images)} if images.is_dir() else set()
+    folder = spec.image_folder(data_root)
+    have = {s.lower() for s in index_folder(folder)} if folder.is_dir() else set()
+    images: Path | None = folder
     if not all(s.lower() in have for s in stems):
-        click.echo(f"note: not every input photo is in {images}; the grid leaves out the input column", err=True)
+        click.echo(f"note: not every input photo is in {folder}; the grid leaves out the input column", err=True)
         images = None
     names = {"A": maps_a, "B": maps_b}
     labels = {f"A: {a.method}": maps_a, f"B: {b.method}": maps_b} if a.method != b.method else names

@@ -10,6 +10,7 @@ import click
 from dbdbench.cli._common import data_root_option, fail, input_errors_exit_2
 from dbdbench.datasets import get_dataset, list_datasets
 from dbdbench.metrics import list_protocols
+from dbdbench.settings import POLARITIES
 
 
 def _split_metrics(value: str | None) -> list[str] | None:
@@ -83,7 +84,7 @@ def _print_table(results) -> None:
 )
 @click.option(
     "--pred-white",
-    type=click.Choice(["blur", "sharp"]),
+    type=click.Choice(POLARITIES),
     help="What white means in the maps; required unless the folder's meta.json says it.",
 )
 @data_root_option

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from dbdbench.cli._common import InputError, data_root_option
+
 
 @click.command("leaderboard")
 @click.option("--submissions", "submissions", type=click.Path(path_type=Path, file_okay=False),
@@ -19,8 +21,7 @@ import click
               help="First re-compute the result files of every re-scored entry from its maps (needs --maps-root).")
 @click.option("--maps-root", type=click.Path(path_type=Path), envvar="DBDBENCH_MAPS", default=None,
               help="Folder holding the maps of re-scored entries. [env DBDBENCH_MAPS]")
-@click.option("--data-root", type=click.Path(path_type=Path), default=None,
-              help="Dataset root used when re-scoring (default: registry discovery).")
+@data_root_option
 def leaderboard(submissions: Path, out: Path, check_only: bool, no_plots: bool, rescore: bool,
                 maps_root: Path | None, data_root: Path | None) -> None:
     """Regenerate the Markdown leaderboards, LaTeX tables, plots and index.html under --out."""
@@ -32,7 +33,7 @@ def leaderboard(submissions: Path, out: Path, check_only: bool, no_plots: bool, 
             raise click.UsageError("--rescore writes result files; it cannot be combined with --check")
         if maps_root is None:
             raise click.UsageError("--rescore needs --maps-root (the folder the entries' rescore.maps are under)")
-        from dbdbench._submission_checks import rescore_entries
+        from dbdbench.submissions.rescore import rescore_entries
 
         for line in rescore_entries(submissions, maps_root, data_root):
             click.echo(line)
@@ -40,15 +41,12 @@ def leaderboard(submissions: Path, out: Path, check_only: bool, no_plots: bool, 
     if problems:
         for problem in problems:
             click.echo(f"error: {problem}", err=True)
-        click.echo("fix the submissions first (see `dbdbench check`)", err=True)
-        raise SystemExit(2)
+        raise InputError("fix the submissions first (see `dbdbench check`)")
     if check_only:
         stale = stale_files(submissions, out, plots=not no_plots)
         if stale:
-            click.echo(f"{out} is stale; run `dbdbench leaderboard` and commit. Differing files:", err=True)
-            for name in stale:
-                click.echo(f"  {name}", err=True)
-            raise SystemExit(2)
+            raise InputError(f"{out} is stale; run `dbdbench leaderboard` and commit. Differing files:\n"
+                             + "\n".join(f"  {name}" for name in stale))
         click.echo(f"OK: {out} is up to date")
         return
     files = generate(submissions, out, plots=not no_plots)

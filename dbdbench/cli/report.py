@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from dbdbench.cli._common import InputError
+from dbdbench.cli._common import InputError, data_root_option
 from dbdbench.results import SCHEMA, Result, load_result
+from dbdbench.settings import POLARITIES
 
 
 def load_results(paths: tuple[str, ...]) -> list[Result]:
@@ -137,8 +138,8 @@ def _parse_maps(items: tuple[str, ...]) -> dict[str, str]:
 @click.option("--images", "image_dir", type=click.Path(file_okay=False), help="[--grid] Folder of input photos.")
 @click.option("--map", "maps", multiple=True, help="[--grid] NAME=FOLDER of a method's maps (repeatable).")
 @click.option("--stems", help="[--grid] Comma-separated image stems, one row each.")
-@click.option("--gt-white", type=click.Choice(["blur", "sharp"]), help="[--grid] What white means in the GT masks.")
-@click.option("--maps-white", type=click.Choice(["blur", "sharp"]),
+@click.option("--gt-white", type=click.Choice(POLARITIES), help="[--grid] What white means in the GT masks.")
+@click.option("--maps-white", type=click.Choice(POLARITIES),
               help="[--grid] What white means in the maps (all methods; default: each folder's meta.json).")
 @click.option("--map-white", "map_white", multiple=True, help="[--grid] NAME=blur|sharp for one method (repeatable).")
 def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_white, maps_white, map_white) -> None:
@@ -170,7 +171,7 @@ def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_wh
                 if name not in folders:
                     raise click.UsageError(f"--map-white {item!r}: no --map named {name!r} (have {list(folders)})")
                 polarity[name] = white
-            plot_qualitative(image_dir, gt_dir, folders, _split(stems), list(out), gt_white, polarity)
+            plot_qualitative(image_dir, gt_dir, folders, _split(stems) or [], list(out), gt_white, polarity)
         else:
             if not results:
                 raise click.UsageError("Give result JSON files or folders (or use --grid)")
@@ -187,28 +188,29 @@ def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_wh
 @click.command()
 @click.argument("pred_dirs", nargs=-1, required=True)
 @click.option("--dataset", required=True, help="Registered dataset name (see `dbdbench datasets`).")
-@click.option("--pred-white", type=click.Choice(["blur", "sharp"]),
+@click.option("--pred-white", type=click.Choice(POLARITIES),
               help="What white means in the maps (all folders); required unless each folder's meta.json says it.")
 @click.option("--protocols", help="Comma-separated protocols (default: all).")
 @click.option("--metrics", help="Comma-separated metric keys (default: those scored under >= 2 protocols).")
 @click.option("--reference", help="Protocol the rankings are compared with (default: dbdbench).")
 @click.option("--decimals", type=click.IntRange(0, 8), default=3, show_default=True)
-@click.option("--data-root", type=click.Path(file_okay=False), help="Folder holding the datasets.")
+@data_root_option
 @click.option("--out", type=click.Path(dir_okay=False), help="Write Markdown (.md) or CSV (.csv) here.")
 def sensitivity(pred_dirs, dataset, pred_white, protocols, metrics, reference, decimals, data_root, out) -> None:
     """Score the same maps under every protocol and show how the ranking changes.
 
     PRED_DIRS are NAME=FOLDER or FOLDER (the folder name is the method name).
     """
-    from dbdbench.report.sensitivity import sensitivity_report
+    from dbdbench.evaluate import evaluate_protocols
+    from dbdbench.report.sensitivity import sensitivity_from_results
 
     dirs = _parse_maps(pred_dirs)
     for name, folder in dirs.items():
         if not Path(folder).is_dir():
             raise InputError(f"Prediction folder {folder} of {name!r} does not exist")
     try:
-        report = sensitivity_report(dirs, dataset, pred_white, _split(protocols), _split(metrics), reference,
-                                    decimals, data_root)
+        results = evaluate_protocols(dirs, dataset, pred_white, _split(protocols), data_root)
+        report = sensitivity_from_results(results, _split(metrics), reference, decimals)
     except (ValueError, KeyError, FileNotFoundError) as exc:
         raise InputError(str(exc)) from exc
     _write(report.to_csv() if out and out.endswith(".csv") else report.to_markdown(), out)

@@ -129,12 +129,29 @@ def cumulative_counts(levels: np.ndarray, gt: np.ndarray, n: int) -> Counts:
     idx = levels.astype(np.intp, copy=False).ravel()
     if gt.any():
         idx = idx + n * gt.ravel()
-    hist = np.bincount(idx, minlength=2 * n)
-    bg_hist, fg_hist = hist[:n], hist[n : 2 * n]
+    return counts_from_histogram(np.bincount(idx, minlength=2 * n), n)
+
+
+def counts_from_histogram(hist: np.ndarray, n: int) -> Counts:
+    """Counts for the rule ``level >= k``, k = 0..n, from a joint histogram of (level, mask).
+
+    Parameters
+    ----------
+    hist : ndarray of int, shape (2 n,)
+        Pixel counts per level: non-mask pixels in ``hist[:n]``, mask pixels in ``hist[n:]``.
+    n : int
+        Number of thresholds.
+
+    Examples
+    --------
+    >>> c = counts_from_histogram(np.array([2, 1, 0, 3]), 2)  # levels 0, 1: 2 + 1 non-mask, 0 + 3 mask
+    >>> c.tp.tolist(), c.fp.tolist(), c.fg, c.bg
+    ([3, 3, 0], [3, 1, 0], 3, 3)
+    """
     zero = np.zeros(1, dtype=np.int64)
     # reversed cumulative sums: entry k counts levels >= k; the appended 0 is the "nothing positive" point
-    tp = np.concatenate([np.cumsum(fg_hist[::-1])[::-1], zero])
-    fp = np.concatenate([np.cumsum(bg_hist[::-1])[::-1], zero])
+    tp = np.concatenate([np.cumsum(hist[2 * n - 1 : n - 1 : -1])[::-1], zero])
+    fp = np.concatenate([np.cumsum(hist[n - 1 :: -1])[::-1], zero])
     return Counts(tp=tp, fp=fp, fg=int(tp[0]), bg=int(fp[0]))
 
 

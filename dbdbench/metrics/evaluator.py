@@ -8,7 +8,7 @@ import numpy as np
 
 from dbdbench.metrics.image import ImageRecord, score_image
 from dbdbench.metrics.info import METRICS
-from dbdbench.metrics.protocols import STRUCTURE_METRICS, Protocol, get_protocol
+from dbdbench.metrics.protocols import Protocol, get_protocol
 from dbdbench.metrics.reduce import protocol_warnings, reduce_records
 from dbdbench.results import Result
 
@@ -30,7 +30,7 @@ class Evaluator:
     >>> from dbdbench.metrics import Evaluator
     >>> gt = np.zeros((8, 8), bool); gt[:, :4] = True          # left half blurred
     >>> ev = Evaluator("dbdbench")
-    >>> ev.update(np.where(gt, 230, 20).astype(np.uint8), gt)   # a good P(blur) map
+    >>> rec = ev.update(np.where(gt, 230, 20).astype(np.uint8), gt)   # a good P(blur) map
     >>> res = ev.compute()
     >>> round(res.scores["max_f"], 3), round(res.scores["auc"], 3)
     (1.0, 1.0)
@@ -42,7 +42,7 @@ class Evaluator:
         unknown = [m for m in self.metrics if m not in METRICS]
         if unknown:
             raise KeyError(f"Unknown metric(s) {', '.join(unknown)}; valid: {', '.join(METRICS)}")
-        self.structure = frozenset(m for m in self.metrics if m in STRUCTURE_METRICS)
+        self.structure = frozenset(m for m in self.metrics if METRICS[m].structure)
         self._records: list[ImageRecord] = []
 
     def update(
@@ -76,7 +76,7 @@ class Evaluator:
 
     def compute(self, *, dataset: str | None = None, method: str | None = None, meta: dict | None = None) -> Result:
         """Reduce the images seen so far into a :class:`~dbdbench.results.Result`."""
-        scores, curves, per_image = reduce_records(self._records, self.protocol)
+        scores, curves, per_image = reduce_records(self._records, self.protocol, self.metrics)
         meta = dict(meta or {})
         found = protocol_warnings(self._records, self.protocol, curves)
         if found:

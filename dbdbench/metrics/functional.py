@@ -70,40 +70,60 @@ def dice(tp: ArrayLike, fp: ArrayLike, fn: ArrayLike) -> np.ndarray:
     return safe_divide(np.multiply(2, tp), np.add(np.add(np.add(tp, fn), tp), fp))
 
 
-def roc_auc(tpr_desc: np.ndarray, fpr_desc: np.ndarray) -> float:
+def trapezoid_area(y: np.ndarray, x: np.ndarray) -> np.ndarray | float:
+    r"""Plain trapezoid :math:`\sum_k (x_{k+1} - x_k)(y_{k+1} + y_k) / 2` along the last axis (no sorting, no anchors).
+
+    One value per row for 2-D input (a float for 1-D input).
+
+    >>> trapezoid_area(np.array([0.0, 1.0, 1.0]), np.array([0.0, 0.5, 1.0]))
+    0.75
+    """
+    y, x = np.asarray(y), np.asarray(x)
+    area = np.sum(np.diff(x, axis=-1) * (y[..., 1:] + y[..., :-1]), axis=-1) / 2
+    return float(area) if area.ndim == 0 else area
+
+
+def roc_auc(tpr_desc: np.ndarray, fpr_desc: np.ndarray) -> np.ndarray | float:
     r"""Exact area under the ROC curve by the trapezoid rule.
 
-    ``tpr_desc`` and ``fpr_desc`` run over thresholds in **descending** order and must include both
-    anchors: the "nothing positive" point (0, 0) first and the "everything positive" point (1, 1) last.
-    On the 8-bit levels this equals ``sklearn.metrics.roc_auc_score`` on the quantised scores exactly,
-    since ties then form the diagonal segments that give them half credit.
+    ``tpr_desc`` and ``fpr_desc`` run over thresholds in **descending** order along the last axis and must
+    include both anchors: the "nothing positive" point (0, 0) first and the "everything positive" point
+    (1, 1) last. On the 8-bit levels this equals ``sklearn.metrics.roc_auc_score`` on the quantised scores
+    exactly, since ties then form the diagonal segments that give them half credit. 2-D input (one curve
+    per row) gives one area per row.
 
     .. math:: AUC = \sum_k (FPR_{k+1} - FPR_k) \frac{TPR_{k+1} + TPR_k}{2}
 
     References
     ----------
     .. [1] T. Fawcett, "An introduction to ROC analysis", Pattern Recognition Letters 27(8), 2006.
+
+    Examples
+    --------
+    >>> roc_auc(np.array([0.0, 1.0, 1.0]), np.array([0.0, 0.0, 1.0]))  # a perfect ranking
+    1.0
     """
-    return float(np.sum(np.diff(fpr_desc) * (tpr_desc[1:] + tpr_desc[:-1])) / 2)
+    return trapezoid_area(tpr_desc, fpr_desc)
 
 
-def average_precision(p_desc: np.ndarray, r_desc: np.ndarray) -> float:
+def average_precision(p_desc: np.ndarray, r_desc: np.ndarray) -> np.ndarray | float:
     r"""Step-wise average precision, as ``sklearn.metrics.average_precision_score``.
 
     .. math:: AP = \sum_k (R_k - R_{k-1}) P_k
 
-    over thresholds in descending order with :math:`R_{-1} = 0` (no interpolation). Points where the
-    recall does not change (empty levels) contribute nothing, so the 8-bit curve gives the exact AP of
-    the quantised scores.
+    over thresholds in descending order (last axis) with :math:`R_{-1} = 0` (no interpolation). Points
+    where the recall does not change (empty levels) contribute nothing, so the 8-bit curve gives the exact
+    AP of the quantised scores. 2-D input (one curve per row) gives one AP per row.
 
     References
     ----------
     .. [1] M. Zhu, "Recall, precision and average precision", University of Waterloo, 2004.
+
+    Examples
+    --------
+    >>> average_precision(np.array([0.0, 1.0, 0.5]), np.array([0.0, 0.5, 1.0]))
+    0.75
     """
-    dr = np.diff(r_desc, prepend=0.0)
-    return float(np.sum(dr * p_desc))
-
-
-def trapezoid_area(y: np.ndarray, x: np.ndarray) -> float:
-    r"""Plain trapezoid :math:`\sum_k (x_{k+1} - x_k)(y_{k+1} + y_k) / 2` (no sorting, no anchors)."""
-    return float(np.sum(np.diff(x) * (y[1:] + y[:-1])) / 2)
+    p_desc, r_desc = np.asarray(p_desc), np.asarray(r_desc)
+    ap = np.sum(np.diff(r_desc, axis=-1, prepend=0.0) * p_desc, axis=-1)
+    return float(ap) if ap.ndim == 0 else ap

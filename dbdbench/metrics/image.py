@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -12,16 +13,17 @@ from dbdbench.metrics.counts import (
     Counts,
     binarize,
     check_pair,
+    counts_from_histogram,
     cumulative_counts,
     flip,
     full_scale,
     single_counts,
 )
-from dbdbench.metrics.functional import fbeta
+from dbdbench.metrics.handlers import get_handler, zhao_best_f, zhao_empty_mask_counts
 from dbdbench.metrics.protocols import Protocol
+from dbdbench.settings import SHARP
 
-#: Zhao et al.'s per-image best-F thresholds, ``i * 0.00392157`` for i = 1..255 (Fmeasure_calu.m)
-_ZHAO_BEST = np.concatenate([[0.0], np.arange(1, 256) * 0.00392157])
+__all__ = ["ImageRecord", "score_image", "zhao_best_f", "zhao_empty_mask_counts"]
 
 
 @dataclass
@@ -92,33 +94,37 @@ def _levels(p: np.ndarray, proto: Protocol) -> np.ndarray:
 
 def score_image(
     pred: np.ndarray, gt: np.ndarray, proto: Protocol, *, name: str = "", structure: bool | frozenset = False
-):
+) -> ImageRecord:
     """Score one (map, mask) pair in canonical polarity (map = P(blur), mask white/True = blurred).
 
     ``structure``: True for S, E and weighted F, or the set of structure score keys wanted (``sm``,
     ``max_em``/``mean_em``/``adp_em``, ``wf``). Returns an :class:`ImageRecord`; the dataset reduction is
     :func:`dbdbench.metrics.reduce.reduce_records`.
     """
+    if structure is True:
+        structure = frozenset({"sm", "max_em", "mean_em", "adp_em", "wf"})
     pred, gt = check_pair(pred, gt)
     if pred.dtype == np.bool_:
         pred = pred.astype(np.uint8) * np.uint8(255)
-    if proto.positive == "sharp":
+    if proto.positive == SHARP:
         pred, gt = flip(pred), flip(gt)
     g = binarize(gt, proto.gt_threshold, proto.gt_strict)
+    lazy: np.ndarray | _LazyTable
     if pred.dtype == np.uint8:
-        rec, p = _score_table(pred, g, proto, name)
+        rec, lazy = _score_table(pred, g, proto, name)
     else:
-        rec, p = _score_general(pred, g, proto, name)
-    if needs_map(proto, structure):
-        extra, rec.curve_counts, rec.zero_map = map_terms(np.asarray(p), g, proto, structure)
-        rec.extra |= extra
+        rec, lazy = _score_general(pred, g, proto, name)
+    if not needs_map(proto, structure):
+        return rec
+    extra, rec.curve_counts, rec.zero_map = map_terms(np.asarray(lazy), g, proto, structure)  # map built here
+    rec.extra |= extra
     return rec
 
 
 def needs_map(proto: Protocol, structure: bool | frozenset) -> bool:
-    """Whether the record needs terms of the whole normalised map (:func:`map_terms`)."""
-    return (proto.best_f == "per_image" or proto.empty_mask == "zhao" or proto.zero_maps == "zhao"
-            or bool(structure))
+    """Whether records of ``proto`` need terms of the whole normalised map (:func:`map_terms`)."""
+    return (get_handler(proto.best_f) is not None or bool(structure) or proto.empty_mask == "zhao"
+            or proto.zero_maps == "zhao")
 
 
 def map_terms(p: np.ndarray, g: np.ndarray, proto: Protocol,
@@ -126,14 +132,15 @@ def map_terms(p: np.ndarray, g: np.ndarray, proto: Protocol,
     """The parts of an :class:`ImageRecord` that need the whole map: ``(extra, curve_counts, zero_map)``.
 
     ``p`` is the protocol's normalised map (float64) and ``g`` its boolean mask, as :func:`score_image` builds
-    them: Zhao et al.'s per-image best F, their curve counts of an empty mask and their all-zero-map flag
-    where the protocol asks for them, and the structure metrics in ``structure``.
+    them: the protocol's per-image handler score (Zhao et al.'s best F), Zhao et al.'s curve counts of an
+    empty mask and all-zero-map flag where the protocol has those rules, and the structure metrics asked for.
     """
     if structure is True:
         structure = frozenset({"sm", "max_em", "mean_em", "adp_em", "wf"})
     extra: dict[str, float | np.ndarray] = {}
-    if proto.best_f == "per_image":
-        extra["best_f"] = zhao_best_f(p, g, proto.beta2, empty_mask=proto.empty_mask)
+    handler = get_handler(proto.best_f)
+    if handler is not None:
+        extra[handler.key] = handler.score(p, g, proto)
     curve_counts = None
     if proto.empty_mask == "zhao" and not g.any():
         curve_counts = zhao_empty_mask_counts(p, np.asarray(proto.thresholds, dtype=np.float64))
@@ -170,7 +177,7 @@ def _tables(proto: Protocol, lo: int, hi: int) -> _Tables:
     score = _normalise(np.clip(_VALUES, lo, hi), lo, hi, 255, proto)
     p_table = score / 255 if proto.normalize == "mat2gray" else score
     lev = _levels(score, proto)
-    side = "right" if proto.binary_strict else "left"
+    side: Literal["left", "right"] = "right" if proto.binary_strict else "left"
     k_bin = int(np.searchsorted(p_table, proto.binary_threshold, side=side))
     return _Tables(p_table, None if np.array_equal(lev, _VALUES) else lev, k_bin)
 
@@ -191,20 +198,20 @@ def _mean_abs_error(pred: np.ndarray, g: np.ndarray, p_table: np.ndarray) -> flo
     return float(np.mean(p))
 
 
-def _score_table(pred: np.ndarray, g: np.ndarray, proto: Protocol, name: str) -> tuple[ImageRecord, np.ndarray]:
+def _score_table(pred: np.ndarray, g: np.ndarray, proto: Protocol, name: str) -> tuple[ImageRecord, _LazyTable]:
     # 8-bit maps: every per-pixel float a protocol computes is a function of the pixel value and the image's
     # extrema, so it is computed once per value (a 256-entry table) and looked up. One histogram of
     # (value, mask) gives all counts; results stay bit-identical to the elementwise reference toolkits.
     tb = _tables(proto, int(pred.min()), int(pred.max()))
     pred = np.ascontiguousarray(pred)
     hist = _value_histogram(pred, np.ascontiguousarray(g))
-    by_value = _counts_from_hist(hist, 256)
+    by_value = counts_from_histogram(hist, 256)
     if tb.levels is None:
         counts = by_value
     else:  # fold value bins into the protocol's threshold levels
         n = proto.n_levels
         folded = np.concatenate([np.bincount(tb.levels, hist[:256], n), np.bincount(tb.levels, hist[256:], n)])
-        counts = _counts_from_hist(folded.astype(np.int64), n)
+        counts = counts_from_histogram(folded.astype(np.int64), n)
     mae = _mean_abs_error(pred, g, tb.p)
     k_adp = _adaptive_value(pred, tb.p, hist, proto.adaptive_factor)
     rec = ImageRecord(name, counts, _at(by_value, k_adp), _at(by_value, tb.k_bin), mae)
@@ -253,58 +260,6 @@ def _score_general(pred: np.ndarray, g: np.ndarray, proto: Protocol, name: str) 
     return rec, p
 
 
-def _counts_from_hist(hist: np.ndarray, n: int) -> Counts:
-    zero = np.zeros(1, dtype=np.int64)
-    tp = np.concatenate([np.cumsum(hist[2 * n - 1 : n - 1 : -1])[::-1], zero])
-    fp = np.concatenate([np.cumsum(hist[n - 1 :: -1])[::-1], zero])
-    return Counts(tp=tp, fp=fp, fg=int(tp[0]), bg=int(fp[0]))
-
-
 def _at(counts: Counts, k: int) -> tuple[int, int, int, int]:
     tp, fp = int(counts.tp[k]), int(counts.fp[k])
     return tp, fp, counts.fg - tp, counts.bg - fp
-
-
-def zhao_best_f(p: np.ndarray, g: np.ndarray, beta2: float = 0.3, *, empty_mask: str = "zhao") -> float:
-    r"""Best F over the thresholds :math:`t_i = 0.00392157\,i` (i = 1..255), rule ``p >= t_i``: Fmeasure_calu.m.
-
-    .. math:: F = \max_i \frac{(1 + \beta^2) P_i R_i}{\beta^2 P_i + R_i}, \quad F_i = 0 \text{ where } TP_i = 0
-
-    ``p`` is the map as their code thresholds it (in-focus map divided by its maximum), ``g`` the mask.
-
-    Empty mask (``empty_mask="zhao"``, as their code does): the test ``sum(gtMap) == 0`` sits inside the
-    threshold loop and, when true, replaces the mask by all ones and the label by its complement. From the
-    second threshold on the mask is no longer empty, so only :math:`t_1` scores the inverted label
-    ``p < t_1``; :math:`t_2 .. t_{255}` score ``p >= t_i`` itself against the all-ones mask. Against an
-    all-ones mask P = 1 wherever anything is labelled and :math:`F = (1 + \beta^2) R / (\beta^2 + R)` with R
-    the labelled share, so the best F is 1.0 both for a map below :math:`t_1` everywhere (right: nothing in
-    focus) and for a map at or above :math:`t_2` everywhere (completely wrong). ``empty_mask="score"``
-    scores the empty mask as it is (F = 0).
-
-    References
-    ----------
-    .. [1] W. Zhao, F. Zhao, D. Wang, H. Lu, "Defocus blur detection via multi-stream bottom-top-bottom fully
-       convolutional network", CVPR 2018; evaluation code wdzhao123/MLDBD ``evaluate_dbd/subcode/Fmeasure_calu.m``.
-    """
-    levels = np.searchsorted(_ZHAO_BEST, p, side="right") - 1
-    if g.any() or empty_mask != "zhao":
-        c = cumulative_counts(levels, g, len(_ZHAO_BEST))
-        return float(fbeta(c.tp[1:-1], c.fp[1:-1], c.fn[1:-1], beta2).max())  # thresholds i = 1..255
-    above = cumulative_counts(levels, np.ones(p.shape, dtype=bool), len(_ZHAO_BEST)).tp[1:-1]  # #(p >= t_i)
-    tp = np.concatenate([[p.size - above[0]], above[1:]])  # t_1: the inverted label p < t_1
-    return float(fbeta(tp, np.zeros_like(tp), p.size - tp, beta2).max())
-
-
-def zhao_empty_mask_counts(p: np.ndarray, thresholds: np.ndarray) -> Counts:
-    """Curve counts of an image with an empty mask as Zhao et al.'s Pre_Recall_hitRate.m computes them.
-
-    Their code inverts both inputs (mask := 1 - mask, all ones; map := ``1 - p`` in float) and then thresholds
-    ``1 - p >= t``: TP = #{1 - p >= t}, FP = 0. So P = 1 and R = TP / N wherever anything is labelled (P = R
-    = 0 where nothing is), where scoring the empty mask itself gives P = R = 0 at every threshold.
-
-    References
-    ----------
-    .. [1] wdzhao123/MLDBD ``evaluate_dbd/subcode/Pre_Recall_hitRate.m``.
-    """
-    levels = np.searchsorted(thresholds, 1.0 - p, side="right") - 1
-    return cumulative_counts(levels, np.ones(p.shape, dtype=bool), len(thresholds))

@@ -9,16 +9,30 @@ aggregated. A :class:`Protocol` fixes all of these; every result carries the pro
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+
+from dbdbench.metrics.info import METRICS
+from dbdbench.settings import BLUR, SHARP, Polarity, check_choice, check_literals
 
 #: the DBD core set: MAE and every threshold score that comes from the confusion counts
 CORE_METRICS = (
     "mae", "max_f", "mean_f", "adp_f", "bin_f", "bin_f_pooled", "max_iou", "mean_iou", "adp_iou", "bin_iou",
     "bin_iou_pooled", "max_dice", "mean_dice", "adp_dice",
 )  # fmt: skip
-STRUCTURE_METRICS = ("sm", "max_em", "mean_em", "adp_em", "wf")
+#: the scores that need the normalised map itself (declared ``structure=True`` in the metric table)
+STRUCTURE_METRICS = tuple(k for k, m in METRICS.items() if m.structure)
+
+Normalize = Literal["none", "minmax", "max", "mat2gray"]
+Levels = Literal["round", "floor", "search"]
+CurveAverage = Literal["images", "pr"]
+BestF = Literal["curve", "per_image"]  # names of dbdbench.metrics.handlers.HANDLERS
+EmptyMask = Literal["score", "zhao"]
+ZeroPrF = Literal["zero", "nan"]
+ZeroMaps = Literal["count", "zhao"]
+#: fields that say how a protocol is presented, not how it scores (left out of ``settings()``)
+_PRESENTATION = ("primary",)
 
 
 @dataclass(frozen=True)
@@ -55,8 +69,8 @@ class Protocol:
         ``max_f`` as the maximum of the averaged F curve, or the mean of per-image best F (Zhao et al.).
     empty_mask : {"score", "zhao"}
         An image whose positive-class mask is empty is scored like any other image, or as Zhao et al.'s
-        ``Fmeasure_calu.m`` and ``Pre_Recall_hitRate.m`` score it (see :func:`dbdbench.metrics.image.zhao_best_f`
-        and :func:`dbdbench.metrics.image.zhao_empty_mask_counts`).
+        ``Fmeasure_calu.m`` and ``Pre_Recall_hitRate.m`` score it (see :func:`dbdbench.metrics.handlers.zhao_best_f`
+        and :func:`dbdbench.metrics.handlers.zhao_empty_mask_counts`).
     zero_pr_f : {"zero", "nan"}
         F of the mean precision and mean recall where both are 0: 0, or NaN as MATLAB's ``0 / 0`` in
         Zhao et al.'s ``performCalcu.m`` (which then makes their area under the F curve NaN).
@@ -67,39 +81,78 @@ class Protocol:
     beta2, wf_beta2 : float
         Beta^2 of F-beta (0.3) and of the weighted F-measure.
     metrics : tuple of str
-        The score keys the protocol reports by default.
+        The score keys the protocol reports by default (keys of :data:`dbdbench.metrics.METRICS`).
+    primary : str
+        The score that ranks methods under this protocol (leaderboard order); one of ``metrics``. Empty
+        (the default) means ``max_f`` when the protocol reports it, else its first metric.
+
+    Raises
+    ------
+    ValueError
+        When made with a value that is not valid, naming the field and the valid values.
     """
 
     name: str
     description: str
     source: str
-    positive: str = "blur"
+    positive: Polarity = BLUR
     gt_threshold: float = 0.5
     gt_strict: bool = False
-    normalize: str = "none"
-    levels: str = "round"
+    normalize: Normalize = "none"
+    levels: Levels = "round"
     thresholds: tuple[float, ...] | None = None
     curve_endpoint: bool = True
-    curve_average: str = "images"
+    curve_average: CurveAverage = "images"
     adaptive_factor: float = 2.0
     binary_threshold: float = 0.5
     binary_strict: bool = False
-    best_f: str = "curve"
-    empty_mask: str = "score"
-    zero_pr_f: str = "zero"
-    zero_maps: str = "count"
+    best_f: BestF = "curve"
+    empty_mask: EmptyMask = "score"
+    zero_pr_f: ZeroPrF = "zero"
+    zero_maps: ZeroMaps = "count"
     beta2: float = 0.3
     wf_beta2: float = 1.0
     metrics: tuple[str, ...] = field(default=CORE_METRICS)
+    primary: str = ""
 
     def __post_init__(self) -> None:
-        for name, valid in _CHOICES.items():
-            if getattr(self, name) not in valid:
-                raise ValueError(
-                    f"Protocol {self.name!r}: {name}={getattr(self, name)!r}; valid: {', '.join(map(repr, valid))}"
-                )
+        owner = f"Protocol {self.name!r}"
+        if not self.name:
+            raise ValueError("Protocol: name must not be empty")
+        check_literals(self, owner)
+        for flag in ("gt_strict", "curve_endpoint", "binary_strict"):
+            if not isinstance(getattr(self, flag), bool):  # 1 == True, so check the type, not the value
+                raise ValueError(f"{owner}: {flag}={getattr(self, flag)!r} is not valid; valid: False, True")
+        self._check_numbers(owner)
+        self._check_thresholds(owner)
         if self.empty_mask == "zhao" and self.levels != "search":
-            raise ValueError(f"Protocol {self.name!r}: empty_mask='zhao' needs levels='search' and its thresholds")
+            raise ValueError(f"{owner}: empty_mask='zhao' needs levels='search' and its thresholds")
+        if not self.metrics:
+            raise ValueError(f"{owner}: metrics must name at least one score; valid: {', '.join(METRICS)}")
+        for key in self.metrics:
+            check_choice(owner, "metrics entry", key, METRICS)
+        if not self.primary and self.metrics:
+            object.__setattr__(self, "primary", "max_f" if "max_f" in self.metrics else self.metrics[0])
+        check_choice(owner, "primary", self.primary, self.metrics)
+
+    def _check_numbers(self, owner: str) -> None:
+        for key in ("gt_threshold", "binary_threshold"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ValueError(f"{owner}: {key}={value!r} is not valid; valid: a number in [0, 1]")
+        for key in ("adaptive_factor", "beta2", "wf_beta2"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"{owner}: {key}={value!r} is not valid; valid: a number > 0")
+
+    def _check_thresholds(self, owner: str) -> None:
+        if (self.levels == "search") != (self.thresholds is not None):
+            raise ValueError(f"{owner}: thresholds are required with levels='search' and only then "
+                             f"(levels={self.levels!r}, thresholds={self.thresholds!r})")
+        if self.thresholds is not None:
+            t = self.thresholds
+            if not isinstance(t, tuple) or len(t) < 2 or any(b <= a for a, b in zip(t, t[1:], strict=False)):
+                raise ValueError(f"{owner}: thresholds={t!r} is not valid; valid: a tuple of >= 2 ascending numbers")
 
     @property
     def n_levels(self) -> int:
@@ -108,13 +161,11 @@ class Protocol:
     def settings(self) -> dict[str, Any]:
         """All settings as a JSON-ready dict (stored in every result)."""
         out = asdict(self)
+        for key in _PRESENTATION:
+            del out[key]
         out["thresholds"] = None if self.thresholds is None else list(self.thresholds)
         out["metrics"] = list(self.metrics)
         return out
-
-
-#: the settings :meth:`Protocol.__post_init__` checks, with their valid values
-_CHOICES = {"empty_mask": ("score", "zhao"), "zero_pr_f": ("zero", "nan"), "zero_maps": ("count", "zhao")}
 
 
 def matlab_colon(base: float, step: float, limit: float) -> tuple[float, ...]:
@@ -167,6 +218,7 @@ PROTOCOLS: dict[str, Protocol] = {
             "pooled IoU; exact ROC AUC",
             source="docs/protocols.md",
             metrics=(*CORE_METRICS, "auc", "ap", "ar"),
+            primary="auc",
         ),
         Protocol(
             name="pysod",
@@ -189,13 +241,14 @@ PROTOCOLS: dict[str, Protocol] = {
             binary_strict=True,
             curve_endpoint=False,
             metrics=("mae", "bin_f", "bin_iou_pooled", "bin_iou"),
+            primary="bin_f",
         ),
         Protocol(
             name="zhao",
             description="MATLAB evaluate_dbd (BTBNet/CENet group), quirks included: in-focus positive, GT >= 0.1, "
             "map / max, curves at MATLAB's 1:-.05:0, F = mean per-image best F, AUC = area under the F curve",
             source="wdzhao123/MLDBD evaluate_dbd/ (performCalcu.m, Fmeasure_calu.m, Pre_Recall_hitRate.m, evaluate.m)",
-            positive="sharp",
+            positive=SHARP,
             gt_threshold=0.1,
             normalize="max",
             levels="search",

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 from dbdbench.metrics import functional as F
+from dbdbench.metrics.handlers import get_handler
 from dbdbench.metrics.image import ImageRecord
+from dbdbench.metrics.info import METRICS, get_metric
 from dbdbench.metrics.protocols import Protocol
+from dbdbench.settings import SHARP
 
 
 def _stack(records: Sequence[ImageRecord]) -> dict[str, np.ndarray]:
@@ -68,12 +71,15 @@ def _mean_curve(curves_i: dict[str, np.ndarray], proto: Protocol, divisor: int) 
 
 def per_image_curves(records: Sequence[ImageRecord], proto: Protocol) -> dict[str, np.ndarray]:
     """Per-image P, R, FPR, F, IoU, Dice curves, shape (N, n_levels + 1), ascending thresholds, end point last."""
-    c = _stack(records)
+    return _curves_of(_stack(records), proto.beta2)
+
+
+def _curves_of(c: dict[str, np.ndarray], beta2: float) -> dict[str, np.ndarray]:
     return {
         "precision": F.precision(c["tp"], c["fp"]),
         "recall": F.recall(c["tp"], c["fn"]),
         "fpr": F.fpr(c["fp"], c["tn"]),
-        "f": F.fbeta(c["tp"], c["fp"], c["fn"], proto.beta2),
+        "f": F.fbeta(c["tp"], c["fp"], c["fn"], beta2),
         "iou": F.iou(c["tp"], c["fp"], c["fn"]),
         "dice": F.dice(c["tp"], c["fp"], c["fn"]),
     }
@@ -90,73 +96,113 @@ def thresholds_of(proto: Protocol) -> np.ndarray:
     return np.append(t, 256 / 255) if proto.curve_endpoint else t
 
 
-def reduce_records(records: Sequence[ImageRecord], proto: Protocol) -> tuple[dict[str, float], dict, list[dict]]:
+class Reduction:
+    """Everything the metric table's score functions read, computed once per evaluation.
+
+    Attributes
+    ----------
+    records : sequence of ImageRecord
+    proto : Protocol
+    n : int
+        Number of thresholds proper; curve index ``n`` is the "nothing positive" end point.
+    stacked : dict of str to ndarray
+        Per-image cumulative counts ``tp, fp, fn, tn``, shape (N, n_levels + 1), ascending thresholds.
+    curves_i : dict of str to ndarray
+        Per-image curves (:func:`per_image_curves`).
+    divisor : int
+        How many images the means over images divide by (:func:`_divisor`).
+    curve : dict of str to ndarray
+        The protocol's dataset curves: means of per-image curves, or F of mean P and R (``curve_average``).
+    thresholds : ndarray
+        :func:`thresholds_of` the protocol.
+    """
+
+    def __init__(self, records: Sequence[ImageRecord], proto: Protocol) -> None:
+        if not records:
+            raise ValueError("no images were scored; call update() at least once before compute()")
+        self.records, self.proto, self.n = records, proto, proto.n_levels
+        self.stacked = _stack(records)
+        self.curves_i = _curves_of(self.stacked, proto.beta2)
+        self.divisor = _divisor(records, proto)
+        self.curve = _mean_curve(self.curves_i, proto, self.divisor)
+        self.thresholds = thresholds_of(proto)
+        self._auc_ap: tuple[np.ndarray, np.ndarray] | None = None
+        self._single: dict[str, np.ndarray] = {}
+
+    def curve_desc(self, name: str) -> np.ndarray:
+        # PySODMetrics keeps its 256-point curves in descending threshold order; reducing in that order keeps
+        # mean-over-thresholds bit-identical.
+        return self.curve[name][self.n - 1 :: -1]
+
+    def single(self, kind: str) -> np.ndarray:
+        """Counts ``tp, fp, fn, tn`` (rows) of every image (columns) at the ``"adaptive"`` or ``"binary"`` threshold."""
+        if kind not in self._single:
+            self._single[kind] = np.array([getattr(r, kind) for r in self.records]).T
+        return self._single[kind]
+
+    @property
+    def per_image_auc(self) -> np.ndarray:
+        return self._ranking()[0]
+
+    @property
+    def per_image_ap(self) -> np.ndarray:
+        return self._ranking()[1]
+
+    def _ranking(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._auc_ap is None:
+            self._auc_ap = _per_image_auc_ap(self.records, self.curves_i, self.n)
+        return self._auc_ap
+
+    def extra_mean(self, key: str) -> float | None:
+        """Mean over images of a per-image extra (structure scores), None when it was not computed."""
+        if key not in self.records[0].extra:
+            return None
+        return float(np.mean(np.array([r.extra[key] for r in self.records], dtype=np.float64)))
+
+    def extra_curve(self, key: str) -> np.ndarray | None:
+        """Mean over images of a per-image extra curve (the E-measure curve), None when it was not computed."""
+        if key not in self.records[0].extra:
+            return None
+        return np.mean(np.array([r.extra[key] for r in self.records], dtype=np.float64), axis=0)
+
+
+def dataset_scores(red: Reduction, metrics: Iterable[str] | None = None) -> dict[str, float]:
+    """The dataset scores of ``metrics`` (default: every metric in the table the records support).
+
+    Each score is the ``compute`` function of its :data:`~dbdbench.metrics.info.METRICS` entry; the
+    protocol's image handler (:mod:`dbdbench.metrics.handlers`) then replaces the scores it defines.
+    """
+    keys = list(METRICS) if metrics is None else list(metrics)
+    handler = get_handler(red.proto.best_f)
+    scores = {}
+    for key in keys:
+        if handler is not None and key in handler.overrides:
+            scores[key] = handler.dataset_score(red.records, red.divisor)
+            continue
+        value = get_metric(key).compute(red)
+        if value is not None:
+            scores[key] = value
+    return scores
+
+
+def reduce_records(
+    records: Sequence[ImageRecord], proto: Protocol, metrics: Iterable[str] | None = None
+) -> tuple[dict[str, float], dict, list[dict]]:
     """Dataset scores, curves and per-image rows from the records of one evaluation.
 
     Returns
     -------
     scores : dict of str to float
-        Every score the records support (the caller keeps the requested subset).
+        The scores of ``metrics`` (default: every score the records support).
     curves : dict of str to ndarray
         ``thresholds, precision, recall, fpr, f`` (and ``iou``, ``dice``) in ascending threshold order.
     per_image : list of dict
         One row per image with its per-image scores.
     """
-    if not records:
-        raise ValueError("no images were scored; call update() at least once before compute()")
-    curves_i = per_image_curves(records, proto)
-    n = proto.n_levels  # thresholds proper; index n is the "nothing positive" end point
-    keep = slice(0, n + 1) if proto.curve_endpoint else slice(0, n)
-    divisor = _divisor(records, proto)
-    curve = _mean_curve(curves_i, proto, divisor)
-    scores = _curve_scores(curve, n, proto)
-    scores |= _single_scores(records, proto)
-    scores |= _ranking_scores(records, curves_i, n)
-    scores |= _structure_scores(records)
-    if proto.best_f == "per_image":
-        scores["max_f"] = float(_mean0([r.extra["best_f"] for r in records], divisor))
-    out_curves = {"thresholds": thresholds_of(proto)} | {k: v[keep] for k, v in curve.items()}
-    return scores, out_curves, _per_image_rows(records, curves_i, n, proto)
-
-
-def _desc(v: np.ndarray, n: int) -> np.ndarray:
-    # PySODMetrics keeps its 256-point curves in descending threshold order; reducing in that order keeps
-    # mean-over-thresholds bit-identical.
-    return v[n - 1 :: -1]
-
-
-def _curve_scores(curve: dict[str, np.ndarray], n: int, proto: Protocol) -> dict[str, float]:
-    out = {}
-    for key, name in (("f", "f"), ("iou", "iou"), ("dice", "dice")):
-        v = _desc(curve[key], n)
-        out[f"max_{name}"] = float(np.max(v))
-        out[f"mean_{name}"] = float(np.mean(v))
-    # Zhao et al.'s evaluate.m "AUC": trapz(0:.05:1, flip(F curve)), the area under F(t) over the thresholds
-    out["auc_fcurve"] = F.trapezoid_area(curve["f"][:n], thresholds_of(proto)[:n])
-    return out
-
-
-def _single_scores(records: Sequence[ImageRecord], proto: Protocol) -> dict[str, float]:
-    adp = np.array([r.adaptive for r in records]).T  # tp, fp, fn, tn
-    bnr = np.array([r.binary for r in records]).T
-    pooled = bnr.sum(axis=1)
-    return {
-        "mae": float(np.mean(np.array([r.mae for r in records], dtype=np.float64))),
-        "adp_f": float(np.mean(F.fbeta(adp[0], adp[1], adp[2], proto.beta2))),
-        "adp_iou": float(np.mean(F.iou(adp[0], adp[1], adp[2]))),
-        "adp_dice": float(np.mean(F.dice(adp[0], adp[1], adp[2]))),
-        "bin_f": float(np.mean(F.fbeta(bnr[0], bnr[1], bnr[2], proto.beta2))),
-        "bin_iou": float(np.mean(F.iou(bnr[0], bnr[1], bnr[2]))),
-        "bin_f_pooled": float(F.fbeta(pooled[0], pooled[1], pooled[2], proto.beta2)),
-        "bin_iou_pooled": float(F.iou(pooled[0], pooled[1], pooled[2])),
-    }
-
-
-def _ranking_scores(records: Sequence[ImageRecord], curves_i: dict[str, np.ndarray], n: int) -> dict[str, float]:
-    """ROC AUC, AP and average recall: per image, then the mean over images where they are defined."""
-    auc, ap = _per_image_auc_ap(records, curves_i, n)
-    ar = np.mean(curves_i["recall"][:, :n], axis=1)
-    return {"auc": _nanmean(auc), "ap": _nanmean(ap), "ar": float(np.mean(ar))}
+    red = Reduction(records, proto)
+    keep = slice(0, red.n + 1) if proto.curve_endpoint else slice(0, red.n)
+    out_curves = {"thresholds": red.thresholds} | {k: v[keep] for k, v in red.curve.items()}
+    return dataset_scores(red, metrics), out_curves, _per_image_rows(red)
 
 
 def _per_image_auc_ap(records, curves_i, n) -> tuple[np.ndarray, np.ndarray]:
@@ -164,40 +210,25 @@ def _per_image_auc_ap(records, curves_i, n) -> tuple[np.ndarray, np.ndarray]:
 
     Curves run in descending threshold order from the "nothing positive" end point (0, 0) to
     "everything positive" (1, 1), as :func:`~dbdbench.metrics.functional.roc_auc` and
-    :func:`~dbdbench.metrics.functional.average_precision` define them, vectorised over images.
+    :func:`~dbdbench.metrics.functional.average_precision` define them, one row per image.
     """
     tpr = curves_i["recall"][:, n::-1]
     fpr = curves_i["fpr"][:, n::-1]
     prec = curves_i["precision"][:, n::-1]
     fg = np.array([r.counts.fg for r in records])
     bg = np.array([r.counts.bg for r in records])
-    auc = np.sum(np.diff(fpr, axis=1) * (tpr[:, 1:] + tpr[:, :-1]), axis=1) / 2
-    ap = np.sum(np.diff(tpr, axis=1, prepend=0.0) * prec, axis=1)
+    auc = np.asarray(F.roc_auc(tpr, fpr), dtype=np.float64)
+    ap = np.asarray(F.average_precision(prec, tpr), dtype=np.float64)
     auc[(fg == 0) | (bg == 0)] = np.nan
     ap[fg == 0] = np.nan
     return auc, ap
 
 
-def _nanmean(v: np.ndarray) -> float:
-    return float(np.mean(v[~np.isnan(v)])) if np.any(~np.isnan(v)) else float("nan")
-
-
-def _structure_scores(records: Sequence[ImageRecord]) -> dict[str, float]:
-    """Means over images of the structure scores that were computed (PySOD's order of reduction)."""
-    extra = records[0].extra
-    out = {}
-    for key in ("sm", "adp_em", "wf"):
-        if key in extra:
-            out[key] = float(np.mean(np.array([r.extra[key] for r in records], dtype=np.float64)))
-    if "em_curve" in extra:
-        em = np.mean(np.array([r.extra["em_curve"] for r in records], dtype=np.float64), axis=0)[::-1]
-        out["max_em"], out["mean_em"] = float(np.max(em)), float(np.mean(em))
-    return out
-
-
-def _per_image_rows(records, curves_i, n, proto) -> list[dict]:
-    auc, ap = _per_image_auc_ap(records, curves_i, n)
+def _per_image_rows(red: Reduction) -> list[dict]:
+    records, curves_i, n, proto = red.records, red.curves_i, red.n, red.proto
+    auc, ap = red.per_image_auc, red.per_image_ap
     max_f = np.max(curves_i["f"][:, :n], axis=1)
+    handler = get_handler(proto.best_f)
     rows = []
     for i, r in enumerate(records):
         tp, fp, fn, _ = r.binary
@@ -213,8 +244,8 @@ def _per_image_rows(records, curves_i, n, proto) -> list[dict]:
             "full_gt": r.full_gt,
             "resized": r.resized,
         }
-        if "best_f" in r.extra:
-            row["best_f"] = float(r.extra["best_f"])
+        if handler is not None and handler.key in r.extra:
+            row[handler.key] = float(r.extra[handler.key])
         row |= {k: float(r.extra[k]) for k in ("sm", "wf") if k in r.extra}
         rows.append(row)
     return rows
@@ -227,7 +258,7 @@ def protocol_warnings(records: Sequence[ImageRecord], proto: Protocol, curves: d
     ``meta["warnings"]``.
     """
     out = []
-    cls = "in-focus" if proto.positive == "sharp" else "blur"
+    cls = "in-focus" if proto.positive == SHARP else "blur"
     empty = [r.name for r in records if r.empty_gt]
     if proto.empty_mask == "zhao" and empty:
         out.append({"code": "zhao-empty-mask", "files": empty, "message": (

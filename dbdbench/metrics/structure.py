@@ -97,7 +97,7 @@ def s_measure(pred: np.ndarray, gt: np.ndarray, alpha: float = 0.5) -> float:
     if n_fg == gt.size:
         return float(np.mean(pred))
     obj = _object_similarity(pred, gt, np.float64(n_fg) / gt.size) * alpha
-    reg = _region_similarity(pred, gt, n_fg) * (1 - alpha)
+    reg = _region_similarity(pred, gt, int(n_fg)) * (1 - alpha)
     return float(np.maximum(0, obj + reg))
 
 
@@ -248,7 +248,7 @@ def e_measure_adaptive(pred: np.ndarray, gt: np.ndarray) -> float:
     positive = pred >= min(2 * pred.mean(), 1)
     tp = np.count_nonzero(positive & gt)
     fp = np.count_nonzero(positive) - tp
-    return float(e_measure_from_counts(tp, fp, np.count_nonzero(gt), gt.size))
+    return float(e_measure_from_counts(tp, fp, int(np.count_nonzero(gt)), gt.size))
 
 
 # ------------------------------------------------------------------------------------- weighted F-measure

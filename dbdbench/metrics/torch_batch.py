@@ -15,8 +15,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from dbdbench.metrics.counts import Counts
-from dbdbench.metrics.image import ImageRecord, _counts_from_hist, map_terms, needs_map
+from dbdbench.metrics.counts import Counts, counts_from_histogram
+from dbdbench.metrics.handlers import get_handler
+from dbdbench.metrics.image import ImageRecord, map_terms, needs_map
 from dbdbench.metrics.protocols import Protocol
 from dbdbench.metrics.torch_kernel import BAD_GT, BAD_PRED, OK, score_batch
 
@@ -32,7 +33,8 @@ def extra_layout(proto: Protocol, structure: frozenset) -> list[tuple[str, int]]
     Keys of ``ImageRecord.extra``, then ``curve_counts`` (present flag, ``tp``, ``fp``, ``fg``, ``bg``) and
     ``zero_map`` where the protocol has Zhao et al.'s empty-mask and zero-map rules.
     """
-    layout = [("best_f", 1)] if proto.best_f == "per_image" else []
+    handler = get_handler(proto.best_f)
+    layout = [] if handler is None else [(handler.key, 1)]
     layout += [(k, 1) for k in ("sm", "adp_em", "wf") if k in structure]
     if structure & {"max_em", "mean_em"}:
         layout.append(("em_curve", _EM_WIDTH))
@@ -44,13 +46,13 @@ def extra_layout(proto: Protocol, structure: frozenset) -> list[tuple[str, int]]
 
 
 def _pack(extra: dict, curve_counts: Counts | None, zero_map: bool, layout) -> np.ndarray:
-    cols = []
+    cols: list[np.ndarray] = []
     for key, width in layout:
         if key == "curve_counts":
             c = curve_counts
             cols.append(np.zeros(width) if c is None else np.concatenate([[1.0], c.tp, c.fp, [c.fg, c.bg]]))
         elif key == "zero_map":
-            cols.append([float(zero_map)])
+            cols.append(np.array([float(zero_map)]))
         else:
             cols.append(np.ravel(np.asarray(extra[key], dtype=np.float64)))
     return np.concatenate(cols)
@@ -231,10 +233,10 @@ def records_from_states(states: dict[str, torch.Tensor], proto: Protocol,
     n = proto.n_levels
     records = []
     for i in order:
-        single = [int(v) for v in host["single"][i]]
+        a_tp, a_fp, a_fn, a_tn, b_tp, b_fp, b_fn, b_tn = (int(v) for v in host["single"][i])
         extra, curve_counts, zero_map = _unpack(host["extra"][i], layout)
-        records.append(ImageRecord(f"image{ids[i]:05d}", _counts_from_hist(host["hist"][i], n),
-                                   tuple(single[:4]), tuple(single[4:]), float(host["mae"][i]), extra,
+        records.append(ImageRecord(f"image{ids[i]:05d}", counts_from_histogram(host["hist"][i], n),
+                                   (a_tp, a_fp, a_fn, a_tn), (b_tp, b_fp, b_fn, b_tn), float(host["mae"][i]), extra,
                                    curve_counts=curve_counts, zero_map=zero_map))
     return records
 

@@ -84,7 +84,7 @@ def levels(score: torch.Tensor, proto: Protocol) -> torch.Tensor:
     elif proto.levels == "round":
         lev = torch.round(score * 255).long()  # half to even, as np.rint
     else:
-        thresholds = _on_device(tuple(proto.thresholds), str(score.device))
+        thresholds = _on_device(tuple(proto.thresholds or ()), str(score.device))
         lev = torch.searchsorted(thresholds, score.contiguous(), right=True) - 1
     # in range for every valid map; the clamp only keeps bad maps (reported later) from indexing out of bounds
     return lev.clamp_(0, proto.n_levels - 1)

@@ -22,7 +22,6 @@ _EXPORTS = {
     "headline_score": "plots",
     "default_metrics": "columns",
     "method_styles": "plots",
-    "sensitivity_report": "sensitivity",
     "sensitivity_from_results": "sensitivity",
     "rank_table": "sensitivity",
     "SensitivityReport": "sensitivity",

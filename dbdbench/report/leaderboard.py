@@ -13,6 +13,7 @@ References
 
 from __future__ import annotations
 
+import base64
 import filecmp
 import shutil
 import tempfile
@@ -23,9 +24,6 @@ from typing import Any
 
 from dbdbench.submissions import REPORTED_PROTOCOLS, load_submissions
 
-#: the column that orders each protocol's leaderboard (best first); other protocols use their first metric
-PRIMARY_METRIC = {"dbdbench": "auc", "pysod": "max_f", "ddffnet": "bin_f", "zhao": "max_f", "hifst": "max_f",
-                  "reported:defusionnet-tpami": "max_f"}
 KIND_LABEL = {"reported": "reported", "rescored": "re-scored"}
 DECIMALS = 3
 CURVE_KINDS = ("pr", "fmeasure", "roc")
@@ -64,6 +62,19 @@ def collect_rows(submissions: str | Path) -> list[Row]:
     return rows
 
 
+def primary_metric(protocol: str) -> str | None:
+    """The column that orders a protocol's leaderboard (best first): its ``primary`` in the registries."""
+    if protocol in REPORTED_PROTOCOLS:
+        return REPORTED_PROTOCOLS[protocol].primary
+    from dbdbench.metrics import list_protocols
+
+    if protocol in list_protocols():
+        from dbdbench.metrics import get_protocol
+
+        return get_protocol(protocol).primary
+    return None
+
+
 def metric_columns(protocol: str, rows: Sequence[Row], every: bool = False) -> list[str]:
     """The metric keys shown for a protocol, the ranking metric first.
 
@@ -83,7 +94,7 @@ def metric_columns(protocol: str, rows: Sequence[Row], every: bool = False) -> l
         order = [m for m in order if m in present] + sorted(present - set(order))
     else:
         order = default_metrics(protocol, present)
-    primary = PRIMARY_METRIC.get(protocol)
+    primary = primary_metric(protocol)
     return ([primary] if primary in order else []) + [m for m in order if m != primary]
 
 
@@ -309,6 +320,49 @@ def write_plots(groups: dict[str, dict[str, list[Row]]], out_dir: Path) -> list[
     return written
 
 
+def _row_data(r: Row, keys: list[str], decimals: int) -> dict[str, Any]:
+    return {"entry": r.entry, "method": r.method, "venue": r.venue, "year": r.year, "kind": r.kind,
+            "kind_label": KIND_LABEL[r.kind], "scores": r.scores,
+            # the printed numbers: the page shows, ranks and marks exactly these strings (as the Markdown does)
+            "shown": {k: f"{r.scores[k]:.{decimals}f}" for k in keys if k in r.scores},
+            "curve_only": curve_only(r), "warnings": warnings_of(r),
+            "training": "; ".join(r.training) or "none (hand-crafted)", "source": r.source,
+            "paper_url": r.paper_url, "code_url": r.code_url}
+
+
+def _column(protocol: str, key: str) -> dict[str, Any]:
+    from dbdbench.metrics import METRICS
+
+    return {"key": key, "label": metric_label(protocol, key), "higher": METRICS[key].higher_is_better}
+
+
+def page_data(groups: dict[str, dict[str, list[Row]]], svgs: dict[str, str], decimals: int = 3) -> dict[str, Any]:
+    """The JSON the page script reads: datasets -> protocols -> columns (the paper set, then the other
+    stored metrics), rows with their printed numbers, description, figures."""
+    data: dict[str, Any] = {}
+    for dataset, by_protocol in groups.items():
+        protocols = {}
+        for protocol, rows in by_protocol.items():
+            cols = metric_columns(protocol, rows)
+            more = [m for m in metric_columns(protocol, rows, every=True) if m not in cols]
+            figures = []
+            for curve in CURVE_KINDS:
+                name = f"{slug(dataset)}__{slug(protocol)}__{curve}.svg"
+                if name in svgs:
+                    uri = "data:image/svg+xml;base64," + base64.b64encode(svgs[name].encode("utf-8")).decode("ascii")
+                    figures.append({"curve": curve, "src": uri})
+            protocols[protocol] = {
+                "description": protocol_description(protocol),
+                "columns": [_column(protocol, c) for c in cols],
+                "more": [_column(protocol, c) for c in more],
+                "rows": [_row_data(r, cols + more, decimals) for r in rows],
+                "figures": figures,
+            }
+        data[dataset] = {"title": dataset_title(dataset), "protocols": protocols}
+    return data
+
+
+
 # ------------------------------------------------------------------------------------------ orchestration
 
 
@@ -333,7 +387,7 @@ def generate(submissions: str | Path, out: str | Path, plots: bool = True) -> li
     for name, text in latex_tables(groups).items():
         (out / "tables" / name).write_text(text, encoding="utf-8")
     svgs = {name: (out / "figures" / name).read_text(encoding="utf-8") for name in figures}
-    (out / "index.html").write_text(render_html(groups, svgs), encoding="utf-8")
+    (out / "index.html").write_text(render_html(page_data(groups, svgs)), encoding="utf-8")
     return sorted(p for p in out.rglob("*") if p.is_file())
 
 

@@ -7,71 +7,24 @@ pure function of the rows (sorted keys, no timestamps), so the file is byte-stab
 
 from __future__ import annotations
 
-import base64
 import html
 import json
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from dbdbench.report.leaderboard import Row
+from typing import Any
 
 
-def _row_data(r: Row, keys: list[str], decimals: int) -> dict[str, Any]:
-    from dbdbench.report.leaderboard import KIND_LABEL, curve_only, warnings_of
+def render_html(data: dict[str, Any]) -> str:
+    """The complete page as a string (UTF-8, no external resources) from its data.
 
-    return {"entry": r.entry, "method": r.method, "venue": r.venue, "year": r.year, "kind": r.kind,
-            "kind_label": KIND_LABEL[r.kind], "scores": r.scores,
-            # the printed numbers: the page shows, ranks and marks exactly these strings (as the Markdown does)
-            "shown": {k: f"{r.scores[k]:.{decimals}f}" for k in keys if k in r.scores},
-            "curve_only": curve_only(r), "warnings": warnings_of(r),
-            "training": "; ".join(r.training) or "none (hand-crafted)", "source": r.source,
-            "paper_url": r.paper_url, "code_url": r.code_url}
-
-
-def _column(protocol: str, key: str) -> dict[str, Any]:
-    from dbdbench.metrics import METRICS
-    from dbdbench.report.leaderboard import metric_label
-
-    return {"key": key, "label": metric_label(protocol, key), "higher": METRICS[key].higher_is_better}
-
-
-def page_data(groups: dict[str, dict[str, list[Row]]], svgs: dict[str, str], decimals: int = 3) -> dict[str, Any]:
-    """The JSON the page script reads: datasets -> protocols -> columns (the paper set, then the other
-    stored metrics), rows with their printed numbers, description, figures."""
-    from dbdbench.report.leaderboard import CURVE_KINDS, dataset_title, metric_columns, protocol_description, slug
-
-    data: dict[str, Any] = {}
-    for dataset, by_protocol in groups.items():
-        protocols = {}
-        for protocol, rows in by_protocol.items():
-            cols = metric_columns(protocol, rows)
-            more = [m for m in metric_columns(protocol, rows, every=True) if m not in cols]
-            figures = []
-            for curve in CURVE_KINDS:
-                name = f"{slug(dataset)}__{slug(protocol)}__{curve}.svg"
-                if name in svgs:
-                    uri = "data:image/svg+xml;base64," + base64.b64encode(svgs[name].encode("utf-8")).decode("ascii")
-                    figures.append({"curve": curve, "src": uri})
-            protocols[protocol] = {
-                "description": protocol_description(protocol),
-                "columns": [_column(protocol, c) for c in cols],
-                "more": [_column(protocol, c) for c in more],
-                "rows": [_row_data(r, cols + more, decimals) for r in rows],
-                "figures": figures,
-            }
-        data[dataset] = {"title": dataset_title(dataset), "protocols": protocols}
-    return data
-
-
-def render_html(groups: dict[str, dict[str, list[Row]]], svgs: dict[str, str]) -> str:
-    """The complete page as a string (UTF-8, no external resources)."""
-    payload = json.dumps(page_data(groups, svgs), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    ``data`` is :func:`dbdbench.report.leaderboard.page_data`: datasets -> protocols -> columns, rows,
+    description, figures (this module only renders; it imports nothing from the leaderboard).
+    """
+    payload = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     payload = payload.replace("</", "<\\/")  # a "</script>" inside a string must not end the script element
-    n_rows = sum(len(rows) for by_p in groups.values() for rows in by_p.values())
-    nav = " ".join(f'<a href="#{html.escape(d, quote=True)}">{html.escape(d)}</a>' for d in groups)
+    n_rows = sum(len(p["rows"]) for d in data.values() for p in d["protocols"].values())
+    nav = " ".join(f'<a href="#{html.escape(d, quote=True)}">{html.escape(d)}</a>' for d in data)
     return (_TEMPLATE.replace("@@CSS@@", _CSS).replace("@@JS@@", _JS).replace("@@DATA@@", payload)
             .replace("@@NAV@@", nav)
-            .replace("@@SUMMARY@@", html.escape(f"{len(groups)} datasets, {n_rows} results")))
+            .replace("@@SUMMARY@@", html.escape(f"{len(data)} datasets, {n_rows} results")))
 
 
 _CSS = """

@@ -102,7 +102,8 @@ def save_figure(fig: Figure, paths: Sequence[Path]) -> None:
 def _panels(results: Sequence[Result], curve: str) -> dict[str, list[Result]]:
     """Group results with a usable curve by panel (dataset, plus protocol when a dataset has several)."""
     x_key, y_key = CURVES[curve][:2]
-    usable, skipped = [], []
+    usable: list[Result] = []
+    skipped: list[Result] = []
     for r in results:
         curves = r.curves or {}
         ok = x_key in curves and y_key in curves and len(curves[x_key]) > 0
@@ -113,12 +114,12 @@ def _panels(results: Sequence[Result], curve: str) -> dict[str, list[Result]]:
     if not usable:
         raise ValueError(f"None of the {len(results)} result(s) has the curves {x_key!r} and {y_key!r} needed "
                          f"for a {curve!r} plot (reported-only entries have no curves)")
-    protocols: dict[str, set[str]] = {}
+    protocols: dict[str | None, set[str]] = {}
     for r in results:
         protocols.setdefault(r.dataset, set()).add(r.protocol)
     panels: dict[str, list[Result]] = {}
     for r in usable:
-        title = f"{r.dataset} ({r.protocol})" if len(protocols[r.dataset]) > 1 else r.dataset
+        title = f"{r.dataset} ({r.protocol})" if len(protocols[r.dataset]) > 1 else str(r.dataset)
         panels.setdefault(title, []).append(r)
     return panels
 
@@ -128,7 +129,11 @@ def _reported(r: Result) -> bool:
 
 
 def _label(r: Result) -> str:
-    return r.method + ("†" if _reported(r) else "")
+    return _method(r) + ("†" if _reported(r) else "")
+
+
+def _method(r: Result) -> str:
+    return r.method or ""
 
 
 def headline_score(r: Result, curve: str) -> float | None:
@@ -165,12 +170,12 @@ def _draw_panel(ax: Axes, curve: str, rs: list[Result], styles: Mapping[str, Map
     x_key, y_key = CURVES[curve][:2]
     both = {r.method for r in rs if _reported(r)} & {r.method for r in rs if not _reported(r)}
     entries = []
-    for r in sorted(rs, key=lambda r: (r.method.casefold(), r.method, _reported(r))):
+    for r in sorted(rs, key=lambda r: (_method(r).casefold(), _method(r), _reported(r))):
         x, y = np.asarray(r.curves[x_key], float), np.asarray(r.curves[y_key], float)
         if curve == "pr":
             keep = (x > 0) | (y > 0)
             x, y = x[keep], y[keep]
-        style = dict(styles[r.method])
+        style: dict[str, Any] = dict(styles[_method(r)])
         marker = style.pop("marker", None) if crowded else None
         style.pop("marker", None)
         kw: dict[str, Any] = {"linewidth": 1.3, "zorder": 3}
@@ -200,7 +205,7 @@ def _floor(rs: list[Result], curve: str) -> float:
     return max(0.0, math.floor((min(low) - 0.05) * 10) / 10) if low else 0.0
 
 
-def _legend(ax: Axes, entries: list[tuple[float, str, object]], curve: str, crowded: bool) -> None:
+def _legend(ax: Axes, entries: list[tuple[float, str, Any]], curve: str, crowded: bool) -> None:
     """Inside the panel for a few methods; beside it (right) when crowded, so no curve is covered."""
     handles, texts = [e[2] for e in entries], [e[1] for e in entries]
     if crowded:
@@ -295,8 +300,8 @@ def plot_curves(
     paths = check_outs(out)
     panels = {k: _panels(results, k) for k in kinds}
     names = list(dict.fromkeys(n for k in kinds for n in panels[k]))
-    styles = dict(styles) if styles is not None else method_styles(r.method for r in results)
-    missing = sorted({r.method for k in kinds for rs in panels[k].values() for r in rs} - set(styles))
+    styles = dict(styles) if styles is not None else method_styles(_method(r) for r in results)
+    missing = sorted({_method(r) for k in kinds for rs in panels[k].values() for r in rs} - set(styles))
     if missing:
         raise ValueError(f"styles has no entry for method(s) {missing}; build it with method_styles(all methods)")
     nrows, ncols, cells = _layout(kinds, names, ncols)

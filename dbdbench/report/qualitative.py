@@ -23,9 +23,9 @@ def plot_qualitative(
     gt: str | Path,
     maps: Mapping[str, str | Path],
     stems: Sequence[str],
-    out: str | Path | None = None,
+    out: str | Path | Sequence[str | Path] | None = None,
     gt_white: str | None = None,
-    maps_white: str | Mapping[str, str] | None = None,
+    maps_white: str | Mapping[str, str | None] | None = None,
     cell_size: float = 1.6,
 ) -> Figure:
     """Visual comparison grid: one row per image; columns input, GT, then each method's map.

@@ -3,9 +3,9 @@
 The ranking logic is pure and works on a long table of scores (columns ``method``, ``protocol``,
 ``metric``, ``value``): :func:`rank_table` ranks the methods per (metric, protocol) and records how far
 each one moves against a reference protocol, :func:`agreement` summarises each protocol's ranking against
-the reference (Kendall tau-b, number of method pairs whose order flips). :func:`sensitivity_report` is the
-thin glue that scores prediction folders with :func:`dbdbench.evaluate.evaluate_folder` under every
-protocol; :func:`sensitivity_from_results` starts from results already computed.
+the reference (Kendall tau-b, number of method pairs whose order flips). :func:`sensitivity_from_results`
+starts from results already computed (by :func:`dbdbench.evaluate.evaluate_protocols` from prediction
+folders, or loaded from submissions); this module never runs an evaluation.
 
 References
 ----------
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -231,54 +230,11 @@ def scores_frame(results: Sequence[Result], metrics: Sequence[str] | None = None
 def sensitivity_from_results(results: Sequence[Result], metrics: Sequence[str] | None = None,
                              reference: str | None = None, decimals: int = 3) -> SensitivityReport:
     """Build the report from results of one dataset under several protocols (e.g. from submissions)."""
-    datasets = sorted({r.dataset for r in results})
-    if len(datasets) != 1:
+    datasets = sorted({str(r.dataset) for r in results})
+    if len(datasets) != 1 or any(r.dataset is None for r in results):
         raise ValueError(f"A sensitivity report covers one dataset; got {datasets or 'no results'}")
     ranked = rank_table(scores_frame(results, metrics), reference, decimals)
     notes = sorted({f"{r.method}: {w['message']}" + (f" ({', '.join(w['files'][:5])})" if w.get("files") else "")
                     for r in results for w in r.meta.get("warnings", [])})  # fmt: skip
     return SensitivityReport(datasets[0], ranked, decimals, notes)
 
-
-def sensitivity_report(
-    pred_dirs: Mapping[str, str | Path],
-    dataset: str,
-    pred_white: str | Mapping[str, str] | None = None,
-    protocols: Sequence[str] | None = None,
-    metrics: Sequence[str] | None = None,
-    reference: str | None = None,
-    decimals: int = 3,
-    data_root: str | Path | None = None,
-) -> SensitivityReport:
-    """Score every method's folder on ``dataset`` under every protocol and compare the rankings.
-
-    Parameters
-    ----------
-    pred_dirs : mapping
-        Method name -> folder of its predicted maps.
-    dataset : str
-        Registered dataset name.
-    pred_white : {"blur", "sharp"} or mapping method -> polarity, optional
-        What white means in each method's maps; a method not given here must declare it in its folder's
-        ``meta.json`` (the rule of :func:`dbdbench.io.resolve_pred_white`, as for ``evaluate``).
-    protocols : sequence of str, optional
-        Default: all of :func:`dbdbench.metrics.list_protocols`.
-    metrics, reference, decimals
-        See :func:`scores_frame` and :func:`rank_table`.
-    data_root : path, optional
-        Passed to :func:`dbdbench.evaluate.evaluate_folder`.
-    """
-    from dbdbench.evaluate import evaluate_folder
-    from dbdbench.metrics import list_protocols
-
-    protocols = list(protocols) if protocols is not None else list_protocols()
-    if len(protocols) < 2:
-        raise ValueError(f"Need at least two protocols to compare, got {protocols}")
-    results = []
-    for method, folder in pred_dirs.items():
-        white = pred_white if isinstance(pred_white, str) or pred_white is None else pred_white.get(method)
-        for protocol in protocols:
-            result = evaluate_folder(Path(folder), dataset, protocol=protocol, pred_white=white, data_root=data_root)
-            result.method = method
-            results.append(result)
-    return sensitivity_from_results(results, metrics, reference, decimals)

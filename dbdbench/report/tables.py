@@ -122,7 +122,7 @@ class ScoreGrid:
         return out
 
 
-def rank_marks(values: Sequence[float], higher_is_better: bool, decimals: int) -> list[int]:
+def rank_marks(values: Sequence[float] | np.ndarray, higher_is_better: bool, decimals: int) -> list[int]:
     """Mark the best and second-best numbers of one column, comparing them as displayed.
 
     Values are rounded to ``decimals`` first, so numbers that print the same tie and share a mark
@@ -214,9 +214,9 @@ def build_grid(results: Sequence[Result], metrics: Sequence[str] | None = None) 
         absent = [m for m in metrics if m not in present]
         if absent:
             raise ValueError(f"No result has metric(s) {absent}; present: {sorted(present)}")
-    rows = list(dict.fromkeys(Row(r.method, _kind(r)) for r in results))
+    rows = list(dict.fromkeys(Row(str(r.method), _kind(r)) for r in results))  # named: see _check_results
     cells = _cells(results)
-    groups = list(dict.fromkeys((r.dataset, r.protocol) for r in results))
+    groups = list(dict.fromkeys((str(r.dataset), r.protocol) for r in results))
     datasets = [d for d, _ in groups]
     split = {d for d in datasets if datasets.count(d) > 1}
     groups.sort(key=lambda g: datasets.index(g[0]))  # stable: protocols of a dataset side by side
@@ -239,7 +239,7 @@ def build_grid(results: Sequence[Result], metrics: Sequence[str] | None = None) 
 def _cells(results: Sequence[Result]) -> dict[tuple[Row, str, str], Result]:
     cells: dict[tuple[Row, str, str], Result] = {}
     for r in results:
-        key = (Row(r.method, _kind(r)), r.dataset, r.protocol)
+        key = (Row(str(r.method), _kind(r)), str(r.dataset), r.protocol)
         if key in cells:
             raise ValueError(
                 f"Two results for method {r.method!r} ({key[0].kind or 'no kind'}) on {r.dataset!r} under "
@@ -256,7 +256,7 @@ def _image_counts(results: Sequence[Result]) -> dict[str, int]:
     for r in results:
         n = r.n_images or (get_dataset(r.dataset).n_images if r.dataset in list_datasets() else 0)
         if n:
-            counts[r.dataset] = max(counts.get(r.dataset, 0), int(n))
+            counts[str(r.dataset)] = max(counts.get(str(r.dataset), 0), int(n))
     return counts
 
 

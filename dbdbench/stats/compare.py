@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -119,21 +120,21 @@ def compare_results(
     for key in keys:
         get_metric(key)
     data_a, data_b = result_data(a, keys, proto), result_data(b, keys, proto)
-    opts = {"n_resamples": n_resamples, "seed": seed}
-    means = {k: (data_a[k].values, data_b[k].values) for k in keys if data_a[k].kind == "mean"}
+    opts: dict[str, Any] = {"n_resamples": n_resamples, "seed": seed}
+    means = {k: (data_a[k].require("values"), data_b[k].require("values")) for k in keys if data_a[k].kind == "mean"}
     cis = paired_mean_intervals(means, level=level, **opts)
     found = {k: (cis[k], wilcoxon_test(va, vb), int(np.count_nonzero(~np.isnan(va)))) for k, (va, vb) in means.items()}
     red = [k for k in keys if data_a[k].kind == "reduction"]
     if red:
         ra, rb = [data_a[k] for k in red], [data_b[k] for k in red]
-        cis = paired_reduction_intervals(ra, rb, level=level, **opts)
+        red_cis = paired_reduction_intervals(ra, rb, level=level, **opts)
         tests = permutation_tests(ra, rb, **opts)
         n = len(a.per_image)
-        found |= {k: (ci, t, n) for k, ci, t in zip(red, cis, tests, strict=True)}
+        found |= {k: (ci, t, n) for k, ci, t in zip(red, red_cis, tests, strict=True)}
     out = {}
     for key in keys:
         ci, test, n = found[key]
-        va, vb = data_a[key].score(), data_b[key].score()
+        va, vb = float(data_a[key].score()), float(data_b[key].score())
         out[key] = Difference(va, vb, vb - va, ci.low, ci.high, test.p_value, test.test, ci.method,
                               data_a[key].kind, get_metric(key).higher_is_better, n)  # fmt: skip
     return out
@@ -146,8 +147,8 @@ def score_intervals(
     """BCa bootstrap interval of each score of one result over resamples of its images."""
     keys = list(res.scores) if keys is None else list(keys)
     data = result_data(res, keys, proto)
-    opts = {"n_resamples": n_resamples, "level": level, "seed": seed}
-    out = mean_intervals({k: d.values for k, d in data.items() if d.kind == "mean"}, **opts)
+    opts: dict[str, Any] = {"n_resamples": n_resamples, "level": level, "seed": seed}
+    out = mean_intervals({k: d.require("values") for k, d in data.items() if d.kind == "mean"}, **opts)
     red = [k for k in keys if data[k].kind == "reduction"]
     if red:
         out |= dict(zip(red, reduction_intervals([data[k] for k in red], **opts), strict=True))

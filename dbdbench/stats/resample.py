@@ -93,17 +93,19 @@ class Joint:
         where: dict[int, int] = {}
         self.slices = []
         for d in datas:
-            if id(d.features) not in where:
-                where[id(d.features)] = sum(b.shape[1] for b in blocks)
-                blocks.append(d.features)
-            start = where[id(d.features)]
-            self.slices.append(slice(start, start + d.features.shape[1]))
+            features = d.require("features")
+            if id(features) not in where:
+                where[id(features)] = sum(b.shape[1] for b in blocks)
+                blocks.append(features)
+            start = where[id(features)]
+            self.slices.append(slice(start, start + features.shape[1]))
         self.datas = datas
         self.features = np.hstack(blocks)
 
     def finish(self, m: np.ndarray) -> np.ndarray:
         """Scores (B, k) from weighted feature means (B, K)."""
-        return np.stack([d.finish(m[..., s]) for d, s in zip(self.datas, self.slices, strict=True)], axis=-1)
+        return np.stack([d.require("finish")(m[..., s]) for d, s in zip(self.datas, self.slices, strict=True)],
+                        axis=-1)
 
     def score(self, weights: np.ndarray) -> np.ndarray:
         """Scores (B, k) under image weights (B, N)."""
@@ -136,7 +138,7 @@ def mean_intervals(values: dict[str, np.ndarray], *, n_resamples: int, level: fl
     :func:`rng_for`; scores defined on the same images share one call, its draws of image indices and
     one matrix product for all their means.
     """
-    out = {}
+    out: dict[str, Interval] = {}
     for ok, keys in _groups({k: ~np.isnan(v) for k, v in values.items()}):
         columns = np.stack([values[k][ok] for k in keys], axis=1)
         res = _bootstrap((np.arange(len(columns)),), _weighted_means(columns), n_resamples, level,
@@ -167,7 +169,7 @@ def paired_mean_intervals(
     does this function, then takes every mean of a group of scores defined on the same images with one
     matrix product of the resample multiplicities (equal to scipy's means up to float rounding).
     """
-    out = {}
+    out: dict[str, Interval] = {}
     for ok, keys in _groups({k: ~(np.isnan(a) | np.isnan(b)) for k, (a, b) in pairs.items()}):
         k = len(keys)
         columns = np.stack([pairs[key][0][ok] for key in keys] + [pairs[key][1][ok] for key in keys], axis=1)
@@ -239,6 +241,6 @@ def permutation_tests(a: list[ScoreData], b: list[ScoreData], *, n_resamples: in
         n_resamples=n_resamples, batch=BATCH, rng=rng_for(seed, "permutation"),
     )  # fmt: skip
     p = np.atleast_1d(res.pvalue)
-    same = [np.array_equal(da.features, db.features) for da, db in zip(a, b, strict=True)]
+    same = [np.array_equal(da.require("features"), db.require("features")) for da, db in zip(a, b, strict=True)]
     return [TestResult(1.0, "none (identical per-image data)") if s else TestResult(float(v), "permutation")
             for v, s in zip(p, same, strict=True)]  # fmt: skip

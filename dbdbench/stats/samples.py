@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -53,19 +54,27 @@ class ScoreData:
     features: np.ndarray | None = None
     finish: Callable[[np.ndarray], np.ndarray] | None = None
 
+    def require(self, name: str) -> Any:
+        """A field that the score's ``kind`` needs (``values``; ``features`` and ``finish``), never None."""
+        value = getattr(self, name)
+        if value is None:
+            raise ValueError(f"{self.key}: a {self.kind!r} score has no {name}")
+        return value
+
     def score(self, weights: np.ndarray | None = None) -> np.ndarray | float:
         """The score under image ``weights`` of shape (B, N) (B scores), or the dataset score when None."""
         if self.kind == "mean":
-            v = self.values
+            v = self.require("values")
             ok = ~np.isnan(v)
             if weights is None:
                 return float(np.mean(v[ok])) if ok.any() else float("nan")
             w = np.asarray(weights, dtype=np.float64)[..., ok]
             return (w @ v[ok]) / w.sum(axis=-1)
+        features, finish = self.require("features"), self.require("finish")
         if weights is None:
-            return float(self.finish(np.mean(self.features, axis=0)[None, :])[0])
+            return float(finish(np.mean(features, axis=0)[None, :])[0])
         w = np.asarray(weights, dtype=np.float64)
-        return self.finish((w @ self.features) / w.sum(axis=-1, keepdims=True))
+        return finish((w @ features) / w.sum(axis=-1, keepdims=True))
 
 
 def _max(m: np.ndarray) -> np.ndarray:

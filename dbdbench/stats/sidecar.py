@@ -57,6 +57,11 @@ def pack_records(records: Sequence[ImageRecord]) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _four(row: np.ndarray) -> tuple[int, int, int, int]:
+    tp, fp, fn, tn = (int(x) for x in row)
+    return tp, fp, fn, tn
+
+
 def unpack_records(arrays: dict[str, np.ndarray]) -> list[ImageRecord]:
     """The :class:`~dbdbench.metrics.ImageRecord` list that :func:`pack_records` packed (exact inverse)."""
     tp, fp = _cumulative(arrays["fg_hist"]), _cumulative(arrays["bg_hist"])
@@ -66,7 +71,7 @@ def unpack_records(arrays: dict[str, np.ndarray]) -> list[ImageRecord]:
         counts = Counts(tp=tp[i], fp=fp[i], fg=int(tp[i, 0]), bg=int(fp[i, 0]))
         extra = {k: (v[i] if v.ndim > 1 else float(v[i])) for k, v in extras.items()}
         rec = ImageRecord(
-            name, counts, tuple(int(x) for x in arrays["adaptive"][i]), tuple(int(x) for x in arrays["binary"][i]),
+            name, counts, _four(arrays["adaptive"][i]), _four(arrays["binary"][i]),
             float(arrays["mae"][i]), extra, bool(arrays["resized"][i]),
         )  # fmt: skip
         records.append(rec)

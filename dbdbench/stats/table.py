@@ -61,7 +61,8 @@ class CiGrid:
 
 def _cell_results(results: Sequence[Result]) -> dict[tuple[Row, str, str], Result]:
     meta_kind = {id(r): (r.meta or {}).get("kind") for r in results}
-    return {(Row(r.method, None if meta_kind[id(r)] is None else str(meta_kind[id(r)])), r.dataset, r.protocol): r
+    return {(Row(str(r.method), None if meta_kind[id(r)] is None else str(meta_kind[id(r)])), str(r.dataset),
+             r.protocol): r
             for r in results}  # fmt: skip
 
 
@@ -84,10 +85,10 @@ def build_ci_grid(
     data_cache: dict[int, dict] = {}
     for j, col in enumerate(grid.columns):
         present = [(i, cells.get((row, col.dataset, col.protocol))) for i, row in enumerate(grid.rows)]
-        present = [(i, r) for i, r in present if _usable(r, col.metric)]
+        present = [(i, r) for i, r in present if r is not None and _usable(r, col.metric)]
         if not present:
             continue
-        data = {i: _data(r, col, data_cache) for i, r in present}
+        data = {i: _data(r, col, data_cache) for i, r in present if r is not None}
         _fill_intervals(data, col, j, low, high, n_resamples, level, seed)
         _fill_ties(present, data, col, j, p_holm, tied, n_resamples, seed, alpha)
     return CiGrid(grid, low, high, p_holm, tied)

@@ -99,7 +99,8 @@ def test_torch7_resnext_file_loads_into_the_trunk(model: BR2Net, tmp_path) -> No
 
 def test_pretrained_true_offline_fails_fast_with_instructions(monkeypatch) -> None:
     monkeypatch.setattr(backbones, "_hub_reachable", lambda host="huggingface.co": False)
-    with pytest.raises(RuntimeError, match=r"resnext101_32x4d\.gluon_in1k.*pretrained='path"):
+    advice = r"resnext101_32x4d\.gluon_in1k.*--pretrained FILE.*pretrained='path"
+    with pytest.raises(backbones.WeightsUnavailableError, match=advice):
         backbones.create_backbone("resnext101_32x4d", pretrained=True)
 
 

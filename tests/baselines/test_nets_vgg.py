@@ -94,7 +94,7 @@ def test_pretrained_true_offline_fails_clearly(monkeypatch):
         raise URLError("no route to host")
 
     monkeypatch.setattr("torchvision.models._api.load_state_dict_from_url", offline)
-    with pytest.raises(RuntimeError, match="pretrained='vgg16-397923af.pth'"):
+    with pytest.raises(RuntimeError, match=r"vgg16-397923af.pth.*--pretrained FILE.*pretrained='path"):
         load_pretrained(_Net(), True)
 
 

@@ -107,12 +107,13 @@ def test_net_prediction_from_a_state_dict_matches_a_direct_forward(tmp_path: Pat
                        progress=False)
     assert sorted(ours.written) == sorted(images)
     meta = json.loads((tmp_path / "a" / "meta.json").read_text())
-    assert meta["pred_white"] == "blur" and meta["input_size"] == 32 and meta["upsample"] == "bilinear"
+    assert meta["pred_white"] == "blur" and meta["pipeline"]["input_size"] == 32
+    assert meta["pipeline"]["upsample"] == "bilinear" and meta["pipeline"]["library"] == "opencv"
     for stem, photo in images.items():
         got = read_map(tmp_path / "a" / f"{stem}.png").astype(float)
         assert got.shape == (40, 56)
         assert np.abs(got - _reference_map(model, photo, 32)).max() <= 1  # float rounding at .5 only
-    with pytest.raises(RuntimeError):  # a raw state dict of width 16 does not fit the default width-64 DPN
+    with pytest.raises(ValueError, match="raw.pth does not fit the dpn net"):  # width 16 vs the default 64
         predict_net("dpn", images, tmp_path / "b", tmp_path / "raw.pth", input_size=32, progress=False)
 
 

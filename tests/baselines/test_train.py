@@ -221,7 +221,8 @@ def test_ddffnet_stage2_trains_the_student_and_predict_loads_it(toy: Path, tmp_p
     n_trained = sum(len(g["params"]) for g in ckpt["optimizer"]["param_groups"])
     assert n_trained == len(list(distiller.student.parameters())) + len(list(distiller.adapt_teacher.parameters())) \
         + len(list(distiller.adapt_depth.parameters()))  # the frozen teachers are not optimised
-    student = load_net("dffnet", tmp_path / "s2" / "last.pt")
+    student, pipe = load_net("dffnet", tmp_path / "s2" / "last.pt")
+    assert pipe.input_size == 64 and pipe.library == "opencv"  # the training size and the trainer's resize
     for k, v in student.state_dict().items():
         assert torch.equal(v, distiller.student.state_dict()[k]), k
     assert any(not torch.equal(v, ckpt["model"][f"teacher.{k}"]) for k, v in student.state_dict().items())

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import sys
-import types
 
 import cv2
 import numpy as np
@@ -12,6 +10,7 @@ import pandas as pd
 import pytest
 from scipy.stats import kendalltau, rankdata
 
+from dbdbench import evaluate
 from dbdbench.metrics import Evaluator
 from dbdbench.report.sensitivity import (
     agreement,
@@ -19,7 +18,6 @@ from dbdbench.report.sensitivity import (
     rank_scores,
     rank_table,
     sensitivity_from_results,
-    sensitivity_report,
     to_markdown,
 )
 from dbdbench.results import Result
@@ -122,7 +120,7 @@ def test_from_results_and_its_errors():
         sensitivity_from_results(_results({"dbdbench": {"A": 0.9}}) + _results({"zhao": {"A": 0.9}}, "DUT-TE"))
 
 
-def test_report_glue_calls_evaluate_folder_per_method_and_protocol(monkeypatch, tmp_path):
+def test_evaluate_protocols_calls_evaluate_folder_per_method_and_protocol(monkeypatch, tmp_path):
     calls = []
     numbers = {("a", "dbdbench"): 0.9, ("b", "dbdbench"): 0.8, ("a", "zhao"): 0.6, ("b", "zhao"): 0.7}
 
@@ -131,9 +129,10 @@ def test_report_glue_calls_evaluate_folder_per_method_and_protocol(monkeypatch, 
         return Result(protocol=protocol, scores={"max_f": numbers[(pred_dir.name, protocol)]}, dataset=dataset,
                       method=pred_dir.name)
 
-    monkeypatch.setitem(sys.modules, "dbdbench.evaluate", types.SimpleNamespace(evaluate_folder=fake_evaluate_folder))
-    report = sensitivity_report({"A": tmp_path / "a", "B": tmp_path / "b"}, "CUHK-TE-1",
-                                pred_white={"A": "sharp", "B": "blur"}, protocols=["dbdbench", "zhao"])
+    monkeypatch.setattr(evaluate, "evaluate_folder", fake_evaluate_folder)
+    results = evaluate.evaluate_protocols({"A": tmp_path / "a", "B": tmp_path / "b"}, "CUHK-TE-1",
+                                          pred_white={"A": "sharp", "B": "blur"}, protocols=["dbdbench", "zhao"])
+    report = sensitivity_from_results(results)
     assert sorted(calls) == [("a", "CUHK-TE-1", "dbdbench", "sharp"), ("a", "CUHK-TE-1", "zhao", "sharp"),
                              ("b", "CUHK-TE-1", "dbdbench", "blur"), ("b", "CUHK-TE-1", "zhao", "blur")]
     assert set(report.ranked["method"]) == {"A", "B"}  # named by the mapping, not the folder
@@ -174,7 +173,7 @@ def test_cli_sensitivity(monkeypatch, tmp_path):
         return Result(protocol=protocol, scores={"max_f": value if protocol == "zhao" else 1.8 - value},
                       dataset=dataset, method="ignored")
 
-    monkeypatch.setitem(sys.modules, "dbdbench.evaluate", types.SimpleNamespace(evaluate_folder=fake_evaluate_folder))
+    monkeypatch.setattr(evaluate, "evaluate_folder", fake_evaluate_folder)
     (tmp_path / "lbp").mkdir()
     (tmp_path / "maps").mkdir()
     out = tmp_path / "s.md"

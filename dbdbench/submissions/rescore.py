@@ -1,84 +1,16 @@
-"""The two submission checks that need more than the files: history (git) and reproduction (maps).
+"""Re-scoring submissions from their maps: reproduce stored numbers, or (re)write re-scored result files.
 
-* Append-only history: every entry, result file, metric key and curve present at a git base must still exist,
-  so a pull request can add or correct numbers but never silently drop them.
-* Reproduction: a re-scored result whose maps are present is scored again with
-  :func:`dbdbench.evaluate.evaluate_folder` and must agree within ``atol`` on every stored score.
-
-References
-----------
-.. [1] MTEB results repository, ``tests/test_no_splits_are_removed.py`` (append-only check against ``main``).
+Reproduction: a re-scored result whose maps are present is scored again with
+:func:`dbdbench.evaluate.evaluate_folder` and must agree within ``atol`` on every stored score.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from dbdbench.submissions import Problem, load_submissions
-
-
-def _git(cwd: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr.strip() or f"git {' '.join(args)} failed")
-    return proc.stdout
-
-
-def check_against_base(root: str | Path, ref: str) -> list[Problem]:
-    """Problems for entries, result files or metric keys present at git ``ref`` but missing now.
-
-    Parameters
-    ----------
-    root : path
-        The submissions folder inside a git work tree.
-    ref : str
-        Any git revision (branch, tag, commit), e.g. ``origin/main``.
-    """
-    root = Path(root).resolve()
-    try:
-        top = Path(_git(root, "rev-parse", "--show-toplevel").strip())
-        prefix = root.relative_to(top).as_posix()
-        listing = _git(top, "ls-tree", "-r", "--name-only", ref, "--", prefix)
-    except (RuntimeError, ValueError, OSError) as exc:
-        return [Problem(root.name, f"cannot compare with git base {ref!r}: {exc}")]
-    problems: list[Problem] = []
-    missing_entries: set[str] = set()
-    for rel in sorted(listing.splitlines()):
-        if not rel.endswith(".json"):
-            continue
-        path = top / rel
-        shown = Path(rel).relative_to(prefix).as_posix() if prefix != "." else rel
-        entry = shown.split("/", 1)[0]
-        if entry in missing_entries:
-            continue
-        if not (root / entry).is_dir():
-            missing_entries.add(entry)
-            problems.append(Problem(entry, f"entry exists at {ref} but was removed; entries may be corrected, "
-                                           "never deleted"))
-        elif not path.is_file():
-            problems.append(Problem(shown, f"file exists at {ref} but was removed"))
-        elif path.name != "meta.json":
-            problems += _removed_metrics(top, ref, rel, shown)
-    return problems
-
-
-def _removed_metrics(top: Path, ref: str, rel: str, shown: str) -> list[Problem]:
-    try:
-        old = json.loads(_git(top, "show", f"{ref}:{rel}"))
-        new = json.loads((top / rel).read_text(encoding="utf-8"))
-        gone = sorted(set(old.get("scores", {})) - set(new.get("scores", {})))
-        gone_curves = sorted(set(old.get("curves") or {}) - set(new.get("curves") or {}))
-    except (RuntimeError, ValueError, AttributeError) as exc:
-        return [Problem(shown, f"cannot compare with {ref}: {exc}")]
-    problems = []
-    if gone:
-        problems.append(Problem(shown, f"metric(s) {gone} exist at {ref} but were removed"))
-    if gone_curves:
-        problems.append(Problem(shown, f"curve(s) {gone_curves} exist at {ref} but were removed"))
-    return problems
+from dbdbench.evaluate import evaluate_folder
+from dbdbench.submissions.load import Problem, load_submissions, read_json_strict, split_result_stem
 
 
 def check_reproduction(root: str | Path, maps_root: str | Path | None, data_root: str | Path | None = None,
@@ -115,8 +47,6 @@ def check_reproduction(root: str | Path, maps_root: str | Path | None, data_root
 
 
 def _rescore(folder: Path, stored: dict[str, Any], pred_white: str, data_root: str | Path | None) -> dict[str, Any]:
-    from dbdbench.evaluate import evaluate_folder
-
     result = evaluate_folder(folder, stored["dataset"], protocol=stored["protocol"], pred_white=pred_white,
                              data_root=data_root)
     return {"scores": dict(result.scores), "meta": dict(result.meta)}
@@ -145,9 +75,6 @@ def rescore_entries(root: str | Path, maps_root: str | Path, data_root: str | Pa
     :func:`dbdbench.evaluate.evaluate_folder` (protocol ``dbdbench`` when the stem names none). The stored
     provenance keeps only names and hashes: no machine path ever reaches a committed file.
     """
-    from dbdbench.evaluate import evaluate_folder
-    from dbdbench.submissions import read_json_strict, split_result_stem
-
     lines = []
     for entry_dir in sorted(Path(root).iterdir()):
         meta_path = entry_dir / "meta.json"

@@ -17,12 +17,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dbdbench.results import SCHEMA, SCHEMA_VERSION
+from dbdbench.settings import DECLARED_POLARITIES
+from dbdbench.settings import POLARITIES as MAP_POLARITIES
+
 META_SCHEMA = "dbdbench.submission"
 META_VERSION = 1
-RESULT_SCHEMA = "dbdbench.result"
-RESULT_VERSIONS = (1,)
+RESULT_SCHEMA = SCHEMA  # the result JSON of dbdbench.results
+RESULT_VERSIONS = (SCHEMA_VERSION,)
 KINDS = ("reported", "rescored")
-POLARITIES = ("blur", "sharp", "unknown")
+POLARITIES = DECLARED_POLARITIES  # what white may mean in submitted maps
 CURVE_KEYS = ("thresholds", "precision", "recall", "fpr", "tpr", "f", "iou", "dice")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
@@ -39,13 +43,14 @@ class ReportedProtocol:
     """How one paper computed the numbers it published, when no runnable protocol reproduces it.
 
     ``labels`` maps each metric key to the paper's own column name, so outputs never pretend that, say,
-    a paper's "AUC" is dbdbench's exact ROC area.
+    a paper's "AUC" is dbdbench's exact ROC area. ``primary`` is the score that orders the leaderboard.
     """
 
     name: str
     description: str
     metrics: tuple[str, ...]
     labels: dict[str, str] = field(default_factory=dict)
+    primary: str = "max_f"
 
 
 REPORTED_PROTOCOLS: dict[str, ReportedProtocol] = {
@@ -147,7 +152,7 @@ META_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
 RESCORE_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
     "maps": (True, lambda v: isinstance(v, dict) and all(_is_str(x) for x in v.values()),
              "{result file stem: map folder relative to --maps-root}"),
-    "pred_white": (True, lambda v: v in ("blur", "sharp"), "'blur' or 'sharp'"),
+    "pred_white": (True, lambda v: v in MAP_POLARITIES, f"one of {MAP_POLARITIES}"),
     "command": (False, _is_str, "the command that produced the result files"),
 }
 SOURCE_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
@@ -217,7 +222,7 @@ REPORTED_META_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
 RESCORED_META_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
     "kind": (True, lambda v: v == "rescored", "'rescored'"),
     "pred_dir": (True, lambda v: _is_str(v) and is_safe_name(v), "the map folder's name (no path)"),
-    "pred_white": (True, lambda v: v in ("blur", "sharp"), "'blur' or 'sharp'"),
+    "pred_white": (True, lambda v: v in MAP_POLARITIES, f"one of {MAP_POLARITIES}"),
     "files_sha256": (True, lambda v: isinstance(v, dict) and len(v) > 0 and all(
         is_safe_name(k) and isinstance(h, str) and bool(_SHA256.match(h)) for k, h in v.items()),
         "{map file name: sha256 hex}"),

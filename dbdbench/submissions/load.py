@@ -1,4 +1,4 @@
-"""Submission folders: schema, loading and validation (what ``dbdbench check`` runs).
+"""Submission folders: loading and validation of the files (what ``dbdbench check`` runs first).
 
 A submission is ``submissions/<entry-id>/`` holding ``meta.json`` (who, what, where the numbers come from)
 and one result file per dataset, ``<DATASET>.json`` or ``<DATASET>.<protocol>.json`` when one entry holds
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dbdbench import _submission_schema as schema
+from dbdbench.submissions import schema
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 ALLOWED_EXTRA_FILES = ("README.md",)
@@ -148,7 +148,7 @@ def check_tree(root: str | Path) -> list[Problem]:
         return problems
     entry_dirs = [root] if (root / "meta.json").is_file() else list(iter_entry_dirs(root))
     base = root.parent if entry_dirs == [root] else root
-    seen: dict[tuple[str, str, str], str] = {}
+    seen: dict[tuple[str, str, str, str], str] = {}
     for entry_dir in entry_dirs:
         problems += _check_entry(entry_dir, base, seen)
     return problems
@@ -184,7 +184,7 @@ def _check_links_and_names(root: Path) -> list[Problem]:
     return problems
 
 
-def _check_entry(entry_dir: Path, base: Path, seen: dict[tuple[str, str, str], str]) -> list[Problem]:
+def _check_entry(entry_dir: Path, base: Path, seen: dict[tuple[str, str, str, str], str]) -> list[Problem]:
     rel = _rel(entry_dir, base)
     problems = []
     if not ENTRY_ID_RE.match(entry_dir.name):

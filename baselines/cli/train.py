@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from dbdbench.cli._common import fail_on
+from dbdbench.cli._common import data_root_option, fail_on
 
 
-def _pretrained(value: str) -> bool | str:
+def pretrained_weights(value: str) -> bool | str:
+    """The ``--pretrained`` option's value for the trainer: ``imagenet`` -> True, ``none`` -> False, else a path."""
     return {"imagenet": True, "none": False}.get(value.lower(), value)
 
 
@@ -19,11 +20,10 @@ def _augment(value: str | None) -> tuple[str, ...] | None:
     return () if value.strip().lower() == "none" else tuple(v.strip() for v in value.split(",") if v.strip())
 
 
-@click.command("train")
+@click.command("train", short_help="Train a deep baseline on a registered dataset.")
 @click.option("--method", "-m", required=True, metavar="NAME", help="br2net, defusionnet, dffnet or dpn.")
 @click.option("--train-set", required=True, metavar="NAME", help="A registered dataset, e.g. CUHK-TR-1 or SYN-DEMO.")
-@click.option("--data-root", type=click.Path(path_type=Path), default=None,
-              help="Dataset root (default: $DBDBENCH_DATA, then ~/.cache/dbdbench/data).")
+@data_root_option
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
               help="Run folder for last.pt and train_log.jsonl [default: runs/METHOD-TRAINSET].")
 @click.option("--iterations", type=int, default=None, help="Optimiser steps (default: the paper's).")
@@ -38,7 +38,8 @@ def _augment(value: str | None) -> tuple[str, ...] | None:
               help="Continue from a checkpoint; 'auto' = OUT/last.pt when it exists.")
 @click.option("--stop-at", type=int, default=None, help="Stop after this many steps of the schedule (resume later).")
 @click.option("--pretrained", default="imagenet", show_default=True, metavar="imagenet|none|PATH",
-              help="Initial weights: ImageNet trunk (downloads), random, or a weights file.")
+              help="Initial weights: ImageNet trunk (downloads; offline, pass the saved file instead), random, "
+                   "or a weights file.")
 @click.option("--workers", type=int, default=2, show_default=True, help="Data-loader processes per rank.")
 @click.option("--amp/--no-amp", default=None, help="Mixed precision (default: on for CUDA, off on the CPU).")
 @click.option("--save-every", type=int, default=500, show_default=True, help="Checkpoint period in steps.")
@@ -64,17 +65,18 @@ def train(method: str, train_set: str, data_root: Path | None, out: Path | None,
 
     Multi-GPU or multi-node: `torchrun --nproc_per_node N -m baselines.train --method ...` (same options).
     """
+    from baselines.nets.backbones import WeightsUnavailableError
     from baselines.train import TrainConfig
     from baselines.train import train as run
 
     out = out or Path("runs") / f"{method.lower()}-{train_set}"
     cfg = TrainConfig(method=method, train_set=train_set, out=out, data_root=data_root, iterations=iterations,
                       batch_size=batch_size, lr=lr, input_size=input_size, augment=_augment(augment), device=device,
-                      seed=seed, resume=resume, stop_at=stop_at, pretrained=_pretrained(pretrained), workers=workers,
-                      amp=amp, save_every=save_every, progress=progress, stage=stage, teacher=teacher,
+                      seed=seed, resume=resume, stop_at=stop_at, pretrained=pretrained_weights(pretrained),
+                      workers=workers, amp=amp, save_every=save_every, progress=progress, stage=stage, teacher=teacher,
                       depth_weights=depth_weights, val_set=val_set, val_every=val_every, val_protocol=val_protocol,
                       val_metric=val_metric)
-    with fail_on(FileNotFoundError, ValueError, KeyError):
+    with fail_on(FileNotFoundError, ValueError, KeyError, WeightsUnavailableError):
         result = run(cfg)
     if result.checkpoint is not None:
         click.echo(f"{method}: {result.step} steps, last loss {result.loss:.4g}; checkpoint {result.checkpoint}")
