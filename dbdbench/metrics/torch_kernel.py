@@ -123,8 +123,9 @@ def flip(arr: torch.Tensor) -> torch.Tensor:
 
 def _histogram(index: torch.Tensor, n_bins: int) -> torch.Tensor:
     """Per-row counts of ``index`` (B, N) in ``[0, n_bins)``: (B, n_bins) int64, without a host sync."""
-    ones = torch.ones((), dtype=torch.int64, device=index.device).expand(index.shape)
-    return torch.zeros(index.shape[0], n_bins, dtype=torch.int64, device=index.device).scatter_add_(1, index, ones)
+    # scatter_add_ of int64 ones: exact in any order, sync-free on CUDA (torch.bincount reads its maximum first)
+    return torch.zeros(index.shape[0], n_bins, dtype=torch.int64, device=index.device).scatter_add_(
+        1, index, torch.ones_like(index))
 
 
 def _confusion(tp: torch.Tensor, npos: torch.Tensor, fg: torch.Tensor, size: int) -> torch.Tensor:
