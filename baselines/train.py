@@ -17,7 +17,8 @@ Under ``torchrun`` (``WORLD_SIZE > 1``) the model is wrapped in ``DistributedDat
 gloo on CPUs) and every rank reads its share of each epoch through :class:`baselines.data.EpochSampler`.
 BatchNorm statistics stay per process (the papers train on one GPU; no SyncBN). Rank 0 writes
 ``<out>/last.pt`` every ``save_every`` steps and at the end, and appends one JSON line per step (mean loss over
-the ranks, lr, epoch, seconds) to ``<out>/train_log.jsonl``.
+the ranks, lr, epoch, seconds) to ``<out>/train_log.jsonl``. With a validation set, every ``val_every`` steps
+the net is scored under a dbdbench protocol (:mod:`baselines.validate`) and ``<out>/best.pt`` keeps the best.
 
 References
 ----------
@@ -87,6 +88,11 @@ class TrainConfig:
     teacher: str | Path | None = None
     depth_weights: str | Path | None = None
     model_kwargs: dict[str, Any] = field(default_factory=dict)
+    val_set: str | None = None
+    val_every: int | None = None
+    val_protocol: str = "dbdbench"
+    val_metric: str | None = None
+    val_batch_size: int = 8
 
 
 @dataclass
@@ -97,6 +103,7 @@ class TrainResult:
     step: int
     loss: float
     checkpoint: Path | None
+    best: dict | None = None
 
 
 def poly_lr(base_lr: float, step: int, total: int, power: float) -> float:
@@ -330,12 +337,24 @@ def _train(cfg: TrainConfig, rt: Runtime) -> TrainResult:
     if rt.world > 1:
         ids = [rt.device.index] if rt.device.type == "cuda" else None
         net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
-    return _loop(cfg, rt, recipe, model, net, optimizer, scaler, loader, sampler, per_epoch, per_rank, step, amp)
+    val = _validator(cfg, rt, recipe)
+    return _loop(cfg, rt, recipe, model, net, optimizer, scaler, loader, sampler, per_epoch, per_rank, step, amp,
+                 val)
+
+
+def _validator(cfg: TrainConfig, rt: Runtime, recipe: TrainRecipe):
+    """The validation of ``cfg.val_set`` (None without one), every ``val_every`` steps (default ``save_every``)."""
+    if cfg.val_set is None:
+        return None
+    from baselines.validate import Validator
+
+    return Validator(cfg.val_set, cfg.data_root, recipe.input_size, cfg.val_protocol, cfg.val_metric,
+                     cfg.val_every or cfg.save_every, cfg.val_batch_size, rt.rank, rt.world, cfg.workers, cfg.out)
 
 
 def _loop(cfg: TrainConfig, rt: Runtime, recipe: TrainRecipe, model: nn.Module, net: nn.Module, optimizer, scaler,
           loader: DataLoader, sampler: EpochSampler, per_epoch: int, per_rank: int, step: int,
-          amp: bool) -> TrainResult:
+          amp: bool, val=None) -> TrainResult:
     end = recipe.iterations if cfg.stop_at is None else min(cfg.stop_at, recipe.iterations)
     out = Path(cfg.out)
     log = None
@@ -367,13 +386,19 @@ def _loop(cfg: TrainConfig, rt: Runtime, recipe: TrainRecipe, model: nn.Module, 
                     sync_buffers(model)
                 if rt.main and (step % cfg.save_every == 0 or step == end):
                     ckpt = save_checkpoint(out / "last.pt", _payload(cfg, recipe, model, optimizer, scaler, step))
+                if val is not None and val.due(step, end):
+                    res, is_best = val.run(model, step, rt.device)
+                    bar.set_postfix(loss=f"{loss_value:.4g}", **{f"val_{val.key}": f"{res.scores[val.key]:.4f}"})
+                    if rt.main and is_best:
+                        payload = _payload(cfg, recipe, model, optimizer, scaler, step) | {"val": val.summary()}
+                        save_checkpoint(out / "best.pt", payload)
                 if step >= end:
                     break
     finally:
         bar.close()
         if log is not None:
             log.close()
-    return TrainResult(model, step, loss_value, ckpt)
+    return TrainResult(model, step, loss_value, ckpt, None if val is None else val.summary())
 
 
 def _progress(enabled: bool, start: int, end: int, name: str):

@@ -48,11 +48,19 @@ def _augment(value: str | None) -> tuple[str, ...] | None:
 @click.option("--teacher", type=click.Path(path_type=Path), default=None, help="Stage 2: stage-1 DFFNet weights.")
 @click.option("--depth-weights", type=click.Path(path_type=Path), default=None,
               help="Stage 2: MiDaS v2.1 weights (midas_v21-f6b98070.pt).")
+@click.option("--val-set", default=None, metavar="NAME",
+              help="Validate on this registered dataset; keeps OUT/best.pt by the protocol's headline score.")
+@click.option("--val-every", type=int, default=None, help="Validation period in steps [default: --save-every].")
+@click.option("--val-protocol", default="dbdbench", show_default=True,
+              help="Protocol of the validation scores (dbdbench, pysod, ddffnet, zhao, hifst).")
+@click.option("--val-metric", default=None, metavar="KEY",
+              help="Score that selects best.pt [default: max_f; bin_f for ddffnet].")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def train(method: str, train_set: str, data_root: Path | None, out: Path | None, iterations: int | None,
           batch_size: int | None, lr: float | None, input_size: int | None, augment: str | None, device: str, seed: int,
           resume: str | None, stop_at: int | None, pretrained: str, workers: int, amp: bool | None,
-          save_every: int, stage: int, teacher: Path | None, depth_weights: Path | None, progress: bool) -> None:
+          save_every: int, stage: int, teacher: Path | None, depth_weights: Path | None, val_set: str | None,
+          val_every: int | None, val_protocol: str, val_metric: str | None, progress: bool) -> None:
     """Train METHOD on a registered dataset with the paper's recipe; options override single settings.
 
     Multi-GPU or multi-node: `torchrun --nproc_per_node N -m baselines.train --method ...` (same options).
@@ -66,8 +74,13 @@ def train(method: str, train_set: str, data_root: Path | None, out: Path | None,
                       batch_size=batch_size, lr=lr, input_size=input_size, augment=_augment(augment), device=device,
                       seed=seed, resume=resume, stop_at=stop_at, pretrained=pretrained_weights(pretrained),
                       workers=workers, amp=amp, save_every=save_every, progress=progress, stage=stage, teacher=teacher,
-                      depth_weights=depth_weights)
+                      depth_weights=depth_weights, val_set=val_set, val_every=val_every, val_protocol=val_protocol,
+                      val_metric=val_metric)
     with fail_on(FileNotFoundError, ValueError, KeyError, WeightsUnavailableError):
         result = run(cfg)
     if result.checkpoint is not None:
         click.echo(f"{method}: {result.step} steps, last loss {result.loss:.4g}; checkpoint {result.checkpoint}")
+    if result.best is not None and result.best["value"] is not None:
+        b = result.best
+        click.echo(f"best {b['metric']} ({b['protocol']} protocol) {b['value']:.4f} at step {b['step']}: "
+                   f"{out / 'best.pt'}")

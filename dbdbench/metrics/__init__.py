@@ -3,6 +3,9 @@
 >>> from dbdbench.metrics import Evaluator, list_protocols
 >>> list_protocols()
 ['dbdbench', 'pysod', 'ddffnet', 'zhao', 'hifst']
+
+``TorchEvaluator`` (batches of torch tensors on any device) and ``EvaluatorMetric`` (its ``torchmetrics``
+form) are imported on first use, so that importing dbdbench never imports torch.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ __all__ = [
     "METRICS",
     "PROTOCOLS",
     "Evaluator",
+    "EvaluatorMetric",
     "ImageRecord",
     "MetricInfo",
     "Protocol",
@@ -23,4 +27,18 @@ __all__ = [
     "get_protocol",
     "list_protocols",
     "score_image",
+    "TorchEvaluator",
 ]
+
+_LAZY = {
+    "TorchEvaluator": "dbdbench.metrics.torch_evaluator",
+    "EvaluatorMetric": "dbdbench.metrics.torch_metric",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:  # torch (and torchmetrics) load only when these are asked for
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -114,29 +114,49 @@ def score_image(
         rec, lazy = _score_table(pred, g, proto, name)
     else:
         rec, lazy = _score_general(pred, g, proto, name)
-    handler = get_handler(proto.best_f)
-    zhao_empty = proto.empty_mask == "zhao" and rec.empty_gt
-    if handler is None and not structure and not zhao_empty and proto.zero_maps != "zhao":
+    if not needs_map(proto, structure):
         return rec
-    p = np.asarray(lazy)  # the normalised map, built only here
+    extra, rec.curve_counts, rec.zero_map = map_terms(np.asarray(lazy), g, proto, structure)  # map built here
+    rec.extra |= extra
+    return rec
+
+
+def needs_map(proto: Protocol, structure: bool | frozenset) -> bool:
+    """Whether records of ``proto`` need terms of the whole normalised map (:func:`map_terms`)."""
+    return (get_handler(proto.best_f) is not None or bool(structure) or proto.empty_mask == "zhao"
+            or proto.zero_maps == "zhao")
+
+
+def map_terms(p: np.ndarray, g: np.ndarray, proto: Protocol,
+              structure: bool | frozenset) -> tuple[dict, Counts | None, bool]:
+    """The parts of an :class:`ImageRecord` that need the whole map: ``(extra, curve_counts, zero_map)``.
+
+    ``p`` is the protocol's normalised map (float64) and ``g`` its boolean mask, as :func:`score_image` builds
+    them: the protocol's per-image handler score (Zhao et al.'s best F), Zhao et al.'s curve counts of an
+    empty mask and all-zero-map flag where the protocol has those rules, and the structure metrics asked for.
+    """
+    if structure is True:
+        structure = frozenset({"sm", "max_em", "mean_em", "adp_em", "wf"})
+    extra: dict[str, float | np.ndarray] = {}
+    handler = get_handler(proto.best_f)
     if handler is not None:
-        rec.extra[handler.key] = handler.score(p, g, proto)
-    if zhao_empty:
-        rec.curve_counts = zhao_empty_mask_counts(p, np.asarray(proto.thresholds, dtype=np.float64))
-    if proto.zero_maps == "zhao":
-        rec.zero_map = not np.any(p)
+        extra[handler.key] = handler.score(p, g, proto)
+    curve_counts = None
+    if proto.empty_mask == "zhao" and not g.any():
+        curve_counts = zhao_empty_mask_counts(p, np.asarray(proto.thresholds, dtype=np.float64))
+    zero_map = bool(proto.zero_maps == "zhao" and not np.any(p))
     if structure:
         from dbdbench.metrics.structure import e_measure_adaptive, e_measure_curve, s_measure, weighted_fmeasure
 
         if "sm" in structure:
-            rec.extra["sm"] = s_measure(p, g)
+            extra["sm"] = s_measure(p, g)
         if structure & {"max_em", "mean_em"}:
-            rec.extra["em_curve"] = e_measure_curve(p, g)
+            extra["em_curve"] = e_measure_curve(p, g)
         if "adp_em" in structure:
-            rec.extra["adp_em"] = e_measure_adaptive(p, g)
+            extra["adp_em"] = e_measure_adaptive(p, g)
         if "wf" in structure:
-            rec.extra["wf"] = weighted_fmeasure(p, g, beta2=proto.wf_beta2)
-    return rec
+            extra["wf"] = weighted_fmeasure(p, g, beta2=proto.wf_beta2)
+    return extra, curve_counts, zero_map
 
 
 _VALUES = np.arange(256)

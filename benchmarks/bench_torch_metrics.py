@@ -1,0 +1,162 @@
+"""TorchEvaluator throughput vs the numpy Evaluator and torchmetrics, on the same batches, in one process.
+
+Run: ``python benchmarks/bench_torch_metrics.py [--n 64] [--size 320] [--batch 16] [--repeat 3]
+[--protocols dbdbench,hifst] [--threads 1] [--json FILE]``. Prints images/s (best of ``--repeat``; update
+for every batch plus the final ``compute``) for:
+
+- the numpy ``Evaluator`` fed the same maps one by one (what ``dbdbench evaluate`` runs per image);
+- ``TorchEvaluator`` on the CPU, and on CUDA when a GPU is present (maps already on the device, as in a
+  validation loop; the time ends with ``compute()``, which includes the one host copy);
+- ``torchmetrics.classification.BinaryPrecisionRecallCurve(thresholds=256)`` where torchmetrics is installed:
+  the nearest torchmetrics counterpart (256 ``>=`` thresholds on probabilities), but one curve pooled over all
+  pixels, not per image, no MAE, no per-image records, and float32 thresholds ``linspace(0, 1, 256)``;
+
+for 8-bit and float32 maps, and checks that each TorchEvaluator result equals the numpy one bit for bit.
+With ``$OUT`` set (or ``--json``), the numbers are also written as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from dbdbench.metrics import Evaluator, TorchEvaluator
+from dbdbench.metrics.protocols import CORE_METRICS
+
+
+def make_batches(n: int, size: int, batch: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Smooth blur-map-like float32 probabilities (B, 1, S, S) and bool masks (B, S, S)."""
+    rng = np.random.default_rng(seed)
+    preds, gts = [], []
+    for _ in range(n):
+        base = cv2.resize(rng.random((10, 10)), (size, size), interpolation=cv2.INTER_CUBIC)
+        gts.append(base > np.median(base))
+        p = np.clip(base + rng.normal(0, 0.15, base.shape), 0, 1)
+        preds.append(p.astype(np.float32))
+    return [(np.stack(preds[i : i + batch])[:, None], np.stack(gts[i : i + batch])) for i in range(0, n, batch)]
+
+
+def best_of(repeat: int, fn) -> tuple[float, object]:
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def run_numpy(protocol: str, metrics, batches):
+    ev = Evaluator(protocol, metrics)
+    for preds, gts in batches:
+        for p, g in zip(preds, gts, strict=True):
+            ev.update(p[0], g)
+    return ev.compute()
+
+
+def run_torch(protocol: str, metrics, batches, device: str):
+    ev = TorchEvaluator(protocol, metrics)
+    for preds, gts in batches:
+        ev.update(preds, gts)
+    res = ev.compute()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return res
+
+
+def run_prcurve(batches, device: str):
+    from torchmetrics.classification import BinaryPrecisionRecallCurve
+
+    m = BinaryPrecisionRecallCurve(thresholds=256).to(device)
+    for preds, gts in batches:
+        m.update(preds[:, 0].float() if preds.dtype == torch.uint8 else preds[:, 0], gts.long())
+    out = m.compute()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return out
+
+
+def _on(batches, device: str, dtype: str):
+    out = []
+    for p, g in batches:
+        p = (np.round(p * 255).astype(np.uint8) if dtype == "uint8" else p)
+        out.append((torch.from_numpy(p).to(device), torch.from_numpy(g).to(device)))
+    return out
+
+
+def _identical(a, b) -> bool:
+    return a.to_dict() == b.to_dict()
+
+
+def bench(args) -> dict:
+    batches = make_batches(args.n, args.size, args.batch)
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    rows = []
+    for protocol in args.protocols:
+        metrics = CORE_METRICS if protocol == "pysod" else None  # structure metrics run on the host anyway
+        for dtype in ("uint8", "float32"):
+            host = _on(batches, "cpu", dtype)
+            numpy_batches = [(p.numpy(), g.numpy()) for p, g in host]
+            t_np, ref = best_of(args.repeat, lambda nb=numpy_batches, pr=protocol, me=metrics: run_numpy(pr, me, nb))
+            rows.append(dict(protocol=protocol, dtype=dtype, impl="numpy Evaluator", device="cpu", seconds=t_np))
+            for device in devices:
+                dev = host if device == "cpu" else _on(batches, device, dtype)
+                run_torch(protocol, metrics, dev[:1], device)  # warm-up: plans, kernels
+                t, res = best_of(args.repeat,
+                                 lambda d=dev, dv=device, pr=protocol, me=metrics: run_torch(pr, me, d, dv))
+                rows.append(dict(protocol=protocol, dtype=dtype, impl="TorchEvaluator", device=device, seconds=t,
+                                 identical=_identical(res, ref), vs_numpy=t_np / t))
+                if args.prcurve and protocol == args.protocols[0]:
+                    run_prcurve(dev[:1], device)
+                    repeat = 1 if device == "cpu" else args.repeat  # slow on the CPU; one run says enough
+                    t_pr, _ = best_of(repeat, lambda d=dev, dv=device: run_prcurve(d, dv))
+                    rows.append(dict(protocol="-", dtype=dtype, impl="tm BinaryPrecisionRecallCurve(256)",
+                                     device=device, seconds=t_pr, vs_numpy=t_np / t_pr))
+    for row in rows:
+        row["images_per_s"] = args.n / row["seconds"]
+    return {"n": args.n, "size": args.size, "batch": args.batch, "repeat": args.repeat, "torch": torch.__version__,
+            "threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(),
+            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None, "rows": rows}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=64, help="images")
+    ap.add_argument("--size", type=int, default=320, help="square image side")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--protocols", default="dbdbench,hifst", type=lambda s: s.split(","))
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch CPU threads (default 1: the numpy Evaluator runs on one core)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the numbers here (default: $OUT/...)")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    try:
+        import torchmetrics  # noqa: F401
+
+        args.prcurve = True
+    except ImportError:
+        args.prcurve = False
+    out = bench(args)
+    print(f"{args.n} images {args.size}x{args.size}, batches of {args.batch}, best of {args.repeat}; torch "
+          f"{out['torch']}, {out['threads']} CPU threads, GPU: {out['gpu']}")
+    print(f"{'protocol':10} {'maps':8} {'implementation':36} {'device':7} {'images/s':>10} {'x numpy':>8}  identical")
+    for r in out["rows"]:
+        ratio = f"{r['vs_numpy']:8.2f}" if "vs_numpy" in r else f"{'1.00':>8}"
+        print(f"{r['protocol']:10} {r['dtype']:8} {r['impl']:36} {r['device']:7} {r['images_per_s']:10.1f} {ratio}  "
+              f"{r.get('identical', '')}")
+    path = args.json or (Path(os.environ["OUT"]) / "bench_torch_metrics.json" if os.environ.get("OUT") else None)
+    if path is not None:
+        path.write_text(json.dumps(out, indent=1))
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

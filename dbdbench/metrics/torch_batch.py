@@ -1,0 +1,258 @@
+"""Batches of torch tensors in, per-image states out, records back: the plumbing around the torch kernel.
+
+:func:`batch_states` checks and splits a batch (a (B, 1, H, W) or (B, H, W) tensor, a padded batch with
+per-image sizes, or a list of differently sized maps), scores each group of same-size images with
+:func:`dbdbench.metrics.torch_kernel.score_batch` and returns a dict of per-image state tensors, the form
+in which both :class:`~dbdbench.metrics.torch_evaluator.TorchEvaluator` and the ``torchmetrics`` variant
+accumulate (and the latter syncs across processes). :func:`records_from_states` turns the concatenated
+states into the :class:`~dbdbench.metrics.image.ImageRecord` list that the numpy ``Evaluator`` reduces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from dbdbench.metrics.counts import Counts, counts_from_histogram
+from dbdbench.metrics.handlers import get_handler
+from dbdbench.metrics.image import ImageRecord, map_terms, needs_map
+from dbdbench.metrics.protocols import Protocol
+from dbdbench.metrics.torch_kernel import BAD_GT, BAD_PRED, OK, score_batch
+
+PRED_DTYPES = (torch.uint8, torch.bool, torch.float16, torch.bfloat16, torch.float32, torch.float64)
+GT_DTYPES = (torch.bool, torch.uint8, torch.float16, torch.float32, torch.float64)
+STATE_KEYS = ("hist", "single", "mae", "status", "bounds", "extra", "ids")
+_EM_WIDTH = 256
+
+
+def extra_layout(proto: Protocol, structure: frozenset) -> list[tuple[str, int]]:
+    """Columns of the ``extra`` state (the :func:`~dbdbench.metrics.image.map_terms` of each image): (key, width).
+
+    Keys of ``ImageRecord.extra``, then ``curve_counts`` (present flag, ``tp``, ``fp``, ``fg``, ``bg``) and
+    ``zero_map`` where the protocol has Zhao et al.'s empty-mask and zero-map rules.
+    """
+    handler = get_handler(proto.best_f)
+    layout = [] if handler is None else [(handler.key, 1)]
+    layout += [(k, 1) for k in ("sm", "adp_em", "wf") if k in structure]
+    if structure & {"max_em", "mean_em"}:
+        layout.append(("em_curve", _EM_WIDTH))
+    if proto.empty_mask == "zhao":
+        layout.append(("curve_counts", 2 * (proto.n_levels + 1) + 3))
+    if proto.zero_maps == "zhao":
+        layout.append(("zero_map", 1))
+    return layout
+
+
+def _pack(extra: dict, curve_counts: Counts | None, zero_map: bool, layout) -> np.ndarray:
+    cols: list[np.ndarray] = []
+    for key, width in layout:
+        if key == "curve_counts":
+            c = curve_counts
+            cols.append(np.zeros(width) if c is None else np.concatenate([[1.0], c.tp, c.fp, [c.fg, c.bg]]))
+        elif key == "zero_map":
+            cols.append(np.array([float(zero_map)]))
+        else:
+            cols.append(np.ravel(np.asarray(extra[key], dtype=np.float64)))
+    return np.concatenate(cols)
+
+
+def _unpack(row: np.ndarray, layout) -> tuple[dict, Counts | None, bool]:
+    extra, curve_counts, zero_map, col = {}, None, False, 0
+    for key, width in layout:
+        vals = row[col : col + width]
+        col += width
+        if key == "curve_counts":
+            if vals[0]:
+                k = (width - 3) // 2
+                tp, fp = vals[1 : 1 + k].astype(np.int64), vals[1 + k : 1 + 2 * k].astype(np.int64)
+                curve_counts = Counts(tp=tp, fp=fp, fg=int(vals[-2]), bg=int(vals[-1]))
+        elif key == "zero_map":
+            zero_map = bool(vals[0])
+        else:
+            extra[key] = vals.copy() if key == "em_curve" else float(vals[0])
+    return extra, curve_counts, zero_map
+
+
+def _as_images(x, what: str) -> list[torch.Tensor] | torch.Tensor:
+    """A (B, H, W) tensor, or a list of (H, W) tensors; channel dimensions of size 1 are dropped."""
+    if isinstance(x, (list, tuple)):
+        out = []
+        for i, t in enumerate(x):
+            t = torch.as_tensor(t)
+            if t.ndim == 3 and t.shape[0] == 1:
+                t = t[0]
+            if t.ndim != 2:
+                raise ValueError(f"{what}[{i}] has shape {tuple(t.shape)}; give (H, W) or (1, H, W) maps")
+            out.append(t)
+        return out
+    x = torch.as_tensor(x)
+    if x.ndim == 4 and x.shape[1] == 1:
+        x = x[:, 0]
+    elif x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3:
+        raise ValueError(f"{what} has shape {tuple(x.shape)}; give (B, 1, H, W) or (B, H, W) batches of gray maps "
+                         "(convert colour maps to gray first)")
+    return x
+
+
+def _check_dtypes(pred: torch.Tensor, gt: torch.Tensor, from_logits: bool) -> None:
+    if from_logits and not pred.is_floating_point():
+        raise ValueError(f"from_logits=True needs float logits, got dtype {pred.dtype}")
+    if pred.dtype not in PRED_DTYPES:
+        raise ValueError(f"prediction has dtype {pred.dtype}; use uint8, bool or float in [0, 1] (or logits with "
+                         "from_logits=True); convert uint16 maps to float with x / 65535")
+    if gt.dtype not in GT_DTYPES:
+        raise ValueError(f"ground truth has dtype {gt.dtype}; use bool, uint8 or float in [0, 1]")
+
+
+def _prepare_pred(pred: torch.Tensor, from_logits: bool) -> torch.Tensor:
+    pred = pred.detach()
+    if pred.dtype == torch.bfloat16:  # numpy has no bfloat16: score the exact float32 values
+        pred = pred.float()
+    return torch.sigmoid(pred) if from_logits else pred
+
+
+def _groups(preds, gts, sizes) -> list[tuple[list[int], torch.Tensor, torch.Tensor, tuple[int, int]]]:
+    """Same-size groups: (positions in the batch, flat maps (b, h*w), flat masks (b, h*w), (h, w))."""
+    if isinstance(preds, list) or isinstance(gts, list):
+        preds = list(preds) if isinstance(preds, list) else list(preds.unbind(0))
+        gts = list(gts) if isinstance(gts, list) else list(gts.unbind(0))
+        if len(preds) != len(gts):
+            raise ValueError(f"{len(preds)} predictions but {len(gts)} masks")
+        if sizes is not None:
+            raise ValueError("sizes= is for padded batches; a list of maps carries its own sizes")
+        shapes = [tuple(p.shape) for p in preds]
+    else:
+        if preds.shape[0] != gts.shape[0]:
+            raise ValueError(f"{preds.shape[0]} predictions but {gts.shape[0]} masks")
+        shapes = _padded_shapes(preds.shape, sizes)
+    for i, (p, g) in enumerate(zip(preds, gts, strict=True)):
+        if tuple(p.shape) != tuple(g.shape):
+            raise ValueError(f"image {i}: shape mismatch: prediction {tuple(p.shape)} vs ground truth "
+                             f"{tuple(g.shape)}; resize the prediction to the GT size")
+    out = []
+    for shape in dict.fromkeys(shapes):
+        idx = [i for i, s in enumerate(shapes) if s == shape]
+        h, w = shape
+        if h * w == 0:
+            raise ValueError(f"image {idx[0]} is empty (shape {shape})")
+        if isinstance(preds, list):
+            p = torch.stack([preds[i] for i in idx]).reshape(len(idx), h * w)
+            g = torch.stack([gts[i].to(preds[i].device) for i in idx]).reshape(len(idx), h * w)
+        elif len(idx) == len(shapes) and shape == tuple(preds.shape[1:]):
+            p, g = preds.reshape(len(idx), h * w), gts.to(preds.device).reshape(len(idx), h * w)
+        else:
+            sel = torch.as_tensor(idx, device=preds.device)
+            p = preds.index_select(0, sel)[:, :h, :w].reshape(len(idx), h * w)
+            g = gts.to(preds.device).index_select(0, sel)[:, :h, :w].reshape(len(idx), h * w)
+        out.append((idx, p, g, shape))
+    return out
+
+
+def _padded_shapes(shape: torch.Size, sizes) -> list[tuple[int, int]]:
+    b, h, w = shape
+    if sizes is None:
+        return [(h, w)] * b
+    sizes = [tuple(int(v) for v in s) for s in (sizes.tolist() if torch.is_tensor(sizes) else sizes)]
+    if len(sizes) != b or any(len(s) != 2 for s in sizes):
+        raise ValueError(f"sizes must give (height, width) for each of the {b} images, got {sizes}")
+    for i, (sh, sw) in enumerate(sizes):
+        if not (0 < sh <= h and 0 < sw <= w):
+            raise ValueError(f"image {i}: size {(sh, sw)} does not fit the padded batch ({h}, {w})")
+    return sizes
+
+
+def batch_states(preds, gts, proto: Protocol, structure: frozenset, ids, *, auto_ids: tuple[int, int, int] = (0, 1, 0),
+                 from_logits: bool = False, sizes=None) -> dict[str, torch.Tensor]:
+    """Score a batch; returns the per-image states (:data:`STATE_KEYS`) in batch order, on the maps' device.
+
+    ``ids`` (B,) ints name each image (``image{id:05d}``) and order the records; None gives image ``k`` of
+    the batch the id ``(first + k) * step + offset`` for ``auto_ids = (first, step, offset)``, made on the
+    device. The maps in ``preds`` keep their values: the result equals the numpy ``Evaluator`` fed the same
+    maps (after the sigmoid when ``from_logits``), image by image.
+    """
+    preds, gts = _as_images(preds, "preds"), _as_images(gts, "gts")
+    groups = _groups(preds, gts, sizes)
+    layout = extra_layout(proto, structure)
+    parts, order = [], []
+    for idx, p, g, shape in groups:
+        _check_dtypes(p, g, from_logits)
+        stats, p_norm, g_bin = score_batch(_prepare_pred(p, from_logits), g, proto)
+        extra = _host_extras(p_norm, g_bin, stats.status, shape, proto, structure, layout)
+        parts.append({"hist": stats.hist, "single": stats.single, "mae": stats.mae, "status": stats.status,
+                      "bounds": stats.bounds, "extra": extra})
+        order += idx
+    states = {k: torch.cat([part[k] for part in parts]) for k in parts[0]}
+    if order != sorted(order):  # back to batch order
+        inverse = torch.as_tensor(np.argsort(order), device=states["mae"].device)
+        states = {k: v.index_select(0, inverse) for k, v in states.items()}
+    device = states["mae"].device
+    if ids is None:
+        first, step, offset = auto_ids
+        ids = (torch.arange(len(order), device=device) + first) * step + offset
+    ids = torch.as_tensor(ids, dtype=torch.int64).to(device, non_blocking=True).reshape(-1)
+    if ids.shape[0] != len(order):
+        raise ValueError(f"ids has {ids.shape[0]} entries for {len(order)} images")
+    states["ids"] = ids
+    return states
+
+
+def _host_extras(p: torch.Tensor, g: torch.Tensor, status: torch.Tensor, shape: tuple[int, int],
+                 proto: Protocol, structure: frozenset, layout: list[tuple[str, int]]) -> torch.Tensor:
+    """The ``extra`` columns: :func:`~dbdbench.metrics.image.map_terms` on the host (one copy of the batch)."""
+    width = sum(w for _, w in layout)
+    if not needs_map(proto, structure):
+        return torch.zeros((p.shape[0], width), dtype=torch.float64, device=p.device)
+    out = np.zeros((p.shape[0], width), dtype=np.float64)
+    p_host, g_host, ok = p.cpu().numpy(), g.cpu().numpy(), status.cpu().numpy() == OK
+    for i in np.flatnonzero(ok):
+        out[i] = _pack(*map_terms(p_host[i].reshape(shape), g_host[i].reshape(shape), proto, structure), layout)
+    return torch.from_numpy(out).to(p.device)
+
+
+def concat_states(batches: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """One dict of states from per-batch dicts."""
+    return {k: torch.cat([b[k] for b in batches]) for k in STATE_KEYS}
+
+
+def records_from_states(states: dict[str, torch.Tensor], proto: Protocol,
+                        layout: list[tuple[str, int]]) -> list[ImageRecord]:
+    """Records in ``ids`` order (one host copy); refuses repeated ids and maps that failed the input check."""
+    host = {k: v.detach().cpu().numpy() for k, v in states.items()}
+    ids = host["ids"]
+    order = np.argsort(ids, kind="stable")
+    uniq, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(f"image ids seen more than once: {uniq[counts > 1][:10].tolist()}; give each image one "
+                         "id (a DistributedSampler pads its last batch with repeated images: shard without "
+                         "padding)")
+    _raise_on_bad(host, ids)
+    n = proto.n_levels
+    records = []
+    for i in order:
+        a_tp, a_fp, a_fn, a_tn, b_tp, b_fp, b_fn, b_tn = (int(v) for v in host["single"][i])
+        extra, curve_counts, zero_map = _unpack(host["extra"][i], layout)
+        records.append(ImageRecord(f"image{ids[i]:05d}", counts_from_histogram(host["hist"][i], n),
+                                   (a_tp, a_fp, a_fn, a_tn), (b_tp, b_fp, b_fn, b_tn), float(host["mae"][i]), extra,
+                                   curve_counts=curve_counts, zero_map=zero_map))
+    return records
+
+
+def _raise_on_bad(host: dict[str, np.ndarray], ids: np.ndarray) -> None:
+    bad = np.flatnonzero(host["status"] != OK)
+    if not len(bad):
+        return
+    lines = []
+    for i in bad[:5]:
+        lo, hi, g_lo, g_hi = host["bounds"][i]
+        if host["status"][i] == BAD_PRED:
+            lines.append(f"image{ids[i]:05d}: prediction has values in [{lo:g}, {hi:g}] (NaN or infinite values, "
+                         "or outside [0, 1]); pass probabilities in [0, 1] or logits with from_logits=True")
+        elif host["status"][i] == BAD_GT:
+            lines.append(f"image{ids[i]:05d}: ground truth has values in [{g_lo:g}, {g_hi:g}]; float masks must "
+                         "lie in [0, 1]")
+    more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
+    raise ValueError("; ".join(lines) + more)

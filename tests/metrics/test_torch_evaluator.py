@@ -1,0 +1,190 @@
+"""TorchEvaluator: bit identity with the numpy Evaluator for every protocol, dtype, batch layout and device."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from _torch_cases import assert_same, case_maps, case_masks, ddp_cases, ddp_metric_worker, numpy_result, torch_result
+
+from dbdbench.metrics import TorchEvaluator, list_protocols
+from dbdbench.metrics.pairwise import pairwise_sum
+
+DTYPES = [np.uint8, np.float32, np.float64]
+
+
+@pytest.mark.parametrize("n", [*range(1, 140), 255, 256, 1000, 4097, 20001])
+def test_pairwise_sum_is_numpys(n):
+    x = np.random.default_rng(n).random((2, n)) * np.array([[1.0], [1e6]])
+    got = pairwise_sum(torch.from_numpy(x)).numpy()
+    assert got[0] == np.sum(x[0]) and got[1] == np.sum(x[1])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("protocol", list_protocols())
+def test_identical_to_numpy_on_random_maps(protocol, dtype):
+    rng = np.random.default_rng(7)
+    preds, gts = case_maps(dtype, rng), case_masks(rng)
+    assert_same(torch_result(protocol, preds, gts), numpy_result(protocol, preds, gts))
+
+
+@pytest.mark.parametrize("kind", ["uint8", "float"])
+@pytest.mark.parametrize("protocol", list_protocols())
+def test_identical_with_soft_masks(protocol, kind):
+    rng = np.random.default_rng(3)
+    preds, gts = case_maps(np.float32, rng), case_masks(rng, kind=kind)
+    assert_same(torch_result(protocol, preds, gts), numpy_result(protocol, preds, gts))
+
+
+@pytest.mark.parametrize("protocol", ["dbdbench", "pysod", "zhao"])
+def test_mixed_sizes_as_list_and_as_padded_batch(protocol):
+    rng = np.random.default_rng(5)
+    shapes = [(20, 31), (17, 12), (20, 31), (9, 40), (17, 12), (33, 8)]
+    preds = [case_maps(np.uint8, rng, s, n=8)[i] for i, s in enumerate(shapes)]
+    gts = [case_masks(rng, s, n=8)[i] for i, s in enumerate(shapes)]
+    expected = numpy_result(protocol, preds, gts)
+    assert_same(torch_result(protocol, preds, gts, batch=6), expected)
+    pad_p = torch.full((6, 1, 40, 41), 255, dtype=torch.uint8)  # padding that would change every score
+    pad_g = torch.ones((6, 40, 41), dtype=torch.bool)
+    for i, (p, g) in enumerate(zip(preds, gts, strict=True)):
+        pad_p[i, 0, : p.shape[0], : p.shape[1]] = torch.from_numpy(p)
+        pad_g[i, : g.shape[0], : g.shape[1]] = torch.from_numpy(g)
+    ev = TorchEvaluator(protocol)
+    ev.update(pad_p[:4], pad_g[:4], sizes=shapes[:4])
+    ev.update(pad_p[4:], pad_g[4:], sizes=torch.tensor(shapes[4:]))
+    assert_same(ev.compute(), expected)
+
+
+def test_bool_maps_logits_and_ids():
+    rng = np.random.default_rng(11)
+    gts = case_masks(rng, n=6)
+    bools = [rng.random(g.shape) < 0.5 for g in gts]
+    assert_same(torch_result("pysod", bools, gts, metrics=["mae", "max_f", "sm"]),
+                numpy_result("pysod", bools, gts, metrics=["mae", "max_f", "sm"]))
+    logits = torch.randn(6, 1, *gts[0].shape, generator=torch.Generator().manual_seed(0))
+    probs = list(torch.sigmoid(logits)[:, 0].numpy())
+    ev = TorchEvaluator("dbdbench", from_logits=True)
+    ev.update(logits[3:], torch.from_numpy(np.stack(gts[3:])), ids=[3, 4, 5])  # out of order: ids restore it
+    ev.update(logits[:3], torch.from_numpy(np.stack(gts[:3])), ids=torch.tensor([0, 1, 2]))
+    assert_same(ev.compute(), numpy_result("dbdbench", probs, gts))
+
+
+def test_bad_input_is_refused():
+    ev = TorchEvaluator()
+    with pytest.raises(ValueError, match="convert colour maps to gray"):
+        ev.update(torch.rand(2, 3, 8, 8), torch.zeros(2, 8, 8, dtype=torch.bool))
+    with pytest.raises(ValueError, match="shape mismatch"):
+        ev.update(torch.rand(2, 8, 8), torch.zeros(2, 8, 9, dtype=torch.bool))
+    with pytest.raises(ValueError, match="dtype torch.int32"):
+        ev.update(torch.zeros(2, 8, 8, dtype=torch.int32), torch.zeros(2, 8, 8, dtype=torch.bool))
+    with pytest.raises(ValueError, match="does not fit"):
+        ev.update(torch.rand(2, 8, 8), torch.zeros(2, 8, 8, dtype=torch.bool), sizes=[(8, 8), (9, 8)])
+    pred = torch.rand(3, 8, 8, dtype=torch.float64)
+    pred[1, 2, 2] = float("nan")
+    ev.update(pred, torch.zeros(3, 8, 8, dtype=torch.bool))  # found on the device, raised by compute
+    with pytest.raises(ValueError, match=r"image00001: prediction has values in \[nan, nan\]"):
+        ev.compute()
+    ev = TorchEvaluator()
+    ev.update(torch.rand(2, 8, 8), torch.rand(2, 8, 8) * 2)
+    with pytest.raises(ValueError, match="image00000: ground truth has values"):
+        ev.compute()
+    ev = TorchEvaluator()
+    ev.update(torch.rand(2, 8, 8), torch.zeros(2, 8, 8, dtype=torch.bool), ids=[0, 1])
+    ev.update(torch.rand(1, 8, 8), torch.zeros(1, 8, 8, dtype=torch.bool), ids=[1])
+    with pytest.raises(ValueError, match="ids seen more than once: \\[1\\]"):
+        ev.compute()
+    with pytest.raises(ValueError, match="no images were scored"):
+        TorchEvaluator().compute()
+
+
+def _hifst_cuhk_te1(shared_data):
+    stems = (shared_data / "cuhk" / "splits" / "cuhk-te-1.txt").read_text().split()
+    preds, gts = [], []
+    for s in stems:
+        gts.append(cv2.imread(str(shared_data / "cuhk" / "gt" / f"{s}.png"), cv2.IMREAD_GRAYSCALE))
+        sharp = cv2.imread(str(shared_data / "hifst" / "cuhk_maps" / f"{s}_HiFSTBlurMap.png"), cv2.IMREAD_GRAYSCALE)
+        preds.append(255 - sharp)  # HiFST maps are bright = sharp
+    return preds, gts
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_identical_on_hifst_cuhk_te1(shared_data, dtype):
+    """All protocols on 12 real maps of mixed sizes (all 100 in the slow test and on CUDA)."""
+    _check_real(shared_data, dtype, 12)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_identical_on_all_of_hifst_cuhk_te1(shared_data, dtype):
+    _check_real(shared_data, dtype, 100)
+
+
+def _check_real(shared_data, dtype, n: int) -> None:
+    """Every protocol; pysod's structure metrics (numpy code on the host) on 8 maps only."""
+    preds, gts = _hifst_cuhk_te1(shared_data)
+    preds, gts = preds[:n], gts[:n]
+    if dtype != np.uint8:
+        preds = [(p / 255).astype(dtype) for p in preds]
+    for protocol in list_protocols():
+        metrics = ["mae", "max_f", "mean_f", "adp_f", "bin_f", "auc_fcurve"] if protocol == "pysod" else None
+        assert_same(torch_result(protocol, preds, gts, batch=16, metrics=metrics),
+                    numpy_result(protocol, preds, gts, metrics=metrics))
+    assert_same(torch_result("pysod", preds[:8], gts[:8]), numpy_result("pysod", preds[:8], gts[:8]))
+
+
+def test_importing_dbdbench_does_not_import_torch():
+    code = "import sys, dbdbench, dbdbench.metrics, dbdbench.evaluate; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("protocol", list_protocols())
+def test_identical_on_cuda(protocol, dtype):
+    rng = np.random.default_rng(7)
+    preds, gts = case_maps(dtype, rng, shape=(61, 83)), case_masks(rng, shape=(61, 83))
+    shapes = [(61, 83), (40, 83), (61, 50), (33, 33)]
+    preds += [case_maps(dtype, rng, s, n=8)[2 + i] for i, s in enumerate(shapes)]
+    gts += [case_masks(rng, s, n=8)[i] for i, s in enumerate(shapes)]
+    assert_same(torch_result(protocol, preds, gts, device="cuda", batch=7), numpy_result(protocol, preds, gts))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_identical_on_cuda_real_maps(shared_data):
+    preds, gts = _hifst_cuhk_te1(shared_data)
+    for protocol in list_protocols():
+        metrics = ["mae", "max_f", "mean_f", "adp_f", "bin_f", "sm"] if protocol == "pysod" else None
+        for maps in (preds, [(p / 255).astype(np.float32) for p in preds]):
+            assert_same(torch_result(protocol, maps, gts, device="cuda", batch=16, metrics=metrics),
+                        numpy_result(protocol, maps, gts, metrics=metrics))
+
+
+@pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
+                    reason="torch.distributed with gloo is not available in this build")
+def test_ddp_sync_equals_one_process(tmp_path):
+    pytest.importorskip("torchmetrics")
+    import socket
+
+    import torch.multiprocessing as mp
+
+    from dbdbench.results import load_result
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # fork: the workers reuse the imported modules instead of importing torch again (spawn takes far longer)
+    mp.start_processes(ddp_metric_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True, start_method="fork")
+    preds, gts = ddp_cases()
+    for protocol in ("dbdbench", "zhao"):
+        expected = numpy_result(protocol, preds, gts)
+        for rank in range(2):
+            got = load_result(tmp_path / f"{protocol}-rank{rank}.json")
+            assert got.n_images == 7
+            assert got.to_dict() == expected.to_dict()
