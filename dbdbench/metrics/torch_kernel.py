@@ -52,6 +52,16 @@ class BatchStats:
     bounds: torch.Tensor
 
 
+def true_div(x: torch.Tensor, divisor: float) -> torch.Tensor:
+    """``x / divisor`` correctly rounded on every device, as numpy divides.
+
+    On CUDA, PyTorch divides by a Python number as a multiplication by its reciprocal
+    (``BinaryDivTrueKernel.cu``), which can differ from the division in the last bit; a divisor tensor on
+    the same device takes the IEEE division.
+    """
+    return x / torch.as_tensor(divisor, dtype=x.dtype, device=x.device)
+
+
 def normalise(values: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, scale: int | None,
               proto: Protocol) -> torch.Tensor:
     """``image._normalise`` on rows: ``values`` (B, K), ``lo``/``hi`` (B, 1) extrema in the values' dtype.
@@ -69,7 +79,7 @@ def normalise(values: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, scale: i
     if scale is None:
         p, p_lo, p_hi = values.double(), lo.double(), hi.double()
     else:
-        p, p_lo, p_hi = values.double() / scale, lo.double() / scale, hi.double() / scale
+        p, p_lo, p_hi = true_div(values.double(), scale), true_div(lo.double(), scale), true_div(hi.double(), scale)
     if proto.normalize == "minmax":
         return torch.where(p_hi != p_lo, (p - p_lo) / (p_hi - p_lo), p)
     if proto.normalize == "max":
@@ -168,13 +178,13 @@ def score_batch(pred: torch.Tensor, gt: torch.Tensor, proto: Protocol) -> tuple[
     else:
         hist, single, p = _score_general(pred, g, proto)
     n = pred.shape[1]
-    mae = pairwise_sum((p - g.double()).abs_()) / n
+    mae = true_div(pairwise_sum((p - g.double()).abs_()), n)
     return BatchStats(hist, single, mae, status, bounds), p, g
 
 
 def _adaptive_threshold(p: torch.Tensor, proto: Protocol) -> torch.Tensor:
     """``min(factor * mean(p), 1)`` per image (B, 1), with numpy's summation order."""
-    return (proto.adaptive_factor * (pairwise_sum(p) / p.shape[1])).clamp_(max=1.0)[:, None]
+    return (proto.adaptive_factor * true_div(pairwise_sum(p), p.shape[1])).clamp_(max=1.0)[:, None]
 
 
 def _passes(p: torch.Tensor, thr, strict: bool) -> torch.Tensor:
@@ -188,7 +198,7 @@ def _score_table(pred: torch.Tensor, g: torch.Tensor, proto: Protocol):
     lo, hi = lo.long()[:, None], hi.long()[:, None]
     values = torch.arange(256, device=pred.device).expand(b, 256).clamp(lo, hi)
     score = normalise(values, lo, hi, 255, proto)
-    p_table = score / 255 if proto.normalize == "mat2gray" else score
+    p_table = true_div(score, 255) if proto.normalize == "mat2gray" else score
     idx = pred.long()
     by_value = _histogram(idx + 256 * g.long(), 512)
     lev = levels(score, proto)
@@ -212,7 +222,7 @@ def _score_general(pred: torch.Tensor, g: torch.Tensor, proto: Protocol):
     score = normalise(pred, lo[:, None], hi[:, None], None, proto)
     n_lev = proto.n_levels
     hist = _histogram(levels(score, proto) + n_lev * g.long(), 2 * n_lev)
-    p = score / 255 if proto.normalize == "mat2gray" else score
+    p = true_div(score, 255) if proto.normalize == "mat2gray" else score
     fg = g.sum(1)
     single = []
     for thr, strict in ((_adaptive_threshold(p, proto), False), (proto.binary_threshold, proto.binary_strict)):
