@@ -51,8 +51,6 @@ from baselines.runtime import Runtime, seed_everything, setup_runtime, sync_buff
 from dbdbench import datasets
 from dbdbench.datasets import get_dataset
 
-#: elementwise gradient clamp of the authors' code, per method (D-DFFNet ``train_single.py``/``train_kd.py``)
-GRAD_CLAMP: dict[str, float] = {"dffnet": 0.5}
 OPTIMIZERS = ("sgd", "adam", "adamw")
 
 
@@ -137,7 +135,7 @@ def canonical_method(name: str) -> str:
 
 def param_groups(model: nn.Module, recipe: TrainRecipe, method: str) -> list[dict]:
     """Optimiser groups with ``initial_lr`` set; frozen parameters are left out."""
-    clamp = method in GRAD_CLAMP
+    clamp = recipe.grad_clamp is not None
     if hasattr(model, "param_groups"):
         if recipe.backbone_lr_mult != 1.0:
             raise ValueError(f"{method} defines its own parameter groups; backbone_lr_mult must be 1, got "
@@ -362,7 +360,7 @@ def _loop(cfg: TrainConfig, rt: Runtime, recipe: TrainRecipe, model: nn.Module, 
         out.mkdir(parents=True, exist_ok=True)
         log = LossLog(out / "train_log.jsonl", step)
     bar = _progress(cfg.progress and rt.main, step, end, canonical_method(cfg.method))
-    clamp = GRAD_CLAMP.get(canonical_method(cfg.method))
+    clamp = recipe.grad_clamp
     loss_value, ckpt = math.nan, None
     net.train()
     try:

@@ -50,7 +50,7 @@ from baselines.nets.recipe import TrainRecipe
 
 DFFNET_RECIPE = TrainRecipe(
     optimizer="adam", lr=1e-4, momentum=0.0, weight_decay=0.0, poly_power=0.9, batch_size=6, iterations=7400,
-    input_size=320, augment=("hflip", "resize", "color_jitter"),
+    input_size=320, augment=("hflip", "resize", "color_jitter"), grad_clamp=0.5,
     source="yuxinjin-whu/D-DFFNet train_single.py/data.py: Adam lr 1e-4, poly 0.9 per epoch "
            "lr*(1-e/80)^0.9 for epochs 1..74 (here per iteration), batch 6, 74 epochs x 100 batches (CUHK-TR-1, "
            "drop_last) = 7400 iterations, hflip p=0.5, resize to 320 (GT nearest), ColorJitter(0.1,0.1,0.1), "

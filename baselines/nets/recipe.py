@@ -24,6 +24,9 @@ class TrainRecipe:
         ``input_size`` is the square training crop/resize side in pixels.
     augment : tuple of str
         Names of the augmentations, applied in order (e.g. ``("hflip", "random_crop")``).
+    grad_clamp : float or None
+        Elementwise gradient clamp ``g <- clip(g, -c, c)`` before the optimiser step (after unscaling under
+        AMP), as some authors' training scripts do; None for no clamp.
     source : str
         Where the numbers come from (paper section or code file), or "reconstructed: ..." with the reason.
     """
@@ -40,4 +43,5 @@ class TrainRecipe:
     augment: tuple[str, ...] = field(default=("hflip",))
     lr_steps: tuple[int, ...] = ()
     lr_step_factor: float = 0.1
+    grad_clamp: float | None = None
     source: str = ""

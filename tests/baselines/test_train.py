@@ -250,3 +250,36 @@ def test_step_decay_on_top_of_poly():
     from baselines.nets import create_model
 
     assert create_model("defusionnet").recipe.lr_steps == (5_000,)
+
+
+def test_gradient_clamp_is_part_of_the_recipe():
+    """D-DFFNet's +-0.5 elementwise clamp lives in its recipe (shared by the distiller), not in the trainer."""
+    from torch import nn
+
+    from baselines.nets import ddffnet
+    from baselines.nets.dffnet import DFFNET_RECIPE
+    from baselines.nets.recipe import TrainRecipe
+    from baselines.train import param_groups, train_step
+
+    assert DFFNET_RECIPE.grad_clamp == 0.5 and ddffnet.DDFFNetDistiller.recipe.grad_clamp == 0.5
+    assert TrainRecipe().grad_clamp is None
+
+    class Tiny(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return [x * self.w]
+
+        def loss(self, outs, mask):
+            return (1000.0 * (outs[0] - mask)).pow(2).mean()  # a huge gradient
+
+    for clamp, bound in ((0.5, 0.5), (None, 1.0e6)):
+        model = Tiny()
+        recipe = TrainRecipe(optimizer="sgd", lr=1.0, momentum=0.0, weight_decay=0.0, grad_clamp=clamp)
+        opt = torch.optim.SGD(param_groups(model, recipe, "tiny"), lr=1.0)
+        scaler = torch.amp.GradScaler("cpu", enabled=False)
+        batch = (torch.ones(1, 1, 2, 2), torch.ones(1, 1, 2, 2))
+        train_step(model, model, opt, scaler, batch, 0, False, recipe.grad_clamp)
+        assert abs(float(model.w.grad)) == bound if clamp else abs(float(model.w.grad)) > 1.0e5
