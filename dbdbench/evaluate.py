@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,7 +17,7 @@ import numpy as np
 
 from dbdbench import __version__
 from dbdbench.datasets import DatasetSpec, get_dataset
-from dbdbench.gtcache import read_gt
+from dbdbench.gtcache import FROM_ENV, CacheFolder, read_gt, resolve_folder
 from dbdbench.gtcheck import verify_gt
 from dbdbench.io import DEFAULT_SUFFIXES, pair_predictions, read_map, read_maps_meta, resolve_pred_white
 from dbdbench.metrics import Evaluator, get_protocol
@@ -48,10 +48,11 @@ class _Job:
     resize: str
     luminance: bool
     checks: Checks = _NO_FIXES
+    gt_cache: Path | None = None
 
 
 def _load_pair(job: _Job) -> tuple[np.ndarray, np.ndarray, MapFacts]:
-    gt = read_gt(job.gt)
+    gt = read_gt(job.gt, job.gt_cache)
     facts = MapFacts(job.stem, job.pred.name if job.pred is not None else "", gt_shape=gt.shape[:2],
                      gt_max=float(gt.max()) if gt.size else 0.0, gt_dtype=str(gt.dtype))  # fmt: skip
     if job.flip_gt:
@@ -201,6 +202,7 @@ def evaluate_folder(
     hashes: bool = True,
     checks: Checks | None = None,
     findings: Sequence[Finding] = (),
+    gt_cache: CacheFolder = FROM_ENV,
 ) -> Result:
     """Score a folder of predicted maps against a registered dataset.
 
@@ -232,6 +234,9 @@ def evaluate_folder(
         risky input.
     findings : sequence of Finding
         Findings made before this call (e.g. accepted unknown sub-folders), stored with the result's warnings.
+    gt_cache : Path, None or "env"
+        Folder of the decoded-GT cache (:mod:`dbdbench.gtcache`); None turns it off; "env" (default) reads
+        ``DBDBENCH_CACHE`` once for the whole evaluation.
 
     Returns
     -------
@@ -254,7 +259,9 @@ def evaluate_folder(
         suffixes=suffixes, luminance=luminance, checks=checks,
     )  # fmt: skip
     found = [*findings, *found]
-    found += verify_gt(spec, {j.stem: j.gt for j in job_list}, checks)  # GT integrity (dbdbench.gtcheck)
+    cache = resolve_folder(gt_cache)  # the environment is read once, here
+    job_list = [replace(j, gt_cache=cache) for j in job_list]
+    found += verify_gt(spec, {j.stem: j.gt for j in job_list}, checks, cache=cache)  # GT integrity (dbdbench.gtcheck)
     if any(f.severity == "error" for f in found):
         settle(found, checks)  # refuse before any image is scored
     if override:

@@ -22,28 +22,39 @@ import os
 import struct
 import zlib
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from dbdbench.digests import DIGEST_SIZE, MaskDigests, mask_digests
 from dbdbench.io import read_map
 
+#: the ``folder`` value that means "the folder ``DBDBENCH_CACHE`` names" (:func:`cache_dir`); callers that read
+#: many files resolve it once with :func:`cache_dir` and pass the folder down
+FROM_ENV: Literal["env"] = "env"
+CacheFolder = Path | None | Literal["env"]
+
 
 def cache_dir() -> Path | None:
-    """The cache folder, or None when ``DBDBENCH_CACHE`` is ``off`` (or ``0``)."""
+    """The cache folder, or None when ``DBDBENCH_CACHE`` is ``off`` (or ``0``): the one place it is read."""
     env = os.environ.get("DBDBENCH_CACHE")
     if env in ("off", "0"):
         return None
     return Path(env).expanduser() / "gt" if env else Path.home() / ".cache" / "dbdbench" / "gt"
 
 
-def entry_path(path: str | os.PathLike) -> Path | None:
-    """Where the cache entry of a GT file lives (None when the cache is off).
+def resolve_folder(folder: CacheFolder) -> Path | None:
+    """``folder``, or :func:`cache_dir` when it is :data:`FROM_ENV`."""
+    return cache_dir() if isinstance(folder, str) else folder
+
+
+def entry_path(path: str | os.PathLike, folder: CacheFolder = FROM_ENV) -> Path | None:
+    """Where the cache entry of a GT file lives in ``folder`` (None when the cache is off).
 
     The key is the absolute path, device, inode, size and modification and change times (no symlink
     resolution: it costs more than the rest of a cached read).
     """
-    folder = cache_dir()
+    folder = resolve_folder(folder)
     if folder is None:
         return None
     st = os.stat(path)
@@ -127,17 +138,17 @@ def _store(target: Path, arr: np.ndarray) -> None:
         pass  # a read-only or full cache only costs speed
 
 
-def _entry(path: Path) -> Path | None:
+def _entry(path: Path, folder: CacheFolder) -> Path | None:
     try:
-        return entry_path(path)
+        return entry_path(path, folder)
     except OSError:
         return None
 
 
-def read_gt(path: str | os.PathLike) -> np.ndarray:
+def read_gt(path: str | os.PathLike, folder: CacheFolder = FROM_ENV) -> np.ndarray:
     """Read a GT file like ``read_map(path, luminance=True)``, through the cache."""
     path = Path(path)
-    target = _entry(path)
+    target = _entry(path, folder)
     if target is None:
         return read_map(path, luminance=True)
     try:
@@ -150,14 +161,14 @@ def read_gt(path: str | os.PathLike) -> np.ndarray:
     return arr
 
 
-def gt_digests(path: str | os.PathLike, *, from_source: bool = False) -> MaskDigests:
+def gt_digests(path: str | os.PathLike, *, from_source: bool = False, folder: CacheFolder = FROM_ENV) -> MaskDigests:
     """The :class:`~dbdbench.digests.MaskDigests` of a GT file, from its cache entry's header when it has one.
 
     Only the header is read; the payload is checked when :func:`read_gt` reads it. A damaged header can
     only give digests that match nothing, so a caller that finds a mismatch confirms it with
     ``from_source=True``, which decodes the file itself: a damaged entry is never reported as a damaged file.
     """
-    target = None if from_source else _entry(Path(path))
+    target = None if from_source else _entry(Path(path), folder)
     if target is None:
         return mask_digests(read_map(path, luminance=True))
     try:
@@ -166,7 +177,7 @@ def gt_digests(path: str | os.PathLike, *, from_source: bool = False) -> MaskDig
     except (OSError, struct.error):
         fields = None
     if fields is None or not _check_header(fields):
-        return mask_digests(read_gt(path))  # decodes and writes the entry
+        return mask_digests(read_gt(path, folder))  # decodes and writes the entry
     _, h, w, *_, white, black = fields
     if white == _NO_DIGEST:
         return MaskDigests((h, w), None, None)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from dbdbench.datasets import DatasetSpec, read_split
 from dbdbench.digests import MaskDigests, Pin, read_digests
-from dbdbench.gtcache import gt_digests
+from dbdbench.gtcache import FROM_ENV, CacheFolder, gt_digests
 from dbdbench.io import ImageReadError
 from dbdbench.sanity import Checks, Finding, judged
 
@@ -52,7 +52,8 @@ def _classify(d: MaskDigests, pin: Pin, gt_white: str) -> str:
     return "pixels"
 
 
-def file_state(path: Path, pin: Pin | None, gt_white: str, *, from_source: bool = False) -> str:
+def file_state(path: Path, pin: Pin | None, gt_white: str, *, from_source: bool = False,
+               cache: CacheFolder = FROM_ENV) -> str:
     """``"ok"``, ``"inverted"`` or why the file is foreign (a key of ``_REASONS``).
 
     A mismatch on the digests of the GT cache is confirmed on the file itself, so that a damaged cache
@@ -60,21 +61,22 @@ def file_state(path: Path, pin: Pin | None, gt_white: str, *, from_source: bool 
     """
     if pin is None:
         return "unlisted"
-    state = _classify(gt_digests(path, from_source=from_source), pin, gt_white)
+    state = _classify(gt_digests(path, from_source=from_source, folder=cache), pin, gt_white)
     if state != "ok" and not from_source:
         state = _classify(gt_digests(path, from_source=True), pin, gt_white)
     return state
 
 
 def gt_states(
-    spec: DatasetSpec, gt_files: Mapping[str, Path], *, from_source: bool = False
+    spec: DatasetSpec, gt_files: Mapping[str, Path], *, from_source: bool = False, cache: CacheFolder = FROM_ENV
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Each file's state (:func:`file_state`) and, apart, the unreadable files with the reader's message."""
     pins = read_digests(spec.digests)
     states, unreadable = {}, {}
     for stem, path in gt_files.items():
         try:
-            states[stem] = file_state(path, pins.get(stem.lower()), spec.gt_white, from_source=from_source)
+            states[stem] = file_state(path, pins.get(stem.lower()), spec.gt_white, from_source=from_source,
+                                      cache=cache)
         except ImageReadError as exc:
             unreadable[stem] = str(exc)
     return states, unreadable
@@ -113,7 +115,8 @@ def _foreign(spec: DatasetSpec, stems: list[str], reason: str, n: int, folder: P
 
 
 def verify_gt(
-    spec: DatasetSpec, gt_files: Mapping[str, Path], checks: Checks | None = None, *, from_source: bool = False
+    spec: DatasetSpec, gt_files: Mapping[str, Path], checks: Checks | None = None, *, from_source: bool = False,
+    cache: CacheFolder = FROM_ENV,
 ) -> list[Finding]:
     """Check GT files against the digests the registry pins for ``spec``.
 
@@ -127,6 +130,8 @@ def verify_gt(
         ``accept`` holding ``gt-inverted`` or ``gt-foreign`` turns those errors into warnings.
     from_source : bool
         Decode every file instead of reading the digests from the GT cache (``dbdbench datasets verify``).
+    cache : Path, None or "env"
+        The GT cache folder (:func:`dbdbench.gtcache.cache_dir` when "env"; None: no cache).
 
     Returns
     -------
@@ -142,7 +147,7 @@ def verify_gt(
     if spec.digests is None or spec.gt_white not in _OTHER or not gt_files:
         return []
     checks = Checks() if checks is None else checks
-    states, unreadable = gt_states(spec, gt_files, from_source=from_source)
+    states, unreadable = gt_states(spec, gt_files, from_source=from_source, cache=cache)
     if unreadable:
         raise ImageReadError("; ".join(unreadable.values()))
     return judge(spec, states, next(iter(gt_files.values())).parent, checks)

@@ -131,3 +131,20 @@ def test_scores_after_cache_damage_equal_a_clean_run(tmp_path, monkeypatch, dama
     again = evaluate_folder(preds, spec, pred_white="blur", data_root=tmp_path, hashes=False)
     assert again.scores == clean.scores
     assert [r["mae"] for r in again.per_image] == [r["mae"] for r in clean.per_image]
+
+
+def test_the_cache_folder_is_passed_down_not_read_per_file(tiny, tmp_path, monkeypatch):
+    """``evaluate_folder`` reads ``DBDBENCH_CACHE`` once (or takes ``gt_cache``) and hands the folder down."""
+    from dbdbench.datasets import register_from_toml
+
+    register_from_toml(tiny["tmp"] / "datasets.toml")
+    kw = {"pred_white": "blur", "hashes": False, "data_root": tiny["root"]}
+    env_folder, given = tmp_path / "env", tmp_path / "given"
+    monkeypatch.setenv("DBDBENCH_CACHE", str(env_folder))
+    plain = evaluate_folder(tiny["preds"], "TINY", gt_cache=None, **kw)
+    assert not env_folder.exists()  # None: no cache at all, whatever the environment says
+    cached = evaluate_folder(tiny["preds"], "TINY", gt_cache=given, **kw)
+    assert len(list(given.glob("*.gt"))) == 6 and not env_folder.exists()
+    from_env = evaluate_folder(tiny["preds"], "TINY", **kw)
+    assert len(list((env_folder / "gt").glob("*.gt"))) == 6
+    assert plain.scores == cached.scores == from_env.scores
