@@ -32,7 +32,7 @@ EmptyMask = Literal["score", "zhao"]
 ZeroPrF = Literal["zero", "nan"]
 ZeroMaps = Literal["count", "zhao"]
 #: fields that say how a protocol is presented, not how it scores (left out of ``settings()``)
-_PRESENTATION = ("primary",)
+_PRESENTATION = ("primary", "columns")
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,10 @@ class Protocol:
     primary : str
         The score that ranks methods under this protocol (leaderboard order); one of ``metrics``. Empty
         (the default) means ``max_f`` when the protocol reports it, else its first metric.
+    columns : tuple of str
+        What a paper table shows by default under this protocol (what the papers that use it report), in
+        column order; empty means the first five of ``metrics`` without the adaptive scores (see
+        :mod:`dbdbench.report.columns`). Any key of :data:`dbdbench.metrics.METRICS`.
 
     Raises
     ------
@@ -114,6 +118,7 @@ class Protocol:
     wf_beta2: float = 1.0
     metrics: tuple[str, ...] = field(default=CORE_METRICS)
     primary: str = ""
+    columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         owner = f"Protocol {self.name!r}"
@@ -134,6 +139,8 @@ class Protocol:
         if not self.primary and self.metrics:
             object.__setattr__(self, "primary", "max_f" if "max_f" in self.metrics else self.metrics[0])
         check_choice(owner, "primary", self.primary, self.metrics)
+        for key in self.columns:
+            check_choice(owner, "columns entry", key, METRICS)
 
     def _check_numbers(self, owner: str) -> None:
         for key in ("gt_threshold", "binary_threshold"):
@@ -219,6 +226,7 @@ PROTOCOLS: dict[str, Protocol] = {
             source="docs/protocols.md",
             metrics=(*CORE_METRICS, "auc", "ap", "ar"),
             primary="auc",
+            columns=("mae", "max_f", "bin_f", "bin_iou_pooled", "auc"),
         ),
         Protocol(
             name="pysod",
@@ -231,6 +239,7 @@ PROTOCOLS: dict[str, Protocol] = {
             curve_endpoint=False,
             binary_strict=True,
             metrics=(*CORE_METRICS, *STRUCTURE_METRICS),
+            columns=("mae", "max_f", "adp_f", "sm", "max_em"),
         ),
         Protocol(
             name="ddffnet",
@@ -242,6 +251,7 @@ PROTOCOLS: dict[str, Protocol] = {
             curve_endpoint=False,
             metrics=("mae", "bin_f", "bin_iou_pooled", "bin_iou"),
             primary="bin_f",
+            columns=("mae", "bin_f", "bin_iou_pooled"),
         ),
         Protocol(
             name="zhao",
@@ -260,6 +270,7 @@ PROTOCOLS: dict[str, Protocol] = {
             zero_pr_f="nan",
             zero_maps="zhao",
             metrics=("max_f", "auc_fcurve", "mae"),
+            columns=("max_f", "auc_fcurve", "mae"),
         ),
         Protocol(
             name="hifst",
@@ -274,6 +285,7 @@ PROTOCOLS: dict[str, Protocol] = {
             curve_endpoint=False,
             curve_average="pr",
             metrics=("max_f", "mean_f"),
+            columns=("max_f", "mean_f"),
         ),
     )
 }

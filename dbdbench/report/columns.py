@@ -1,8 +1,8 @@
 """What a paper table shows by default: the metric columns of each protocol and a caption in words.
 
 Papers print three to five numbers per dataset; the protocols compute up to seventeen. The default column
-set of a protocol is what the papers that use it report; every other stored metric is available on
-request (``metrics=[...]`` / ``--metrics``). The caption states the protocol's choices in words, so a
+set of a protocol (``Protocol.columns``) is what the papers that use it report; every other stored metric
+is available on request (``metrics=[...]`` / ``--metrics``). The caption states the protocol's choices in words, so a
 reader of the table knows what "F" means without looking the protocol up.
 
 The adaptive scores (``adp_f``, ``adp_iou``, ``adp_dice``, threshold ``min(2 mean(p), 1)``) are left out
@@ -24,14 +24,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-#: protocol -> its default table columns, in column order
-DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "dbdbench": ("mae", "max_f", "bin_f", "bin_iou_pooled", "auc"),
-    "pysod": ("mae", "max_f", "adp_f", "sm", "max_em"),
-    "ddffnet": ("mae", "bin_f", "bin_iou_pooled"),
-    "zhao": ("max_f", "auc_fcurve", "mae"),
-    "hifst": ("max_f", "mean_f"),
-}
 ADAPTIVE = ("adp_f", "adp_iou", "adp_dice", "adp_em")
 #: at most this many columns per dataset for a protocol without a default set
 MAX_FALLBACK = 5
@@ -44,10 +36,11 @@ def default_metrics(protocol: str, present: Iterable[str]) -> list[str]:
     order, adaptive scores last-resort excluded, at most :data:`MAX_FALLBACK` for runnable protocols.
     When none of a protocol's defaults is present, the fallback applies too.
     """
-    from dbdbench.metrics import METRICS
+    from dbdbench.metrics import METRICS, PROTOCOLS
 
     present = set(present)
-    chosen = [m for m in DEFAULT_COLUMNS.get(protocol, ()) if m in present]
+    columns = PROTOCOLS[protocol].columns if protocol in PROTOCOLS else ()
+    chosen = [m for m in columns if m in present]
     if chosen:
         return chosen
     ordered = [m for m in METRICS if m in present]

@@ -323,7 +323,7 @@ def make_table(
         One result per (method, dataset, protocol); ``meta["kind"]`` may be ``"reported"``/``"rescored"``.
     metrics : sequence of str, optional
         Metric keys in column order; default: each protocol's paper columns
-        (:data:`dbdbench.report.columns.DEFAULT_COLUMNS`); ``["all"]``: every key present.
+        (``Protocol.columns``); ``["all"]``: every key present.
     fmt : {"latex", "markdown", "csv"}
     decimals : int
         Digits after the decimal point (also the precision of tie detection).

@@ -34,6 +34,7 @@ BAD_VALUES = {
     "wf_beta2": 0.0,
     "metrics": ("mae", "maxF"),
     "primary": "auc",
+    "columns": ("mae", "maxF"),
 }
 FREE_TEXT = {"description", "source"}
 
