@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from dbdbench import __version__
-from dbdbench.datasets import DatasetSpec, get_dataset
+from dbdbench.datasets import DatasetSpec, get_dataset, list_datasets
 from dbdbench.gtcache import FROM_ENV, CacheFolder, read_gt, resolve_folder
 from dbdbench.gtcheck import verify_gt
 from dbdbench.io import DEFAULT_SUFFIXES, pair_predictions, read_map, read_maps_meta, resolve_pred_white
@@ -25,7 +25,17 @@ from dbdbench.metrics.counts import flip
 from dbdbench.metrics.image import ImageRecord, score_image
 from dbdbench.metrics.protocols import Protocol
 from dbdbench.results import Result
-from dbdbench.sanity import Checks, Finding, MapFacts, fit_to_gt, inspect_map, review_maps, review_pairing, settle
+from dbdbench.sanity import (
+    Checks,
+    Finding,
+    MapFacts,
+    fit_to_gt,
+    inspect_map,
+    review_maps,
+    review_pairing,
+    settle,
+    unknown_folders,
+)
 from dbdbench.settings import SHARP
 
 
@@ -181,6 +191,45 @@ def _progress(total: int, enabled: bool):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, unit="img", desc="scoring", disable=not enabled, leave=False)
+
+
+def evaluation_targets(
+    pred_dir: Path, datasets: Sequence[str], checks: Checks = _NO_FIXES
+) -> tuple[list[tuple[Path, str]], list[Finding]]:
+    """What a folder of predictions is scored against: ``(folder, dataset)`` pairs and the folder findings.
+
+    With one dataset named and no sub-folder of its name, the folder itself; otherwise one sub-folder per
+    dataset, those named in ``datasets`` or, when none is named, every sub-folder named after a registered
+    dataset. In that last case every sub-folder must name a dataset: a mistyped one would otherwise be
+    skipped silently, so it is refused (``unknown-folders``) unless accepted.
+
+    Raises
+    ------
+    EvaluationError
+        Missing folder, no dataset to score, a named dataset without its sub-folder.
+    SanityError
+        Unknown sub-folders that were not accepted.
+    """
+    if not pred_dir.is_dir():
+        raise EvaluationError(f"prediction folder {pred_dir} does not exist")
+    subdirs = {p.name.lower(): p for p in pred_dir.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    if not datasets:
+        found = [name for name in list_datasets() if name.lower() in subdirs]
+        if not found:
+            raise EvaluationError(f"{pred_dir}: pass --dataset NAME, or give a folder with one sub-folder per "
+                                  "dataset (named as in `dbdbench datasets`)")  # fmt: skip
+        known = {n.lower() for n in found}
+        unknown = [p.name for key, p in subdirs.items() if key not in known]
+        findings = unknown_folders(pred_dir, unknown, list_datasets(), checks)
+        settle(findings, checks)
+        return [(subdirs[n.lower()], n) for n in found], findings
+    names = [get_dataset(d).name for d in datasets]
+    if len(names) == 1 and names[0].lower() not in subdirs:
+        return [(pred_dir, names[0])], []
+    missing = [n for n in names if n.lower() not in subdirs]
+    if missing:
+        raise EvaluationError(f"{pred_dir}: no sub-folder for dataset(s) {', '.join(missing)}")
+    return [(subdirs[n.lower()], n) for n in names], []
 
 
 def evaluate_folder(

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,46 @@ class Result:
 def load_result(path: str | os.PathLike) -> Result:
     """Read a result JSON file (see :meth:`Result.from_json`)."""
     return Result.from_json(Path(path))
+
+
+def find_results(paths: Iterable[str | os.PathLike]) -> tuple[list[Result], list[Path]]:
+    """Result files given by name, plus every result JSON found (recursively) in the given folders.
+
+    A file named explicitly must be a result; inside folders, other JSON files (``meta.json`` of a
+    submission) are passed over and returned as the second item.
+
+    Raises
+    ------
+    ValueError
+        Naming the file that is unreadable or not a result, or when nothing was found.
+    """
+    results, others = [], []
+    names = [Path(p) for p in paths]
+    for path in names:
+        if path.is_dir():
+            for file in sorted(path.rglob("*.json")):
+                try:
+                    data = json.loads(file.read_text(encoding="utf-8"))
+                except (OSError, json.JSONDecodeError) as exc:
+                    raise ValueError(f"{file}: cannot read JSON ({exc})") from exc
+                if isinstance(data, dict) and data.get("schema") == SCHEMA:
+                    results.append(_load_named(file))
+                else:
+                    others.append(file)
+        elif path.is_file():
+            results.append(_load_named(path))
+        else:
+            raise ValueError(f"{path} does not exist; give result JSON files or folders of them")
+    if not results:
+        raise ValueError(f"No result files found in {', '.join(map(str, names))}")
+    return results, others
+
+
+def _load_named(path: Path) -> Result:
+    try:
+        return load_result(path)
+    except (ValueError, KeyError) as exc:
+        raise ValueError(f"{path}: {exc}") from exc
 
 
 def _num(v: Any) -> Any:

@@ -26,23 +26,13 @@ def check(path: Path, base: str | None, maps_root: Path | None, data_root: Path 
     declared polarity, unsafe paths, symlinks and size caps; with --base, that nothing was removed; and
     that re-scored results reproduce from their maps when the maps are present.
     """
-    from dbdbench.submissions import check_tree, load_submissions
-    from dbdbench.submissions.checks import check_against_base
-    from dbdbench.submissions.rescore import check_reproduction
+    from dbdbench.submissions.validate import validate
 
-    problems = check_tree(path)
-    if base is not None:
-        problems += check_against_base(path, base)
-    notes: list[str] = []
-    if not problems:
-        repro, notes = check_reproduction(path, maps_root, data_root, atol=atol)
-        problems += repro
-    for note in notes:
+    found = validate(path, base=base, maps_root=maps_root, data_root=data_root, atol=atol)
+    for note in found.notes:
         click.echo(f"note: {note}")
-    if problems:
-        for problem in problems:
+    if not found.ok:
+        for problem in found.problems:
             click.echo(f"error: {problem}", err=True)
-        raise InputError(f"{len(problems)} problem(s) in {path}")
-    entries = [] if (path / "meta.json").exists() else load_submissions(path)
-    n_files = sum(len(e.results) for e in entries)
-    click.echo(f"OK: {path} is valid ({len(entries)} entries, {n_files} result files)")
+        raise InputError(f"{len(found.problems)} problem(s) in {path}")
+    click.echo(f"OK: {path} is valid ({found.n_entries} entries, {found.n_files} result files)")

@@ -8,44 +8,12 @@ from pathlib import Path
 import click
 
 from dbdbench.cli._common import data_root_option, fail, input_errors_exit_2
-from dbdbench.datasets import get_dataset, list_datasets
 from dbdbench.metrics import list_protocols
 from dbdbench.settings import POLARITIES
 
 
 def _split_metrics(value: str | None) -> list[str] | None:
     return None if not value else [m.strip() for m in value.split(",") if m.strip()]
-
-
-def _targets(pred_dir: Path, datasets: tuple[str, ...], checks) -> tuple[list[tuple[Path, str]], list]:
-    """(folder, dataset) pairs: the folder itself, or one sub-folder per dataset; and the folder findings.
-
-    In a multi-dataset run every sub-folder must name a dataset: a mistyped one would otherwise be skipped.
-    """
-    from dbdbench.sanity import settle, unknown_folders
-
-    if not pred_dir.is_dir():
-        fail(f"prediction folder {pred_dir} does not exist")
-    subdirs = {p.name.lower(): p for p in pred_dir.iterdir() if p.is_dir() and not p.name.startswith(".")}
-    if not datasets:
-        found = [name for name in list_datasets() if name.lower() in subdirs]
-        if not found:
-            fail(
-                f"{pred_dir}: pass --dataset NAME, or give a folder with one sub-folder per dataset "
-                f"(named as in `dbdbench datasets`)"
-            )
-        known = {n.lower() for n in found}
-        unknown = [p.name for key, p in subdirs.items() if key not in known]
-        findings = unknown_folders(pred_dir, unknown, list_datasets(), checks)
-        settle(findings, checks)
-        return [(subdirs[n.lower()], n) for n in found], findings
-    names = [get_dataset(d).name for d in datasets]
-    if len(names) == 1 and names[0].lower() not in subdirs:
-        return [(pred_dir, names[0])], []
-    missing = [n for n in names if n.lower() not in subdirs]
-    if missing:
-        fail(f"{pred_dir}: no sub-folder for dataset(s) {', '.join(missing)}")
-    return [(subdirs[n.lower()], n) for n in names], []
 
 
 def _print_table(results) -> None:
@@ -166,12 +134,12 @@ def evaluate(
       dbdbench evaluate hifst_maps/ -d CUHK-TE-1 -p ddffnet --pred-white sharp --json hifst.json
       dbdbench evaluate runs/mynet/ --jobs 2      # one sub-folder per dataset
     """
-    from dbdbench.evaluate import evaluate_folder
+    from dbdbench.evaluate import evaluate_folder, evaluation_targets
     from dbdbench.io import DEFAULT_SUFFIXES
     from dbdbench.sanity import Checks
 
     checks = Checks(rescale_maps=rescale_maps, transpose_maps=transpose_maps, accept=frozenset(accept), strict=strict)
-    targets, folder_findings = _targets(pred_dir, datasets, checks)
+    targets, folder_findings = evaluation_targets(pred_dir, datasets, checks)
     client = None
     if backend == "dask":
         try:

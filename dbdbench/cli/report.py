@@ -2,53 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
 import click
 
 from dbdbench.cli._common import InputError, data_root_option
-from dbdbench.results import SCHEMA, Result, load_result
+from dbdbench.results import Result, find_results
 from dbdbench.settings import POLARITIES
 
 
 def load_results(paths: tuple[str, ...]) -> list[Result]:
-    """Result files given by name, plus every result JSON found (recursively) in the given folders.
-
-    A file named explicitly must be a result; inside folders, other JSON files (``meta.json`` of a
-    submission) are passed over and counted on stderr.
-    """
-    results, others = [], []
-    for name in paths:
-        path = Path(name)
-        if path.is_dir():
-            for file in sorted(path.rglob("*.json")):
-                try:
-                    data = json.loads(file.read_text(encoding="utf-8"))
-                except (OSError, json.JSONDecodeError) as exc:
-                    raise InputError(f"{file}: cannot read JSON ({exc})") from exc
-                if isinstance(data, dict) and data.get("schema") == SCHEMA:
-                    results.append(_load(file))
-                else:
-                    others.append(file)
-        elif path.is_file():
-            results.append(_load(path))
-        else:
-            raise InputError(f"{path} does not exist; give result JSON files or folders of them")
+    """:func:`dbdbench.results.find_results`, with the passed-over files counted on stderr."""
+    results, others = find_results(paths)
     if others:
         click.echo(f"note: {len(others)} JSON file(s) that are not results were passed over "
                    f"(e.g. {others[0]})", err=True)
-    if not results:
-        raise InputError(f"No result files found in {', '.join(paths)}")
     return results
-
-
-def _load(path: Path) -> Result:
-    try:
-        return load_result(path)
-    except (ValueError, KeyError) as exc:
-        raise InputError(f"{path}: {exc}") from exc
 
 
 def _split(text: str | None) -> list[str] | None:

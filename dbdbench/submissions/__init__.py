@@ -4,7 +4,8 @@
   protocols;
 * :mod:`~dbdbench.submissions.load`: read a submissions tree and check its files (``dbdbench check``);
 * :mod:`~dbdbench.submissions.checks`: nothing removed versus a git base;
-* :mod:`~dbdbench.submissions.rescore`: reproduce or (re)write re-scored results from their maps.
+* :mod:`~dbdbench.submissions.rescore`: reproduce or (re)write re-scored results from their maps;
+* :mod:`~dbdbench.submissions.validate`: all of the above in the order ``dbdbench check`` runs them.
 
 >>> from dbdbench.submissions import REPORTED_PROTOCOLS
 >>> sorted(REPORTED_PROTOCOLS)
