@@ -378,3 +378,17 @@ def test_seeded_ddffnet_numbers_equal_tables_1_to_3(seeds: Path) -> None:
     stored = {(t, d, m): s for (short, t, d, m), s in _index().items() if short.startswith("D-DFFNet")}
     assert len({m for _, _, m in paper}) == 19  # 13 + 4 + 2 rows
     assert stored == paper
+
+
+def test_validate_runs_the_checks_of_dbdbench_check(tmp_path):
+    """``submissions.validate``: a valid tree is counted; a broken one lists its problems and counts nothing."""
+    from dbdbench.submissions.validate import validate
+
+    repo = Path(__file__).resolve().parents[1] / "submissions"
+    entry = next(p for p in sorted(repo.iterdir()) if (p / "meta.json").is_file())
+    shutil.copytree(entry, tmp_path / entry.name)
+    good = validate(tmp_path)
+    assert good.ok and good.n_entries == 1 and good.n_files == len(list((tmp_path / entry.name).glob("*.json"))) - 1
+    (tmp_path / entry.name / "meta.json").write_text("{")
+    bad = validate(tmp_path)
+    assert not bad.ok and bad.n_entries == 0 and "meta.json" in str(bad.problems[0])
