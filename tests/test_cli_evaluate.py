@@ -8,10 +8,12 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import STEMS
 
 from dbdbench.cli import main
 from dbdbench.metrics import Evaluator
+
+#: the image stems of the ``tiny`` dataset of conftest.py
+STEMS = [f"img{i:02d}" for i in range(6)]
 
 
 def run(*args):
