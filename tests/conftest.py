@@ -26,6 +26,15 @@ def shared_data() -> Path:
     return path
 
 
+@pytest.fixture
+def data_root(shared_data, tmp_path):
+    """The registry layout ``<root>/CUHK/{gt,image}``, linked to the shared data (never copied)."""
+    (tmp_path / "CUHK").mkdir()
+    (tmp_path / "CUHK" / "gt").symlink_to(shared_data / "cuhk" / "gt")
+    (tmp_path / "CUHK" / "image").symlink_to(shared_data / "cuhk" / "images")
+    return tmp_path
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _gt_cache_in_tmp(tmp_path_factory):
     """Keep the decoded-GT cache of the test run out of the user's home."""

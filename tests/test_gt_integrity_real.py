@@ -5,22 +5,12 @@ from __future__ import annotations
 import json
 
 import cv2
-import pytest
 from click.testing import CliRunner
 
 from dbdbench.cli import main
 from dbdbench.datasets import DATASETS, read_split
 
 HIFST = ["--pred-white", "sharp", "-q"]
-
-
-@pytest.fixture
-def data_root(shared_data, tmp_path):
-    """The registry layout <root>/CUHK/{gt,image}, linked to the shared data."""
-    (tmp_path / "CUHK").mkdir()
-    (tmp_path / "CUHK" / "gt").symlink_to(shared_data / "cuhk" / "gt")
-    (tmp_path / "CUHK" / "image").symlink_to(shared_data / "cuhk" / "images")
-    return tmp_path
 
 
 def _copy_te1(shared_data, root, edit=lambda stem, arr: arr):

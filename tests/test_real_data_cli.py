@@ -10,15 +10,6 @@ from click.testing import CliRunner
 from dbdbench.cli import main
 
 
-@pytest.fixture
-def data_root(shared_data, tmp_path):
-    """The registry layout <root>/CUHK/{gt,image}, built from links to the shared data."""
-    (tmp_path / "CUHK").mkdir()
-    (tmp_path / "CUHK" / "gt").symlink_to(shared_data / "cuhk" / "gt")
-    (tmp_path / "CUHK" / "image").symlink_to(shared_data / "cuhk" / "images")
-    return tmp_path
-
-
 def test_split_list_matches_the_source(shared_data):
     from dbdbench.datasets import read_split
 
