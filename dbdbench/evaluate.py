@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -137,6 +137,7 @@ def plan_jobs(
     suffixes: tuple[str, ...],
     luminance: bool,
     checks: Checks = _NO_FIXES,
+    gt_cache: Path | None = None,
 ) -> tuple[list[_Job], list[Finding], dict]:
     """Pair files and decide every flip; returns the jobs, the pairing findings and notes for the metadata."""
     if spec.gt_white == "unknown":
@@ -156,7 +157,7 @@ def plan_jobs(
                               allow_missing=allow_missing, checks=checks)  # fmt: skip
     jobs = [
         _Job(stem, pairing.pairs.get(stem), gt, pred_white == SHARP, spec.gt_white == SHARP, resize, luminance,
-             checks)  # fmt: skip
+             checks, gt_cache)  # fmt: skip
         for stem, gt in gt_files.items()
     ]
     notes = {"missing": pairing.missing, "extra": extra}
@@ -303,13 +304,12 @@ def evaluate_folder(
     spec = dataset if isinstance(dataset, DatasetSpec) else get_dataset(dataset)
     proto = get_protocol(protocol)
     white, override = resolve_pred_white(pred_dir, pred_white)
+    cache = resolve_folder(gt_cache)  # the environment is read once, here
     job_list, found, notes = plan_jobs(
         pred_dir, spec, pred_white=white, data_root=data_root, resize=resize, allow_missing=allow_missing,
-        suffixes=suffixes, luminance=luminance, checks=checks,
+        suffixes=suffixes, luminance=luminance, checks=checks, gt_cache=cache,
     )  # fmt: skip
     found = [*findings, *found]
-    cache = resolve_folder(gt_cache)  # the environment is read once, here
-    job_list = [replace(j, gt_cache=cache) for j in job_list]
     found += verify_gt(spec, {j.stem: j.gt for j in job_list}, checks, cache=cache)  # GT integrity (dbdbench.gtcheck)
     if any(f.severity == "error" for f in found):
         settle(found, checks)  # refuse before any image is scored
