@@ -28,6 +28,7 @@ import numpy as np
 
 from dbdbench.digests import DIGEST_SIZE, MaskDigests, mask_digests
 from dbdbench.io import read_map
+from dbdbench.results import atomic_write_bytes
 
 #: the ``folder`` value that means "the folder ``DBDBENCH_CACHE`` names" (:func:`cache_dir`); callers that read
 #: many files resolve it once with :func:`cache_dir` and pass the folder down
@@ -130,10 +131,7 @@ def _store(target: Path, arr: np.ndarray) -> None:
     if arr.dtype not in (np.uint8, np.uint16):
         return
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(_encode(arr))
-        os.replace(tmp, target)
+        atomic_write_bytes(target, _encode(arr))  # removes its temporary file on any failure
     except OSError:
         pass  # a read-only or full cache only costs speed
 

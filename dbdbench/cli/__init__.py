@@ -14,7 +14,7 @@ import os
 import click
 
 from dbdbench import __version__
-from dbdbench.cli._common import INPUT_ERRORS, fail_on
+from dbdbench.cli._common import INPUT_ERRORS, fail_on, write_errors_exit_2
 from dbdbench.datasets import register_toml_files
 from dbdbench.plugins import COMMANDS_GROUP, registered
 
@@ -59,6 +59,10 @@ class LazyGroup(click.Group):
             return getattr(importlib.import_module(module), attr)
         plugin = registered(COMMANDS_GROUP).get(cmd_name)
         return None if plugin is None else plugin.load()
+
+    def invoke(self, ctx: click.Context) -> object:
+        with write_errors_exit_2():  # the one place a failed write becomes a one-line error (plug-ins too)
+            return super().invoke(ctx)
 
     def _help_line(self, ctx: click.Context, name: str) -> str:
         if name in COMMANDS:

@@ -29,8 +29,9 @@ def _write(text: str, out: str | None) -> None:
     if out is None:
         click.echo(text, nl=False)
     else:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(text, encoding="utf-8")
+        from dbdbench.results import atomic_write_text
+
+        atomic_write_text(Path(out), text)
         click.echo(f"wrote {out}", err=True)
 
 

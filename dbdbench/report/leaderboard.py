@@ -373,6 +373,7 @@ def generate(submissions: str | Path, out: str | Path, plots: bool = True) -> li
     ``figures/<dataset>__<protocol>__<curve>.svg`` and ``index.html``.
     """
     from dbdbench.report.leaderboard_html import render_html
+    from dbdbench.results import atomic_write_text
 
     out = Path(out)
     groups = grouped(collect_rows(submissions))
@@ -380,14 +381,14 @@ def generate(submissions: str | Path, out: str | Path, plots: bool = True) -> li
         shutil.rmtree(out / sub, ignore_errors=True)
         (out / sub).mkdir(parents=True)
     figures = write_plots(groups, out / "figures") if plots else []
-    (out / "leaderboard" / "README.md").write_text(markdown_index(groups), encoding="utf-8")
+    atomic_write_text(out / "leaderboard" / "README.md", markdown_index(groups))
     for dataset, by_protocol in groups.items():
         text = markdown_dataset(dataset, by_protocol, figures=figures)
-        (out / "leaderboard" / f"{slug(dataset)}.md").write_text(text, encoding="utf-8")
+        atomic_write_text(out / "leaderboard" / f"{slug(dataset)}.md", text)
     for name, text in latex_tables(groups).items():
-        (out / "tables" / name).write_text(text, encoding="utf-8")
+        atomic_write_text(out / "tables" / name, text)
     svgs = {name: (out / "figures" / name).read_text(encoding="utf-8") for name in figures}
-    (out / "index.html").write_text(render_html(page_data(groups, svgs)), encoding="utf-8")
+    atomic_write_text(out / "index.html", render_html(page_data(groups, svgs)))
     return sorted(p for p in out.rglob("*") if p.is_file())
 
 

@@ -87,16 +87,18 @@ def check_outs(out: str | Path | Sequence[str | Path] | None) -> list[Path]:
 
 def save_figure(fig: Figure, paths: Sequence[Path]) -> None:
     """Save to every path; PNG at :data:`PNG_DPI`; no dates or random ids (byte-stable PDF/SVG)."""
+    from dbdbench.results import atomic_path
+
     for out in paths:
-        out.parent.mkdir(parents=True, exist_ok=True)
         suffix = out.suffix.lower()
         meta: dict[str, Any] = {"Creator": "dbdbench"} if suffix != ".png" else {"Software": "dbdbench"}
         if suffix == ".pdf":
             meta["CreationDate"] = None
         elif suffix == ".svg":
             meta["Date"] = None
-        with rc_context({"svg.hashsalt": "dbdbench"}):  # stable SVG element ids
-            fig.savefig(out, bbox_inches="tight", metadata=meta, dpi=PNG_DPI if suffix == ".png" else "figure")
+        with rc_context({"svg.hashsalt": "dbdbench"}), atomic_path(out) as tmp:  # stable SVG element ids
+            fig.savefig(tmp, format=suffix[1:], bbox_inches="tight", metadata=meta,
+                        dpi=PNG_DPI if suffix == ".png" else "figure")  # fmt: skip
 
 
 def _panels(results: Sequence[Result], curve: str) -> dict[str, list[Result]]:
