@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import warnings
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
@@ -80,8 +82,21 @@ def _print_table(results) -> None:
 )
 @click.option("--luminance", is_flag=True, help="Convert true colour maps to gray instead of failing.")
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1), help="Worker processes.")
-@click.option("--backend", type=click.Choice(["joblib", "dask"]), default="joblib", show_default=True)
-@click.option("--scheduler", help="Dask scheduler address (with --backend dask).")
+@click.option(
+    "--backend", type=click.Choice(["joblib", "dask"]), default=None,
+    help="joblib: --jobs processes here; dask: a Dask cluster (docs/scale.md).  [default: joblib, dask with "
+    "--scheduler]",
+)  # fmt: skip
+@click.option(
+    "--scheduler", metavar="ADDRESS",
+    help="Evaluate on the Dask cluster of this scheduler (implies --backend dask; with --backend dask and no "
+    "address: $DASK_SCHEDULER_ADDRESS, else a local cluster of --jobs workers).",
+)  # fmt: skip
+@click.option(
+    "--timeout", default=60.0, show_default=True, type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+    help="[dask] Give up (exit 2, nothing written) when no worker is left for this long; connecting to the "
+    "scheduler waits at most 10 s.",
+)  # fmt: skip
 @click.option("--method", help="Method name stored in the results (default: meta.json or the folder name).")
 @click.option(
     "--json",
@@ -118,6 +133,7 @@ def evaluate(
     jobs,
     backend,
     scheduler,
+    timeout,
     method,
     json_out,
     csv_out,
@@ -140,15 +156,11 @@ def evaluate(
 
     checks = Checks(rescale_maps=rescale_maps, transpose_maps=transpose_maps, accept=frozenset(accept), strict=strict)
     targets, folder_findings = evaluation_targets(pred_dir, datasets, checks)
-    client = None
-    if backend == "dask":
-        try:
-            from distributed import Client
-        except ImportError:
-            fail("--backend dask needs the [dask] extra: pip install 'dbdbench[dask]'")
-        client = Client(scheduler) if scheduler else Client(processes=True, n_workers=jobs)
+    backend = _backend(backend, scheduler)
     results = []
-    try:
+    with ExitStack() as stack:
+        if backend == "dask":  # the edge: Dask's own variable names the scheduler when --scheduler does not
+            _dask_client(stack, scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS"), jobs, timeout)
         for folder, name in targets:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -156,14 +168,11 @@ def evaluate(
                     folder, name, protocol, pred_white=pred_white, data_root=data_root,
                     metrics=_split_metrics(metrics), resize=resize, allow_missing=allow_missing, jobs=jobs,
                     backend=backend, progress=not quiet, suffixes=(*DEFAULT_SUFFIXES, *suffixes),
-                    luminance=luminance, method=method, checks=checks, findings=folder_findings,
+                    luminance=luminance, method=method, checks=checks, findings=folder_findings, timeout=timeout,
                 )  # fmt: skip
             for w in caught:
                 click.echo(f"warning: {w.message}", err=True)
             results.append(res)
-    finally:
-        if client is not None:
-            client.close()
     _print_table(results)
     if ci:
         from dbdbench.stats.intervals import add_intervals, format_intervals
@@ -172,6 +181,29 @@ def evaluate(
             add_intervals(res, n_resamples=n_boot, seed=seed)
             click.echo("\n".join(format_intervals(res)))
     _write_outputs(results, json_out, csv_out)
+
+
+def _backend(backend: str | None, scheduler: str | None) -> str:
+    """``--scheduler`` means Dask; naming another backend with it is a contradiction, not silently local."""
+    if scheduler and backend == "joblib":
+        fail(f"--scheduler {scheduler} runs on a Dask cluster; drop --backend joblib (or the --scheduler)")
+    return backend or ("dask" if scheduler else "joblib")
+
+
+def _dask_client(stack: ExitStack, address: str | None, jobs: int, timeout: float) -> None:
+    """Enter a client of the scheduler at ``address``, or of a local cluster of ``jobs`` worker processes."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        fail("--backend dask needs the [dask] extra: pip install 'dbdbench[dask]'")
+    if address:
+        from dbdbench.cluster import connect
+
+        stack.enter_context(connect(address, timeout))
+    else:
+        cluster = stack.enter_context(LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                                   dashboard_address=None))  # fmt: skip
+        stack.enter_context(Client(cluster))
 
 
 def _out_path(out: Path, res, n: int, ext: str) -> Path:
