@@ -201,10 +201,22 @@ def _run(jobs: list[_Job], proto: Protocol, structure: frozenset, n_jobs: int, b
     return results
 
 
+class _NoBar:
+    """What ``--quiet`` uses instead of a progress bar (tqdm is not imported)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _progress(total: int, enabled: bool):
+    if not enabled:
+        return _NoBar()
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="img", desc="scoring", disable=not enabled, leave=False)
+    return tqdm(total=total, unit="img", desc="scoring", leave=False)
 
 
 def evaluation_targets(

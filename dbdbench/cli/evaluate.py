@@ -19,8 +19,6 @@ def _split_metrics(value: str | None) -> list[str] | None:
 
 
 def _print_table(results) -> None:
-    import pandas as pd
-
     from dbdbench.metrics import METRICS
 
     rows = {}
@@ -30,8 +28,7 @@ def _print_table(results) -> None:
             METRICS[k].label + ("↓" if not METRICS[k].higher_is_better else "↑"): v for k, v in res.scores.items()
         }
         rows[label]["images"] = res.n_images
-    frame = pd.DataFrame.from_dict(rows, orient="index")
-    click.echo(frame.to_string(float_format=lambda v: f"{v:.4f}"))
+    click.echo(_format_table(rows))
     for res in results:
         if res.n_empty_gt:
             click.echo(f"note: {res.dataset}: {res.n_empty_gt} image(s) with an empty mask")
@@ -39,6 +36,23 @@ def _print_table(results) -> None:
             files = w.get("files", [])
             shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
             click.echo(f"warning: {res.dataset}: {w['message']}" + (f" [{shown}]" if shown else ""), err=True)
+
+
+def _format_table(rows: dict[str, dict]) -> str:
+    """Rows of scores as aligned text: labels left, numbers right with four decimals (pandas is not imported)."""
+    columns = list(dict.fromkeys(key for row in rows.values() for key in row))
+
+    def cell(value) -> str:
+        if value is None:
+            return "NaN"
+        return str(value) if isinstance(value, (int, str)) else f"{value:.4f}"
+
+    table = [["", *columns]] + [[label, *(cell(row.get(c)) for c in columns)] for label, row in rows.items()]
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    return "\n".join(
+        line[0].ljust(widths[0]) + "".join(f"  {text:>{w}}" for text, w in zip(line[1:], widths[1:]))
+        for line in table
+    )
 
 
 @click.command()
@@ -213,8 +227,6 @@ def _out_path(out: Path, res, n: int, ext: str) -> Path:
 
 
 def _write_outputs(results, json_out: Path | None, csv_out: Path | None) -> None:
-    import pandas as pd
-
     from dbdbench.results import atomic_write_text
 
     for res in results:
@@ -229,5 +241,7 @@ def _write_outputs(results, json_out: Path | None, csv_out: Path | None) -> None
             click.echo(f"wrote {path}")
         if csv_out is not None:
             path = _out_path(csv_out, res, len(results), ".csv")
+            import pandas as pd  # only here: a plain evaluate does not import it
+
             atomic_write_text(path, pd.DataFrame(res.per_image).to_csv(index=False))
             click.echo(f"wrote {path}")
