@@ -50,7 +50,7 @@ def _format_table(rows: dict[str, dict]) -> str:
     table = [["", *columns]] + [[label, *(cell(row.get(c)) for c in columns)] for label, row in rows.items()]
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     return "\n".join(
-        line[0].ljust(widths[0]) + "".join(f"  {text:>{w}}" for text, w in zip(line[1:], widths[1:]))
+        line[0].ljust(widths[0]) + "".join(f"  {text:>{w}}" for text, w in zip(line[1:], widths[1:], strict=True))
         for line in table
     )
 
