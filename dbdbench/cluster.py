@@ -39,11 +39,11 @@ def connect(address: str, timeout: float = WORKER_TIMEOUT):
     wait = min(timeout, CONNECT_TIMEOUT)
     try:
         return Client(address, timeout=wait)
-    except (OSError, TimeoutError, ValueError) as exc:  # ValueError: a malformed address
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    except Exception as exc:  # refused, timed out, a malformed address, or something else answering there
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0]}" if str(exc) else type(exc).__name__
         raise ClusterError(
-            f"cannot reach the Dask scheduler at {address} within {wait:g} s ({reason}); start it with "
-            "`dask scheduler` and check the address (see docs/scale.md)"
+            f"cannot reach the Dask scheduler at {address} ({reason}; connecting waits at most {wait:g} s); "
+            "start it with `dask scheduler` and check the address (see docs/scale.md)"
         ) from None
 
 
