@@ -132,3 +132,18 @@ def test_all_workers_gone_gives_up_after_the_timeout_and_writes_nothing(many, mo
     assert res.exit_code == 2, res.output
     assert f"no Dask worker left at {cluster.scheduler_address} for 1 s (workers lost: {worker})" in res.output
     assert not (many / "r.json").exists() and not (many / "r.counts.npz").exists()
+
+
+def test_the_commands_of_docs_scale_exist_with_their_options():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "scale.md").read_text()
+    lines = [ln for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S) for ln in block.splitlines()]
+    commands = [ln.split("#")[0].split() for ln in lines if ln.startswith("dbdbench ")]
+    assert commands
+    for words in commands:
+        res = run(words[1], "--help")
+        assert res.exit_code == 0, res.output
+        for opt in (w for w in words[2:] if w.startswith("--")):
+            assert opt in res.output, f"docs/scale.md uses `{opt}`, which `dbdbench {words[1]}` does not have"
