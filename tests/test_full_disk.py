@@ -121,3 +121,9 @@ def test_gt_cache_on_a_full_disk_leaves_no_temp_file_and_scores_right(tiny, full
         assert res.exit_code == 0, res.output
         assert json.loads(got.read_text())["scores"] == json.loads(out.read_text())["scores"]
     assert _files(full) == []
+
+
+def test_synth_on_a_full_disk_leaves_nothing(full):
+    res = run("synth", full / "SYN", "--n", 2, "--size", 32)
+    _one_line_error(res, "syn0000.png")
+    assert _files(full) == []
