@@ -127,3 +127,12 @@ def test_synth_on_a_full_disk_leaves_nothing(full):
     res = run("synth", full / "SYN", "--n", 2, "--size", 32)
     _one_line_error(res, "syn0000.png")
     assert _files(full) == []
+
+
+def test_leaderboard_on_a_full_disk(full):
+    from pathlib import Path
+
+    submissions = Path(__file__).resolve().parents[1] / "submissions"
+    res = run("leaderboard", "--submissions", submissions, "--out", full / "reports", "--no-plots")
+    _one_line_error(res, str(full / "reports"))
+    assert _files(full) == []
