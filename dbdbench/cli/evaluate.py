@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from dbdbench.cli._common import data_root_option, fail, input_errors_exit_2
+from dbdbench.cluster import CONNECT_TIMEOUT, WORKER_TIMEOUT
 from dbdbench.metrics import list_protocols
 from dbdbench.settings import POLARITIES
 
@@ -43,7 +44,7 @@ def _format_table(rows: dict[str, dict]) -> str:
     columns = list(dict.fromkeys(key for row in rows.values() for key in row))
 
     def cell(value) -> str:
-        if value is None:
+        if value is None or value != value:  # None or NaN
             return "NaN"
         return str(value) if isinstance(value, (int, str)) else f"{value:.4f}"
 
@@ -107,9 +108,9 @@ def _format_table(rows: dict[str, dict]) -> str:
     "address: $DASK_SCHEDULER_ADDRESS, else a local cluster of --jobs workers).",
 )  # fmt: skip
 @click.option(
-    "--timeout", default=60.0, show_default=True, type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-    help="[dask] Give up (exit 2, nothing written) when no worker is left for this long; connecting to the "
-    "scheduler waits at most 10 s.",
+    "--timeout", default=WORKER_TIMEOUT, show_default=True, type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS", help="[dask] Give up (exit 2, nothing written) when no worker is left for this long; "
+    f"connecting to the scheduler waits at most {CONNECT_TIMEOUT:g} s.",
 )  # fmt: skip
 @click.option("--method", help="Method name stored in the results (default: meta.json or the folder name).")
 @click.option(
