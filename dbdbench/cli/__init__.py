@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "leaderboard": ("dbdbench.cli.leaderboard", "leaderboard", "Regenerate reports/ from submissions/."),
     "sensitivity": ("dbdbench.cli.report", "sensitivity", "Score the same maps under every protocol."),
     "check": ("dbdbench.cli.check", "check", "Validate submissions (schema, safety, reproducibility)."),
+    "inspect": ("dbdbench.cli.inspect", "inspect", "Write an offline HTML page to look at every image of results."),
+    "submit": ("dbdbench.cli.submit", "submit", "Make a leaderboard entry in submissions/ from result files."),
 }
 
 
