@@ -262,11 +262,13 @@
     return /^[\w@%+=:,./-]+$/.test(s) ? s : "'" + s.replace(/'/g, "'\\''") + "'";
   }
   function figure() {
-    const stems = [...state.selected].sort((a, b) => a - b).map((i) => D.images[i].name);
+    const chosen = [...state.selected].sort((a, b) => a - b);
+    const stems = chosen.map((i) => D.images[i].name);
     const box = $("figure-cmd");
     if (stems.length === 0) { box.value = "select images with the check boxes first"; return; }
     const f = D.figure, args = ["dbdbench", "plot", "--grid", "--gt", f.gt, "--gt-white", f.gt_white];
-    if (f.images) args.push("--images", f.images);
+    // plot --grid draws the photo column only when every selected image has its photo
+    if (f.images && chosen.every((i) => D.images[i].photo)) args.push("--images", f.images);
     for (const m of f.maps) args.push("--map", `${m.name}=${m.dir}`, "--map-white", `${m.name}=${m.white}`);
     args.push("--stems", stems.join(","), "--out", "figure.pdf");
     box.value = args.map(quote).join(" ");
