@@ -86,7 +86,7 @@
 
   function controls() {
     const sel = $("fcol");
-    sel.appendChild(el("option", { value: "" }, "(score)"));
+    sel.appendChild(el("option", { value: "" }, "filter by score…"));
     for (const k of keys()) sel.appendChild(el("option", { value: k.key }, k.label));
     $("filter").addEventListener("input", (e) => { state.filter = e.target.value.toLowerCase(); state.page = 0; render(); });
     sel.addEventListener("change", (e) => { state.fcol = e.target.value; state.page = 0; render(); });
