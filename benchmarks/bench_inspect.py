@@ -102,6 +102,7 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="Build in this folder and keep it (default: a temporary folder).")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_inspect_")) if args.keep is None else args.keep
+    tmp.mkdir(parents=True, exist_ok=True)
     try:
         toml = tmp / "datasets.toml"
         toml.write_text(f'[datasets.BENCH]\nfolder = "BENCH"\ngt_white = "blur"\nn_images = {args.n}\n')
