@@ -129,10 +129,11 @@ def inspect(results, out, images_dir, maps, maps_root, assets, thumb_height, met
         "figure": {"gt": str(spec.gt_folder(data_root).resolve()), "gt_white": spec.gt_white,
                    "images": str(Path(images_dir).resolve()) if images_dir else None,
                    "maps": [{"name": s.name, "dir": str(s.maps.resolve()), "white": s.pred_white} for s in sources]},
-        "colours": {"false_blur": "rgb({},{},{})".format(*FALSE_BLUR), "missed_blur": "rgb({},{},{})".format(*MISSED_BLUR)},
+        "colours": {"false_blur": "rgb({},{},{})".format(*FALSE_BLUR),
+                    "missed_blur": "rgb({},{},{})".format(*MISSED_BLUR)},
     }  # fmt: skip
-    folder = write_page(data, thumbs, out, assets)
-    click.echo(f"wrote {out}" + (f" (thumbnails in {folder})" if folder else ""), err=True)
+    beside = write_page(data, thumbs, out, assets)
+    click.echo(f"wrote {out}" + (f" (thumbnails in {beside})" if beside else ""), err=True)
 
 
 def _card(tag: str, src, path: Path) -> dict:

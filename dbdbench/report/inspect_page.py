@@ -39,10 +39,12 @@ _PAGE = """<!DOCTYPE html>
  <input type="number" id="fmax" step="any" placeholder="max" aria-label="maximum">
  <button id="prev">&larr;</button><span id="pageinfo"></span><button id="next">&rarr;</button>
  <button id="select-shown">select page</button><button id="select-none">clear</button>
- <span id="nsel"></span><button id="figure" title="the dbdbench plot --grid command of the selected images">figure</button>
+ <span id="nsel"></span>
+ <button id="figure" title="the dbdbench plot --grid command of the selected images">figure</button>
  <span id="copied" class="muted"></span>
 </div>
-<textarea id="figure-cmd" readonly placeholder="select images, then press figure: the command that draws them as a PDF grid appears here (and is copied)"></textarea>
+<textarea id="figure-cmd" readonly
+ placeholder="tick images, then press figure: the command that draws them as a PDF appears here"></textarea>
 <div class="legend muted" id="legend"></div>
 <table id="grid"><thead></thead><tbody></tbody></table>
 <script type="application/json" id="inspect-data">{data}</script>
@@ -56,7 +58,7 @@ _MIME = {b"\xff\xd8": ("image/jpeg", "jpg"), b"\x89P": ("image/png", "png")}
 
 
 def _asset(name: str) -> str:
-    return resources.files("dbdbench.report").joinpath("assets", name).read_text(encoding="utf-8")
+    return resources.files("dbdbench.report").joinpath("assets").joinpath(name).read_text(encoding="utf-8")
 
 
 def _json_script(obj) -> str:

@@ -144,7 +144,7 @@ def reported_files(path: Path, name: str, source: dict[str, Any], protocol: str 
     """
     from dbdbench.datasets import get_dataset
 
-    rows = []
+    rows: list[tuple[str, str, dict[str, float]]] = []
     for i, raw in enumerate(read_table(path), start=2):
         row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
         if "dataset" not in row:
