@@ -243,7 +243,10 @@ def _image(pl: _Plan, i: int, name: str) -> dict:
         stored = src.result.per_image[i].get("mae")
         if stored is not None and abs(rec.mae - stored) > MAE_ATOL:
             raise ValueError(f"{pairs[name]}: MAE {rec.mae:.6f} but {src.result.source or src.name} stored "
-                             f"{stored:.6f} for {name}; these are not the scored maps (pass --map {src.name}=DIR)")
+                             f"{stored:.6f} for {name}; these are not the scored maps, or they were scored with "
+                             "options that change how maps are read (--rescale-maps, --transpose-maps, "
+                             f"--luminance), which inspect does not apply; pass --map {src.name}=DIR with the "
+                             "scored maps")  # fmt: skip
         c = per_image_curves([rec], pl.proto)
         curves.append([encode_curve(c["precision"][0]), encode_curve(c["recall"][0])])
         thumbs += [pl.thumbs.jpeg(_to8(canonical)), pl.thumbs.png(error_map(_predicted_blur(canonical, pl.proto),

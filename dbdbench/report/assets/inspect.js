@@ -188,7 +188,7 @@
     if (state.open.has(i)) {
       const box = el("div", { class: "pic curvebox" });
       box.appendChild(curve(i));
-      box.appendChild(el("div", {}, `per-image PR, ${D.n_thresholds} thresholds`));
+      box.appendChild(el("div", {}, `per-image PR, ${D.n_thresholds} thresholds (recall 0 not drawn)`));
       pics.appendChild(box);
     }
     tr2.appendChild(pics);
@@ -228,8 +228,11 @@
     add("text", { x: 12, y: (H - B) / 2, "text-anchor": "middle", "font-size": 11, transform: `rotate(-90 12 ${(H - B) / 2})` }, "precision");
     D.curves[i].forEach(([p64, r64], r) => {
       const p = decode(p64), rc = decode(r64);
+      // thresholds with no true positive (recall 0) are not drawn: precision there is 0 or undefined
       let d = "";
-      for (let k = 0; k < p.length; k++) d += (k ? "L" : "M") + x(rc[k]).toFixed(1) + " " + y(p[k]).toFixed(1);
+      for (let k = 0; k < p.length; k++) {
+        if (rc[k] > 0) d += (d ? "L" : "M") + x(rc[k]).toFixed(1) + " " + y(p[k]).toFixed(1);
+      }
       add("path", { d: d, fill: "none", stroke: COLOURS[r % COLOURS.length], "stroke-width": 1.6, "data-result": r });
       add("text", { x: L + 8, y: P + 14 + 13 * r, "font-size": 11, fill: COLOURS[r % COLOURS.length] }, `${D.results[r].tag}: ${D.results[r].name}`);
     });
