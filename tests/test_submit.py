@@ -112,3 +112,18 @@ def test_a_number_that_is_not_one_is_refused(subs, tmp_path):
               "--authors", "A. B", "--venue", "CVPR", "--year", "2025", "--submissions", subs)
     assert res.exit_code == 2 and "row 2" in res.output and "'0.1O1'" in res.output
     assert not (subs / "ours-t2").exists()
+
+
+def test_machine_paths_in_recorded_warnings_are_cut_to_names(demo, subs, tmp_path):
+    data = json.loads((demo / "demo" / "results" / "laplacian.json").read_text())
+    folder = demo / "demo" / "maps" / "laplacian"
+    data["meta"]["warnings"] = [{"code": "range-01", "message": f"{folder}: 1 8-bit map(s) hold only 0 and 1",
+                                 "files": ["img00.png"]}]  # fmt: skip
+    path = tmp_path / "laplacian.json"
+    path.write_text(json.dumps(data))
+    res = run("submit", path, "--id", "laplacian-demo", *WHO, "--submissions", subs)
+    assert res.exit_code == 0, res.output
+    assert "not reproduced" in res.output
+    stored = json.loads((subs / "laplacian-demo" / "SYN-DEMO.json").read_text())["meta"]["warnings"]
+    assert stored == [{"code": "range-01", "message": "laplacian: 1 8-bit map(s) hold only 0 and 1",
+                       "files": ["img00.png"]}]  # fmt: skip

@@ -16,7 +16,7 @@ import csv
 import io
 import json
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from dbdbench.results import Result, atomic_write_text
@@ -67,11 +67,39 @@ def rescored_files(results: list[Result], name: str) -> dict[str, dict[str, Any]
             raise ValueError(f"{where}: a second result of {res.dataset} under {res.protocol}; submit one")
         data = res.to_dict()
         data["meta"] = {"kind": "rescored"} | {k: res.meta[k] for k in KEPT_META if res.meta.get(k)}
+        if "warnings" in data["meta"]:
+            data["meta"]["warnings"] = [{k: bare_paths(v) for k, v in w.items()} for w in data["meta"]["warnings"]]
         out[stem] = data
     polarities = {d["meta"]["pred_white"] for d in out.values()}
     if len(polarities) > 1:
         raise ValueError("the results' maps disagree on what white means (pred_white); one entry has one polarity")
     return out
+
+
+_ABSOLUTE = re.compile(r"(?<!\S)(?:/|~[/\\]|[A-Za-z]:[/\\])\S*")
+
+
+def bare_paths(value: Any) -> Any:
+    """``value`` with every absolute path in its strings cut to its last component (``/a/b/maps:`` -> ``maps:``).
+
+    The sanity stage names the map folder as it was given (often an absolute path); a submission keeps the
+    message and drops the machine path.
+
+    >>> bare_paths("/home/me/maps/ours: 2 map(s) hold only 0 and 1")
+    'ours: 2 map(s) hold only 0 and 1'
+    """
+    if isinstance(value, list):
+        return [bare_paths(v) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def cut(m: re.Match) -> str:
+        token = m.group(0)
+        core = token.rstrip(":,;.)")
+        name = PureWindowsPath(core).name if re.match(r"[A-Za-z]:", core) else PurePosixPath(core).name
+        return (name or core.strip("/~")) + token[len(core) :]
+
+    return _ABSOLUTE.sub(cut, value)
 
 
 def find_map_folder(name: str, maps_root: Path | None) -> str:
