@@ -1,6 +1,7 @@
 """Speed of ``dbdbench inspect``: the page of two results of N synthetic images of 640x427, and its opening.
 
-Run: ``python benchmarks/bench_inspect.py [--n 1000] [--jobs 2] [--n-boot 10000] [--keep DIR]``.
+Run: ``python benchmarks/bench_inspect.py [--n 1000] [--jobs 2] [--n-boot 10000] [--keep DIR]`` (a ``--keep``
+folder of an earlier run is reused).
 Builds a dataset of ``n`` photos (JPEG), masks and two methods' maps (PNG) in a temporary folder, registers it
 through a datasets TOML, scores both methods (results with their per-image counts files), then times
 
@@ -36,7 +37,7 @@ def _smooth(rng: np.random.Generator, channels: int) -> np.ndarray:
     return cv2.resize(small, (W, H), interpolation=cv2.INTER_CUBIC).reshape(H, W, channels)
 
 
-def build_dataset(root: Path, n: int) -> tuple[Path, Path, Path]:
+def build_dataset(root: Path, n: int) -> None:
     """``root/BENCH/{image,gt}`` and the maps of methods A and B (white = blur), n images each."""
     rng = np.random.default_rng(0)
     image, gt_dir, a_dir, b_dir = (root / "BENCH" / "image", root / "BENCH" / "gt", root / "maps" / "a",
@@ -56,7 +57,6 @@ def build_dataset(root: Path, n: int) -> tuple[Path, Path, Path]:
         cv2.imwrite(str(gt_dir / f"{stem}.png"), blur)
         cv2.imwrite(str(a_dir / f"{stem}.png"), pred)
         cv2.imwrite(str(b_dir / f"{stem}.png"), cv2.GaussianBlur(pred, (0, 0), 3))
-    return image, a_dir, b_dir
 
 
 def _run(args: list[str], env: dict) -> tuple[float, float]:
@@ -108,10 +108,13 @@ def main() -> None:
         toml.write_text(f'[datasets.BENCH]\nfolder = "BENCH"\ngt_white = "blur"\nn_images = {args.n}\n')
         env = os.environ | {"DBDBENCH_DATASETS": str(toml), "DBDBENCH_DATA": str(tmp / "data")}
         t = time.perf_counter()
-        image, a_dir, b_dir = build_dataset(tmp / "data", args.n)
-        for label, folder in (("a", a_dir), ("b", b_dir)):
-            _run(["evaluate", str(folder), "-d", "BENCH", "--pred-white", "blur", "--json", str(tmp / f"{label}.json"),
-                  "-q", "-j", str(args.jobs)], env)  # fmt: skip
+        data = tmp / "data"
+        image, a_dir, b_dir = data / "BENCH" / "image", data / "maps" / "a", data / "maps" / "b"
+        if not (tmp / "b.json").is_file():  # --keep DIR of an earlier run: reuse its dataset and results
+            build_dataset(data, args.n)
+            for label, folder in (("a", a_dir), ("b", b_dir)):
+                _run(["evaluate", str(folder), "-d", "BENCH", "--pred-white", "blur", "--json",
+                      str(tmp / f"{label}.json"), "-q", "-j", str(args.jobs)], env)  # fmt: skip
         print(f"dataset of {args.n} images {W}x{H} built and scored in {time.perf_counter() - t:.1f} s")
         common = ["inspect", str(tmp / "a.json"), str(tmp / "b.json"), "--map", f"A={a_dir}", "--map", f"B={b_dir}",
                   "--images", str(image), "-j", str(args.jobs)]  # fmt: skip

@@ -118,13 +118,19 @@ def _predicted_blur(pred: np.ndarray, proto: Protocol) -> np.ndarray:
     return ~positive if proto.positive == SHARP else positive
 
 
+#: colour of each error code ``2 * predicted_blur + gt_blur``: correct sharp, missed blur, false blur, correct blur
+PALETTE = np.array([(60, 60, 60), MISSED_BLUR, FALSE_BLUR, (150, 150, 150)], dtype=np.uint8)
+
+
+def error_codes(pred_blur: np.ndarray, gt_blur: np.ndarray) -> np.ndarray:
+    """uint8 ``2 * predicted_blur + gt_blur``: 0 correct sharp, 1 missed blur, 2 false blur, 3 correct blur."""
+    return np.left_shift(pred_blur.view(np.uint8), 1) | gt_blur.view(np.uint8)
+
+
 def error_map(pred_blur: np.ndarray, gt_blur: np.ndarray) -> np.ndarray:
     """RGB uint8: dimmed GT (blurred 150, sharp 60), false blur and missed blur in :data:`FALSE_BLUR`,
-    :data:`MISSED_BLUR`."""
-    out = np.where(gt_blur, np.uint8(150), np.uint8(60))[..., None].repeat(3, axis=2)
-    out[pred_blur & ~gt_blur] = FALSE_BLUR
-    out[~pred_blur & gt_blur] = MISSED_BLUR
-    return out
+    :data:`MISSED_BLUR` (:data:`PALETTE` of :func:`error_codes`)."""
+    return PALETTE[error_codes(pred_blur, gt_blur)]
 
 
 class Thumbnailer:
@@ -147,13 +153,26 @@ class Thumbnailer:
         ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         return _checked(ok, buf)
 
-    def png(self, arr: np.ndarray, nearest: bool = False) -> bytes:
-        if nearest:
-            h, w = arr.shape[:2]
-            small = arr if h <= self.height else cv2.resize(
-                arr, (max(1, round(w * self.height / h)), self.height), interpolation=cv2.INTER_NEAREST)
-        else:
-            small = self._small(arr)
+    def nearest(self, arr: np.ndarray) -> np.ndarray:
+        """Downscale by picking pixels (for masks and error codes, whose values are classes)."""
+        h, w = arr.shape[:2]
+        if h <= self.height:
+            return arr
+        return cv2.resize(arr, (max(1, round(w * self.height / h)), self.height), interpolation=cv2.INTER_NEAREST)
+
+    def photo(self, path: Path, full_height: int) -> bytes:
+        """A photo file as a JPEG thumbnail; a JPEG of about ``full_height`` rows is decoded at 1/2, 1/4 or 1/8
+        size when that still gives the thumbnail's height (the decoder's DCT scaling: much faster)."""
+        factor = max(f for f in (1, 2, 4, 8) if full_height / f >= self.height or f == 1)
+        data = None
+        if factor > 1 and path.suffix.lower() in (".jpg", ".jpeg"):
+            flag = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
+            bgr = cv2.imread(str(path), flag[factor])
+            data = None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        return self.jpeg(read_image(path) if data is None else data)
+
+    def png(self, arr: np.ndarray) -> bytes:
+        small = arr
         if small.ndim == 3:
             small = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
         ok, buf = cv2.imencode(".png", small, [cv2.IMWRITE_PNG_COMPRESSION, 6])
@@ -229,8 +248,9 @@ def _image(pl: _Plan, i: int, name: str) -> dict:
     gt_raw = read_gt(pl.gt_files[name])
     gt = flip(gt_raw) if pl.gt_white == SHARP else gt_raw
     gt_blur = binarize(gt, pl.proto.gt_threshold, pl.proto.gt_strict)
-    thumbs: list[bytes | None] = [pl.thumbs.jpeg(read_image(pl.photos[name])) if name in pl.photos else None,
-                                  pl.thumbs.png(np.where(gt_blur, np.uint8(255), np.uint8(0)), nearest=True)]
+    small_gt = pl.thumbs.nearest(gt_blur.view(np.uint8))
+    thumbs: list[bytes | None] = [pl.thumbs.photo(pl.photos[name], gt.shape[0]) if name in pl.photos else None,
+                                  pl.thumbs.png(small_gt * np.uint8(255))]
     curves = []
     for src, pairs in zip(pl.sources, pl.pairs, strict=True):
         pred = read_map(pairs[name])
@@ -249,8 +269,8 @@ def _image(pl: _Plan, i: int, name: str) -> dict:
                              "scored maps")  # fmt: skip
         c = per_image_curves([rec], pl.proto)
         curves.append([encode_curve(c["precision"][0]), encode_curve(c["recall"][0])])
-        thumbs += [pl.thumbs.jpeg(_to8(canonical)), pl.thumbs.png(error_map(_predicted_blur(canonical, pl.proto),
-                                                                              gt_blur))]
+        codes = pl.thumbs.nearest(error_codes(_predicted_blur(canonical, pl.proto), gt_blur))
+        thumbs += [pl.thumbs.jpeg(_to8(canonical)), pl.thumbs.png(PALETTE[codes])]
     return {"thumbs": thumbs, "curves": curves}
 
 
