@@ -58,7 +58,7 @@ def _f(v: float) -> float | None:
 @click.option("--map", "maps", multiple=True,
               help="NAME=DIR: the maps of one result (NAME: its method, file stem or A, B ...); repeatable. "
               "Default: the folder named in the result's meta.pred_dir, looked up under --maps-root, the result's "
-              "folder and its parent.")
+              "folder, its parent and the parent's maps/.")
 @click.option("--maps-root", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Folder holding the map folders named in the results.")
 @click.option("--assets", type=click.Choice(["auto", "inline", "folder"]), default="auto", show_default=True,
@@ -128,12 +128,19 @@ def inspect(results, out, images_dir, maps, maps_root, assets, thumb_height, met
         "comparisons": comparisons,
         "figure": {"gt": str(spec.gt_folder(data_root).resolve()), "gt_white": spec.gt_white,
                    "images": str(Path(images_dir).resolve()) if images_dir else None,
-                   "maps": [{"name": s.name, "dir": str(s.maps.resolve()), "white": s.pred_white} for s in sources]},
+                   "maps": [{"name": _label(s, r, sources), "dir": str(s.maps.resolve()), "white": s.pred_white}
+                            for r, s in enumerate(sources)]},
         "colours": {"false_blur": "rgb({},{},{})".format(*FALSE_BLUR),
                     "missed_blur": "rgb({},{},{})".format(*MISSED_BLUR)},
     }  # fmt: skip
     beside = write_page(data, thumbs, out, assets)
     click.echo(f"wrote {out}" + (f" (thumbnails in {beside})" if beside else ""), err=True)
+
+
+def _label(src, r: int, sources) -> str:
+    """The column name of a result in the figure: its method, with its tag when two results share a method."""
+    same = sum(s.name == src.name for s in sources) > 1
+    return f"{src.name} ({chr(65 + r)})" if same else src.name
 
 
 def _card(tag: str, src, path: Path) -> dict:

@@ -58,7 +58,7 @@ class Source:
 
 def locate_maps(res: Result, given: str | os.PathLike | None, maps_root: str | os.PathLike | None) -> Path:
     """The folder of a result's maps: ``given``, else ``meta["pred_dir"]`` under ``maps_root``, the result's
-    folder or its parent (in that order).
+    folder, its parent or the parent's ``maps/`` (the layout of ``dbdbench demo``), in that order.
 
     Raises
     ------
