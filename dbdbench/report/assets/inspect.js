@@ -230,11 +230,20 @@
       const p = decode(p64), rc = decode(r64);
       // thresholds with no true positive (recall 0) are not drawn: precision there is 0 or undefined
       let d = "";
+      const points = new Set();
       for (let k = 0; k < p.length; k++) {
-        if (rc[k] > 0) d += (d ? "L" : "M") + x(rc[k]).toFixed(1) + " " + y(p[k]).toFixed(1);
+        if (rc[k] <= 0) continue;
+        const xy = x(rc[k]).toFixed(1) + " " + y(p[k]).toFixed(1);
+        d += (d ? "L" : "M") + xy;
+        points.add(xy);
       }
-      add("path", { d: d, fill: "none", stroke: COLOURS[r % COLOURS.length], "stroke-width": 1.6, "data-result": r });
-      add("text", { x: L + 8, y: P + 14 + 13 * r, "font-size": 11, fill: COLOURS[r % COLOURS.length] }, `${D.results[r].tag}: ${D.results[r].name}`);
+      const colour = COLOURS[r % COLOURS.length];
+      add("path", { d: d, fill: "none", stroke: colour, "stroke-width": 1.6, "data-result": r });
+      if (points.size === 1) {  // a map with one level (e.g. constant): its curve is a single point
+        const [px, py] = [...points][0].split(" ");
+        add("circle", { cx: px, cy: py, r: 3.5, fill: colour });
+      }
+      add("text", { x: L + 8, y: P + 14 + 13 * r, "font-size": 11, fill: colour }, `${D.results[r].tag}: ${D.results[r].name}`);
     });
     return svg;
   }
