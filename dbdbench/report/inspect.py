@@ -39,6 +39,8 @@ FALSE_BLUR = (213, 94, 0)
 MISSED_BLUR = (0, 114, 178)
 #: per-image row fields that are flags, not scores
 _FLAGS = ("name", "empty_gt", "full_gt", "resized")
+#: per-image columns that are a protocol's handler score, not a metric key: label (higher is better)
+_HANDLER_COLUMNS = {"best_f": "best F"}
 #: tolerance of the per-image MAE check (the tolerance of ``dbdbench check``)
 MAE_ATOL = 1e-9
 
@@ -295,13 +297,21 @@ def build(pl: _Plan, columns: Sequence[str], jobs: int = 2) -> tuple[dict, list[
         rows.append({"name": name, "empty_gt": bool(first.get("empty_gt")), "resized": bool(first.get("resized")),
                      "values": values, "photo": name in pl.photos})  # fmt: skip
     data = {
-        "columns": [{"key": k, "label": get_metric(k).label, "higher": get_metric(k).higher_is_better}
-                    for k in columns],  # fmt: skip
+        "columns": [_column(k) for k in columns],
         "images": rows,
         "curves": [d["curves"] for d in done],
         "n_thresholds": int(len(thresholds_of(pl.proto))),
     }
     return data, [d["thumbs"] for d in done]
+
+
+def _column(key: str) -> dict:
+    """Label and direction of a per-image column: a metric, or a protocol's per-image handler score (higher
+    is better: Zhao et al.'s per-image best F, ``best_f``)."""
+    if key in _HANDLER_COLUMNS:
+        return {"key": key, "label": _HANDLER_COLUMNS[key], "higher": True}
+    info = get_metric(key)
+    return {"key": key, "label": info.label, "higher": info.higher_is_better}
 
 
 def _num(v) -> float | None:

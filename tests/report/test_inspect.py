@@ -138,3 +138,19 @@ def test_map_folder_found_from_the_result_meta(two):
         (decoy / path.name).write_bytes(path.read_bytes())
     res = run("inspect", two["tmp"] / "a.json", "--maps-root", decoy.parent, "--out", out)
     assert res.exit_code == 2 and "SHA-256" in res.output and "--map" in res.output
+
+
+@pytest.mark.parametrize("protocol", ["dbdbench", "pysod", "ddffnet", "zhao", "hifst"])
+def test_every_protocol_re_scores_to_the_stored_numbers(tiny, protocol):
+    """inspect re-scores each map under the result's protocol; the stored per-image MAE must come out again."""
+    out = tiny["tmp"] / f"{protocol}.json"
+    res = run("evaluate", tiny["preds"], "-d", "TINY", "-p", protocol, "--pred-white", "blur", "--json", out, "-q")
+    assert res.exit_code == 0, res.output
+    page = tiny["tmp"] / f"{protocol}.html"
+    res = run("inspect", out, "--map", f"A={tiny['preds']}", "--out", page)
+    assert res.exit_code == 0, res.output
+    data = _page_json(page)
+    rows = json.loads(out.read_text())["per_image"]
+    assert [c["key"] for c in data["columns"]][0] == "mae"
+    assert [img["values"][0][0] for img in data["images"]] == [r["mae"] for r in rows]
+    assert len(data["curves"][0][0][0]) > 0 and data["protocol"] == protocol
