@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sensitivity": ("dbdbench.cli.report", "sensitivity", "Score the same maps under every protocol."),
     "check": ("dbdbench.cli.check", "check", "Validate submissions (schema, safety, reproducibility)."),
     "cache": ("dbdbench.cli.cache", "cache", "Show or clear the cache of decoded GT masks."),
+    "inspect": ("dbdbench.cli.inspect", "inspect", "Write an offline HTML page to look at every image of results."),
+    "submit": ("dbdbench.cli.submit", "submit", "Make a leaderboard entry in submissions/ from result files."),
 }
 
 
