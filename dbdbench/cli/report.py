@@ -112,10 +112,26 @@ def _parse_maps(items: tuple[str, ...]) -> dict[str, str]:
 @click.option("--maps-white", type=click.Choice(POLARITIES),
               help="[--grid] What white means in the maps (all methods; default: each folder's meta.json).")
 @click.option("--map-white", "map_white", multiple=True, help="[--grid] NAME=blur|sharp for one method (repeatable).")
-def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_white, maps_white, map_white) -> None:
+@click.option("--size", type=click.Choice(["column", "page"]),
+              help="Printed width: column (3.5 in) or page (7.16 in); every text is 7 pt or more at that width "
+              "[default: column for one panel, page for a grid].")
+@click.option("--legend", type=click.Choice(["inside", "outside", "below"]),
+              help="Legend inside each panel, or one shared legend right of / below the panels "
+              "[default: inside one panel of up to 6 methods, else below].")
+@click.option("--highlight", help="Your method (result or display name): listed first, thicker, reserved colour.")
+@click.option("--methods", "methods", help="Comma-separated methods to draw, in legend order.")
+@click.option("--names", "names_file", type=click.Path(exists=True, dir_okay=False),
+              help="JSON or YAML file mapping result names to display names.")
+@click.option("--footnote", is_flag=True, help="Add the protocol text under the panels (default: off; the "
+              "caption text is printed instead).")
+@click.option("--caption", "caption_file", type=click.Path(dir_okay=False),
+              help="Also write the caption text to this file.")
+def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_white, maps_white, map_white, size,
+         legend, highlight, methods, names_file, footnote, caption_file) -> None:
     """Plot PR / F-measure / ROC curves of RESULTS, one panel per dataset.
 
-    Legends give max F (PR, F curves) or AUC (ROC), best first; a footnote states the protocol.
+    Legends give max F (PR, F curves) or AUC (ROC), best first. The caption text (protocol, beta^2,
+    thresholds, image counts) is printed on stdout for the paper.
 
     With --grid, draw a visual comparison (rows: stems; columns: input, GT, each map) instead:
 
@@ -123,7 +139,6 @@ def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_wh
     dbdbench plot --grid --gt GT/ --images IMG/ --map HiFST=hifst_maps/ \\
         --map Ours=ours/ --map-white HiFST=sharp --stems out_of_focus0284,out_of_focus0607 --out grid.pdf
     """
-    from dbdbench.report.plots import plot_curves
     from dbdbench.report.qualitative import plot_qualitative
 
     try:
@@ -145,14 +160,28 @@ def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_wh
         else:
             if not results:
                 raise click.UsageError("Give result JSON files or folders (or use --grid)")
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                plot_curves(load_results(results), _split(curve) or ["pr"], list(out), title=title)
-            for w in caught:
-                click.echo(f"warning: {w.message}", err=True)
+            _curves(load_results(results), _split(curve) or ["pr"], list(out), title=title, size=size, legend=legend,
+                    highlight=highlight, methods=_split(methods), names_file=names_file, footnote=footnote,
+                    caption_file=caption_file)
     except (ValueError, FileNotFoundError) as exc:
         raise InputError(str(exc)) from exc
     click.echo(f"wrote {', '.join(out)}", err=True)
+
+
+def _curves(results, kinds, out, *, names_file, caption_file, **options) -> None:
+    from dbdbench.report.naming import load_names
+    from dbdbench.report.plots import curve_caption, plot_curves
+
+    names = load_names(names_file) if names_file else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plot_curves(results, kinds, out, names=names, **options)
+        caption = curve_caption(results, kinds, names, options["methods"])
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    click.echo(caption)
+    if caption_file:
+        _write(caption + "\n", caption_file)
 
 
 @click.command()
