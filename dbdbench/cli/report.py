@@ -41,13 +41,22 @@ def _write(text: str, out: str | None) -> None:
               "(default: the columns papers report under each protocol; see docs/reports.md).")
 @click.option("--decimals", type=click.IntRange(0, 8), default=3, show_default=True)
 @click.option("--transpose", is_flag=True, help="Methods as columns, (dataset, metric) as rows.")
-@click.option("--caption", help="Text placed before the generated caption.")
-@click.option("--label", help="LaTeX \\label for the table.")
+@click.option("--caption", "caption_style", type=click.Choice(["short", "full"]), default="short", show_default=True,
+              help="short: what is compared, the protocol in a few words, image counts; full: every choice of "
+              "the protocol for the columns shown.")
+@click.option("--caption-text", "caption", help="Your text, placed before the generated caption.")
+@click.option("--label", help="LaTeX \\label for the table (one table per protocol: -PROTOCOL is appended).")
 @click.option("--wide/--narrow", default=None,
               help="LaTeX table* (page width) or table (column width) [default: table* for several datasets].")
 @click.option("--fit", type=click.Choice(["auto", "resize", "none"]), default="auto", show_default=True,
               help="LaTeX: auto scales the tabular down only when wider than the line (needs graphicx); "
               "resize always scales it to the line; none keeps its natural size.")
+@click.option("--notes", is_flag=True, help="Print the warnings recorded with the results under the table "
+              "(default: on stderr only).")
+@click.option("--datasets", help="Comma-separated datasets to show, in column order [default: all, registry order].")
+@click.option("--methods", help="Comma-separated methods (result or display names) to show, in row order.")
+@click.option("--names", "names_file", type=click.Path(exists=True, dir_okay=False),
+              help="JSON or YAML file mapping result names to display names.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 @click.option("--ci", is_flag=True, help="Add 95 % bootstrap intervals; bold = best and those not significantly "
               "different from it (paired tests, Holm). Needs per-image data (docs/statistics.md).")
@@ -55,34 +64,44 @@ def _write(text: str, out: str | None) -> None:
 @click.option("--seed", default=0, show_default=True, type=int, help="[--ci] Seed of the resampling.")
 @click.option("--alpha", default=0.05, show_default=True, type=click.FloatRange(0.001, 0.5),
               help="[--ci] Family-wise error rate of each column's comparisons with the best.")
-def table(results, fmt, metrics, decimals, transpose, caption, label, out, ci, n_boot, seed, alpha, **layout) -> None:
+def table(results, fmt, metrics, decimals, transpose, out, ci, n_boot, seed, alpha, names_file, datasets, methods,
+          **style) -> None:
     """Write a methods x (dataset, metric) table from RESULTS (result JSON files or folders of them).
 
     Best numbers are bold and second underlined per column, compared as printed; numbers copied from
-    papers carry a dagger. The caption names the datasets with their image counts and states each
-    protocol's choices (beta^2, thresholds, averaging, positive class). With --ci every rescored number
+    papers carry a dagger. The caption names the datasets with their image counts and states the
+    protocol's choices (beta^2, thresholds, positive class); results under several protocols give one
+    table per protocol. Warnings recorded with the results go to stderr. With --ci every rescored number
     shows its bootstrap interval and bold marks the best and the methods tied with it.
     """
-    from dbdbench.report.tables import make_table
+    from dbdbench.report.naming import load_names
+    from dbdbench.report.tables import make_table, table_warnings
 
+    if ci and transpose:
+        raise click.UsageError("--ci tables have methods as rows; leave out --transpose")
+    if not ci and (n_boot, seed, alpha) != (10_000, 0, 0.05):
+        raise click.UsageError("--n-boot, --seed and --alpha apply to --ci tables only; add --ci or leave them out")
     try:
-        if ci:
-            text = _ci_table(load_results(results), _split(metrics), fmt, decimals, transpose, caption, n_boot, seed,
-                             alpha)  # fmt: skip
-        else:
-            text = make_table(load_results(results), _split(metrics), fmt, decimals, transpose, caption, label,
-                              **layout)
+        loaded = load_results(results)
+        select = {"datasets": _split(datasets), "methods": _split(methods),
+                  "names": load_names(names_file) if names_file else None}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if ci:
+                from dbdbench.stats.table import make_ci_table
+
+                text = make_ci_table(loaded, _split(metrics), fmt, decimals, n_resamples=n_boot, seed=seed,
+                                     alpha=alpha, **select, **style)
+            else:
+                text = make_table(loaded, _split(metrics), fmt, decimals, transpose, **select, **style)
     except (ValueError, KeyError) as exc:
         raise InputError(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from exc
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    if not style["notes"]:
+        for line in table_warnings(loaded):
+            click.echo(f"warning: {line}", err=True)
     _write(text, out)
-
-
-def _ci_table(results, metrics, fmt, decimals, transpose, caption, n_boot, seed, alpha) -> str:
-    from dbdbench.stats.table import make_ci_table
-
-    if transpose:
-        raise click.UsageError("--ci tables have methods as rows; leave out --transpose")
-    return make_ci_table(results, metrics, fmt, decimals, n_resamples=n_boot, seed=seed, alpha=alpha, caption=caption)
 
 
 def _parse_maps(items: tuple[str, ...]) -> dict[str, str]:

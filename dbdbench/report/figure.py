@@ -1,10 +1,11 @@
 """Sizes, type and legend geometry of the curve figures, and the caption text an author pastes.
 
-A figure is drawn at the width it is printed at (``column``: 3.5 in, ``page``: 7.16 in, the IEEE/CVF
-two-column measures), so every text keeps its size in the paper: tick labels and legends are set at
-:data:`MIN_FONT_PT` (7 pt), axis labels and titles at 8 pt. The height grows with the panels and with the
-legend rows, so a figure of many methods gets taller instead of squeezing its panels. PDF and PostScript
-embed TrueType (Type 42) fonts: IEEE PDF eXpress rejects the Type 3 fonts matplotlib writes by default.
+A figure is drawn at the width it is printed at (``column``: 3.5 in, ``page``: 7.16 in, the IEEE
+two-column measures, exactly IEEEtran's 252 pt and 516 pt), so every text keeps its size in the paper:
+tick labels and legends are set at :data:`MIN_FONT_PT` (7 pt), axis labels and titles at 8 pt. The
+height grows with the panels and with the legend rows, so a figure of many methods gets taller instead
+of squeezing its panels. PDF and PostScript embed TrueType (Type 42) fonts: IEEE PDF eXpress rejects
+the Type 3 fonts matplotlib writes by default.
 
 References
 ----------
@@ -23,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from dbdbench.results import Result
 
-#: printed width in inches
-SIZES = {"column": 3.5, "page": 7.16}
+#: printed width in inches: IEEEtran's ``\columnwidth`` (252 pt, the 3.5 in column) and ``\textwidth`` (516 pt,
+#: the 7.16 in page) in TeX points (72.27 per inch), so a figure included at its natural size fits exactly
+SIZES = {"column": 252 / 72.27, "page": 516 / 72.27}
 LEGENDS = ("inside", "outside", "below")
 MIN_FONT_PT = 7.0
 LABEL_PT = 8.0

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from matplotlib.colors import to_rgba
 
 from dbdbench.cli.report import plot as plot_cmd
-from dbdbench.report.figure import dataset_title
+from dbdbench.report.figure import SIZES, dataset_title
 from dbdbench.report.plots import MARKED, curve_caption, method_styles, plot_curves
 from dbdbench.report.qualitative import plot_qualitative
 from dbdbench.results import Result
@@ -132,7 +132,7 @@ def test_png_is_written_at_300_dpi_next_to_pdf_and_svg(tmp_path):
     for path in outs:
         assert path.read_bytes()[:5].startswith(MAGIC[path.suffix])
     image = cv2.imread(str(outs[0]))
-    assert image.shape[1] == round(3.5 * 300)  # one panel: a 3.5-inch column at 300 dpi, not trimmed
+    assert image.shape[1] == round(SIZES["column"] * 300)  # one panel: a 3.5-inch column at 300 dpi, not trimmed
 
 
 def test_multi_dataset_grid_of_pr_and_f_curves_in_one_call():

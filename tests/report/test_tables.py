@@ -91,7 +91,7 @@ def test_latex_bold_and_underline_follow_metric_direction():
         want = expected_marks(grid.values[:, j], METRICS[col.metric].higher_is_better, 3)
         got = [BEST if c.startswith(r"\textbf") else SECOND if c.startswith(r"\underline") else NONE for c in cells]
         assert got == want, col
-    assert "MAE$\\downarrow$" in text and "$F_\\beta$$\\uparrow$" in text
+    assert "MAE$\\downarrow$" in text and "$F_\\beta\\uparrow$" in text  # one math group
 
 
 # ------------------------------------------------------------------------------------------ content
@@ -162,10 +162,13 @@ def test_protocols_are_never_mixed_in_one_column():
     grid = build_grid(results)
     assert [(c.dataset, c.protocol) for c in grid.columns] == [("CUHK", "dbdbench"), ("CUHK", "pysod"),
                                                                ("DUT-TE", "dbdbench")]
-    text = make_table(results, fmt="latex")
-    assert r"\multicolumn{1}{c}{CUHK (dbdbench)}" in text and r"\multicolumn{1}{c}{CUHK (pysod)}" in text
-    assert r"CUHK (1000 images), DUT-TE (500 images), protocol \texttt{dbdbench}:" in text
-    assert r"CUHK (1000 images), protocol \texttt{pysod}:" in text
+    # a table never mixes protocols: one table per protocol, each with its own caption and label
+    text = make_table(results, fmt="latex", label="tab:x")
+    assert text.count(r"\begin{table") == 2
+    first, second = text.split(r"\end{table", 1)[0], text.split(r"\end{table", 1)[1]
+    assert r"\label{tab:x-dbdbench}" in first and r"\label{tab:x-pysod}" in second
+    assert "CUHK (1000 images) and DUT-TE (500 images)" in first and "DUT-TE" not in second
+    assert "pysod" not in first and r"\texttt" not in text  # no protocol keys in captions
     with pytest.raises(ValueError, match="Two results for method 'A'"):
         build_grid(results + [res("A", "CUHK", {"mae": 0.5}, "dbdbench")])
 
@@ -305,26 +308,44 @@ def test_caption_states_the_protocol_in_words_with_image_counts():
     rng = np.random.default_rng(6)
     text = make_table([full_result(m, "CUHK-TE-1", rng) for m in ("A", "B", "C")], fmt="markdown")
     caption = text.strip().splitlines()[-1]
-    for words in ("CUHK-TE-1 (100 images)", "protocol `dbdbench`", "blur class positive", "GT ≥ 0.5",
-                  "256 thresholds (≥)", "β² = 0.3", "curves averaged over images", "threshold ≥ 0.5",
-                  "pooled = from dataset-summed counts", "AUC = exact area under the ROC curve",
-                  "Best in bold, second underlined"):
+    # short by default: what is compared, the protocol in a few words, image counts
+    for words in ("Comparison of 3 methods on CUHK-TE-1 (100 images)", "blur class positive", "β² = 0.3",
+                  "256 thresholds", "Best in bold, second underlined"):
         assert words in caption, words
-    latex = make_table([full_result(m, "CUHK-TE-1", rng) for m in ("A", "B")], fmt="latex")
-    assert r"$\beta^2$ = 0.3" in latex and "GT $\\geq$ 0.5" in latex
+    assert "dbdbench" not in caption and "docs/" not in caption
+    full = make_table([full_result(m, "CUHK-TE-1", rng) for m in ("A", "B", "C")], fmt="markdown",
+                      caption_style="full").strip().splitlines()[-1]
+    for words in ("CUHK-TE-1 (100 images)", "blur class positive", "GT ≥ 0.5", "256 thresholds (≥)",
+                  "β² = 0.3", "curves averaged over images", "threshold ≥ 0.5", "pooled = from dataset-summed counts",
+                  "AUC = exact area under the ROC curve", "Best in bold, second underlined"):
+        assert words in full, words
+    sentences = [x.strip() for x in full.split(". ") if x.strip()]
+    assert len(sentences) == len(set(sentences))  # no sentence twice
+    latex = make_table([full_result(m, "CUHK-TE-1", rng) for m in ("A", "B")], fmt="latex", caption_style="full")
+    assert r"$\beta^2 = 0.3$" in latex and "GT $\\geq$ 0.5" in latex
     assert "Best in bold (compared as printed)" in latex  # two methods: no second place to explain
+    with pytest.raises(ValueError, match="caption style"):
+        make_table([full_result("A", "CUHK-TE-1", rng)], caption_style="long")
 
 
-def test_warnings_recorded_with_a_result_become_table_notes():
+def test_warnings_stay_out_of_the_table_unless_asked_for(tmp_path):
     rng = np.random.default_rng(7)
     a, b = full_result("A", "CUHK-TE-1", rng), full_result("B", "CUHK-TE-1", rng)
     a.meta = {"warnings": [{"code": "inverted-images", "message": "3 maps look inverted; pass --pred-white",
                             "files": ["x.png"]}]}
-    md = make_table([a, b], fmt="markdown")
-    assert "Warning for A on CUHK-TE-1 (dbdbench): 3 maps look inverted; pass --pred-white" in md
-    latex = make_table([a, b], fmt="latex")
+    line = "Warning for A on CUHK-TE-1 (dbdbench): 3 maps look inverted; pass --pred-white"
+    assert "Warning" not in make_table([a, b], fmt="markdown") and "Warning" not in make_table([a, b])
+    md = make_table([a, b], fmt="markdown", notes=True)
+    assert line in md
+    latex = make_table([a, b], fmt="latex", notes=True)
     assert r"{\footnotesize Warning for A on CUHK-TE-1 (dbdbench): 3 maps look inverted; pass -{}-pred-white" \
         in latex
+    a.to_json(tmp_path / "a.json")
+    b.to_json(tmp_path / "b.json")
+    run = CliRunner().invoke(table_cmd, [str(tmp_path)])
+    assert run.exit_code == 0 and "Warning" not in run.stdout and line in run.stderr
+    run = CliRunner().invoke(table_cmd, [str(tmp_path), "--notes"])
+    assert run.exit_code == 0 and "Warning for A" in run.stdout
 
 
 def test_cli_width_and_fit_options(tmp_path):
