@@ -145,7 +145,7 @@ def test_multi_dataset_grid_of_pr_and_f_curves_in_one_call():
     assert all(ax.get_legend() is None for ax in axes)
     assert len(fig.legends) == 1
     assert sorted(t.get_text() for t in fig.legends[0].get_texts()) == sorted(METHODS)
-    assert fig.get_size_inches()[0] == pytest.approx(7.16)
+    assert fig.get_size_inches()[0] == pytest.approx(SIZES["page"])  # a grid is page-wide
 
 
 def test_published_curve_gets_max_f_from_its_points_and_sits_under_the_rescored_one():
