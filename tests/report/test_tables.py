@@ -368,3 +368,89 @@ def test_curve_only_results_are_left_out_of_tables():
     assert [r.method for r in build_grid([curve, scored]).rows] == ["HiFST"]
     with pytest.raises(ValueError, match="curves only"):
         make_table([curve])
+
+
+# ------------------------------------------------------------------------------------------ camera-ready options
+
+
+def test_datasets_and_methods_select_and_order_with_display_names(tmp_path):
+    results = sample()
+    text = make_table(results, fmt="markdown", datasets=["DUT-TE", "CUHK-TE-1"], methods=["HiFST", "LBP"],
+                      names={"HiFST": "HiFST (CVPR 2017)"})
+    head = text.splitlines()[0]
+    assert head.index("DUT-TE") < head.index("CUHK-TE-1")
+    assert [ln.split("|")[1].strip() for ln in text.splitlines()[2:4]] == ["HiFST (CVPR 2017)", "LBP"]
+    with pytest.raises(ValueError, match="No result for dataset"):
+        make_table(results, datasets=["EBD"])
+    with pytest.raises(ValueError, match="No result for method 'Nope'"):
+        make_table(results, methods=["Nope"])
+    names = tmp_path / "names.json"
+    names.write_text(json.dumps({"LBP": "LBP (Yi 2016)"}), encoding="utf-8")
+    for i, r in enumerate(results):
+        r.to_json(tmp_path / f"{i}.json")
+    run = CliRunner().invoke(table_cmd, [*(str(tmp_path / f"{i}.json") for i in range(len(results))), "--format",
+                                         "markdown", "--names", str(names), "--methods", "LBP (Yi 2016),DBDF",
+                                         "--datasets", "CUHK-TE-1"])
+    assert run.exit_code == 0, run.output
+    rows = [ln.split("|")[1].strip() for ln in run.stdout.splitlines()[2:4]]
+    assert rows == ["LBP (Yi 2016)", "DBDF†"] and "DUT-TE" not in run.stdout.splitlines()[0]
+
+
+def test_datasets_follow_the_registry_order_by_default():
+    from dbdbench.datasets import list_datasets
+
+    results = [res("A", d, {"mae": 0.1}) for d in ("DUT-TE", "CTCUG", "CUHK-TE-1")]
+    groups = [label for label, _ in build_grid(results).groups()]
+    known = list_datasets()
+    assert groups == sorted(groups, key=known.index)
+
+
+def test_rows_trained_on_other_data_are_marked():
+    results = [res(m, "CUHK-TE-1", {"mae": v}) for m, v in (("A", 0.1), ("B", 0.2), ("C", 0.3), ("D", 0.4))]
+    for r, data in zip(results, (["CUHK-TR-1"], ["CUHK-TR-1"], ["CUHK-TR-1", "DUT-TR"], []), strict=True):
+        r.meta = {"training_data": data}
+    text = make_table(results, fmt="latex")
+    names = [row[0] for row in latex_rows(text)]
+    assert names == ["A", "B", r"C$^\ddagger$", "D"]  # D declares none (hand-crafted): not marked
+    assert r"$^\ddagger$ trained on CUHK-TR-1 + DUT-TR (unmarked rows: CUHK-TR-1); marks compare all rows." in text
+    same = make_table(results[:2], fmt="latex")
+    assert "trained on" not in same
+
+
+def test_width_guard_names_what_makes_a_table_fit():
+    rng = np.random.default_rng(9)
+    results = [full_result(m, d, rng) for m in ("A", "B", "C") for d in ("CUHK-TE-1", "DUT-TE", "CTCUG")]
+    with pytest.warns(UserWarning, match=r"To make it fit: fewer metrics \(--metrics\)"):
+        make_table(results, metrics=["all"], fmt="latex")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_table(results[:2], fmt="latex")  # the default one-dataset table needs no scaling
+
+
+def test_ci_options_that_cannot_apply_are_errors(tmp_path):
+    for i, r in enumerate(sample()):
+        r.to_json(tmp_path / f"{i}.json")
+    run = CliRunner().invoke(table_cmd, [str(tmp_path), "--ci", "--transpose"])
+    assert run.exit_code == 2 and "--transpose" in run.output
+    run = CliRunner().invoke(table_cmd, [str(tmp_path), "--seed", "3"])
+    assert run.exit_code == 2 and "--ci" in run.output
+
+
+@needs_latex
+def test_width_estimate_is_close_to_the_width_latex_sets(tmp_path):
+    """The guard's estimate against the width pdflatex measures for the same tabular."""
+    from dbdbench.report import _render
+    from dbdbench.report.tables import TableStyle, render_table
+
+    rng = np.random.default_rng(10)
+    for methods, datasets in ((("D-DFFNet", "HiFST"), ("CUHK-TE-1",)), (("A", "BR2Net", "DeFusionNet"),
+                                                                        ("CUHK-TE-1", "DUT-TE", "CTCUG"))):
+        grid = build_grid([full_result(m, d, rng) for m in methods for d in datasets])
+        text = render_table(grid, grid.marks(3), TableStyle(fit="auto"))
+        measured = text.replace(r"\ifdim\wd0>\linewidth", r"\typeout{WIDTH=\the\wd0}\ifdim\wd0>\linewidth")
+        log = compile_latex(tmp_path, measured)
+        width = float(re.search(r"WIDTH=([0-9.]+)pt", log).group(1))
+        cells = _render._cells(grid, grid.marks(3), 3, True, None)
+        assert _render.natural_width_pt(grid, cells, False) == pytest.approx(width, rel=0.2)
