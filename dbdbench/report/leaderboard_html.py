@@ -329,7 +329,8 @@ Numbers under different protocols are not comparable.</p>
 <h2 id="lb-title"></h2>
 <p id="lb-desc"></p>
 <p id="lb-caption-text" aria-hidden="true"></p>
-<div class="scroll"><table id="lb-table"><caption id="lb-caption" class="sr-only"></caption><thead></thead><tbody></tbody></table></div>
+<div class="scroll"><table id="lb-table"><caption id="lb-caption" class="sr-only"></caption>
+<thead></thead><tbody></tbody></table></div>
 @@NOSCRIPT@@
 <ul id="lb-notes"></ul>
 <div id="lb-figs" class="figs"></div>

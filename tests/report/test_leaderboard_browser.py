@@ -203,7 +203,7 @@ def test_default_view_is_the_dataset_and_protocol_with_most_entries(page: tuple[
     protocol = _eval(page, "document.getElementById('lb-protocol').value")
     assert sizes[(dataset, protocol)] == most
     assert _eval(page, "location.hash") == "#" + dataset  # the default protocol needs no "/protocol"
-    for name, d in data.items():  # every dataset opens on its largest protocol
+    for name in data:  # every dataset opens on its largest protocol
         _open(page, PAGE.as_uri() + "#" + name)
         shown = _eval(page, "document.getElementById('lb-protocol').value")
         assert sizes[(name, shown)] == max(n for (dd, _), n in sizes.items() if dd == name), name
