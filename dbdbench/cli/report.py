@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -83,7 +84,7 @@ def table(results, fmt, metrics, decimals, transpose, out, ci, n_boot, seed, alp
         raise click.UsageError("--n-boot, --seed and --alpha apply to --ci tables only; add --ci or leave them out")
     try:
         loaded = load_results(results)
-        select = {"datasets": _split(datasets), "methods": _split(methods),
+        select: dict[str, Any] = {"datasets": _split(datasets), "methods": _split(methods),
                   "names": load_names(names_file) if names_file else None}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

@@ -31,7 +31,7 @@ LEGENDS = ("inside", "outside", "below")
 MIN_FONT_PT = 7.0
 LABEL_PT = 8.0
 #: matplotlib settings while a figure is built and saved
-RC: dict[str, Any] = {
+RC: Any = {
     "font.size": LABEL_PT, "axes.titlesize": LABEL_PT, "axes.labelsize": LABEL_PT, "figure.titlesize": LABEL_PT,
     "xtick.labelsize": MIN_FONT_PT, "ytick.labelsize": MIN_FONT_PT, "legend.fontsize": MIN_FONT_PT,
     "pdf.fonttype": 42, "ps.fonttype": 42, "axes.linewidth": 0.6, "grid.linewidth": 0.4,

@@ -343,7 +343,7 @@ def _figure(results, kinds, styles, ncols, title, footnote, size, legend, highli
     if highlight is not None and highlight not in {_method(r) for r in results}:
         raise ValueError(f"--highlight {highlight!r}: no such method; present: "
                          f"{', '.join(dict.fromkeys(_method(r) for r in results))}")
-    shown = [display(m, names) for m in methods] if methods else None
+    shown = [display(m, names) or m for m in methods] if methods else None
     panels = {k: _panels(results, k) for k in kinds}
     titles = list(dict.fromkeys(n for k in kinds for n in panels[k]))
     drawn = {_method(r) for k in kinds for rs in panels[k].values() for r in rs}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -204,7 +205,7 @@ def make_ci_table(
     chosen = select(results, methods, names)
     if datasets is not None:
         chosen = pick_datasets(chosen, datasets)
-    opts = {"n_resamples": n_resamples, "level": level, "seed": seed, "alpha": alpha}
+    opts: dict[str, Any] = {"n_resamples": n_resamples, "level": level, "seed": seed, "alpha": alpha}
     if fmt == "csv":
         return ci_frame(build_ci_grid(chosen, metrics, datasets=datasets, **opts)).to_csv(index=False)
     groups = by_protocol(chosen)
