@@ -82,6 +82,12 @@ def table(results, fmt, metrics, decimals, transpose, out, ci, n_boot, seed, alp
         raise click.UsageError("--ci tables have methods as rows; leave out --transpose")
     if not ci and (n_boot, seed, alpha) != (10_000, 0, 0.05):
         raise click.UsageError("--n-boot, --seed and --alpha apply to --ci tables only; add --ci or leave them out")
+    latex_only = [name for name, set_ in (("--label", style["label"]), ("--wide/--narrow", style["wide"] is not None),
+                                          ("--fit", style["fit"] != "auto")) if set_]
+    if fmt != "latex" and latex_only:
+        raise click.UsageError(f"{', '.join(latex_only)} apply to --format latex only; leave them out")
+    if fmt == "csv" and (style["caption"] or style["notes"] or style["caption_style"] != "short"):
+        raise click.UsageError("CSV has no caption or notes; leave out --caption, --caption-text and --notes")
     try:
         loaded = load_results(results)
         select: dict[str, Any] = {"datasets": _split(datasets), "methods": _split(methods),

@@ -437,6 +437,10 @@ def test_ci_options_that_cannot_apply_are_errors(tmp_path):
     assert run.exit_code == 2 and "--transpose" in run.output
     run = CliRunner().invoke(table_cmd, [str(tmp_path), "--seed", "3"])
     assert run.exit_code == 2 and "--ci" in run.output
+    run = CliRunner().invoke(table_cmd, [str(tmp_path), "--format", "markdown", "--label", "tab:x"])
+    assert run.exit_code == 2 and "--label" in run.output
+    run = CliRunner().invoke(table_cmd, [str(tmp_path), "--format", "csv", "--notes"])
+    assert run.exit_code == 2 and "--notes" in run.output
 
 
 @needs_latex
