@@ -78,7 +78,7 @@ def compare(result_a, result_b, metrics, json_out, n_boot, seed, level, worst, w
     from dbdbench.results import load_result
     from dbdbench.stats.compare import compare_results, comparison_dict, worst_images
     from dbdbench.stats.intervals import protocol_of
-    from dbdbench.stats.samples import ROW_MEANS
+    from dbdbench.stats.samples import row_means
     from dbdbench.stats.sidecar import has_counts
 
     if grid and not worst:
@@ -86,7 +86,7 @@ def compare(result_a, result_b, metrics, json_out, n_boot, seed, level, worst, w
     a, b = load_result(result_a), load_result(result_b)
     keys = [k.strip() for k in metrics.split(",") if k.strip()] if metrics else None
     if keys is None and not (has_counts(a) and has_counts(b)):
-        keys = [k for k in a.scores if k in b.scores and k in ROW_MEANS]
+        keys = [k for k in a.scores if k in b.scores and k in row_means()]
         skipped = [k for k in a.scores if k in b.scores and k not in keys]
         if skipped:
             click.echo(f"note: {', '.join(skipped)} need the per-image counts files of both results (written by "

@@ -26,8 +26,6 @@ from dbdbench.results import Result, atomic_write_bytes
 SCHEMA = "dbdbench.counts"
 SCHEMA_VERSION = 1
 META_KEY = "per_image_counts"
-#: per-image scalars and curves of ImageRecord.extra that a reduction may read
-_EXTRA_KEYS = ("best_f", "sm", "adp_em", "wf", "em_curve")
 
 
 def pack_records(records: Sequence[ImageRecord]) -> dict[str, np.ndarray]:
@@ -51,9 +49,8 @@ def pack_records(records: Sequence[ImageRecord]) -> dict[str, np.ndarray]:
         "mae": np.array([r.mae for r in records], dtype=np.float64),
         "resized": np.array([r.resized for r in records], dtype=bool),
     }
-    for key in _EXTRA_KEYS:
-        if key in records[0].extra:
-            arrays[f"extra_{key}"] = np.array([r.extra[key] for r in records], dtype=np.float64)
+    for key in records[0].extra:  # the handler's score and the map terms (MetricInfo.term) computed
+        arrays[f"extra_{key}"] = np.array([r.extra[key] for r in records], dtype=np.float64)
     return arrays
 
 
