@@ -1,6 +1,6 @@
 """Run a baseline on a folder of photos and write one 8-bit PNG map per photo plus the folder's ``meta.json``.
 
-* Deep nets (``br2net``, ``defusionnet``, ``dffnet``, ``dpn``): batched inference on the GPU when present,
+* Deep nets (:func:`baselines.nets.list_models`): batched inference on the GPU when present,
   through a :class:`baselines.pipeline.TestPipeline` (decode, resize, normalise, forward, upsample, 8-bit
   rule). An authors' checkpoint gets the authors' test pipeline (D-DFFNet: PIL decode, PIL anti-aliased
   resize to 320, nearest upsampling; BR²Net: PIL decode at the photo's **native** size, ``floor(255 p)``); a
@@ -56,18 +56,12 @@ class PredictReport:
     skipped: list[str] = field(default_factory=list)
 
 
-#: registered models that only train: a ``ddffnet`` checkpoint holds a ``dffnet`` student, predicted as such
-TRAINING_ONLY = ("ddffnet",)
-
-
 def list_methods() -> list[str]:
-    """Every method ``predict`` accepts: the hand-crafted ones, then the registered nets that predict maps.
-
-    (``ddffnet`` is the stage-2 training model; its checkpoints hold a ``dffnet`` student, predicted as such.)
-    """
+    """Every method ``predict`` accepts: the hand-crafted ones, then the registered nets that predict maps
+    (``ModelConfig.predicts``: a training-only model's checkpoints hold another net, predicted as such)."""
     from baselines.nets import list_models
 
-    return [*HANDCRAFTED, *(m for m in list_models() if m not in TRAINING_ONLY)]
+    return [*HANDCRAFTED, *list_models(predicts=True)]
 
 
 def canonical(method: str) -> str:

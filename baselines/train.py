@@ -44,7 +44,7 @@ from torch.utils.data import DataLoader
 
 from baselines.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
 from baselines.data import BlurDataset, EpochSampler, check_augment, pair_images
-from baselines.nets import create_model
+from baselines.nets import create_model, model_config
 from baselines.nets.recipe import TrainRecipe
 from baselines.pipeline import trained_pipeline
 from baselines.runtime import Runtime, seed_everything, setup_runtime, sync_buffers
@@ -58,8 +58,9 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 class TrainConfig:
     """What to train and the command-line overrides of the recipe (``None`` = the paper's value).
 
-    ``pretrained``: ``True`` ImageNet trunk (download), ``False`` random, or a weights file. ``resume``: a
-    checkpoint path or ``"auto"`` (``<out>/last.pt`` when present). ``stop_at``: stop after this many steps
+    ``pretrained``: ``True`` ImageNet trunk (download), ``False`` random, a weights file, or ``None`` (the
+    default): the model's config (:class:`baselines.nets.ModelConfig`), its ImageNet trunk when it has one.
+    ``resume``: a checkpoint path or ``"auto"`` (``<out>/last.pt`` when present). ``stop_at``: stop after this many steps
     of the ``iterations``-step schedule (resume later). ``stage=2`` trains the D-DFFNet distiller from
     ``teacher`` (stage-1 DFFNet checkpoint) and ``depth_weights`` (MiDaS v2.1 file).
     """
@@ -77,7 +78,7 @@ class TrainConfig:
     seed: int = 0
     resume: str | Path | None = None
     stop_at: int | None = None
-    pretrained: bool | str | Path = True
+    pretrained: bool | str | Path | None = None
     workers: int = 2
     amp: bool | None = None
     save_every: int = 500
@@ -183,10 +184,15 @@ def build_model(cfg: TrainConfig) -> nn.Module:
             raise ValueError("--stage 2 needs --teacher (the stage-1 DFFNet last.pt, or the authors' DFFNet.pth) "
                              "and --depth-weights (MiDaS v2.1 midas_v21-f6b98070.pt)")
         kwargs.update(teacher_weights=cfg.teacher, depth_weights=cfg.depth_weights)
-        return create_model("ddffnet", pretrained=cfg.pretrained, **kwargs)
+        return create_model("ddffnet", pretrained=_initial_weights(cfg, "ddffnet"), **kwargs)
     if cfg.stage != 1:
         raise ValueError(f"stage must be 1 or 2, got {cfg.stage}")
-    return create_model(cfg.method, pretrained=cfg.pretrained, **kwargs)
+    return create_model(cfg.method, pretrained=_initial_weights(cfg, cfg.method), **kwargs)
+
+
+def _initial_weights(cfg: TrainConfig, method: str) -> bool | str | Path:
+    """``cfg.pretrained``, or when None the model config's default (its ImageNet trunk if it has one)."""
+    return model_config(method).pretrained if cfg.pretrained is None else cfg.pretrained
 
 
 def _check_weight_files(cfg: TrainConfig) -> None:

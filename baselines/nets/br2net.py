@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.nets import keymap
+from baselines.nets import keymap, register_model
 from baselines.nets.backbones import create_backbone
 from baselines.nets.blocks import ChannelAttention, resize
 from baselines.nets.recipe import TrainRecipe
@@ -118,6 +118,8 @@ def load_br2net_checkpoint(model: BR2Net, path: str | Path) -> None:
     model.load_state_dict(state, strict=True)
 
 
+@register_model(recipe=BR2NET_RECIPE, input_size=0, library="pil", upsample="bilinear", quantise="floor",
+                source="BR2Net infer.py (native size, ToPILImage)")
 def br2net(pretrained: bool | str | Path = False) -> BR2Net:
     """Factory for the registry.
 

@@ -45,6 +45,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from baselines.nets import register_model
 from baselines.nets.backbones import ResNetTrunk, create_backbone
 from baselines.nets.dffnet import DFFNET_RECIPE, DFFNet, detection_loss, load_dffnet_checkpoint
 
@@ -144,6 +145,7 @@ class DDFFNetDistiller(nn.Module):
                 {"params": adapters, "lr": ADAPTER_LR, "weight_decay": ADAPTER_WEIGHT_DECAY, "fixed_lr": True}]
 
 
+@register_model(recipe=DFFNET_RECIPE, name="ddffnet", predicts=False)  # its checkpoints hold a dffnet student
 def ddffnet_distiller(pretrained: bool | str | Path = False, teacher_weights: str | Path | None = None,
                       depth_weights: str | Path | None = None, allow_random_teachers: bool = False,
                       **kwargs) -> DDFFNetDistiller:

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from baselines.nets import register_model
 from baselines.nets.recipe import TrainRecipe
 from baselines.nets.vgg import VGG16Taps, load_pretrained
 
@@ -216,6 +217,7 @@ def defusionnet_loss(outputs: Sequence[torch.Tensor], target: torch.Tensor,
     return total
 
 
+@register_model(recipe=DEFUSIONNET_RECIPE)  # test code not public: the training pipeline
 def defusionnet(pretrained: bool | str | Path = False, **kwargs) -> DeFusionNet:
     """Build :class:`DeFusionNet`; ``pretrained`` as in :func:`baselines.nets.vgg.load_pretrained`."""
     model = DeFusionNet(**kwargs)

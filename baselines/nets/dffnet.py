@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.nets import keymap
+from baselines.nets import keymap, register_model
 from baselines.nets.backbones import create_backbone
 from baselines.nets.blocks import ConvBN, resize
 from baselines.nets.recipe import TrainRecipe
@@ -200,6 +200,8 @@ def load_dffnet_checkpoint(model: DFFNet, path: str | Path) -> None:
     model.load_state_dict(state, strict=True)
 
 
+@register_model(recipe=DFFNET_RECIPE, input_size=320, library="pil", upsample="nearest", quantise="round",
+                source="D-DFFNet data.py (mode='val') and test.py; rounding of cv2.imwrite")
 def dffnet(pretrained: bool | str | Path = False, **kwargs: Any) -> nn.Module:
     """Factory for the registry: :class:`DFFNet`.
 

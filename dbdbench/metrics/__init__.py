@@ -1,8 +1,8 @@
 """The metrics core: per-image counts -> pure score functions -> protocols -> :class:`Evaluator`.
 
 >>> from dbdbench.metrics import Evaluator, list_protocols
->>> list_protocols()
-['dbdbench', 'pysod', 'ddffnet', 'zhao', 'hifst']
+>>> list_protocols()[0]  # the default protocol first; docs/protocols.md describes each
+'dbdbench'
 
 ``TorchEvaluator`` (batches of torch tensors on any device) and ``EvaluatorMetric`` (its ``torchmetrics``
 form) are imported on first use, so that importing dbdbench never imports torch.
