@@ -60,8 +60,8 @@ class TrainConfig:
 
     ``pretrained``: ``True`` ImageNet trunk (download), ``False`` random, a weights file, or ``None`` (the
     default): the model's config (:class:`baselines.nets.ModelConfig`), its ImageNet trunk when it has one.
-    ``resume``: a checkpoint path or ``"auto"`` (``<out>/last.pt`` when present). ``stop_at``: stop after this many steps
-    of the ``iterations``-step schedule (resume later). ``stage=2`` trains the D-DFFNet distiller from
+    ``resume``: a checkpoint path or ``"auto"`` (``<out>/last.pt`` when present). ``stop_at``: stop after this
+    many steps of the ``iterations``-step schedule (resume later). ``stage=2`` trains the D-DFFNet distiller from
     ``teacher`` (stage-1 DFFNet checkpoint) and ``depth_weights`` (MiDaS v2.1 file).
     """
 
