@@ -377,14 +377,23 @@ def get_dataset(name: str) -> DatasetSpec:
     raise KeyError(f"Unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
 
 
-def register(spec: DatasetSpec, *, overwrite: bool = False) -> DatasetSpec:
-    """Add a dataset to the registry (an existing name needs ``overwrite=True``)."""
+def register_dataset(spec: DatasetSpec, *, overwrite: bool = False) -> DatasetSpec:
+    """Add a dataset to the registry (an existing name needs ``overwrite=True``); returns ``spec``."""
     if spec.name in DATASETS and not overwrite:
         raise ValueError(f"dataset {spec.name!r} is already registered; pass overwrite=True to replace it")
     if spec.digests is not None:
         read_digests(spec.digests)  # a missing or malformed list is an error now, not at the first evaluation
     DATASETS[spec.name] = spec
     return spec
+
+
+#: the former name of :func:`register_dataset`
+register = register_dataset
+
+
+def unregister_dataset(name: str) -> None:
+    """Remove a dataset from the registry (for plug-ins and tests that registered one)."""
+    del DATASETS[get_dataset(name).name]
 
 
 def register_from_toml(path: str | os.PathLike) -> list[DatasetSpec]:
@@ -412,7 +421,7 @@ def register_from_toml(path: str | os.PathLike) -> list[DatasetSpec]:
         if isinstance(digests, str) and ("/" in digests or digests.endswith(".txt")):
             table["digests"] = str(Path(path).parent / Path(digests).expanduser())
         spec = DatasetSpec(name=name, display_name=table.pop("display_name", name), **table)
-        out.append(register(spec, overwrite=True))
+        out.append(register_dataset(spec, overwrite=True))
     if not out:
         raise ValueError(f"{path}: no [datasets.NAME] tables found")
     return out

@@ -7,7 +7,7 @@ Bad input ends every command the same way: ``error: <message>`` on stderr and ex
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -25,6 +25,23 @@ class InputError(click.ClickException):
 
     def show(self, file: object = None) -> None:
         click.echo(f"error: {self.format_message()}", err=True)
+
+
+class RegistryChoice(click.Choice):
+    """A :class:`click.Choice` whose values a registry gives when the command runs, not when it is defined,
+    so that names registered after import (plug-ins, ``register_protocol``) are accepted and listed."""
+
+    def __init__(self, names: Callable[[], Iterable[str]]) -> None:
+        self._names = names
+        super().__init__(list(names()))
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(self._names())
+
+    @choices.setter
+    def choices(self, value: Any) -> None:  # click.Choice.__init__ assigns; the registry stays the source
+        pass
 
 
 def fail(message: str) -> NoReturn:

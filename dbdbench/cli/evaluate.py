@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from dbdbench.cli._common import data_root_option, fail, input_errors_exit_2
+from dbdbench.cli._common import RegistryChoice, data_root_option, fail, input_errors_exit_2
 from dbdbench.metrics import list_protocols
 from dbdbench.settings import POLARITIES
 
@@ -47,7 +47,7 @@ def _print_table(results) -> None:
     "-p",
     default="dbdbench",
     show_default=True,
-    type=click.Choice(list_protocols()),
+    type=RegistryChoice(list_protocols),
     help="Evaluation conventions (see `dbdbench protocols`).",
 )
 @click.option(

@@ -12,8 +12,15 @@ from __future__ import annotations
 
 from dbdbench.metrics.evaluator import Evaluator
 from dbdbench.metrics.image import ImageRecord, score_image
-from dbdbench.metrics.info import METRICS, MetricInfo, get_metric
-from dbdbench.metrics.protocols import PROTOCOLS, Protocol, get_protocol, list_protocols
+from dbdbench.metrics.info import METRICS, ImageTerm, MetricInfo, get_metric, register_metric, unregister_metric
+from dbdbench.metrics.protocols import (
+    PROTOCOLS,
+    Protocol,
+    get_protocol,
+    list_protocols,
+    register_protocol,
+    unregister_protocol,
+)
 
 __all__ = [
     "METRICS",
@@ -21,13 +28,18 @@ __all__ = [
     "Evaluator",
     "EvaluatorMetric",
     "ImageRecord",
+    "ImageTerm",
     "MetricInfo",
     "Protocol",
     "get_metric",
     "get_protocol",
     "list_protocols",
+    "register_metric",
+    "register_protocol",
     "score_image",
     "TorchEvaluator",
+    "unregister_metric",
+    "unregister_protocol",
 ]
 
 _LAZY = {

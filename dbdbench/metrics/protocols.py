@@ -300,6 +300,19 @@ PROTOCOLS: dict[str, Protocol] = {
 }
 
 
+def register_protocol(protocol: Protocol, *, overwrite: bool = False) -> Protocol:
+    """Add a protocol to the registry (an error if the name exists, unless ``overwrite``); returns it."""
+    if protocol.name in PROTOCOLS and not overwrite:
+        raise ValueError(f"protocol {protocol.name!r} is already registered; pass overwrite=True to replace it")
+    PROTOCOLS[protocol.name] = protocol
+    return protocol
+
+
+def unregister_protocol(name: str) -> None:
+    """Remove a protocol from the registry (for plug-ins and tests that registered one)."""
+    del PROTOCOLS[get_protocol(name).name]
+
+
 def list_protocols() -> list[str]:
     """Names of the registered protocols, the default first."""
     return list(PROTOCOLS)
