@@ -122,7 +122,8 @@ def test_a_registered_metric_protocol_and_dataset_reach_every_consumer(registere
     table = _cli("table", tmp_path / "good.json", tmp_path / "poor.json", "--format", "markdown")
     assert "BAcc" in table and "max F" not in table
     # compare: paired statistics of the new score
-    _cli("compare", tmp_path / "poor.json", tmp_path / "good.json", "--metrics", "bin_bacc", "--json", tmp_path / "c.json")
+    _cli("compare", tmp_path / "poor.json", tmp_path / "good.json", "--metrics", "bin_bacc",
+         "--json", tmp_path / "c.json")
     assert "bin_bacc" in (tmp_path / "c.json").read_text()
     # the numpy and torch evaluators agree on it
     ev = Evaluator(proto)
