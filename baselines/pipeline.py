@@ -121,8 +121,8 @@ def default_pipeline(method: str, training_size: int) -> TestPipeline:
     if cfg.input_size is None:
         return TestPipeline(training_size, "opencv", "bilinear", "round",
                             source="test code not public: the training pipeline at the training size")
-    norm = {k: v for k, v in (("mean", cfg.mean), ("std", cfg.std)) if v is not None}
-    return TestPipeline(cfg.input_size, cfg.library, cfg.upsample, cfg.quantise, **norm, source=cfg.source)
+    return TestPipeline(cfg.input_size, cfg.library, cfg.upsample, cfg.quantise, mean=cfg.mean or IMAGENET_MEAN,
+                        std=cfg.std or IMAGENET_STD, source=cfg.source)
 
 
 def trained_pipeline(method: str, training_size: int) -> TestPipeline:

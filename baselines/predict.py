@@ -25,7 +25,7 @@ References
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,7 +84,7 @@ def collect_images(images_dir: str | os.PathLike | None = None, dataset: str | N
         if not found:
             raise FileNotFoundError(f"image folder {folder} holds no images ({', '.join(ds.IMAGE_EXTS)})")
         return found
-    spec = ds.get_dataset(dataset)
+    spec = ds.get_dataset(str(dataset))
     if hasattr(ds, "ensure_dataset"):  # builds SYN-DEMO on first use
         ds.ensure_dataset(spec, data_root)
     stems = spec.gt_files(data_root)
@@ -112,7 +112,7 @@ def prepare_output(out: str | os.PathLike, method: str, pred_white: str, overwri
     return out
 
 
-def split_pending(images: dict[str, Path], out: Path, overwrite: bool) -> tuple[dict[str, Path], list[str]]:
+def split_pending(images: Mapping[str, Path], out: Path, overwrite: bool) -> tuple[dict[str, Path], list[str]]:
     """(photos still to do, stems whose ``<out>/<stem>.png`` exists and is kept)."""
     if overwrite:
         return dict(images), []
@@ -136,7 +136,7 @@ def _run_handcrafted(method: str, photo: Path, target: Path) -> str:
     return target.stem
 
 
-def predict_handcrafted(method: str, images: dict[str, Path], out: str | os.PathLike, *, jobs: int = 1,
+def predict_handcrafted(method: str, images: Mapping[str, Path], out: str | os.PathLike, *, jobs: int = 1,
                         overwrite: bool = False, progress: bool = True) -> PredictReport:
     """Write ``method(photo)`` (high = sharp, ``pred_white="sharp"``) for every photo not done yet."""
     from joblib import Parallel, delayed

@@ -33,9 +33,10 @@ import json
 import math
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.distributed as dist
@@ -141,7 +142,7 @@ def param_groups(model: nn.Module, recipe: TrainRecipe, method: str) -> list[dic
         if recipe.backbone_lr_mult != 1.0:
             raise ValueError(f"{method} defines its own parameter groups; backbone_lr_mult must be 1, got "
                              f"{recipe.backbone_lr_mult}")
-        groups = model.param_groups(recipe.lr, recipe.weight_decay)
+        groups = cast(Any, model).param_groups(recipe.lr, recipe.weight_decay)
     else:
         named = [(n, p) for n, p in model.named_parameters()]
         groups = [
@@ -209,9 +210,10 @@ def _check_weight_files(cfg: TrainConfig) -> None:
 def compute_loss(model: nn.Module, outputs: list[torch.Tensor], target: torch.Tensor, step: int) -> torch.Tensor:
     """``model.loss`` in float32, passing ``step`` to losses that take it (the D-DFFNet distiller)."""
     outputs = [o.float() for o in outputs]
-    if "step" in inspect.signature(model.loss).parameters:
-        return model.loss(outputs, target, step=step)
-    return model.loss(outputs, target)
+    loss = cast(Callable[..., torch.Tensor], model.loss)  # the net contract (baselines.nets)
+    if "step" in inspect.signature(loss).parameters:
+        return loss(outputs, target, step=step)
+    return loss(outputs, target)
 
 
 def train_step(net: nn.Module, model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
@@ -313,9 +315,9 @@ def _train(cfg: TrainConfig, rt: Runtime) -> TrainResult:
     pair_images(spec, cfg.data_root)  # fail on a bad data set before building a large model
     seed_everything(cfg.seed)
     model = build_model(cfg).to(rt.device)
-    recipe = effective_recipe(model.recipe, cfg)
+    recipe = effective_recipe(cast(TrainRecipe, model.recipe), cfg)
     if hasattr(model, "total_steps"):  # the D-DFFNet distiller maps steps to the paper's epochs
-        model.total_steps = recipe.iterations
+        setattr(model, "total_steps", recipe.iterations)  # noqa: B010 (an attribute of some nets only)
     method = canonical_method(cfg.method)
     optimizer = make_optimizer(param_groups(model, recipe, method), recipe)
     amp = rt.device.type == "cuda" if cfg.amp is None else cfg.amp

@@ -57,7 +57,7 @@ def predict(images_dir: Path | None, method: str, dataset: str | None, data_root
         if key not in HANDCRAFTED and weights is None:
             raise ValueError(f"{key} needs --weights CKPT (train one with `dbdbench train --method {key}`)")
         images = collect_images(images_dir, dataset, data_root)
-        if key in HANDCRAFTED:
+        if weights is None:
             report = predict_handcrafted(key, images, out, jobs=jobs, overwrite=overwrite, progress=progress)
         else:
             report = predict_net(key, images, out, weights, batch_size=batch_size, device=device,

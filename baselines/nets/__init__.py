@@ -27,6 +27,7 @@ True
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -136,7 +137,7 @@ def model_config(name: str) -> ModelConfig:
     return MODELS[key]
 
 
-def create_model(name: str, pretrained: bool | str = False, **kwargs: Any):
+def create_model(name: str, pretrained: bool | str | os.PathLike = False, **kwargs: Any):
     """Build a registered net.
 
     Parameters

@@ -22,6 +22,7 @@ References
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -100,7 +101,7 @@ class BR2Net(nn.Module):
         """``sum_i BCE(outputs_i, target)`` over the 11 maps, every weight 1 (``train.py``)."""
         if len(outputs) != 11:
             raise ValueError(f"BR2Net.loss expects the 11 training outputs, got {len(outputs)}")
-        return sum(F.binary_cross_entropy_with_logits(o, target) for o in outputs)
+        return cast(torch.Tensor, sum(F.binary_cross_entropy_with_logits(o, target) for o in outputs))
 
     def param_groups(self, lr: float, weight_decay: float) -> list[dict]:
         """The authors' two SGD groups: biases at ``2 lr`` without weight decay, the rest at ``lr``, ``wd``."""

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import nn
@@ -72,8 +73,8 @@ def normalise(f: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
 
 def feature_distance(student: list[torch.Tensor], teacher: list[torch.Tensor]) -> torch.Tensor:
     """``sum_l mean_{b,x,y} sum_c (n(S_l) - n(T_l))^2`` over the levels (teacher detached)."""
-    return sum((normalise(s) - normalise(t.detach())).pow(2).sum(1).mean() for s, t in zip(student, teacher,
-                                                                                              strict=True))
+    return cast(torch.Tensor, sum((normalise(s) - normalise(t.detach())).pow(2).sum(1).mean()
+                                  for s, t in zip(student, teacher, strict=True)))
 
 
 class FeatureAdapters(nn.Module):
@@ -83,7 +84,7 @@ class FeatureAdapters(nn.Module):
         super().__init__()
         self.convs = nn.ModuleList(nn.Conv2d(c, c, 1, bias=False) for c in channels)
         for conv in self.convs:
-            nn.init.xavier_normal_(conv.weight)
+            nn.init.xavier_normal_(cast(nn.Conv2d, conv).weight)
 
     def forward(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
         return [conv(f) for conv, f in zip(self.convs, feats, strict=True)]
@@ -93,6 +94,7 @@ class DDFFNetDistiller(nn.Module):
     """Stage-2 training wrapper; see the module docstring for the API."""
 
     recipe = DFFNET_RECIPE
+    steps_seen: torch.Tensor  # a buffer (saved with the model)
 
     def __init__(self, student: DFFNet, teacher: DFFNet, depth_encoder: ResNetTrunk, epochs: int = 75,
                  total_steps: int | None = None, teacher_batch_stats: bool = True) -> None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -171,7 +172,7 @@ class DeFusionNet(nn.Module):
         self.fuse = nn.Conv2d(n, 1, 1)
         with torch.no_grad():  # start as the mean of the last-step maps
             self.fuse.weight.fill_(1.0 / n)
-            self.fuse.bias.zero_()
+            cast(torch.Tensor, self.fuse.bias).zero_()
         self.recipe = DEFUSIONNET_RECIPE
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:

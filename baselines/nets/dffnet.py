@@ -94,6 +94,17 @@ def _up(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 class DenseFeatureFusion(nn.Module):
     """DFFM with side classifiers and spatial attention (``aggregation_4feat_side_loss_sa``), width ``c``."""
 
+    up1: ConvBN  # set by name in __init__ (the authors' state-dict keys)
+    up2: ConvBN
+    up3: ConvBN
+    up4: ConvBN
+    up5: ConvBN
+    up6: ConvBN
+    up7: ConvBN
+    cat2: ConvBN
+    cat3: ConvBN
+    cat4: ConvBN
+
     def __init__(self, c: int = 32) -> None:
         super().__init__()
         for n, width in ((1, c), (2, c), (3, c), (4, c), (5, 2 * c), (6, c), (7, 3 * c)):
@@ -127,6 +138,7 @@ class DFFNet(nn.Module):
     """DFFNet; see the module docstring. ``forward`` follows the contract of :mod:`baselines.nets`."""
 
     recipe = DFFNET_RECIPE
+    logit_sign: torch.Tensor  # a buffer (saved with the model)
 
     def __init__(self, pretrained: bool | str | Path = False, channel: int = 32) -> None:
         super().__init__()
