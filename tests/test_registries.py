@@ -22,7 +22,6 @@ from dbdbench.metrics import (
     Evaluator,
     MetricInfo,
     Protocol,
-    get_protocol,
     register_metric,
     register_protocol,
     unregister_metric,
@@ -244,9 +243,21 @@ def test_docs_list_every_registered_protocol_and_model():
     protocols = (ROOT / "docs" / "protocols.md").read_text(encoding="utf-8")
     header = next(line for line in protocols.splitlines() if line.startswith("| setting |"))
     assert re.findall(r"`([^`]+)`", header) == list(PROTOCOLS)
-    torch_md = (ROOT / "docs" / "torch.md").read_text(encoding="utf-8")
-    selection = dict(re.findall(r"^\| `([\w:-]+)` \| `(\w+)` \|", torch_md, flags=re.M))
-    assert selection == {name: get_protocol(name).headline for name in PROTOCOLS}
+    reports = (ROOT / "docs" / "reports.md").read_text(encoding="utf-8")
+    columns = reports[reports.index("**Default columns**"):reports.index("**Adaptive scores")]
+    assert re.findall(r"^\s*\| `([\w:-]+)` \|", columns, flags=re.M) == list(PROTOCOLS)
     cards = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "docs" / "models").glob("*.md"))
     for model in _names().get("model", ()):  # each net's model card names its create_model call
         assert f'create_model("{model}"' in cards, model
+
+
+def test_every_model_config_gives_a_valid_test_pipeline():
+    pytest.importorskip("torch")
+    from baselines.nets import list_models, model_config
+    from baselines.pipeline import default_pipeline, trained_pipeline
+
+    for name in list_models():
+        cfg = model_config(name)
+        size = cfg.recipe.input_size
+        assert default_pipeline(name, size).input_size == (size if cfg.input_size is None else cfg.input_size)
+        assert trained_pipeline(name, size).library == "opencv"  # the trainer's decoding, whatever the authors'
