@@ -102,14 +102,15 @@ def score_data(records: Sequence[ImageRecord], proto: Protocol, keys: Sequence[s
 
 def _score_data(red: Reduction, key: str) -> ScoreData | None:
     handler = get_handler(red.proto.best_f)
-    if handler is not None and key in handler.overrides:
-        return ScoreData(key, "mean", values=red.extra_values(handler.key))
     info = METRICS[key]
-    if info.per_image is not None:
+    if handler is not None and key in handler.overrides:
+        values = red.extra_values(handler.key)
+    elif info.per_image is not None:
         values = info.per_image(red)
-        return None if values is None else ScoreData(key, "mean", values=values)
-    form = None if info.resample is None else info.resample(red)
-    return None if form is None else ScoreData(key, "reduction", features=form[0], finish=form[1])
+    else:
+        form = None if info.resample is None else info.resample(red)
+        return None if form is None else ScoreData(key, "reduction", features=form[0], finish=form[1])
+    return None if values is None else ScoreData(key, "mean", values=values)
 
 
 def row_means() -> tuple[str, ...]:
