@@ -63,7 +63,7 @@ class DatasetSpec:
     digests : str or None
         Digest list that pins the GT masks (:mod:`dbdbench.digests`): the name of a list shipped in
         ``dbdbench/data/digests/`` or the path of a file; ``evaluate`` refuses an inverted or foreign copy
-        (:mod:`dbdbench.gtcheck`). None = the masks' contents are not checked.
+        (:mod:`dbdbench.gt.check`). None = the masks' contents are not checked.
     citation, url, notes : str
     """
 

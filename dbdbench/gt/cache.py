@@ -12,7 +12,7 @@ a full disk, a flipped byte, an older format) is ignored: the file is decoded ag
 rewritten atomically. When the cache cannot be written or read, the file is decoded as usual.
 
 The header also holds the mask digests of :mod:`dbdbench.digests` (both polarities), so that the GT
-integrity check (:mod:`dbdbench.gtcheck`) reads a few bytes a file instead of decoding it.
+integrity check (:mod:`dbdbench.gt.check`) reads a few bytes a file instead of decoding it.
 """
 
 from __future__ import annotations
