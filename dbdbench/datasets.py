@@ -22,9 +22,9 @@ from typing import Any
 import tomllib
 
 from dbdbench.digests import read_digests
+from dbdbench.io import IMAGE_EXTS
 from dbdbench.settings import DECLARED_POLARITIES, DeclaredPolarity, check_literals
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 #: what white may mean in a dataset's GT files (kept under this name for callers of ``datasets.POLARITIES``)
 POLARITIES = DECLARED_POLARITIES
 

@@ -105,7 +105,7 @@ def compare(result_a, result_b, metrics, json_out, n_boot, seed, level, worst, w
         if grid:
             _grid(a, b, rows, grid, maps_a, maps_b, data_root)
     if json_out is not None:
-        from dbdbench.results import atomic_write_text
+        from dbdbench.io import atomic_write_text
 
         settings = {"n_resamples": n_boot, "seed": seed, "confidence_level": level}
         data = comparison_dict(a, b, diffs, settings, rows)

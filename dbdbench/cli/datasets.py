@@ -93,7 +93,7 @@ def digest(ctx: click.Context, name: str, out: Path | None) -> None:
     """
     from dbdbench.datasets import get_dataset
     from dbdbench.gt.dataset_check import digest_list
-    from dbdbench.results import atomic_write_text
+    from dbdbench.io import atomic_write_text
 
     text = digest_list(get_dataset(name), ctx.obj["data_root"], progress=out is not None)
     if out is None:

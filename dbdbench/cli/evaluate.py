@@ -183,7 +183,7 @@ def _out_path(out: Path, res, n: int, ext: str) -> Path:
 def _write_outputs(results, json_out: Path | None, csv_out: Path | None) -> None:
     import pandas as pd
 
-    from dbdbench.results import atomic_write_text
+    from dbdbench.io import atomic_write_text
 
     for res in results:
         if json_out is not None:

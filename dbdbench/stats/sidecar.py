@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from dbdbench.io import atomic_write_bytes
 from dbdbench.metrics.counts import Counts
 from dbdbench.metrics.image import ImageRecord
-from dbdbench.results import Result, atomic_write_bytes
+from dbdbench.results import Result
 
 SCHEMA = "dbdbench.counts"
 SCHEMA_VERSION = 1
