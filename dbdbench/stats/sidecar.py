@@ -3,10 +3,10 @@
 The JSON of a result stays small: the per-image confusion counts (one row of cumulative counts per image,
 the single-threshold counts, MAE and the per-image map terms) go into a compressed ``.npz`` file next to it,
 named ``<stem>.counts.npz``, which :meth:`dbdbench.results.Result.save` writes from the arrays that
-:func:`pack_records` packs (saving a result happens there and only there). The JSON references the file by name and SHA-256 in
-``meta["per_image_counts"]``; a file whose hash differs is refused, so a stale or swapped file can never
-feed a comparison. Results without the file load as before; only the statistics that need the counts ask
-for it.
+:func:`pack_records` packs (saving a result happens there and only there). The JSON references the file
+by name and SHA-256 in ``meta["per_image_counts"]``; a file whose hash differs is refused, so a stale or
+swapped file can never feed a comparison. Results without the file load as before; only the statistics
+that need the counts ask for it.
 """
 
 from __future__ import annotations
