@@ -6,7 +6,7 @@ the GT's size (bilinear) and quantised as ``dbdbench predict`` writes it (``roun
 masks go to :class:`dbdbench.metrics.TorchEvaluator` on the training device (under DDP the
 ``torchmetrics`` form, each process scoring its share of the images). The number logged is therefore the one
 ``dbdbench evaluate`` gives for those maps under the same protocol. The best checkpoint is the one with the
-best :data:`HEADLINE` score of the protocol.
+best ``Protocol.headline`` score of the protocol.
 """
 
 from __future__ import annotations
@@ -28,15 +28,12 @@ from dbdbench.metrics import get_metric, get_protocol
 from dbdbench.metrics.counts import flip, to_unit
 from dbdbench.results import Result
 
-#: the score that selects the best checkpoint, per protocol: the F-beta the protocol's papers report first
-#: (max F over thresholds; for ``ddffnet``, whose scripts use one threshold, F at 0.5)
-HEADLINE = {"dbdbench": "max_f", "pysod": "max_f", "ddffnet": "bin_f", "zhao": "max_f", "hifst": "max_f"}
-
 
 def headline_metric(protocol: str, metric: str | None = None) -> tuple[str, bool]:
-    """The selection score of ``protocol`` (``metric`` overrides it) and whether higher is better."""
+    """The selection score of ``protocol`` (``Protocol.headline``; ``metric`` overrides it) and whether higher is
+    better."""
     proto = get_protocol(protocol)
-    key = metric or HEADLINE.get(proto.name, "max_f")
+    key = metric or proto.headline
     if key not in proto.metrics:
         raise ValueError(f"--val-metric {key!r} is not reported by protocol {proto.name!r}; valid: "
                          f"{', '.join(proto.metrics)}")
@@ -142,7 +139,7 @@ class Validator:
     val_set : str
         Registered dataset to validate on (its GT at native resolution).
     protocol : str
-        dbdbench protocol of the scores; ``metric`` overrides its :data:`HEADLINE` selection score.
+        dbdbench protocol of the scores; ``metric`` overrides its selection score ``Protocol.headline``.
     every : int
         Validate after every ``every`` steps and after the last one.
     """

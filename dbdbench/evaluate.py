@@ -18,8 +18,8 @@ import numpy as np
 from dbdbench import __version__
 from dbdbench.cluster import WORKER_TIMEOUT
 from dbdbench.datasets import DatasetSpec, get_dataset, list_datasets, resolve_data_root
-from dbdbench.gtcache import FROM_ENV, CacheFolder, read_gt, resolve_folder
-from dbdbench.gtcheck import verify_gt
+from dbdbench.gt.cache import FROM_ENV, CacheFolder, read_gt, resolve_folder
+from dbdbench.gt.check import verify_gt
 from dbdbench.io import DEFAULT_SUFFIXES, pair_predictions, read_map, read_maps_meta, resolve_pred_white
 from dbdbench.metrics import Evaluator, get_protocol
 from dbdbench.metrics.counts import flip
@@ -313,7 +313,7 @@ def evaluate_folder(
     findings : sequence of Finding
         Findings made before this call (e.g. accepted unknown sub-folders), stored with the result's warnings.
     gt_cache : Path, None or "env"
-        Folder of the decoded-GT cache (:mod:`dbdbench.gtcache`); None turns it off; "env" (default) reads
+        Folder of the decoded-GT cache (:mod:`dbdbench.gt.cache`); None turns it off; "env" (default) reads
         ``DBDBENCH_CACHE`` once for the whole evaluation.
     timeout : float
         [dask] Seconds to wait while no worker is connected before giving up
@@ -343,7 +343,7 @@ def evaluate_folder(
         suffixes=suffixes, luminance=luminance, checks=checks, gt_cache=cache,
     )  # fmt: skip
     found = [*findings, *found]
-    found += verify_gt(spec, {j.stem: j.gt for j in job_list}, checks, cache=cache)  # GT integrity (dbdbench.gtcheck)
+    found += verify_gt(spec, {j.stem: j.gt for j in job_list}, checks, cache=cache)  # GT integrity (dbdbench.gt.check)
     if any(f.severity == "error" for f in found):
         settle(found, checks)  # refuse before any image is scored
     if override:

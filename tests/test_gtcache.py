@@ -12,7 +12,7 @@ import pytest
 from dbdbench.datasets import DatasetSpec
 from dbdbench.digests import mask_digests
 from dbdbench.evaluate import evaluate_folder
-from dbdbench.gtcache import cache_dir, cache_max, entry_path, gt_digests, read_gt
+from dbdbench.gt.cache import cache_dir, cache_max, entry_path, gt_digests, read_gt
 from dbdbench.io import read_map
 
 

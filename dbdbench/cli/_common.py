@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -28,6 +28,23 @@ class InputError(click.ClickException):
 
     def show(self, file: object = None) -> None:
         click.echo(f"error: {self.format_message()}", err=True)
+
+
+class RegistryChoice(click.Choice):
+    """A :class:`click.Choice` whose values a registry gives when the command runs, not when it is defined,
+    so that names registered after import (plug-ins, ``register_protocol``) are accepted and listed."""
+
+    def __init__(self, names: Callable[[], Iterable[str]]) -> None:
+        self._names = names
+        super().__init__(list(names()))
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(self._names())
+
+    @choices.setter
+    def choices(self, value: Any) -> None:  # click.Choice.__init__ assigns; the registry stays the source
+        pass
 
 
 def fail(message: str) -> NoReturn:
@@ -52,7 +69,7 @@ _DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 @contextmanager
 def write_errors_exit_2() -> Iterator[None]:
     """Turn a failed write into ``error: cannot write FILE: REASON`` and exit code 2, never a traceback."""
-    from dbdbench.results import WriteError
+    from dbdbench.io import WriteError
 
     try:
         yield

@@ -1,4 +1,4 @@
-"""``dbdbench cache info|clear``: the decoded-GT cache (:mod:`dbdbench.gtcache`)."""
+"""``dbdbench cache info|clear``: the decoded-GT cache (:mod:`dbdbench.gt.cache`)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def cache() -> None:
 @cache.command("info")
 def info() -> None:
     """Where the cache is, how many entries and bytes it holds and its bound."""
-    from dbdbench.gtcache import cache_dir, cache_info, cache_max
+    from dbdbench.gt.cache import cache_dir, cache_info, cache_max
 
     folder = cache_dir()
     if folder is None:
@@ -40,8 +40,8 @@ def info() -> None:
 @cache.command("clear")
 def clear() -> None:
     """Remove every entry (the cache only saves time: entries are rebuilt when needed)."""
-    from dbdbench.gtcache import cache_dir
-    from dbdbench.gtcache import clear as clear_folder
+    from dbdbench.gt.cache import cache_dir
+    from dbdbench.gt.cache import clear as clear_folder
 
     folder = cache_dir()
     if folder is None:

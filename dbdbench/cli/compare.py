@@ -26,15 +26,15 @@ def compared_keys(a, b, metrics: str | None) -> tuple[list[str] | None, str]:
     """The score keys ``compare`` compares (None: every score both hold) and a note when some are left out.
 
     Without ``metrics`` and without the per-image counts files of both results, only the scores that are
-    per-image means can be compared (:data:`dbdbench.stats.samples.ROW_MEANS`).
+    per-image means can be compared (:func:`dbdbench.stats.samples.row_means`).
     """
-    from dbdbench.stats.samples import ROW_MEANS
+    from dbdbench.stats.samples import row_means
     from dbdbench.stats.sidecar import has_counts
 
     keys = [k.strip() for k in metrics.split(",") if k.strip()] if metrics else None
     note = ""
     if keys is None and not (has_counts(a) and has_counts(b)):
-        keys = [k for k in a.scores if k in b.scores and k in ROW_MEANS]
+        keys = [k for k in a.scores if k in b.scores and k in row_means()]
         skipped = [k for k in a.scores if k in b.scores and k not in keys]
         if skipped:
             note = (f"{', '.join(skipped)} need the per-image counts files of both results (written by "
@@ -119,7 +119,7 @@ def compare(result_a, result_b, metrics, json_out, n_boot, seed, level, worst, w
         if grid:
             _grid(a, b, rows, grid, maps_a, maps_b, data_root)
     if json_out is not None:
-        from dbdbench.results import atomic_write_text
+        from dbdbench.io import atomic_write_text
 
         settings = {"n_resamples": n_boot, "seed": seed, "confidence_level": level}
         data = comparison_dict(a, b, diffs, settings, rows)

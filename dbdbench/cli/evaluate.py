@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from dbdbench.cli._common import data_root_option, fail, input_errors_exit_2
+from dbdbench.cli._common import RegistryChoice, data_root_option, fail, input_errors_exit_2
 from dbdbench.cluster import CONNECT_TIMEOUT, WORKER_TIMEOUT
 from dbdbench.metrics import list_protocols
 from dbdbench.settings import POLARITIES
@@ -64,7 +64,7 @@ def _format_table(rows: dict[str, dict]) -> str:
     "-p",
     default="dbdbench",
     show_default=True,
-    type=click.Choice(list_protocols()),
+    type=RegistryChoice(list_protocols),
     help="Evaluation conventions (see `dbdbench protocols`).",
 )
 @click.option(
@@ -228,7 +228,7 @@ def _out_path(out: Path, res, n: int, ext: str) -> Path:
 
 
 def _write_outputs(results, json_out: Path | None, csv_out: Path | None) -> None:
-    from dbdbench.results import atomic_write_text
+    from dbdbench.io import atomic_write_text
 
     for res in results:
         if json_out is not None:

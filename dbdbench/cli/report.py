@@ -30,7 +30,7 @@ def _write(text: str, out: str | None) -> None:
     if out is None:
         click.echo(text, nl=False)
     else:
-        from dbdbench.results import atomic_write_text
+        from dbdbench.io import atomic_write_text
 
         atomic_write_text(Path(out), text)
         click.echo(f"wrote {out}", err=True)
@@ -39,7 +39,7 @@ def _write(text: str, out: str | None) -> None:
 @click.command()
 @click.argument("results", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--format", "fmt", type=click.Choice(["latex", "markdown", "csv"]), default="latex", show_default=True)
-@click.option("--metrics", help="Comma-separated metric keys in column order, e.g. mae,max_f,auc, or 'all' "
+@click.option("--metrics", help="Comma-separated metric keys in column order, e.g. mae,max_f, or 'all' "
               "(default: the columns papers report under each protocol; see docs/reports.md).")
 @click.option("--decimals", type=click.IntRange(0, 8), default=3, show_default=True)
 @click.option("--transpose", is_flag=True, help="Methods as columns, (dataset, metric) as rows.")

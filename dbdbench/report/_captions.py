@@ -10,31 +10,29 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from dbdbench.report.columns import ADAPTIVE
+from dbdbench.metrics.info import METRICS
 
 if TYPE_CHECKING:
     from dbdbench.report.tables import ScoreGrid
 
 CAPTION_STYLES = ("short", "full")
-_F = {"max_f", "mean_f", "adp_f", "bin_f", "bin_f_pooled", "wf", "auc_fcurve"}
-_CURVE = {"max_f", "mean_f", "max_iou", "mean_iou", "max_dice", "mean_dice", "auc", "ap", "ar", "auc_fcurve",
-          "max_em", "mean_em"}
 MARK_LEGENDS = {0: "", 1: "Best in bold (compared as printed); ",
                 2: "Best in bold, second underlined (compared as printed); "}
 
 
 def short_settings(settings: Mapping[str, Any], metrics: Iterable[str]) -> str:
     """The protocol in a few words: positive class, β² of F, thresholds, adaptive rule when shown."""
-    metrics = set(metrics)
+    wanted = set(metrics)
+    infos = [info for key, info in METRICS.items() if key in wanted]
     positive = "blur" if settings.get("positive", "blur") == "blur" else "in-focus"
     parts = [f"{positive} class positive"]
-    if metrics & _F:
+    if any("beta2" in info.reads for info in infos):
         beta2 = float(settings.get("beta2", 0.3))
         parts.append(f"F-measure with β² = {beta2:g}")
-    if metrics & _CURVE:
+    if any(info.threshold == "curve" for info in infos):
         thresholds = settings.get("thresholds")
         parts.append(f"{len(thresholds) if thresholds else 256} thresholds")
-    if metrics & set(ADAPTIVE):
+    if any(info.threshold == "adaptive" for info in infos):
         parts.append(f"adaptive threshold min({float(settings.get('adaptive_factor', 2.0)):g} mean, 1)")
     return ", ".join(parts)
 

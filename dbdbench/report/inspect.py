@@ -24,7 +24,7 @@ import numpy as np
 
 from dbdbench.datasets import DatasetSpec, index_folder
 from dbdbench.evaluate import sha256_file
-from dbdbench.gtcache import read_gt
+from dbdbench.gt.cache import read_gt
 from dbdbench.io import DEFAULT_SUFFIXES, pair_predictions, read_image, read_map, resize_to
 from dbdbench.metrics import get_metric
 from dbdbench.metrics.counts import binarize, flip, full_scale

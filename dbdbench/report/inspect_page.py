@@ -14,7 +14,7 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
-from dbdbench.results import atomic_write_text
+from dbdbench.io import atomic_write_text
 
 #: bytes of encoded thumbnails above which ``assets="auto"`` writes them beside the page
 INLINE_LIMIT = 24 * 2**20

@@ -465,8 +465,8 @@ def generate(submissions: str | Path, out: str | Path, plots: bool = True) -> li
     Layout: ``leaderboard/README.md`` and ``leaderboard/<DATASET>.md``, ``tables/<protocol>.tex``,
     ``figures/<dataset>__<protocol>__<curve>.svg`` and ``index.html``.
     """
+    from dbdbench.io import atomic_write_text
     from dbdbench.report.leaderboard_html import render_html
-    from dbdbench.results import atomic_write_text
 
     out = Path(out)
     groups = grouped(collect_rows(submissions))

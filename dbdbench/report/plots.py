@@ -99,7 +99,7 @@ def check_outs(out: str | Path | Sequence[str | Path] | None) -> list[Path]:
 def save_figure(fig: Figure, paths: Sequence[Path], tight: bool = True) -> None:
     """Save to every path; PNG at :data:`PNG_DPI`; no dates or random ids (byte-stable PDF/SVG); PDF and PS
     with TrueType (Type 42) fonts. ``tight=False`` keeps the figure's size (its printed width)."""
-    from dbdbench.results import atomic_path
+    from dbdbench.io import atomic_path
 
     for out in paths:
         suffix = out.suffix.lower()

@@ -54,4 +54,7 @@ def test_duplicate_and_unknown_keys_are_errors():
 
 def test_every_entry_is_complete():
     for key, info in METRICS.items():
-        assert info.key == key and info.label and info.description and info.reference and callable(info.compute)
+        assert info.key == key and info.label and info.description and info.reference
+        assert callable(info.compute) or callable(info.per_image)
+        # the resampling statistics can recompute every score of the table
+        assert (info.per_image is None) != (info.resample is None), key

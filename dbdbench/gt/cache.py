@@ -17,7 +17,7 @@ a full disk, a flipped byte, an older format) is ignored: the file is decoded ag
 rewritten atomically. When the cache cannot be written or read, the file is decoded as usual.
 
 The header also holds the mask digests of :mod:`dbdbench.digests` (both polarities), so that the GT
-integrity check (:mod:`dbdbench.gtcheck`) reads a few bytes a file instead of decoding it.
+integrity check (:mod:`dbdbench.gt.check`) reads a few bytes a file instead of decoding it.
 """
 
 from __future__ import annotations
@@ -33,8 +33,7 @@ from typing import Literal
 import numpy as np
 
 from dbdbench.digests import DIGEST_SIZE, MaskDigests, mask_digests
-from dbdbench.io import read_map
-from dbdbench.results import atomic_write_bytes
+from dbdbench.io import atomic_write_bytes, read_map
 
 #: the ``folder`` value that means "the folder ``DBDBENCH_CACHE`` names" (:func:`cache_dir`); callers that read
 #: many files resolve it once with :func:`cache_dir` and pass the folder down
