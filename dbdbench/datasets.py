@@ -22,8 +22,7 @@ from typing import Any
 import tomllib
 
 from dbdbench.digests import read_digests
-from dbdbench.io import IMAGE_EXTS
-from dbdbench.settings import DECLARED_POLARITIES, DeclaredPolarity, check_literals
+from dbdbench.settings import DECLARED_POLARITIES, IMAGE_EXTS, DeclaredPolarity, check_literals
 
 #: what white may mean in a dataset's GT files (kept under this name for callers of ``datasets.POLARITIES``)
 POLARITIES = DECLARED_POLARITIES

@@ -18,10 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dbdbench.settings import POLARITIES
+from dbdbench.settings import IMAGE_EXTS, POLARITIES
 
-#: file types read as photos and maps
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 MAP_EXTS = (*IMAGE_EXTS, ".npy")
 #: suffixes that prediction files commonly add to the image stem (matched case-insensitively)
 DEFAULT_SUFFIXES = ("_pred", "_prediction", "_HiFSTBlurMap", "_blurmap", "_blur_map", "_map", "_mask", "_out")

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from dbdbench.cli import main
+from dbdbench.metrics import list_protocols
 from dbdbench.report.inspect import FALSE_BLUR, MISSED_BLUR, error_map
 
 STEMS = [f"img{i:02d}" for i in range(6)]
@@ -140,7 +141,7 @@ def test_map_folder_found_from_the_result_meta(two):
     assert res.exit_code == 2 and "SHA-256" in res.output and "--map" in res.output
 
 
-@pytest.mark.parametrize("protocol", ["dbdbench", "pysod", "ddffnet", "zhao", "hifst"])
+@pytest.mark.parametrize("protocol", list_protocols())
 def test_every_protocol_re_scores_to_the_stored_numbers(tiny, protocol):
     """inspect re-scores each map under the result's protocol; the stored per-image MAE must come out again."""
     out = tiny["tmp"] / f"{protocol}.json"
