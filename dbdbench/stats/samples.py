@@ -12,6 +12,12 @@ A score is one of two kinds:
     sum(w))`` for per-image features ``X`` of shape (N, K) and image weights ``w``. With ``w`` all ones this is
     the dataset score; with ``w`` the multiplicities of a bootstrap resample (multinomial counts) it is the
     score of that resample, computed for thousands of resamples by one matrix product.
+
+Under a protocol with Zhao et al.'s ``totalNum`` rule (``zero_maps="zhao"``) the means over images of the
+scores that use it divide by one fewer than the number of images when the image read last (names sorted)
+has an all-zero map. A resample is a list of images like any other, so its divisor follows the same rule:
+the sum of the weights, less one when the last-named image *drawn* has an all-zero map
+(:func:`divisors`).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from dbdbench.metrics import functional as F
+from dbdbench.metrics.handlers import get_handler
 from dbdbench.metrics.image import ImageRecord
 from dbdbench.metrics.protocols import Protocol
 from dbdbench.metrics.reduce import per_image_curves, reduce_records, thresholds_of
@@ -46,6 +53,9 @@ class ScoreData:
         Per-image features of a ``reduction`` score.
     finish : callable, optional
         Maps weighted feature means of shape (B, K) to B scores.
+    zero_last : tuple of two ndarrays of shape (N,), optional
+        ``(zero_map, name_rank)`` where the score's means divide as Zhao et al.'s ``totalNum`` (see
+        :func:`divisors`); None where they divide by the number of images.
     """
 
     key: str
@@ -53,6 +63,7 @@ class ScoreData:
     values: np.ndarray | None = None
     features: np.ndarray | None = None
     finish: Callable[[np.ndarray], np.ndarray] | None = None
+    zero_last: tuple[np.ndarray, np.ndarray] | None = None
 
     def require(self, name: str) -> Any:
         """A field that the score's ``kind`` needs (``values``; ``features`` and ``finish``), never None."""
@@ -63,18 +74,42 @@ class ScoreData:
 
     def score(self, weights: np.ndarray | None = None) -> np.ndarray | float:
         """The score under image ``weights`` of shape (B, N) (B scores), or the dataset score when None."""
+        one = weights is None
+        w = np.ones((1, self.n_images)) if one else np.asarray(weights, dtype=np.float64)
         if self.kind == "mean":
             v = self.require("values")
             ok = ~np.isnan(v)
-            if weights is None:
-                return float(np.mean(v[ok])) if ok.any() else float("nan")
-            w = np.asarray(weights, dtype=np.float64)[..., ok]
-            return (w @ v[ok]) / w.sum(axis=-1)
-        features, finish = self.require("features"), self.require("finish")
-        if weights is None:
-            return float(finish(np.mean(features, axis=0)[None, :])[0])
-        w = np.asarray(weights, dtype=np.float64)
-        return finish((w @ features) / w.sum(axis=-1, keepdims=True))
+            if not ok.any():
+                return float("nan")
+            w = w[..., ok]
+            div = w.sum(axis=-1) if self.zero_last is None else divisors(w, *(z[ok] for z in self.zero_last))
+            out = (w @ v[ok]) / div
+        else:
+            features, finish = self.require("features"), self.require("finish")
+            out = finish((w @ features) / self.divisor(w)[..., None])
+        return float(out[0]) if one else out
+
+    @property
+    def n_images(self) -> int:
+        return len(self.require("values" if self.kind == "mean" else "features"))
+
+    def divisor(self, weights: np.ndarray) -> np.ndarray:
+        """What the means over images divide by under image ``weights`` (B, N): see :func:`divisors`."""
+        if self.zero_last is None:
+            return weights.sum(axis=-1)
+        return divisors(weights, *self.zero_last)
+
+
+def divisors(weights: np.ndarray, zero_map: np.ndarray, name_rank: np.ndarray) -> np.ndarray:
+    """The ``totalNum`` of Zhao et al.'s ``performCalcu.m`` for image weights (B, N): B divisors.
+
+    The images of a resample, each as often as its weight, are read in name order; the divisor is their
+    number, less one when the image read last has an all-zero map (:func:`dbdbench.metrics.reduce._divisor`
+    applied to the resampled list). ``name_rank[i]`` is the position of image i in sorted name order.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    last = np.argmax(np.where(w > 0, name_rank, -1), axis=-1)
+    return w.sum(axis=-1) - np.asarray(zero_map, dtype=np.float64)[last]
 
 
 def _max(m: np.ndarray) -> np.ndarray:
@@ -94,8 +129,14 @@ def _f_curve(curves: dict[str, np.ndarray], n: int, proto: Protocol):
     """Features and the map from their mean to the protocol's dataset F curve (``curve_average``)."""
     if proto.curve_average == "pr":
         features = np.hstack([curves["precision"][:, :n], curves["recall"][:, :n]])
-        return features, lambda m: F.fbeta_from_pr(m[..., :n], m[..., n:], proto.beta2)
+        return features, lambda m: _f_of_pr(m[..., :n], m[..., n:], proto)
     return curves["f"][:, :n], lambda m: m
+
+
+def _f_of_pr(p: np.ndarray, r: np.ndarray, proto: Protocol) -> np.ndarray:
+    """F of mean P and mean R, NaN where both are 0 under ``zero_pr_f="nan"`` (as the dataset curve)."""
+    f = F.fbeta_from_pr(p, r, proto.beta2)
+    return np.where(proto.beta2 * p + r == 0, np.nan, f) if proto.zero_pr_f == "nan" else f
 
 
 def _then(first: Callable, second: Callable) -> Callable:
@@ -148,6 +189,23 @@ def _means(records: Sequence[ImageRecord], proto: Protocol, curves: dict[str, np
     return out
 
 
+#: reduction-kind scores of the protocol's mean curves, whose means divide as the dataset curve does
+_CURVE_MEANS = ("max_f", "mean_f", "auc_fcurve", "max_iou", "mean_iou", "max_dice", "mean_dice")
+
+
+def _zero_last(records: Sequence[ImageRecord], proto: Protocol) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(zero_map, name_rank)`` of the records under ``zero_maps="zhao"`` (the ``totalNum`` rule), else None.
+
+    The per-image best F (``best_f="per_image"``) and the mean curves divide by ``totalNum``; plain per-image
+    means (MAE, F at the fixed threshold ...) do not (:class:`dbdbench.metrics.reduce.Reduction`).
+    """
+    if proto.zero_maps != "zhao":
+        return None
+    rank = np.empty(len(records), dtype=np.int64)
+    rank[sorted(range(len(records)), key=lambda i: records[i].name)] = np.arange(len(records))
+    return np.array([r.zero_map for r in records], dtype=bool), rank
+
+
 def score_data(records: Sequence[ImageRecord], proto: Protocol, keys: Sequence[str]) -> dict[str, ScoreData]:
     """The :class:`ScoreData` of each score in ``keys``, from the per-image records of one result.
 
@@ -160,13 +218,17 @@ def score_data(records: Sequence[ImageRecord], proto: Protocol, keys: Sequence[s
         raise ValueError("no images: a result with per-image records is needed")
     curves = per_image_curves(records, proto)
     means, reductions = _means(records, proto, curves), _reductions(records, proto, curves)
+    zero = _zero_last(records, proto)
+    handler = get_handler(proto.best_f)
+    overrides = handler.overrides if handler is not None else ()
     out = {}
     for key in keys:
         if key in means:
-            out[key] = ScoreData(key, "mean", values=means[key])
+            out[key] = ScoreData(key, "mean", values=means[key], zero_last=zero if key in overrides else None)
         elif key in reductions:
             features, finish = reductions[key]
-            out[key] = ScoreData(key, "reduction", features=features, finish=finish)
+            out[key] = ScoreData(key, "reduction", features=features, finish=finish,
+                                 zero_last=zero if key in _CURVE_MEANS else None)  # fmt: skip
         else:
             valid = ", ".join(sorted({*means, *reductions}))
             raise KeyError(f"score {key!r} cannot be recomputed from these per-image records; valid: {valid}")
