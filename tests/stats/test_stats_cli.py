@@ -75,7 +75,7 @@ def test_intervals_do_not_depend_on_jobs(env, tmp_path):
     ci_one = load_result(tmp_path / "one.json").meta["ci"]
     assert ci_one == load_result(tmp_path / "two.json").meta["ci"]
     assert ci_one["n_resamples"] == 200 and set(ci_one["intervals"]) == set(load_result(tmp_path / "one.json").scores)
-    assert "95% intervals" in one.output and "[" in two.output
+    assert "95 % intervals" in one.output and "[" in two.output
     lo, hi = ci_one["intervals"]["max_f"]
     assert lo <= load_result(tmp_path / "one.json").scores["max_f"] <= hi
 
@@ -145,10 +145,28 @@ def test_holm_matches_statsmodels():
         np.testing.assert_allclose(holm(p), multipletests(p, method="holm")[1], rtol=0, atol=1e-15)
 
 
-def test_table_ci_marks_the_methods_tied_with_the_best(env, tmp_path):
-    """A, a renamed copy of A (tied: identical) and the blurred B; a reported row gets no interval."""
+def _ci_frame(files, metrics):
     import pandas as pd
+    from io import StringIO
 
+    out = run("table", *files, "--ci", "--format", "csv", "--metrics", metrics, "--n-boot", 300)
+    assert out.exit_code == 0, out.output
+    return pd.read_csv(StringIO(out.output), keep_default_na=False, na_values=[""]).set_index(["method", "metric"])
+
+
+def _reported(tmp_path, name: str, shift: float):
+    """A reported (copied) row: A's scores moved by ``shift`` in the better direction of each score."""
+    from dbdbench.metrics import METRICS
+
+    res = load_result(tmp_path / "a.json").to_dict()
+    scores = {k: v + (shift if METRICS[k].higher_is_better else -shift) for k, v in res["scores"].items()}
+    out = tmp_path / f"{name}.json"
+    out.write_text(json.dumps(res | {"method": name, "per_image": [], "scores": scores, "meta": {"kind": "reported"}}))
+    return out
+
+
+def test_table_ci_tests_all_pairs_with_holm(env, tmp_path):
+    """A, a renamed copy of A (identical maps) and the blurred B: every pair tested, Holm over the pairs."""
     from dbdbench.metrics import get_protocol
     from dbdbench.stats.compare import compare_results
     from dbdbench.stats.table import holm
@@ -158,34 +176,56 @@ def test_table_ci_marks_the_methods_tied_with_the_best(env, tmp_path):
     res = run("evaluate", env / "a", "-d", "TINY", "--pred-white", "blur", "--json", tmp_path / "c.json", "-q",
               "--method", "copy")  # fmt: skip
     assert res.exit_code == 0, res.output
-    reported = load_result(tmp_path / "a.json").to_dict() | {"method": "Paper", "per_image": [],
-                                                            "meta": {"kind": "reported"}}  # fmt: skip
-    (tmp_path / "p.json").write_text(json.dumps(reported))
-    files = [tmp_path / f"{x}.json" for x in "abcp"]
-    out = run("table", *files, "--ci", "--format", "csv", "--metrics", "mae,max_f", "--n-boot", 300)
-    assert out.exit_code == 0, out.output
-    from io import StringIO
-
-    frame = pd.read_csv(StringIO(out.output)).set_index(["method", "metric"])
+    frame = _ci_frame([tmp_path / f"{x}.json" for x in "abc"], "mae,max_f")
     files_of = {"a": "a", "b": "b", "copy": "c"}
     for metric in ("mae", "max_f"):
-        assert np.isnan(frame.loc[("Paper", metric), "ci_low"]) and not frame.loc[("Paper", metric), "tied_with_best"]
         values = {m: frame.loc[(m, metric), "value"] for m in files_of}
         pick = min if metric == "mae" else max
-        best = pick(values, key=values.get)  # the first of equal values, as in table order
-        assert frame.loc[(best, metric), "tied_with_best"] and np.isnan(frame.loc[(best, metric), "p_holm_vs_best"])
-        others = [m for m in files_of if m != best]
-        raw = [compare_results(load_result(tmp_path / f"{files_of[best]}.json"),
-                               load_result(tmp_path / f"{files_of[m]}.json"), get_protocol("dbdbench"), [metric],
-                               n_resamples=300)[metric].p_value for m in others]  # fmt: skip
-        for m, p in zip(others, holm(raw), strict=True):
+        top = pick(values, key=values.get)  # the first of equal values, as in table order
+        assert frame.loc[(top, metric), "bold"] and np.isnan(frame.loc[(top, metric), "p_holm_vs_best"])
+        pairs = [("a", "b"), ("a", "copy"), ("b", "copy")]
+        raw = [compare_results(load_result(tmp_path / f"{files_of[x]}.json"),
+                               load_result(tmp_path / f"{files_of[y]}.json"), get_protocol("dbdbench"), [metric],
+                               n_resamples=300)[metric].p_value for x, y in pairs]  # fmt: skip
+        adjusted = dict(zip(pairs, holm(raw), strict=True))
+        for m in files_of:
+            if m == top:
+                continue
+            p = adjusted[tuple(sorted((m, top), key=list(files_of).index))]
             assert frame.loc[(m, metric), "p_holm_vs_best"] == pytest.approx(p, abs=1e-12)
             assert frame.loc[(m, metric), "tied_with_best"] == (p >= 0.05)
+            assert frame.loc[(m, metric), "bold"] == (p >= 0.05)
+            assert (frame.loc[(m, metric), "mark"] == "different") == (p < 0.05)
         # A and its renamed copy are the same maps: never told apart
-        assert frame.loc[("a", metric), "tied_with_best"] == frame.loc[("copy", metric), "tied_with_best"]
-    assert not frame.loc[("b", "mae"), "tied_with_best"]  # the blur changes MAE on every image
-    md = run("table", *files, "--ci", "--format", "markdown", "--metrics", "mae", "--n-boot", 300)
-    assert md.exit_code == 0 and "Holm" in md.output and "†" in md.output and "**" in md.output
+        assert frame.loc[("a", metric), "bold"] and frame.loc[("copy", metric), "bold"]
+    assert frame.loc[("b", "mae"), "mark"] == "different"  # the blur changes MAE on every image
+    md = run("table", *[tmp_path / f"{x}.json" for x in "abc"], "--ci", "--format", "markdown", "--metrics", "mae",
+             "--n-boot", 300)  # fmt: skip
+    assert md.exit_code == 0 and "Holm" in md.output and "all pairs" in md.output and "**" in md.output
+
+
+def test_reported_rows_keep_the_best_mark_and_are_never_called_untied(env, tmp_path):
+    """A copied number above every re-scored one is bold, as without --ci; a lower one is untested, not False."""
+    import re
+
+    _evaluate(env, "a", tmp_path / "a.json")
+    _evaluate(env, "b", tmp_path / "b.json")
+    files = [tmp_path / "a.json", tmp_path / "b.json", _reported(tmp_path, "Top", 0.01),
+             _reported(tmp_path, "Low", -0.3)]  # fmt: skip
+    frame = _ci_frame(files, "mae,max_f")
+    plain = run("table", *files, "--format", "markdown", "--metrics", "mae,max_f")
+    assert plain.exit_code == 0, plain.output
+    for metric in ("mae", "max_f"):
+        assert frame.loc[("Top", metric), "mark"] == "best" and frame.loc[("Top", metric), "bold"]
+        assert frame.loc[("Low", metric), "mark"] == "untested" and not frame.loc[("Low", metric), "bold"]
+        for name in ("Top", "Low"):
+            assert np.isnan(frame.loc[(name, metric), "ci_low"])
+            assert frame.loc[(name, metric), "tied_with_best"] != frame.loc[(name, metric), "tied_with_best"]  # NaN
+    bold_plain = {line.split("|")[1].strip() for line in plain.output.splitlines() if "**" in line}
+    md = run("table", *files, "--ci", "--format", "markdown", "--metrics", "mae,max_f", "--n-boot", 300)
+    assert md.exit_code == 0, md.output
+    assert bold_plain == {"Top†"} and re.search(r"\| Top \| \*\*[0-9.]+\*\*†", md.output)
+    assert "no per-image data, so no interval and no test" in md.output
 
 
 def test_worst_grid_draws_the_failure_cases(env, tmp_path):
