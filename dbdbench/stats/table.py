@@ -40,7 +40,7 @@ MARKS = ("best", "tied", "different", "untested", "")
 #: the marks set in bold
 BOLD = ("best", "tied")
 
-__all__ = ["BOLD", "MARKS", "CiGrid", "build_ci_grid", "ci_caption", "ci_frame", "holm", "make_ci_table"]
+__all__ = ["BOLD", "MARKS", "CiGrid", "build_ci_grid", "ci_caption", "ci_frame", "holm", "make_ci_table", "tie_marks"]
 
 
 @dataclass
@@ -144,27 +144,39 @@ def _pair_p(data, i: int, k: int, n_resamples: int, seed: int) -> float:
     return permutation_tests([data[i]], [data[k]], n_resamples=n_resamples, seed=seed)[0].p_value
 
 
-def _fill_ties(present, data, col, j, p_holm, marks, n_resamples, seed, alpha) -> None:
-    """Test every pair of tested methods, Holm over all pairs; mark each against the best tested one."""
-    higher = METRICS[col.metric].higher_is_better
-    values = {i: data[i].score() for i, _ in present}
-    top = max(values, key=lambda i: values[i] if higher else -values[i])  # the first of equal values
-    marks[top, j] = "tied"
-    res = dict(present)
-    for i, _ in present:
-        if i != top:
-            try:
-                check_comparable(res[top], res[i])
-            except ValueError as exc:
-                raise ValueError(f"column {col.dataset}/{col.protocol}/{col.metric}: {exc}") from None
-    pairs = list(combinations(sorted(values), 2))
-    if not pairs:
-        return
-    adjusted = dict(zip(pairs, holm([_pair_p(data, i, k, n_resamples, seed) for i, k in pairs]), strict=True))
+def tie_marks(values: dict[int, float], pair_p: dict[tuple[int, int], float], alpha: float,
+              higher_is_better: bool) -> dict[int, tuple[float, str]]:  # fmt: skip
+    """The bold rule of one column: ``(p_holm vs the best, "tied" | "different")`` for each tested method.
+
+    ``values`` maps each tested method (row index) to its score, ``pair_p`` each pair ``(i, k)``, ``i < k``,
+    to its raw two-sided p-value. All pairs are Holm-adjusted together; the best (the first of equal
+    values) is ``tied`` with adjusted p NaN, every other method ``tied`` when its adjusted p-value against
+    the best is at least ``alpha``.
+    """
+    top = max(values, key=lambda i: values[i] if higher_is_better else -values[i])
+    pairs = sorted(pair_p)
+    adjusted = dict(zip(pairs, holm([pair_p[q] for q in pairs]), strict=True)) if pairs else {}
+    out = {top: (float("nan"), "tied")}
     for i in values:
         if i != top:
-            p_holm[i, j] = adjusted[(min(i, top), max(i, top))]
-            marks[i, j] = "tied" if p_holm[i, j] >= alpha else "different"
+            p = float(adjusted[(min(i, top), max(i, top))])
+            out[i] = (p, "tied" if p >= alpha else "different")
+    return out
+
+
+def _fill_ties(present, data, col, j, p_holm, marks, n_resamples, seed, alpha) -> None:
+    """Test every pair of tested methods and mark each against the best tested one (:func:`tie_marks`)."""
+    res = dict(present)
+    first = present[0][0]
+    for i, _ in present[1:]:
+        try:
+            check_comparable(res[first], res[i])
+        except ValueError as exc:
+            raise ValueError(f"column {col.dataset}/{col.protocol}/{col.metric}: {exc}") from None
+    values = {i: data[i].score() for i, _ in present}
+    pair_p = {(i, k): _pair_p(data, i, k, n_resamples, seed) for i, k in combinations(sorted(values), 2)}
+    for i, (p, mark) in tie_marks(values, pair_p, alpha, METRICS[col.metric].higher_is_better).items():
+        p_holm[i, j], marks[i, j] = p, mark
 
 
 def ci_frame(ci: CiGrid) -> pd.DataFrame:
