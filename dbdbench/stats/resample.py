@@ -60,30 +60,31 @@ def weights_of(indices: np.ndarray, n: int) -> np.ndarray:
     return counts.reshape(*np.shape(indices)[:-1], n).astype(np.float64)
 
 
-def _interval(low: float, high: float, dist: np.ndarray) -> Interval:
+def _interval(low: float, high: float, dist: np.ndarray, method: str) -> Interval:
     low, high = float(low), float(high)
+    if np.ptp(dist) == 0:  # every resample gives the same value (e.g. identical maps)
+        return Interval(float(dist[0]), float(dist[0]), "constant")
     if np.isnan(low) or np.isnan(high):
-        if np.ptp(dist) == 0:  # every resample gives the same value (e.g. identical maps)
-            return Interval(float(dist[0]), float(dist[0]), "constant")
-        return Interval(low, high, "BCa (undefined)")
-    return Interval(low, high, "BCa")
+        return Interval(low, high, f"{method} (undefined)")
+    return Interval(low, high, method)
 
 
-def _intervals(res, k: int) -> list[Interval]:
+def _intervals(res, k: int, method: str) -> list[Interval]:
     """The intervals of a k-output ``scipy.stats.bootstrap`` result."""
     low, high = np.atleast_1d(res.confidence_interval.low), np.atleast_1d(res.confidence_interval.high)
     dist = np.reshape(res.bootstrap_distribution, (k, -1))
-    return [_interval(low[j], high[j], dist[j]) for j in range(k)]
+    return [_interval(low[j], high[j], dist[j], method) for j in range(k)]
 
 
-def _bootstrap(data, statistic, n_resamples: int, level: float, rng: np.random.Generator, paired: bool):
+def _bootstrap(data, statistic, n_resamples: int, level: float, rng: np.random.Generator, paired: bool,
+               method: str = "BCa"):
     with warnings.catch_warnings():
         # a degenerate bootstrap distribution gives NaN bounds, handled in _interval
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
         return stats.bootstrap(
             data, statistic, n_resamples=n_resamples, batch=BATCH, vectorized=True, paired=paired, axis=-1,
-            confidence_level=level, method="BCa", rng=rng,
+            confidence_level=level, method=method, rng=rng,
         )  # fmt: skip
 
 
@@ -156,10 +157,11 @@ def _weighted_means(columns: np.ndarray):
     return statistic
 
 
-def mean_intervals(values: dict[str, np.ndarray], *, n_resamples: int, level: float, seed: int) -> dict[str, Interval]:
-    """BCa bootstrap interval of the mean of each array of per-image values (NaN left out).
+def mean_intervals(values: dict[str, np.ndarray], *, n_resamples: int, level: float, seed: int,
+                   method: str = "BCa") -> dict[str, Interval]:  # fmt: skip
+    """Bootstrap interval of the mean of each array of per-image values (NaN left out).
 
-    Each interval is ``scipy.stats.bootstrap((v,), np.mean, method="BCa")`` with the generator of
+    Each interval is ``scipy.stats.bootstrap((v,), np.mean, method=method)`` with the generator of
     :func:`rng_for`; scores defined on the same images share one call, its draws of image indices and
     one matrix product for all their means.
     """
@@ -167,21 +169,23 @@ def mean_intervals(values: dict[str, np.ndarray], *, n_resamples: int, level: fl
     for ok, keys in _groups({k: ~np.isnan(v) for k, v in values.items()}):
         columns = np.stack([values[k][ok] for k in keys], axis=1)
         res = _bootstrap((np.arange(len(columns)),), _weighted_means(columns), n_resamples, level,
-                         rng_for(seed, "means"), paired=False)  # fmt: skip
-        out |= dict(zip(keys, _intervals(res, len(keys)), strict=True))
+                         rng_for(seed, "means"), paired=False, method=method)  # fmt: skip
+        out |= dict(zip(keys, _intervals(res, len(keys), method), strict=True))
     return out
 
 
-def reduction_intervals(datas: list[ScoreData], *, n_resamples: int, level: float, seed: int) -> list[Interval]:
-    """BCa bootstrap intervals of reduction-kind scores of one result, each recomputed on every resample."""
+def reduction_intervals(datas: list[ScoreData], *, n_resamples: int, level: float, seed: int,
+                        method: str = "BCa") -> list[Interval]:  # fmt: skip
+    """Bootstrap intervals of reduction-kind scores of one result, each recomputed on every resample."""
     joint = Joint(datas)
     n = joint.features.shape[0]
 
     def statistic(idx, axis=-1):
         return np.moveaxis(joint.score(weights_of(idx, n)), -1, 0)
 
-    res = _bootstrap((np.arange(n),), statistic, n_resamples, level, rng_for(seed, "reductions"), paired=False)
-    return _intervals(res, len(datas))
+    res = _bootstrap((np.arange(n),), statistic, n_resamples, level, rng_for(seed, "reductions"), paired=False,
+                     method=method)  # fmt: skip
+    return _intervals(res, len(datas), method)
 
 
 def paired_mean_intervals(
