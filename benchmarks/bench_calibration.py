@@ -291,8 +291,9 @@ def main() -> None:
         pool = Pool([score_data(rec[name], proto, keys) for name in PERTURB])
         if "null" in parts:
             two = Pool(pool.by_method[:2])  # HiFST and HiFST blurred by 4 px
+            hits = null_rates(two, args.reps, args.n_boot, args.seed)
             out += [f"Null rejection at 5 % (CUHK-TE-1, HiFST vs its 4-px blur dealt by a coin, {args.reps} "
-                    "replications):", ""] + table(null_rates(two, args.reps, args.n_boot, args.seed), "test or interval")
+                    "replications):", ""] + table(hits, "test or interval")
             out.append("")
         if "bold" in parts:
             out += [f"Bold rule: share of replications with any exchangeable method not bold (CUHK-TE-1, 8 maps "

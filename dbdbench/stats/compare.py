@@ -80,13 +80,26 @@ def result_data(res: Result, keys: Sequence[str], proto: Protocol) -> dict[str, 
         When a key needs the counts file and the result has none (the message names the file).
     """
     if res.records is not None:
-        return score_data(res.records, proto, keys)
+        return _checked(res, score_data(res.records, proto, keys))
     if has_counts(res):
-        return score_data(read_counts(res), proto, keys)
+        return _checked(res, score_data(read_counts(res), proto, keys))
     need = [k for k in keys if k not in ROW_MEANS]
     if need:
         read_counts(res)  # raises, naming the result and what to do
-    return row_data(res.per_image, keys)
+    return _checked(res, row_data(res.per_image, keys))
+
+
+def _checked(res: Result, data: dict[str, ScoreData]) -> dict[str, ScoreData]:
+    """Refuse per-image data that do not give the stored score back: every resample would be wrong too."""
+    for key, d in data.items():
+        stored = res.scores.get(key)
+        if stored is None:
+            continue
+        got = float(d.score())
+        if not (got == stored or (got != got and stored != stored) or abs(got - stored) <= 1e-9 * max(1, abs(stored))):
+            raise ValueError(f"{_name(res)}: the per-image data give {key} = {got:.10g}, not the stored {stored:.10g}; "
+                             "re-run dbdbench evaluate --json with this dbdbench to write both again")
+    return data
 
 
 def compare_results(
@@ -169,21 +182,38 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
     return out
 
 
+#: bootstrap method of the interval of one score (``evaluate --ci``, ``table --ci``), by score kind; chosen
+#: by the coverage measured in ``benchmarks/bench_calibration.py`` (``docs/statistics.md``)
+SCORE_METHOD = {"mean": "BCa", "reduction": "BCa"}
+
+
+def score_method(data: ScoreData) -> str:
+    """The bootstrap method of the interval of one score (:data:`SCORE_METHOD`)."""
+    return SCORE_METHOD[data.kind]
+
+
 def score_intervals(
     res: Result, proto: Protocol, keys: Sequence[str] | None = None, *, n_resamples: int = 10_000,
     level: float = 0.95, seed: int = 0,
 ) -> dict[str, tuple[float, float]]:
-    """BCa bootstrap interval of each score of one result over resamples of its images."""
+    """Bootstrap interval of each score of one result over resamples of its images (method: :func:`score_method`).
+
+    Every call of one method draws the same image indices (the generator of the seed and the kind), so a
+    score's interval does not depend on which other scores are asked for.
+    """
     keys = list(res.scores) if keys is None else list(keys)
     data = result_data(res, keys, proto)
     opts: dict[str, Any] = {"n_resamples": n_resamples, "level": level, "seed": seed}
-    # a mean that divides as zhao's totalNum is resampled as a one-feature reduction, keeping its divisor
-    plain = {k: d.require("values") for k, d in data.items() if d.kind == "mean" and d.zero_last is None}
-    out = mean_intervals(plain, **opts)
-    red = [k for k in keys if k not in plain]
-    if red:
-        datas = [mean_as_reduction(data[k]) if data[k].kind == "mean" else data[k] for k in red]
-        out |= dict(zip(red, reduction_intervals(datas, **opts), strict=True))
+    out = {}
+    for method in sorted({score_method(d) for d in data.values()}):
+        # a mean that divides as zhao's totalNum is resampled as a one-feature reduction, keeping its divisor
+        plain = {k: d.require("values") for k, d in data.items()
+                 if score_method(d) == method and d.kind == "mean" and d.zero_last is None}  # fmt: skip
+        out |= mean_intervals(plain, method=method, **opts) if plain else {}
+        red = [k for k in keys if k not in plain and score_method(data[k]) == method]
+        if red:
+            datas = [mean_as_reduction(data[k]) if data[k].kind == "mean" else data[k] for k in red]
+            out |= dict(zip(red, reduction_intervals(datas, method=method, **opts), strict=True))
     return {k: (out[k].low, out[k].high) for k in keys}
 
 

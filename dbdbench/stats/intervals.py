@@ -31,19 +31,24 @@ def protocol_of(res: Result) -> Protocol:
 
 
 def add_intervals(res: Result, *, n_resamples: int = 10_000, level: float = 0.95, seed: int = 0) -> dict:
-    """Put a BCa bootstrap interval of every score of ``res`` into ``res.meta["ci"]`` and return that entry.
+    """Put a bootstrap interval of every score of ``res`` into ``res.meta["ci"]`` and return that entry.
 
-    The entry holds ``level``, ``n_resamples``, ``seed``, ``method`` and ``intervals`` (score key ->
-    ``[low, high]``, null where a score is undefined).
+    The entry holds ``level``, ``n_resamples``, ``seed``, ``method``, ``methods`` (score key -> bootstrap
+    method, :func:`~dbdbench.stats.compare.score_method`) and ``intervals`` (score key -> ``[low, high]``,
+    null where a score is undefined). Each score is recomputed on every resample as the protocol computes
+    it, Zhao et al.'s ``totalNum`` divisor included.
     """
-    from dbdbench.stats.compare import score_intervals
+    from dbdbench.stats.compare import result_data, score_intervals, score_method
 
-    intervals = score_intervals(res, protocol_of(res), n_resamples=n_resamples, level=level, seed=seed)
+    proto = protocol_of(res)
+    intervals = score_intervals(res, proto, n_resamples=n_resamples, level=level, seed=seed)
+    methods = {k: score_method(d) for k, d in result_data(res, list(intervals), proto).items()}
     entry = {
         "level": level,
         "n_resamples": n_resamples,
         "seed": seed,
-        "method": "BCa bootstrap over images (docs/statistics.md)",
+        "method": "bootstrap over images, the method of each score in docs/statistics.md",
+        "methods": methods,
         "intervals": {k: [_num(lo), _num(hi)] for k, (lo, hi) in intervals.items()},
     }
     res.meta["ci"] = entry

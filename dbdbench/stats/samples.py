@@ -74,24 +74,27 @@ class ScoreData:
 
     def score(self, weights: np.ndarray | None = None) -> np.ndarray | float:
         """The score under image ``weights`` of shape (B, N) (B scores), or the dataset score when None."""
-        one = weights is None
-        w = np.ones((1, self.n_images)) if one else np.asarray(weights, dtype=np.float64)
+        if weights is None:  # the dataset score, reduced as the protocol reduces it (np.mean, or sum / totalNum)
+            if self.kind == "mean":
+                v = self.require("values")
+                v = v[~np.isnan(v)]
+                if not len(v):
+                    return float("nan")
+                return float(np.mean(v) if self.zero_last is None else np.sum(v) / self._full_divisor())
+            x = self.require("features")
+            m = np.mean(x, axis=0) if self.zero_last is None else np.sum(x, axis=0) / self._full_divisor()
+            return float(self.require("finish")(m[None, :])[0])
+        w = np.asarray(weights, dtype=np.float64)
         if self.kind == "mean":
             v = self.require("values")
             ok = ~np.isnan(v)
-            if not ok.any():
-                return float("nan")
             w = w[..., ok]
             div = w.sum(axis=-1) if self.zero_last is None else divisors(w, *(z[ok] for z in self.zero_last))
-            out = (w @ v[ok]) / div
-        else:
-            features, finish = self.require("features"), self.require("finish")
-            out = finish((w @ features) / self.divisor(w)[..., None])
-        return float(out[0]) if one else out
+            return (w @ v[ok]) / div
+        return self.require("finish")((w @ self.require("features")) / self.divisor(w)[..., None])
 
-    @property
-    def n_images(self) -> int:
-        return len(self.require("values" if self.kind == "mean" else "features"))
+    def _full_divisor(self) -> float:
+        return float(self.divisor(np.ones((1, len(self.require("zero_last")[0]))))[0])
 
     def divisor(self, weights: np.ndarray) -> np.ndarray:
         """What the means over images divide by under image ``weights`` (B, N): see :func:`divisors`."""

@@ -129,12 +129,15 @@ def _data(res: Result, col: Column, cache: dict):
 
 
 def _fill_intervals(data, col, j, low, high, n_resamples, level, seed) -> None:
-    from dbdbench.stats.resample import mean_intervals, reduction_intervals
+    from dbdbench.stats.compare import score_method
+    from dbdbench.stats.resample import mean_as_reduction, mean_intervals, reduction_intervals
 
-    opts = {"n_resamples": n_resamples, "level": level, "seed": seed}
     for i, d in data.items():
-        ci = mean_intervals({col.metric: d.values}, **opts)[col.metric] if d.kind == "mean" else \
-            reduction_intervals([d], **opts)[0]  # fmt: skip
+        opts = {"n_resamples": n_resamples, "level": level, "seed": seed, "method": score_method(d)}
+        if d.kind == "mean" and d.zero_last is None:
+            ci = mean_intervals({col.metric: d.values}, **opts)[col.metric]
+        else:  # a mean that divides as zhao's totalNum keeps its divisor as a one-feature reduction
+            ci = reduction_intervals([mean_as_reduction(d) if d.kind == "mean" else d], **opts)[0]
         low[i, j], high[i, j] = ci.low, ci.high
 
 

@@ -146,8 +146,9 @@ def test_holm_matches_statsmodels():
 
 
 def _ci_frame(files, metrics):
-    import pandas as pd
     from io import StringIO
+
+    import pandas as pd
 
     out = run("table", *files, "--ci", "--format", "csv", "--metrics", metrics, "--n-boot", 300)
     assert out.exit_code == 0, out.output
@@ -242,3 +243,56 @@ def test_worst_grid_draws_the_failure_cases(env, tmp_path):
     bad_key = run("compare", tmp_path / "a.json", tmp_path / "b.json", "--metrics", "mae", "--n-boot", 100,
                   "--worst", 2, "--by", "nonsense")  # fmt: skip
     assert bad_key.exit_code == 2 and "valid:" in bad_key.output
+
+
+def test_zhao_divisor_in_compare_and_evaluate_ci(env, tmp_path):
+    """An all-zero last in-focus map (zhao's totalNum): compare and evaluate --ci resample the stored score."""
+    import shutil
+
+    from dbdbench.metrics import get_protocol
+    from dbdbench.metrics.reduce import reduce_records
+    from dbdbench.stats.compare import SCORE_METHOD
+    from dbdbench.stats.resample import BATCH, rng_for
+
+    maps = tmp_path / "z"
+    shutil.copytree(env / "a", maps)
+    cv2.imwrite(str(maps / f"{STEMS[-1]}.png"), np.full((24, 32), 255, np.uint8))  # all blur: in-focus map 0
+    _evaluate(env, "a", tmp_path / "a.json", "-p", "zhao")
+    _evaluate(env, maps, tmp_path / "z.json", "-p", "zhao", "--ci", "--n-boot", 200, "--seed", 2)
+    z = load_result(tmp_path / "z.json")
+    assert any(w["code"] == "zhao-zero-map-last" for w in z.meta["warnings"])
+    res = run("compare", tmp_path / "a.json", tmp_path / "z.json", "--metrics", "max_f,auc_fcurve",
+              "--n-boot", 200, "--json", tmp_path / "cmp.json")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    cmp = json.loads((tmp_path / "cmp.json").read_text())["metrics"]
+    a = load_result(tmp_path / "a.json")
+    for key in ("max_f", "auc_fcurve"):
+        assert cmp[key]["b"] == pytest.approx(z.scores[key], abs=1e-12)
+        assert cmp[key]["diff"] == pytest.approx(z.scores[key] - a.scores[key], abs=1e-12)
+    # evaluate --ci: the same draws as scipy's bootstrap of the reduction rebuilt from resampled records
+    proto, records = get_protocol("zhao"), read_counts(z)
+    (lo, hi) = z.meta["ci"]["intervals"]["max_f"]
+    ref = stats_bootstrap(lambda idx: reduce_records([records[i] for i in np.asarray(idx, int)], proto)[0]["max_f"],
+                          len(records), SCORE_METHOD["mean"], rng_for(2, "reductions"), BATCH)  # fmt: skip
+    assert (lo, hi) == pytest.approx(ref, abs=1e-12)
+
+
+def stats_bootstrap(fn, n, method, rng, batch):
+    from scipy import stats
+
+    ci = stats.bootstrap((np.arange(n),), fn, n_resamples=200, batch=batch, vectorized=False, method=method,
+                         rng=rng).confidence_interval  # fmt: skip
+    return ci.low, ci.high
+
+
+def test_per_image_data_that_do_not_give_the_stored_score_are_refused(env, tmp_path):
+    from dbdbench.metrics import get_protocol
+    from dbdbench.stats.compare import result_data
+
+    _evaluate(env, "a", tmp_path / "a.json")
+    res = load_result(tmp_path / "a.json")
+    got = result_data(res, ["max_f"], get_protocol("dbdbench"))["max_f"].score()
+    assert got == pytest.approx(res.scores["max_f"], abs=1e-12)
+    res.scores["max_f"] += 0.01
+    with pytest.raises(ValueError, match="not the stored"):
+        result_data(res, ["max_f"], get_protocol("dbdbench"))
