@@ -74,7 +74,8 @@ def compare(result_a, result_b, metrics, json_out, n_boot, seed, level, worst, w
     For each score: A, B, B - A, a paired interval of B - A over the images (the paired permutation test
     inverted), a paired two-sided p-value (Wilcoxon signed-rank for per-image means, permutation test for
     dataset-level scores) and the p-values Holm-adjusted over the compared scores. Dataset-level scores
-    need the per-image counts file that `dbdbench evaluate --json` writes beside the JSON. See docs/statistics.md for what the numbers mean and what they do not.
+    need the per-image counts file that `dbdbench evaluate --json` writes beside the JSON. See
+    docs/statistics.md for what the numbers mean and what they do not.
 
     \b
     Examples:
