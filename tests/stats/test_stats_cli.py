@@ -100,6 +100,36 @@ def test_compare_json_and_seed(env, tmp_path):
     assert "images where B loses most" in res.output
 
 
+def test_compare_output_labels_digits_and_holm(env, tmp_path):
+    """99.9 % is labelled so; every interval end shows its side of 0; Holm-adjusted p-values as statsmodels."""
+    import re
+
+    multipletests = pytest.importorskip("statsmodels.stats.multitest").multipletests
+    _evaluate(env, "a", tmp_path / "a.json")
+    _evaluate(env, "b", tmp_path / "b.json")
+    res = run("compare", tmp_path / "a.json", tmp_path / "b.json", "--n-boot", 200, "--level", 0.999, "--json",
+              tmp_path / "c.json")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "99.9 % interval" in res.output and "100%" not in res.output and "p Holm" in res.output
+    assert not re.search(r"[+-]0\.0+\b(?!\d*[1-9])", res.output.split("score")[1].split("p Holm:")[0])
+    metrics = json.loads((tmp_path / "c.json").read_text())["metrics"]
+    p = [m["p_value"] for m in metrics.values()]
+    np.testing.assert_allclose([m["p_holm"] for m in metrics.values()], multipletests(p, method="holm")[1],
+                               rtol=0, atol=1e-15)  # fmt: skip
+    for key, m in metrics.items():
+        if m["ci_low"] is not None and m["ci_low"] != m["ci_high"]:
+            low = next(line for line in res.output.splitlines() if line.startswith(_label(key)))
+            shown = re.search(r"\[([^,]+), ([^\]]+)\]", low)
+            assert float(shown[1]) > 0 if m["ci_low"] > 0 else True
+            assert float(shown[2]) < 0 if m["ci_high"] < 0 else True
+
+
+def _label(key: str) -> str:
+    from dbdbench.metrics import METRICS
+
+    return METRICS[key].label + ("↑" if METRICS[key].higher_is_better else "↓")
+
+
 def test_compare_refuses_a_counts_file_whose_hash_differs(env, tmp_path):
     _evaluate(env, "a", tmp_path / "a.json")
     _evaluate(env, "b", tmp_path / "b.json")
