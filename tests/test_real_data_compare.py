@@ -15,7 +15,8 @@ from dbdbench.cli import main
 
 @pytest.fixture(scope="module")
 def scored(shared_data, tmp_path_factory):
-    """Result files of the HiFST maps (A) and of the same maps after a Gaussian blur, sigma 4 px (B)."""
+    """Result files of the HiFST maps (A) and of the same maps after a Gaussian blur, sigma 4 px (B): the steps
+    of the example in docs/statistics.md."""
     from dbdbench.datasets import read_split
 
     tmp = tmp_path_factory.mktemp("hifst_vs_blurred")
@@ -101,3 +102,17 @@ def test_max_f_test_and_interval_recompute_the_reduction(scored):
 
     lo, hi, eps = entry["ci_low"], entry["ci_high"], 1e-9
     assert p(lo + eps) >= 0.05 > p(lo - eps) and p(hi - eps) >= 0.05 > p(hi + eps)
+
+
+def test_the_example_of_docs_statistics_reproduces(scored):
+    """docs/statistics.md's compare output, from its own steps (the fixture makes the same maps and results)."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "statistics.md").read_text()
+    block = doc.split("$ dbdbench compare hifst.json blurred.json --metrics mae,max_f,bin_f\n")[1].split("```")[0]
+    expected = block[block.index("CUHK-TE-1 [dbdbench]") :].strip().splitlines()
+    res = CliRunner().invoke(main, ["compare", str(scored / "a.json"), str(scored / "b.json"), "--metrics",
+                                    "mae,max_f,bin_f"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    got = res.output[res.output.index("CUHK-TE-1 [dbdbench]") :].strip().splitlines()
+    assert got == expected

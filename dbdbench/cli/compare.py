@@ -24,8 +24,8 @@ def _format(diffs: dict, level: float) -> list[str]:
         label = METRICS[key].label + ("↑" if d.higher_is_better else "↓")
         lines.append(f"{label:<12} {d.a:8.4f} {d.b:8.4f} {fmt_signed(d.diff):>10}   {spans[key]:<{width}} "
                      f"{d.p_value:8.3g} {d.p_holm:8.3g}  {d.test}")  # fmt: skip
-    lines.append(f"p Holm: the {len(diffs)} p-values adjusted together (Holm); read it when you look at more than "
-                 "one score. Interval: the paired permutation test inverted (docs/statistics.md).")
+    lines.append(f"p Holm: the {len(diffs)} p-values adjusted together (Holm); read it when you look at more "
+                 "than one score.\ninterval: the paired permutation test inverted (docs/statistics.md).")
     return lines
 
 
