@@ -204,7 +204,7 @@ def score_intervals(
     keys = list(res.scores) if keys is None else list(keys)
     data = result_data(res, keys, proto)
     opts: dict[str, Any] = {"n_resamples": n_resamples, "level": level, "seed": seed}
-    out = {}
+    out: dict[str, Any] = {}
     for method in sorted({score_method(d) for d in data.values()}):
         # a mean that divides as zhao's totalNum is resampled as a one-feature reduction, keeping its divisor
         plain = {k: d.require("values") for k, d in data.items()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import warnings
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -189,7 +190,7 @@ def reduction_intervals(datas: list[ScoreData], *, n_resamples: int, level: floa
 
 
 def paired_mean_intervals(
-    pairs: dict[str, tuple[ScoreData | np.ndarray, ScoreData | np.ndarray]], *, n_resamples: int, level: float,
+    pairs: Mapping[str, tuple[ScoreData | np.ndarray, ScoreData | np.ndarray]], *, n_resamples: int, level: float,
     seed: int,
 ) -> dict[str, Interval]:
     """Interval of ``mean(b) - mean(a)`` from the inverted paired permutation test (NaN pairs left out).
