@@ -12,11 +12,12 @@ by 2), scored with the ``dbdbench`` protocol; the records are cached in ``--cach
 * **Null rejection** (``--reps`` replications on CUHK-TE-1, 100 images): two exchangeable methods, made by
   giving each image's HiFST map and its 4-px-blurred map to A or B by a fair coin. Every test and every
   interval of a difference should reject ("interval excludes 0") in 5 % of replications.
-* **Coverage** (``--cov-reps`` samples of 100 of the 704 defocus images, without replacement): A = HiFST,
-  B = HiFST blurred by 4 px; the population is the 704 images. A difference interval should contain the
-  population difference, a single-score interval A's population score, in 95 % of samples. (Sampling
-  without replacement makes the sample means vary by sqrt(1 - 100/704) = 0.93 of the with-replacement
-  spread, so a calibrated interval covers a little more than 95 %.)
+* **Coverage** (``--cov-reps`` samples of 100 images drawn with replacement from the 704 defocus images, so
+  that the images of a sample are independent draws from a known population, as the bootstrap assumes):
+  A = HiFST, B = HiFST blurred by 4 px. A difference interval should contain the population difference, a
+  single-score interval A's population score, in 95 % of samples. (Drawn without replacement, the sample
+  means would vary by sqrt(1 - 100/704) = 0.93 of that spread and a calibrated interval would cover about
+  96.5 %.)
 * **Bold rule** (``--fwer-reps`` replications on CUHK-TE-1): 8 exchangeable methods (each image's 8 maps
   dealt to the 8 methods at random); with the first m = 2, 4, 6, 8 of them, the share of replications in
   which any method is not bold (not tied with the best) under all pairs with Holm (``table --ci``) and
@@ -188,7 +189,7 @@ def coverage(pool: Pool, reps: int, n_boot: int, seed: int, size: int) -> dict[t
     red_keys = [k for k in keys if k not in mean_keys]
     hits: dict[tuple[str, str], list[bool]] = {}
     for r in range(reps):
-        sub = np.sort(rng.choice(n, size, replace=False))
+        sub = np.sort(rng.choice(n, size, replace=True))
         a, b = pool.take(zeros, sub), pool.take(ones, sub)
         s = int(rng.integers(2**31))
         ints = paired_mean_intervals({k: (a[k], b[k]) for k in mean_keys}, n_resamples=n_boot, level=0.95, seed=s)
@@ -305,7 +306,7 @@ def main() -> None:
         rec = records(args.data, defocus, "dbdbench", args.cache)
         pool = Pool([score_data(rec[name], proto, keys) for name in ("hifst", "blur4")])
         out += [f"Coverage at 95 % ({len(defocus)} CUHK defocus images as the population, {args.cov_reps} samples "
-                f"of {args.size}; A = HiFST, B = its 4-px blur):", ""]
+                f"of {args.size} drawn with replacement; A = HiFST, B = its 4-px blur):", ""]
         out += table(coverage(pool, args.cov_reps, args.n_boot, args.seed, args.size), "interval")
     out.append(f"\n({time.perf_counter() - t0:.0f} s)")
     text = "\n".join(out) + "\n"
