@@ -1,12 +1,14 @@
 """Bootstrap intervals and paired tests over images, with scipy doing the statistics.
 
-Mean-kind scores use the textbook tools on per-image values: a BCa bootstrap (``scipy.stats.bootstrap``,
-``paired=True`` for a difference) and the Wilcoxon signed-rank test (``scipy.stats.wilcoxon``, two-sided).
-Reduction-kind scores recompute the protocol's own reduction on every resample: scipy draws resamples of
-image indices, each becomes a vector of multiplicities (multinomial counts), and the score of all
-resamples in a batch is one matrix product with the per-image features
-(:class:`~dbdbench.stats.samples.ScoreData`). Their test is the paired permutation test that swaps A and B
-per image (``scipy.stats.permutation_test``, ``permutation_type="samples"``).
+The interval of one score is a bootstrap interval (``scipy.stats.bootstrap``, BCa by default). The interval
+of a difference ``score(B) - score(A)`` is the paired permutation test inverted
+(:mod:`dbdbench.stats.inversion`): scipy swaps A and B on random subsets of the images
+(``scipy.stats.permutation_test``, ``permutation_type="samples"``), which also gives the p-value of
+dataset-level scores; per-image means are tested with Wilcoxon's signed-rank test (``scipy.stats.wilcoxon``,
+exact for small samples). Reduction-kind scores recompute the protocol's own reduction on every resample or
+swap: each becomes a vector of multiplicities (multinomial counts) or swap flags, and the score of all of
+them in a batch is one matrix product with the per-image features
+(:class:`~dbdbench.stats.samples.ScoreData`), divided as the protocol divides (Zhao et al.'s ``totalNum``).
 
 References
 ----------
