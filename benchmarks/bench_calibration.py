@@ -21,7 +21,7 @@ by 2), scored with the ``dbdbench`` protocol; the records are cached in ``--cach
 * **Bold rule** (``--fwer-reps`` replications on CUHK-TE-1): 8 exchangeable methods (each image's 8 maps
   dealt to the 8 methods at random); with the first m = 2, 4, 6, 8 of them, the share of replications in
   which any method is not bold (not tied with the best) under all pairs with Holm (``table --ci``) and
-  under Holm over the comparisons with the observed best only (the former rule).
+  under Holm over the comparisons with the observed best only.
 
 Each rate comes with a Clopper-Pearson 95 % interval. The table is printed (and written to ``--out``).
 """
@@ -168,7 +168,7 @@ def null_rates(pool: Pool, reps: int, n_boot: int, seed: int) -> dict[tuple[str,
         for method in ("BCa", "percentile"):
             boot = _bootstrap_diff(a, b, keys, n_boot, np.random.default_rng(s), method)
             for k in keys:
-                hits.setdefault((k, f"interval: {method} bootstrap (former)" if method == "BCa" else
+                hits.setdefault((k, f"interval: {method} bootstrap (not used)" if method == "BCa" else
                                  f"interval: {method} bootstrap"), []).append(_excludes(*boot[k], 0))  # fmt: skip
         if r % 50 == 49:
             print(f"  null {r + 1}/{reps}", file=sys.stderr)
@@ -246,7 +246,7 @@ def bold_rule(pool: Pool, keys: list[str], reps: int, n_boot: int, seed: int) ->
                     any(mark == "different" for _, mark in marks.values()))
                 top = max(vals, key=lambda i: vals[i] if higher else -vals[i])
                 raw = [pp[(min(i, top), max(i, top))] for i in vals if i != top]
-                hits.setdefault((key, f"vs observed best, Holm (former; {m} methods)"), []).append(
+                hits.setdefault((key, f"vs observed best only, Holm ({m} methods)"), []).append(
                     bool(np.any(holm(raw) < 0.05)))
         if r % 20 == 19:
             print(f"  bold rule {r + 1}/{reps}", file=sys.stderr)
