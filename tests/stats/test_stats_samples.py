@@ -117,3 +117,22 @@ def test_zhao_divisor_is_applied_in_every_resample():
         got = d.score(weights)
         for j, row in enumerate(idx):
             assert got[j] == pytest.approx(_slow(records, proto, row)[key], abs=1e-12, nan_ok=True), (key, j)
+
+
+def test_counts_file_keeps_zhaos_zero_maps_and_empty_mask_curves():
+    """pack/unpack is the exact inverse for zhao's quirks too, so the reduction of the read records is the same."""
+    from dbdbench.stats.sidecar import pack_records, unpack_records
+
+    proto = get_protocol("zhao")
+    records = list(_zhao_zero_records())
+    empty = Evaluator("zhao")
+    empty.update(np.full((16, 24), 40, np.uint8), np.ones((16, 24), bool), "im99")  # all blur: no in-focus mask
+    records += empty.records
+    assert any(r.curve_counts is not None for r in records) and any(r.zero_map for r in records)
+    back = unpack_records(pack_records(records))
+    for r, b in zip(records, back, strict=True):
+        assert (b.zero_map, b.curve_counts is None) == (r.zero_map, r.curve_counts is None)
+        if r.curve_counts is not None:
+            assert np.array_equal(b.curve_counts.tp, r.curve_counts.tp)
+            assert np.array_equal(b.curve_counts.fp, r.curve_counts.fp)
+    assert reduce_records(back, proto)[0] == reduce_records(records, proto)[0]
