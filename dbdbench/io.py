@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from dbdbench.datasets import IMAGE_EXTS
-from dbdbench.results import atomic_write_text
+from dbdbench.results import atomic_write_bytes, atomic_write_text
 from dbdbench.settings import POLARITIES
 
 MAP_EXTS = (*IMAGE_EXTS, ".npy")
@@ -162,9 +162,7 @@ def write_map(path: str | os.PathLike, prob: np.ndarray) -> None:
     ok, buf = cv2.imencode(".png", u8)
     if not ok:
         raise ValueError(f"{path}: PNG encoding failed")
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buf.tobytes())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buf.tobytes())
 
 
 def resize_to(arr: np.ndarray, shape: tuple[int, int], mode: str) -> np.ndarray:

@@ -42,7 +42,7 @@ def test_new_metric_reaches_results_and_tables(bal_acc):
     assert results[0].scores["max_bacc"] == 1.0 > results[1].scores["max_bacc"]
     md = make_table(results, metrics=["max_f", "max_bacc"], fmt="markdown")
     assert "maxBAcc ↑" in md and md.count("**1.000**") == 2  # label, direction and best mark from the table
-    assert r"$\mathrm{BAcc}^{\max}$" in make_table(results, metrics=["max_bacc"], fmt="latex")
+    assert r"$\mathrm{BAcc}^{\max}\uparrow$" in make_table(results, metrics=["max_bacc"], fmt="latex")  # one math group
 
 
 def test_duplicate_and_unknown_keys_are_errors():
