@@ -165,6 +165,10 @@ def null_rates(pool: Pool, reps: int, n_boot: int, seed: int) -> dict[tuple[str,
         for k, ci, t in zip(red_keys, cis, tests, strict=True):
             hits.setdefault((k, "permutation test"), []).append(t.p_value < 0.05)
             hits.setdefault((k, "interval: permutation inverted"), []).append(_excludes(ci.low, ci.high, 0))
+        ps = [wilcoxon_test(a[k].values, b[k].values).p_value for k in mean_keys] + [t.p_value for t in tests]
+        hits.setdefault((ALL, f"some raw p < 0.05 among {len(keys)} scores"), []).append(min(ps) < 0.05)
+        hits.setdefault((ALL, f"some Holm-adjusted p < 0.05 among {len(keys)} scores"), []).append(
+            bool(np.any(holm(ps) < 0.05)))
         for method in ("BCa", "percentile"):
             boot = _bootstrap_diff(a, b, keys, n_boot, np.random.default_rng(s), method)
             for k in keys:
@@ -253,6 +257,10 @@ def bold_rule(pool: Pool, keys: list[str], reps: int, n_boot: int, seed: int) ->
     return hits
 
 
+#: the pseudo score key of rates over all scores of a comparison
+ALL = "all"
+
+
 def _rate(flags: list[bool]) -> str:
     k, n = int(np.sum(flags)), len(flags)
     ci = stats.binomtest(k, n).proportion_ci(method="exact")
@@ -262,7 +270,8 @@ def _rate(flags: list[bool]) -> str:
 def table(hits: dict[tuple[str, str], list[bool]], what: str) -> list[str]:
     lines = [f"| score | {what} | rate [95 % interval] | n |", "|---|---|---|---|"]
     for (key, name), flags in hits.items():
-        lines.append(f"| {METRICS[key].label} (`{key}`) | {name} | {_rate(flags)} | {len(flags)} |")
+        label = "all scores" if key == ALL else f"{METRICS[key].label} (`{key}`)"
+        lines.append(f"| {label} | {name} | {_rate(flags)} | {len(flags)} |")
     return lines
 
 

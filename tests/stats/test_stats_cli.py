@@ -255,8 +255,9 @@ def test_reported_rows_keep_the_best_mark_and_are_never_called_untied(env, tmp_p
     bold_plain = {line.split("|")[1].strip() for line in plain.output.splitlines() if "**" in line}
     md = run("table", *files, "--ci", "--format", "markdown", "--metrics", "mae,max_f", "--n-boot", 300)
     assert md.exit_code == 0, md.output
-    assert bold_plain == {"Top†"} and re.search(r"\| Top \| \*\*[0-9.]+\*\*†", md.output)
-    assert "no per-image data, so no interval and no test" in md.output
+    assert bold_plain == {"Top†"} and re.search(r"\| Top† \| \*\*[0-9.]+\*\* \| \*\*[0-9.]+\*\* \|", md.output)
+    assert re.search(r"\| Low† \| [0-9.]+ \| [0-9.]+ \|", md.output)
+    assert "no per-image data: no interval, never tested" in md.output
 
 
 def test_worst_grid_draws_the_failure_cases(env, tmp_path):
