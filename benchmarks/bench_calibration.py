@@ -298,7 +298,8 @@ def main() -> None:
     keys = [k for k in proto.metrics if not METRICS[k].structure]
     t0 = time.perf_counter()
     te1 = read_split("CUHK-TE-1")
-    out = [f"protocol {args.protocol}; {args.n_boot} resamples / permutations per interval and test; seed {args.seed}", ""]
+    out = [f"protocol {args.protocol}; {args.n_boot} resamples / permutations per interval and test; "
+           f"seed {args.seed}", ""]
     if parts & {"null", "bold"}:
         rec = records(args.data, te1, args.protocol, args.cache)
         pool = Pool([score_data(rec[name], proto, keys) for name in PERTURB])
