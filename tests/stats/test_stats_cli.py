@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import cv2
 import numpy as np
@@ -327,3 +328,21 @@ def test_per_image_data_that_do_not_give_the_stored_score_are_refused(env, tmp_p
     res.scores["max_f"] += 0.01
     with pytest.raises(ValueError, match="not the stored"):
         result_data(res, ["max_f"], get_protocol("dbdbench"))
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no pdflatex; apt-get install texlive-latex-recommended")
+def test_ci_latex_with_reported_rows_compiles(env, tmp_path):
+    import subprocess
+
+    _evaluate(env, "a", tmp_path / "a.json")
+    _evaluate(env, "b", tmp_path / "b.json")
+    files = [tmp_path / "a.json", tmp_path / "b.json", _reported(tmp_path, "Top", 0.01)]
+    out = run("table", *files, "--ci", "--format", "latex", "--metrics", "mae,max_f", "--n-boot", 200)
+    assert out.exit_code == 0, out.output
+    assert "\\dagger" in out.output and "\\alpha" in out.output
+    doc = ("\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage{graphicx}\n\\begin{document}\n"
+           + out.output + "\\end{document}\n")  # fmt: skip
+    (tmp_path / "t.tex").write_text(doc, encoding="utf-8")
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:]
