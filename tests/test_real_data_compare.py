@@ -116,3 +116,14 @@ def test_the_example_of_docs_statistics_reproduces(scored):
     assert res.exit_code == 0, res.output
     got = res.output[res.output.index("CUHK-TE-1 [dbdbench]") :].strip().splitlines()
     assert got == expected
+    # and the single-score intervals it quotes (evaluate --ci: 10 000 resamples, seed 0)
+    from dbdbench.results import load_result
+    from dbdbench.stats.compare import score_intervals
+    from dbdbench.stats.intervals import protocol_of
+
+    quoted = []
+    for x in ("a", "b"):
+        res = load_result(scored / f"{x}.json")
+        lo, hi = score_intervals(res, protocol_of(res), ["max_f"])["max_f"]
+        quoted.append(f"{res.scores['max_f']:.4f} [{lo:.4f}, {hi:.4f}]")
+    assert f"max F {quoted[0]} for A and {quoted[1]} for\n  B" in doc
