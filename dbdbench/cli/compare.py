@@ -12,13 +12,20 @@ from dbdbench.cli._common import data_root_option, input_errors_exit_2
 
 def _format(diffs: dict, level: float) -> list[str]:
     from dbdbench.metrics import METRICS
+    from dbdbench.stats.intervals import fmt_signed, level_label
 
-    head = f"{'score':<12} {'A':>8} {'B':>8} {'B - A':>9}   {f'{level:.0%} interval':<21} {'p':>7}  test"
+    spans = {k: "undefined" if d.ci_low != d.ci_low else f"[{fmt_signed(d.ci_low)}, {fmt_signed(d.ci_high)}]"
+             for k, d in diffs.items()}  # fmt: skip
+    width = max([21, *(len(s) for s in spans.values())])
+    head = (f"{'score':<12} {'A':>8} {'B':>8} {'B - A':>10}   {f'{level_label(level)} interval':<{width}} "
+            f"{'p':>8} {'p Holm':>8}  test")  # fmt: skip
     lines = [head]
     for key, d in diffs.items():
         label = METRICS[key].label + ("↑" if d.higher_is_better else "↓")
-        span = "undefined" if d.ci_low != d.ci_low else f"[{d.ci_low:+.4f}, {d.ci_high:+.4f}]"
-        lines.append(f"{label:<12} {d.a:8.4f} {d.b:8.4f} {d.diff:+9.4f}   {span:<21} {d.p_value:7.3g}  {d.test}")
+        lines.append(f"{label:<12} {d.a:8.4f} {d.b:8.4f} {fmt_signed(d.diff):>10}   {spans[key]:<{width}} "
+                     f"{d.p_value:8.3g} {d.p_holm:8.3g}  {d.test}")  # fmt: skip
+    lines.append(f"p Holm: the {len(diffs)} p-values adjusted together (Holm); read it when you look at more "
+                 "than one score.\ninterval: the paired permutation test inverted (docs/statistics.md).")
     return lines
 
 
@@ -84,10 +91,11 @@ def compare(result_a, result_b, metrics, json_out, n_boot, seed, level, worst, w
             data_root) -> None:  # fmt: skip
     """Compare RESULT_B with RESULT_A (result JSON files of the same dataset, protocol and images).
 
-    For each score: A, B, B - A, a paired BCa bootstrap interval of B - A over the images and a paired
-    two-sided p-value (Wilcoxon signed-rank for per-image means, permutation test for dataset-level
-    scores). Dataset-level scores need the per-image counts file that `dbdbench evaluate --json` writes
-    beside the JSON. See docs/statistics.md for what the numbers mean and what they do not.
+    For each score: A, B, B - A, a paired interval of B - A over the images (the paired permutation test
+    inverted), a paired two-sided p-value (Wilcoxon signed-rank for per-image means, permutation test for
+    dataset-level scores) and the p-values Holm-adjusted over the compared scores. Dataset-level scores
+    need the per-image counts file that `dbdbench evaluate --json` writes beside the JSON. See
+    docs/statistics.md for what the numbers mean and what they do not.
 
     \b
     Examples:

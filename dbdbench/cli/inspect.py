@@ -40,7 +40,7 @@ def _comparisons(results, metrics, n_boot, seed, level) -> list[dict]:
         diffs = compare_results(a, b, protocol_of(a), keys, n_resamples=n_boot, level=level, seed=seed)
         rows = [{"key": k, "label": get_metric(k).label, "higher": d.higher_is_better, "a": _f(d.a), "b": _f(d.b),
                  "diff": _f(d.diff), "ci_low": _f(d.ci_low), "ci_high": _f(d.ci_high), "p_value": _f(d.p_value),
-                 "test": d.test} for k, d in diffs.items()]  # fmt: skip
+                 "p_holm": _f(d.p_holm), "test": d.test} for k, d in diffs.items()]  # fmt: skip
         out.append({"a": 0, "b": r, "rows": rows, "n_images": len(a.per_image), "n_resamples": n_boot, "seed": seed,
                     "level": level, "note": note})  # fmt: skip
     return out

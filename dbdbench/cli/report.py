@@ -60,12 +60,14 @@ def _write(text: str, out: str | None) -> None:
 @click.option("--names", "names_file", type=click.Path(exists=True, dir_okay=False),
               help="JSON or YAML file mapping result names to display names.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
-@click.option("--ci", is_flag=True, help="Add 95 % bootstrap intervals; bold = best and those not significantly "
-              "different from it (paired tests, Holm). Needs per-image data (docs/statistics.md).")
+@click.option("--ci", is_flag=True, help="Add 95 % bootstrap intervals; bold = the best and every re-scored method "
+              "not significantly different from the best re-scored one (paired tests of all pairs, Holm). Needs "
+              "per-image data (docs/statistics.md).")
 @click.option("--n-boot", default=10_000, show_default=True, type=click.IntRange(100), help="[--ci] Resamples.")
 @click.option("--seed", default=0, show_default=True, type=int, help="[--ci] Seed of the resampling.")
 @click.option("--alpha", default=0.05, show_default=True, type=click.FloatRange(0.001, 0.5),
-              help="[--ci] Family-wise error rate of each column's comparisons with the best.")
+              help="[--ci] Per column, the largest allowed chance of declaring any two equally good methods different "
+              "(Holm over all pairs of re-scored methods of the column; not across columns).")
 def table(results, fmt, metrics, decimals, transpose, out, ci, n_boot, seed, alpha, names_file, datasets, methods,
           **style) -> None:
     """Write a methods x (dataset, metric) table from RESULTS (result JSON files or folders of them).

@@ -204,9 +204,12 @@ def _f_features(r: Reduction) -> np.ndarray:
 def _f_of(r: Reduction) -> FinishFn:
     """The dataset F curve from the mean of :func:`_f_features`: F of mean P and R, or the mean F curve."""
     n, beta2 = r.n, r.proto.beta2
-    if r.proto.curve_average == "pr":
-        return lambda m: F.fbeta_from_pr(m[..., :n], m[..., n:], beta2)
-    return lambda m: m
+    if r.proto.curve_average != "pr":
+        return lambda m: m
+    if r.proto.zero_pr_f == "nan":  # 0 / 0 where mean P and mean R are both 0, as the dataset curve
+        return lambda m: np.where(beta2 * m[..., :n] + m[..., n:] == 0, np.nan,
+                                  F.fbeta_from_pr(m[..., :n], m[..., n:], beta2))  # fmt: skip
+    return lambda m: F.fbeta_from_pr(m[..., :n], m[..., n:], beta2)
 
 
 def _f_curve_stat(stat: Callable[[np.ndarray], np.ndarray]) -> ResampleFn:

@@ -12,10 +12,10 @@ from dbdbench.metrics import get_metric
 from dbdbench.metrics.protocols import Protocol
 from dbdbench.results import Result
 from dbdbench.stats.resample import (
+    mean_as_reduction,
     mean_intervals,
     paired_mean_intervals,
-    paired_reduction_intervals,
-    permutation_tests,
+    paired_reduction_inference,
     reduction_intervals,
     wilcoxon_test,
 )
@@ -40,6 +40,7 @@ class Difference:
     kind: str
     higher_is_better: bool
     n_images: int
+    p_holm: float = float("nan")
 
 
 def check_comparable(a: Result, b: Result) -> None:
@@ -79,13 +80,26 @@ def result_data(res: Result, keys: Sequence[str], proto: Protocol) -> dict[str, 
         When a key needs the counts file and the result has none (the message names the file).
     """
     if res.records is not None:
-        return score_data(res.records, proto, keys)
+        return _checked(res, score_data(res.records, proto, keys))
     if has_counts(res):
-        return score_data(read_counts(res), proto, keys)
+        return _checked(res, score_data(read_counts(res), proto, keys))
     need = [k for k in keys if k not in row_means()]
     if need:
         read_counts(res)  # raises, naming the result and what to do
-    return row_data(res.per_image, keys)
+    return _checked(res, row_data(res.per_image, keys))
+
+
+def _checked(res: Result, data: dict[str, ScoreData]) -> dict[str, ScoreData]:
+    """Refuse per-image data that do not give the stored score back: every resample would be wrong too."""
+    for key, d in data.items():
+        stored = res.scores.get(key)
+        if stored is None:
+            continue
+        got = float(d.score())
+        if not (got == stored or (got != got and stored != stored) or abs(got - stored) <= 1e-9 * max(1, abs(stored))):
+            raise ValueError(f"{_name(res)}: the per-image data give {key} = {got:.10g}, not the stored {stored:.10g}; "
+                             "re-run dbdbench evaluate --json with this dbdbench to write both again")
+    return data
 
 
 def compare_results(
@@ -98,7 +112,11 @@ def compare_results(
     level: float = 0.95,
     seed: int = 0,
 ) -> dict[str, Difference]:
-    """Each score of B against A: values, ``b - a``, paired bootstrap interval and paired p-value.
+    """Each score of B against A: values, ``b - a``, paired interval, paired p-value and Holm-adjusted p-value.
+
+    The interval of every score is the inverted paired permutation test (:mod:`dbdbench.stats.inversion`);
+    the test is Wilcoxon's signed-rank test for per-image means and the permutation test for dataset-level
+    scores; ``p_holm`` adjusts the p-values of all compared scores together (Holm's step-down).
 
     Parameters
     ----------
@@ -121,37 +139,81 @@ def compare_results(
         get_metric(key)
     data_a, data_b = result_data(a, keys, proto), result_data(b, keys, proto)
     opts: dict[str, Any] = {"n_resamples": n_resamples, "seed": seed}
-    means = {k: (data_a[k].require("values"), data_b[k].require("values")) for k in keys if data_a[k].kind == "mean"}
+    means = {k: (data_a[k], data_b[k]) for k in keys if data_a[k].kind == "mean"}
     cis = paired_mean_intervals(means, level=level, **opts)
-    found = {k: (cis[k], wilcoxon_test(va, vb), int(np.count_nonzero(~np.isnan(va)))) for k, (va, vb) in means.items()}
+    found = {}
+    for k, (da, db) in means.items():
+        va, vb = da.require("values"), db.require("values")
+        found[k] = (cis[k], wilcoxon_test(va, vb), int(np.count_nonzero(~(np.isnan(va) | np.isnan(vb)))))
     red = [k for k in keys if data_a[k].kind == "reduction"]
     if red:
-        ra, rb = [data_a[k] for k in red], [data_b[k] for k in red]
-        red_cis = paired_reduction_intervals(ra, rb, level=level, **opts)
-        tests = permutation_tests(ra, rb, **opts)
+        red_cis, tests = paired_reduction_inference([data_a[k] for k in red], [data_b[k] for k in red],
+                                                    level=level, **opts)  # fmt: skip
         n = len(a.per_image)
         found |= {k: (ci, t, n) for k, ci, t in zip(red, red_cis, tests, strict=True)}
+    adjusted = dict(zip(keys, holm([found[k][1].p_value for k in keys]), strict=True))
     out = {}
     for key in keys:
         ci, test, n = found[key]
         va, vb = float(data_a[key].score()), float(data_b[key].score())
         out[key] = Difference(va, vb, vb - va, ci.low, ci.high, test.p_value, test.test, ci.method,
-                              data_a[key].kind, get_metric(key).higher_is_better, n)  # fmt: skip
+                              data_a[key].kind, get_metric(key).higher_is_better, n, float(adjusted[key]))  # fmt: skip
     return out
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    r"""Holm's step-down adjusted p-values.
+
+    With the m p-values sorted ascending, :math:`\tilde p_{(i)} = \max_{j \le i} \min(1, (m - j + 1) p_{(j)})`;
+    rejecting where :math:`\tilde p < \alpha` controls the family-wise error rate at :math:`\alpha`:
+    the chance of rejecting any true null hypothesis of the family [1]_.
+
+    References
+    ----------
+    .. [1] S. Holm, "A simple sequentially rejective multiple test procedure", Scandinavian Journal of
+       Statistics 6(2), 65-70, 1979.
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    order = np.argsort(p, kind="stable")
+    m = len(p)
+    stepped = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.maximum.accumulate(stepped)
+    return out
+
+
+#: bootstrap method of the interval of one score (``evaluate --ci``, ``table --ci``), by score kind; chosen
+#: by the coverage measured in ``benchmarks/bench_calibration.py`` (``docs/statistics.md``)
+SCORE_METHOD = {"mean": "BCa", "reduction": "BCa"}
+
+
+def score_method(data: ScoreData) -> str:
+    """The bootstrap method of the interval of one score (:data:`SCORE_METHOD`)."""
+    return SCORE_METHOD[data.kind]
 
 
 def score_intervals(
     res: Result, proto: Protocol, keys: Sequence[str] | None = None, *, n_resamples: int = 10_000,
     level: float = 0.95, seed: int = 0,
 ) -> dict[str, tuple[float, float]]:
-    """BCa bootstrap interval of each score of one result over resamples of its images."""
+    """Bootstrap interval of each score of one result over resamples of its images (method: :func:`score_method`).
+
+    Every call of one method draws the same image indices (the generator of the seed and the kind), so a
+    score's interval does not depend on which other scores are asked for.
+    """
     keys = list(res.scores) if keys is None else list(keys)
     data = result_data(res, keys, proto)
     opts: dict[str, Any] = {"n_resamples": n_resamples, "level": level, "seed": seed}
-    out = mean_intervals({k: d.require("values") for k, d in data.items() if d.kind == "mean"}, **opts)
-    red = [k for k in keys if data[k].kind == "reduction"]
-    if red:
-        out |= dict(zip(red, reduction_intervals([data[k] for k in red], **opts), strict=True))
+    out: dict[str, Any] = {}
+    for method in sorted({score_method(d) for d in data.values()}):
+        # a mean that divides as zhao's totalNum is resampled as a one-feature reduction, keeping its divisor
+        plain = {k: d.require("values") for k, d in data.items()
+                 if score_method(d) == method and d.kind == "mean" and d.zero_last is None}  # fmt: skip
+        out |= mean_intervals(plain, method=method, **opts) if plain else {}
+        red = [k for k in keys if k not in plain and score_method(data[k]) == method]
+        if red:
+            datas = [mean_as_reduction(data[k]) if data[k].kind == "mean" else data[k] for k in red]
+            out |= dict(zip(red, reduction_intervals(datas, method=method, **opts), strict=True))
     return {k: (out[k].low, out[k].high) for k in keys}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 from dbdbench.metrics import get_protocol
 from dbdbench.metrics.protocols import Protocol
@@ -30,19 +31,24 @@ def protocol_of(res: Result) -> Protocol:
 
 
 def add_intervals(res: Result, *, n_resamples: int = 10_000, level: float = 0.95, seed: int = 0) -> dict:
-    """Put a BCa bootstrap interval of every score of ``res`` into ``res.meta["ci"]`` and return that entry.
+    """Put a bootstrap interval of every score of ``res`` into ``res.meta["ci"]`` and return that entry.
 
-    The entry holds ``level``, ``n_resamples``, ``seed``, ``method`` and ``intervals`` (score key ->
-    ``[low, high]``, null where a score is undefined).
+    The entry holds ``level``, ``n_resamples``, ``seed``, ``method``, ``methods`` (score key -> bootstrap
+    method, :func:`~dbdbench.stats.compare.score_method`) and ``intervals`` (score key -> ``[low, high]``,
+    null where a score is undefined). Each score is recomputed on every resample as the protocol computes
+    it, Zhao et al.'s ``totalNum`` divisor included.
     """
-    from dbdbench.stats.compare import score_intervals
+    from dbdbench.stats.compare import result_data, score_intervals, score_method
 
-    intervals = score_intervals(res, protocol_of(res), n_resamples=n_resamples, level=level, seed=seed)
+    proto = protocol_of(res)
+    intervals = score_intervals(res, proto, n_resamples=n_resamples, level=level, seed=seed)
+    methods = {k: score_method(d) for k, d in result_data(res, list(intervals), proto).items()}
     entry = {
         "level": level,
         "n_resamples": n_resamples,
         "seed": seed,
-        "method": "BCa bootstrap over images (docs/statistics.md)",
+        "method": "bootstrap over images, the method of each score in docs/statistics.md",
+        "methods": methods,
         "intervals": {k: [_num(lo), _num(hi)] for k, (lo, hi) in intervals.items()},
     }
     res.meta["ci"] = entry
@@ -56,13 +62,35 @@ def format_intervals(res: Result, decimals: int = 4) -> list[str]:
     ci = res.meta.get("ci")
     if not ci:
         return []
-    lines = [f"{res.dataset} [{res.protocol}]: {ci['level']:.0%} intervals, {ci['method']}, "
+    lines = [f"{res.dataset} [{res.protocol}]: {level_label(ci['level'])} intervals, {ci['method']}, "
              f"{ci['n_resamples']} resamples, seed {ci['seed']}"]  # fmt: skip
     for key, (lo, hi) in ci["intervals"].items():
         value = res.scores[key]
         span = "undefined" if lo is None else f"[{lo:.{decimals}f}, {hi:.{decimals}f}]"
         lines.append(f"  {METRICS[key].label:<12} {value:.{decimals}f}  {span}")
     return lines
+
+
+def level_label(level: float) -> str:
+    """A confidence level as a percentage with the digits it needs: ``95 %``, ``99.9 %``."""
+    return f"{round(100 * level, 6):g} %"
+
+
+def fmt_signed(x: float, decimals: int = 4, digits: int = 2) -> str:
+    """``x`` with a sign and at least ``decimals`` decimals, more where needed to show ``digits`` significant digits.
+
+    So a nonzero number never prints as zero (no ``+0.0000`` for an interval end that excludes 0, no
+    ``-0.0000``); 0 prints as ``0``, NaN as ``nan``.
+
+    >>> fmt_signed(0.00081), fmt_signed(-0.0000123), fmt_signed(0.0), fmt_signed(-0.25)
+    ('+0.00081', '-0.000012', '0', '-0.2500')
+    """
+    if x != x:
+        return "nan"
+    if x == 0 or math.isinf(x):
+        return "0" if x == 0 else f"{x:+}"
+    places = max(decimals, digits - 1 - math.floor(math.log10(abs(x))))
+    return f"{x:+.{places}f}"
 
 
 def _num(v: float) -> float | None:

@@ -34,15 +34,9 @@ def pack_records(records: Sequence[ImageRecord]) -> dict[str, np.ndarray]:
     ``tp[k] - tp[k + 1]`` (the last entry is always 0), which compresses better, in the smallest unsigned
     integer type that holds it.
     """
-    tp = np.stack([r.counts.tp for r in records])
-    fp = np.stack([r.counts.fp for r in records])
-    fg_hist, bg_hist = tp[:, :-1] - tp[:, 1:], fp[:, :-1] - fp[:, 1:]
-    top = max(int(tp[:, 0].max()), int(fp[:, 0].max()))
-    count_dtype = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if top <= np.iinfo(t).max)
     arrays = {
         "names": np.array([r.name for r in records], dtype=str),
-        "fg_hist": fg_hist.astype(count_dtype),
-        "bg_hist": bg_hist.astype(count_dtype),
+        **_hists([r.counts for r in records], ""),
         "adaptive": np.array([r.adaptive for r in records], dtype=np.int64),
         "binary": np.array([r.binary for r in records], dtype=np.int64),
         "mae": np.array([r.mae for r in records], dtype=np.float64),
@@ -50,7 +44,23 @@ def pack_records(records: Sequence[ImageRecord]) -> dict[str, np.ndarray]:
     }
     for key in records[0].extra:  # the handler's score and the map terms (MetricInfo.term) computed
         arrays[f"extra_{key}"] = np.array([r.extra[key] for r in records], dtype=np.float64)
+    # Zhao et al.'s quirks, stored only where they occur (so other results' files are as before): the
+    # curve counts of an empty mask and the all-zero maps of the totalNum rule
+    if any(r.curve_counts is not None for r in records):
+        arrays["curve_present"] = np.array([r.curve_counts is not None for r in records], dtype=bool)
+        arrays |= _hists([r.counts if r.curve_counts is None else r.curve_counts for r in records], "curve_")
+    if any(r.zero_map for r in records):
+        arrays["zero_map"] = np.array([r.zero_map for r in records], dtype=bool)
     return arrays
+
+
+def _hists(counts: Sequence[Counts], prefix: str) -> dict[str, np.ndarray]:
+    tp = np.stack([c.tp for c in counts])
+    fp = np.stack([c.fp for c in counts])
+    fg_hist, bg_hist = tp[:, :-1] - tp[:, 1:], fp[:, :-1] - fp[:, 1:]
+    top = max(int(tp[:, 0].max()), int(fp[:, 0].max()))
+    count_dtype = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if top <= np.iinfo(t).max)
+    return {f"{prefix}fg_hist": fg_hist.astype(count_dtype), f"{prefix}bg_hist": bg_hist.astype(count_dtype)}
 
 
 def _four(row: np.ndarray) -> tuple[int, int, int, int]:
@@ -62,6 +72,10 @@ def unpack_records(arrays: dict[str, np.ndarray]) -> list[ImageRecord]:
     """The :class:`~dbdbench.metrics.ImageRecord` list that :func:`pack_records` packed (exact inverse)."""
     tp, fp = _cumulative(arrays["fg_hist"]), _cumulative(arrays["bg_hist"])
     extras = {k[len("extra_") :]: v for k, v in arrays.items() if k.startswith("extra_")}
+    present = arrays.get("curve_present")
+    if present is not None:
+        ctp, cfp = _cumulative(arrays["curve_fg_hist"]), _cumulative(arrays["curve_bg_hist"])
+    zero = arrays.get("zero_map")
     records = []
     for i, name in enumerate(arrays["names"].tolist()):
         counts = Counts(tp=tp[i], fp=fp[i], fg=int(tp[i, 0]), bg=int(fp[i, 0]))
@@ -70,6 +84,9 @@ def unpack_records(arrays: dict[str, np.ndarray]) -> list[ImageRecord]:
             name, counts, _four(arrays["adaptive"][i]), _four(arrays["binary"][i]),
             float(arrays["mae"][i]), extra, bool(arrays["resized"][i]),
         )  # fmt: skip
+        if present is not None and present[i]:
+            rec.curve_counts = Counts(tp=ctp[i], fp=cfp[i], fg=int(ctp[i, 0]), bg=int(cfp[i, 0]))
+        rec.zero_map = bool(zero is not None and zero[i])
         records.append(rec)
     return records
 

@@ -1,10 +1,15 @@
-"""Tables with intervals: every score with its bootstrap interval, and the methods tied with the best marked.
+"""Tables with intervals: every score with its interval, and the methods tied with the best marked.
 
-For each column (a metric of a dataset under one protocol) the best method is found; every other method
-with per-image data on the same images is tested against it with the paired test of ``dbdbench compare``;
-the p-values of the column are Holm-corrected together; a method whose corrected p-value is at least
-``alpha`` is *not significantly different from the best* and is set in bold like the best. Numbers copied
-from papers have no per-image data: they get no interval and take no part in the tests.
+For each column (a metric of a dataset under one protocol) every pair of methods with per-image data on
+the same images is tested with the paired test of ``dbdbench compare``, and the p-values of all those
+pairs are Holm-adjusted together. A re-scored method is *tied with the best* when its adjusted p-value
+against the best re-scored method is at least ``alpha``. Because the family is every pair, not only the
+comparisons with a best that the same data chose, Holm's procedure controls per column the chance of
+declaring any two equally good methods different (the comparisons with the observed best alone do not:
+``docs/statistics.md``). Numbers copied from papers have no per-image data: no interval, no test; they are
+marked ``best`` when they are the best number of the column, as in the table without intervals.
+
+The decision is data (:class:`CiGrid` ``marks``); rendering reads it.
 
 References
 ----------
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -23,6 +29,7 @@ import pandas as pd
 
 from dbdbench.metrics import METRICS
 from dbdbench.report.tables import (
+    BEST,
     Column,
     Row,
     ScoreGrid,
@@ -30,43 +37,51 @@ from dbdbench.report.tables import (
     build_grid,
     by_protocol,
     pick_datasets,
+    rank_marks,
     render_table,
 )
 from dbdbench.results import Result
-from dbdbench.stats.compare import check_comparable, result_data
-from dbdbench.stats.intervals import protocol_of
+from dbdbench.stats.compare import check_comparable, holm, result_data
+from dbdbench.stats.intervals import level_label, protocol_of
 from dbdbench.stats.resample import permutation_tests, wilcoxon_test
 from dbdbench.stats.sidecar import has_counts
 
+#: cell marks: the column's best number (as without intervals), a tested method not significantly different
+#: from the best tested one, one that is, a number that was not tested (no per-image data), no number
+MARKS = ("best", "tied", "different", "untested", "")
+#: the marks set in bold
+BOLD = ("best", "tied")
 
-def holm(p_values: Sequence[float]) -> np.ndarray:
-    r"""Holm's step-down adjusted p-values.
-
-    With the m p-values sorted ascending, :math:`\tilde p_{(i)} = \max_{j \le i} \min(1, (m - j + 1) p_{(j)})`;
-    rejecting where :math:`\tilde p < \alpha` controls the family-wise error rate at :math:`\alpha` [1]_.
-    """
-    p = np.asarray(p_values, dtype=np.float64)
-    order = np.argsort(p, kind="stable")
-    m = len(p)
-    stepped = np.minimum(1.0, (m - np.arange(m)) * p[order])
-    out = np.empty(m)
-    out[order] = np.maximum.accumulate(stepped)
-    return out
+__all__ = ["BOLD", "MARKS", "CiGrid", "build_ci_grid", "ci_caption", "ci_frame", "holm", "make_ci_table", "tie_marks"]
 
 
 @dataclass
 class CiGrid:
-    """A :class:`~dbdbench.report.tables.ScoreGrid` with intervals, Holm-adjusted p-values and ties.
+    """A :class:`~dbdbench.report.tables.ScoreGrid` with intervals, Holm-adjusted p-values and marks.
 
-    ``low``/``high`` are NaN where a cell has no interval; ``p_holm`` is NaN for the best and for cells
-    not tested; ``tied`` is True for the best and for the methods not significantly different from it.
+    ``low``/``high`` are NaN where a cell has no interval; ``p_holm`` is the adjusted p-value of the cell's
+    method against the best tested method of the column (NaN for that method and for untested cells);
+    ``marks`` holds one of :data:`MARKS` per cell; ``tested`` is True where the cell took part in the tests.
     """
 
     grid: ScoreGrid
     low: np.ndarray
     high: np.ndarray
     p_holm: np.ndarray
-    tied: np.ndarray
+    marks: np.ndarray
+    tested: np.ndarray
+
+    @property
+    def bold(self) -> np.ndarray:
+        """True where a cell is set in bold (:data:`BOLD`)."""
+        return np.isin(self.marks, BOLD)
+
+    @property
+    def tied(self) -> np.ndarray:
+        """True/False where tested (True for the best tested method), None where not: ``tied_with_best``."""
+        out = np.full(self.marks.shape, None, dtype=object)
+        out[self.tested] = self.bold[self.tested]
+        return out
 
 
 def _cell_results(results: Sequence[Result]) -> dict[tuple[Row, str, str], Result]:
@@ -84,24 +99,37 @@ def _usable(res: Result | None, metric: str) -> bool:
 
 def build_ci_grid(
     results: Sequence[Result], metrics: Sequence[str] | None = None, *, n_resamples: int = 10_000,
-    level: float = 0.95, seed: int = 0, alpha: float = 0.05, datasets: Sequence[str] | None = None,
+    level: float = 0.95, seed: int = 0, alpha: float = 0.05, decimals: int = 3,
+    datasets: Sequence[str] | None = None,
 ) -> CiGrid:
-    """Intervals of every number that has per-image data, and the methods tied with the best per column."""
+    """Intervals of every number that has per-image data, and the marks of every cell (module docstring).
+
+    ``decimals`` is the precision the table prints: the column's best number is found as displayed, as
+    :func:`~dbdbench.report.tables.rank_marks` does without intervals.
+    """
     grid = build_grid(results, metrics, datasets=datasets)
     cells = _cell_results(results)
     shape = grid.values.shape
     low, high, p_holm = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
-    tied = np.zeros(shape, dtype=bool)
+    marks = np.full(shape, "", dtype=object)
+    tested = np.zeros(shape, dtype=bool)
     data_cache: dict[int, dict] = {}
     for j, col in enumerate(grid.columns):
+        higher = METRICS[col.metric].higher_is_better
+        best = np.array(rank_marks(grid.values[:, j], higher, decimals)) == BEST
         present = [(i, cells.get((row, col.dataset, col.protocol))) for i, row in enumerate(grid.rows)]
         present = [(i, r) for i, r in present if r is not None and _usable(r, col.metric)]
-        if not present:
-            continue
-        data = {i: _data(r, col, data_cache) for i, r in present if r is not None}
-        _fill_intervals(data, col, j, low, high, n_resamples, level, seed)
-        _fill_ties(present, data, col, j, p_holm, tied, n_resamples, seed, alpha)
-    return CiGrid(grid, low, high, p_holm, tied)
+        numbers = ~np.isnan(grid.values[:, j])
+        if np.count_nonzero(numbers) >= 2:
+            marks[numbers, j] = "untested"
+        if present:
+            data = {i: _data(r, col, data_cache) for i, r in present if r is not None}
+            _fill_intervals(data, col, j, low, high, n_resamples, level, seed)
+            if np.count_nonzero(numbers) >= 2:
+                _fill_ties(present, data, col, j, p_holm, marks, n_resamples, seed, alpha)
+                tested[[i for i, _ in present], j] = True
+        marks[best, j] = "best"
+    return CiGrid(grid, low, high, p_holm, marks, tested)
 
 
 def _data(res: Result, col: Column, cache: dict):
@@ -114,42 +142,66 @@ def _data(res: Result, col: Column, cache: dict):
 
 
 def _fill_intervals(data, col, j, low, high, n_resamples, level, seed) -> None:
-    from dbdbench.stats.resample import mean_intervals, reduction_intervals
+    from dbdbench.stats.compare import score_method
+    from dbdbench.stats.resample import mean_as_reduction, mean_intervals, reduction_intervals
 
-    opts = {"n_resamples": n_resamples, "level": level, "seed": seed}
     for i, d in data.items():
-        ci = mean_intervals({col.metric: d.values}, **opts)[col.metric] if d.kind == "mean" else \
-            reduction_intervals([d], **opts)[0]  # fmt: skip
+        opts = {"n_resamples": n_resamples, "level": level, "seed": seed, "method": score_method(d)}
+        if d.kind == "mean" and d.zero_last is None:
+            ci = mean_intervals({col.metric: d.values}, **opts)[col.metric]
+        else:  # a mean that divides as zhao's totalNum keeps its divisor as a one-feature reduction
+            ci = reduction_intervals([mean_as_reduction(d) if d.kind == "mean" else d], **opts)[0]
         low[i, j], high[i, j] = ci.low, ci.high
 
 
-def _fill_ties(present, data, col, j, p_holm, tied, n_resamples, seed, alpha) -> None:
-    higher = METRICS[col.metric].higher_is_better
-    values = {i: data[i].score() for i, _ in present}
-    best = max(values, key=lambda i: values[i] if higher else -values[i])
-    tied[best, j] = True
-    others = [(i, r) for i, r in present if i != best]
-    if not others:
-        return
-    best_res = dict(present)[best]
-    raw = []
-    for i, res in others:
+def _pair_p(data, i: int, k: int, n_resamples: int, seed: int) -> float:
+    if data[i].kind == "mean":
+        return wilcoxon_test(data[i].values, data[k].values).p_value
+    return permutation_tests([data[i]], [data[k]], n_resamples=n_resamples, seed=seed)[0].p_value
+
+
+def tie_marks(values: dict[int, float], pair_p: dict[tuple[int, int], float], alpha: float,
+              higher_is_better: bool) -> dict[int, tuple[float, str]]:  # fmt: skip
+    """The bold rule of one column: ``(p_holm vs the best, "tied" | "different")`` for each tested method.
+
+    ``values`` maps each tested method (row index) to its score, ``pair_p`` each pair ``(i, k)``, ``i < k``,
+    to its raw two-sided p-value. All pairs are Holm-adjusted together; the best (the first of equal
+    values) is ``tied`` with adjusted p NaN, every other method ``tied`` when its adjusted p-value against
+    the best is at least ``alpha``.
+    """
+    top = max(values, key=lambda i: values[i] if higher_is_better else -values[i])
+    pairs = sorted(pair_p)
+    adjusted = dict(zip(pairs, holm([pair_p[q] for q in pairs]), strict=True)) if pairs else {}
+    out = {top: (float("nan"), "tied")}
+    for i in values:
+        if i != top:
+            p = float(adjusted[(min(i, top), max(i, top))])
+            out[i] = (p, "tied" if p >= alpha else "different")
+    return out
+
+
+def _fill_ties(present, data, col, j, p_holm, marks, n_resamples, seed, alpha) -> None:
+    """Test every pair of tested methods and mark each against the best tested one (:func:`tie_marks`)."""
+    res = dict(present)
+    first = present[0][0]
+    for i, _ in present[1:]:
         try:
-            check_comparable(best_res, res)
+            check_comparable(res[first], res[i])
         except ValueError as exc:
             raise ValueError(f"column {col.dataset}/{col.protocol}/{col.metric}: {exc}") from None
-        if data[i].kind == "mean":
-            raw.append(wilcoxon_test(data[best].values, data[i].values).p_value)
-        else:
-            raw.append(permutation_tests([data[best]], [data[i]], n_resamples=n_resamples, seed=seed)[0].p_value)
-    for (i, _), p in zip(others, holm(raw), strict=True):
-        p_holm[i, j] = p
-        tied[i, j] = p >= alpha
+    values = {i: data[i].score() for i, _ in present}
+    pair_p = {(i, k): _pair_p(data, i, k, n_resamples, seed) for i, k in combinations(sorted(values), 2)}
+    for i, (p, mark) in tie_marks(values, pair_p, alpha, METRICS[col.metric].higher_is_better).items():
+        p_holm[i, j], marks[i, j] = p, mark
 
 
 def ci_frame(ci: CiGrid) -> pd.DataFrame:
-    """Long CSV form: one line per cell with value, interval, Holm-adjusted p and the tie flag."""
+    """Long CSV form: one line per cell with value, interval, Holm-adjusted p, mark, bold and the tie flag.
+
+    ``tied_with_best`` is empty (None) for a cell that was not tested, never False.
+    """
     rows = []
+    tied, bold = ci.tied, ci.bold
     for i, row in enumerate(ci.grid.rows):
         for j, col in enumerate(ci.grid.columns):
             if np.isnan(ci.grid.values[i, j]):
@@ -157,33 +209,45 @@ def ci_frame(ci: CiGrid) -> pd.DataFrame:
             rows.append({"method": row.method, "kind": row.kind or "", "dataset": col.dataset,
                          "protocol": col.protocol, "metric": col.metric, "value": ci.grid.values[i, j],
                          "ci_low": ci.low[i, j], "ci_high": ci.high[i, j], "p_holm_vs_best": ci.p_holm[i, j],
-                         "tied_with_best": bool(ci.tied[i, j])})  # fmt: skip
+                         "mark": ci.marks[i, j], "bold": bool(bold[i, j]), "tied_with_best": tied[i, j]})  # fmt: skip
     return pd.DataFrame(rows)
 
 
 def ci_caption(ci: CiGrid, *, n_resamples: int, level: float, seed: int, alpha: float) -> str:
-    """The rule of the table in words (printed below it)."""
+    """The rule of the table in words (printed below it): what bold means and what it controls."""
     protocols = "; ".join(f"{p}: {', '.join(ds)}" for p, ds in ci.grid.protocols().items())
-    text = (f"Score [{level:.0%} BCa bootstrap interval over the images, {n_resamples} resamples, seed {seed}]. "
-            "Bold: the best of each column and every method not significantly different from it (paired "
-            "Wilcoxon signed-rank test for per-image means, paired permutation test for dataset-level scores, "
-            f"Holm correction over the comparisons with the best of the column, alpha = {alpha:g}). "
-            f"Protocols: {protocols}.")  # fmt: skip
+    text = (f"Score [{level_label(level)} bootstrap interval over the images, {n_resamples} resamples, seed {seed}; "
+            "docs/statistics.md names the method of each score]. Bold: the best number of each column and every "
+            "re-scored method not significantly different from the best re-scored method of the column (paired "
+            "two-sided tests: Wilcoxon signed-rank for per-image means, permutation test for dataset-level "
+            "scores; all pairs of re-scored methods of the column tested and Holm-adjusted together, which "
+            f"keeps the chance of declaring any two equally good methods of a column different at most "
+            f"alpha = {alpha:g}; not corrected across columns). Protocols: {protocols}.")  # fmt: skip
     if any(row.reported for row in ci.grid.rows):
-        text += " †: copied from the paper (no per-image data: no interval, not tested)."
+        text += (" †: copied from the paper: no per-image data, so no interval and no test; a † number is bold "
+                 "only when it is the best of its column, and the re-scored methods are not compared with it.")
     return text
 
 
-def ci_legend(*, level: float, alpha: float) -> str:
-    """The short rule of the marks and brackets (the sentence before the arrows' legend in the caption)."""
-    return (f"Bold: the best of each column and the methods not significantly different from it (paired tests, "
-            f"Holm correction, α = {alpha:g}); brackets: {level:.0%} bootstrap intervals over the images; ")
+def ci_legend(*, level: float, alpha: float, reported: bool = False) -> str:
+    """The short rule of the marks and brackets (the sentence before the arrows' legend in the caption).
+
+    It says what is controlled: Holm over all pairs of re-scored methods of a column keeps the chance of
+    declaring two equally good methods different at most ``alpha`` per column.
+    """
+    text = (f"Bold: the best of each column and every re-scored method not significantly different from the best "
+            f"re-scored one (paired tests of all pairs of a column, Holm: at most α = {alpha:g} chance per column "
+            f"of calling two equally good methods different); brackets: {level_label(level)} bootstrap intervals "
+            "over the images; ")  # fmt: skip
+    if reported:
+        text += "†: copied from the paper, no per-image data: no interval, never tested, bold only as the best; "
+    return text
 
 
 def render_ci_table(ci: CiGrid, style: TableStyle, legend: str) -> str:
     """LaTeX or Markdown through the common table writer (:func:`dbdbench.report.tables.render_table`): the
     ties are the bold marks, the intervals are printed under (LaTeX) or beside (Markdown) each number."""
-    return render_table(ci.grid, ci.tied.astype(int), style, intervals=(ci.low, ci.high), legend=legend)
+    return render_table(ci.grid, ci.bold.astype(int), style, intervals=(ci.low, ci.high), legend=legend)
 
 
 def make_ci_table(
@@ -207,12 +271,15 @@ def make_ci_table(
         chosen = pick_datasets(chosen, datasets)
     opts: dict[str, Any] = {"n_resamples": n_resamples, "level": level, "seed": seed, "alpha": alpha}
     if fmt == "csv":
-        return ci_frame(build_ci_grid(chosen, metrics, datasets=datasets, **opts)).to_csv(index=False)
+        grid = build_ci_grid(chosen, metrics, datasets=datasets, decimals=decimals, **opts)
+        return ci_frame(grid).to_csv(index=False)
     groups = by_protocol(chosen)
     parts = []
     for protocol, subset in groups.items():
         order = [d for d in datasets if d in {str(r.dataset) for r in subset}] if datasets is not None else None
-        ci = build_ci_grid(subset, metrics, datasets=order, **opts)
-        rule = ci_caption(ci, **opts) + " " if caption_style == "full" else ci_legend(level=level, alpha=alpha)
+        ci = build_ci_grid(subset, metrics, datasets=order, decimals=decimals, **opts)
+        reported = any(row.reported for row in ci.grid.rows)
+        rule = (ci_caption(ci, **opts) + " " if caption_style == "full"
+                else ci_legend(level=level, alpha=alpha, reported=reported))  # fmt: skip
         parts.append(render_ci_table(ci, style.for_protocol(protocol, len(groups) > 1), rule))
     return "\n".join(parts)

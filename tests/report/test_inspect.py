@@ -66,7 +66,7 @@ def test_page_holds_every_per_image_score_and_the_numbers_of_compare(two):
     rows = {r["key"]: r for r in data["comparisons"][0]["rows"]}
     assert list(rows) == list(cmp["metrics"])
     for key, ref in cmp["metrics"].items():
-        for field in ("a", "b", "diff", "ci_low", "ci_high", "p_value", "test"):
+        for field in ("a", "b", "diff", "ci_low", "ci_high", "p_value", "p_holm", "test"):
             assert rows[key][field] == ref[field], (key, field)
     assert [r["name"] for r in data["results"]] == [a["method"], b["method"]]
     assert data["dataset"] == "TINY" and data["protocol"] == "dbdbench"

@@ -15,7 +15,13 @@
     return e;
   };
   const fmt = (v, d) => (v === null || v === undefined || Number.isNaN(v)) ? "–" : v.toFixed(d === undefined ? 4 : d);
-  const signed = (v) => (v === null || Number.isNaN(v)) ? "–" : (v >= 0 ? "+" : "") + v.toFixed(4);
+  // at least 4 decimals and 2 significant digits, so that a nonzero number never shows as ±0.0000 (as compare)
+  const signed = (v) => {
+    if (v === null || Number.isNaN(v)) return "–";
+    if (v === 0) return "0";
+    const places = Math.max(4, 1 - Math.floor(Math.log10(Math.abs(v))));
+    return (v > 0 ? "+" : "") + (places > 12 ? v.toExponential(1) : v.toFixed(places));
+  };
 
   // value of a sort/filter key "v:r:c" (result r, column c) or "d:r:c" (result r minus result 0)
   function value(img, key) {
@@ -65,7 +71,7 @@
     wrap.appendChild(el("h2", {}, `${b.tag} − ${a.tag}: ${b.name} vs ${a.name} (as dbdbench compare)`));
     const t = el("table", { class: "cmp" });
     const hr = el("tr");
-    for (const h of ["score", a.tag, b.tag, `${b.tag} − ${a.tag}`, `${Math.round(cmp.level * 100)}% interval`, "p", "test"]) {
+    for (const h of ["score", a.tag, b.tag, `${b.tag} − ${a.tag}`, `${parseFloat((cmp.level * 100).toFixed(6))} % interval`, "p", "p Holm", "test"]) {
       hr.appendChild(el("th", {}, h));
     }
     t.appendChild(hr);
@@ -73,7 +79,9 @@
       const tr = el("tr", { "data-key": row.key });
       const span = row.ci_low === null ? "undefined" : `[${signed(row.ci_low)}, ${signed(row.ci_high)}]`;
       const cells = [row.label + (row.higher ? "↑" : "↓"), fmt(row.a), fmt(row.b), signed(row.diff), span,
-                     row.p_value === null ? "–" : Number(row.p_value).toPrecision(3), row.test];
+                     row.p_value === null ? "–" : Number(row.p_value).toPrecision(3),
+                     row.p_holm === null || row.p_holm === undefined ? "–" : Number(row.p_holm).toPrecision(3),
+                     row.test];
       cells.forEach((c, i) => tr.appendChild(el("td", i === 3 ? { "data-diff": row.diff } : {}, c)));
       t.appendChild(tr);
     }
