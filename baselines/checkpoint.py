@@ -11,13 +11,19 @@ input size, decode/resize library, ImageNet mean and std, upsampling, 8-bit rule
 
 ``model`` holds the unwrapped module's keys (no ``module.`` prefix), so ``create_model(method,
 pretrained=path)`` and ``dbdbench predict --weights path`` read it directly. Writes are atomic (temporary
-file + ``os.replace``), so an interrupted save never leaves a truncated ``last.pt``.
+file + ``os.replace``), so an interrupted save never leaves a truncated ``last.pt``; the temporary file a
+kill during a save leaves behind (``.last.pt.tmp``) is removed by :func:`remove_partial` at the next start.
+
+:func:`read_weights` is the one reader of weights files: a file that is not one (a JSON file, a truncated
+``.pt``) is refused with one line naming the file and what was expected.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import random
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -59,18 +65,68 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"format": CKPT_FORMAT, "version": CKPT_VERSION, **payload, "rng": rng_state()}
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = partial_path(path)
     torch.save(data, tmp)
     os.replace(tmp, path)
     return path
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a trainer checkpoint on the CPU; errors name the file when it is missing or foreign."""
+def partial_path(path: Path) -> Path:
+    """The temporary file :func:`save_checkpoint` writes before renaming it to ``path``."""
+    return path.with_name(f".{path.name}.tmp")
+
+
+def remove_partial(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary checkpoints (``.*.pt.tmp``) a kill during a save left in ``folder``; returns them."""
+    removed = sorted(Path(folder).glob(".*.pt.tmp"))
+    for tmp in removed:
+        tmp.unlink(missing_ok=True)
+    return removed
+
+
+#: what torch.load raises on a file that is not a (weights-only loadable) torch file
+_NOT_TORCH = (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile, UnicodeDecodeError)
+
+
+def read_weights(path: str | os.PathLike, expected: str = "a PyTorch weights file (.pt/.pth)",
+                 mmap: bool = False) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU; a file that is not one raises a one-line ValueError.
+
+    ``expected`` says what the caller wanted (e.g. the trainer's ``last.pt``), so the message names the
+    file, the wanted content and torch's reason in its first line, without torch's advice to unpickle
+    arbitrary code (``weights_only=False``), which a weights file never needs.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist; expected {expected}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap and zipfile.is_zipfile(path))
+    except _NOT_TORCH as exc:
+        raise ValueError(f"{path} is not {expected}: {_unreadable_reason(exc)}; pass the complete file "
+                         "(a download or copy may have been cut short)") from None
+
+
+def _unreadable_reason(exc: BaseException) -> str:
+    """torch's reason in a few words, without its advice to load with ``weights_only=False``."""
+    text = str(exc)
+    if isinstance(exc, EOFError) or not text.strip():
+        return "the file is empty or ends early"
+    if isinstance(exc, pickle.UnpicklingError):
+        detail = [ln.strip() for ln in text.splitlines() if ln.strip().startswith(("Unsupported", "Trying to"))]
+        what = f" ({detail[0][:120]})" if detail else ""
+        return f"it is neither a torch.save zip archive nor a pickle of tensors{what}"
+    return text.strip().splitlines()[0].split(". ")[0][:160]
+
+
+def load_checkpoint(path: str | os.PathLike, mmap: bool = False) -> dict[str, Any]:
+    """Read a trainer checkpoint on the CPU; errors name the file when it is missing, unreadable or foreign.
+
+    ``mmap``: map the tensors instead of reading them (to look at a large checkpoint's small entries).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist; pass the last.pt written by the trainer")
-    data = torch.load(path, map_location="cpu", weights_only=True)
+    data = read_weights(path, "a checkpoint of `dbdbench train` (last.pt)", mmap=mmap)
     if not is_train_checkpoint(data):
         raise ValueError(f"{path} is not a dbdbench training checkpoint (no format tag {CKPT_FORMAT!r}); "
                          "to start from foreign weights use --pretrained PATH instead of --resume")

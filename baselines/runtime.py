@@ -62,3 +62,12 @@ def sync_buffers(model: nn.Module) -> None:
     so after the last step the replicas would otherwise differ in the statistics of their last local batch."""
     for buf in model.buffers():
         dist.broadcast(buf, 0)
+
+
+def ignore_stop_signals(_worker_id: int = 0) -> None:
+    """``worker_init_fn`` of the data loaders: workers ignore SIGINT and SIGTERM, which the main process handles
+    (it saves a checkpoint, then ends the workers); a worker killed by them would abort the save."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -42,12 +42,12 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader
 
-from baselines.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
+from baselines.checkpoint import load_checkpoint, remove_partial, save_checkpoint, set_rng_state
 from baselines.data import BlurDataset, EpochSampler, check_augment, pair_images
 from baselines.nets import create_model
 from baselines.nets.recipe import TrainRecipe
 from baselines.pipeline import trained_pipeline
-from baselines.runtime import Runtime, seed_everything, setup_runtime, sync_buffers
+from baselines.runtime import Runtime, ignore_stop_signals, seed_everything, setup_runtime, sync_buffers
 from dbdbench import datasets
 from dbdbench.datasets import get_dataset
 
@@ -240,31 +240,69 @@ def _resume_path(cfg: TrainConfig) -> Path | None:
     return Path(cfg.resume)
 
 
-def _restore(path: Path, cfg: TrainConfig, model: nn.Module, optimizer, scaler) -> tuple[int, int]:
-    """Load the training state; returns the step reached and the run's seed (which drives the data order)."""
-    data = load_checkpoint(path)
+#: the recipe settings the command line overrides; a resumed run takes them from its checkpoint
+RECIPE_OPTIONS = ("iterations", "batch_size", "lr", "input_size", "augment")
+
+
+def _resumed_config(path: Path, data: dict, cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` continuing the checkpoint ``data``: its seed (which drives the data order) and its recipe
+    overrides; an override given again must equal the checkpoint's."""
     if canonical_method(data["method"]) != canonical_method(cfg.method) or data.get("stage", 1) != cfg.stage:
         raise ValueError(f"{path} was written for {data['method']} stage {data.get('stage', 1)}, not "
                          f"{cfg.method} stage {cfg.stage}; resume with the same --method/--stage")
-    model.load_state_dict(data["model"], strict=True)
-    optimizer.load_state_dict(data["optimizer"])
-    scaler.load_state_dict(data["scaler"])
-    set_rng_state(data["rng"])
     seed = int(data["config"]["seed"])
     if seed != cfg.seed:
         warnings.warn(f"resuming {path}: using its seed {seed} (not {cfg.seed}) so the data order continues",
                       stacklevel=3)
-    return int(data["step"]), seed
+    stored = data.get("recipe") or {}
+    taken, clashes = {}, []
+    for name in RECIPE_OPTIONS:
+        if name not in stored:
+            continue
+        saved = tuple(stored[name]) if name == "augment" else stored[name]
+        given = getattr(cfg, name)
+        if given is None:
+            taken[name] = saved
+        elif given != saved:
+            clashes.append(f"--{name.replace('_', '-')} {given} (the checkpoint's: {saved})")
+    if clashes:
+        raise ValueError(f"resuming {path}: {', '.join(clashes)} would change the run's schedule; resume without "
+                         "these options (the checkpoint's are used) or start a new --out")
+    return replace(cfg, seed=seed, **taken)
 
 
-def _payload(cfg: TrainConfig, recipe: TrainRecipe, model: nn.Module, optimizer, scaler, step: int) -> dict:
+def _check_recipe(path: Path, data: dict, recipe: TrainRecipe) -> None:
+    """Refuse to resume under a recipe that differs from the checkpoint's (e.g. a net's recipe changed since)."""
+    if data.get("recipe") is None:
+        return
+    stored, mine = json.loads(json.dumps(data["recipe"])), json.loads(json.dumps(asdict(recipe)))  # tuples: lists
+    changed = sorted(k for k in mine if k != "source" and k in stored and stored[k] != mine[k])
+    if changed:
+        raise ValueError(f"resuming {path}: the recipe differs from the checkpoint's in {', '.join(changed)} "
+                         f"({', '.join(f'{k}: {stored[k]} -> {mine[k]}' for k in changed)}); resume with the "
+                         "dbdbench version that wrote it, or start a new --out")
+
+
+def _restore(data: dict, model: nn.Module, optimizer, scaler) -> int:
+    """Load the training state of checkpoint ``data`` (model, optimiser, scaler, RNG); returns its step."""
+    model.load_state_dict(data["model"], strict=True)
+    optimizer.load_state_dict(data["optimizer"])
+    scaler.load_state_dict(data["scaler"])
+    set_rng_state(data["rng"])
+    return int(data["step"])
+
+
+def _payload(cfg: TrainConfig, recipe: TrainRecipe, model: nn.Module, optimizer, scaler, step: int,
+             val_state: dict | None) -> dict:
+    """Everything a resumed run needs: ``val`` is the best-score tracker (:meth:`Validator.summary`)."""
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}
     method = canonical_method(cfg.method)
-    return {"method": method, "stage": cfg.stage, "model_kwargs": dict(cfg.model_kwargs),
-            "pipeline": trained_pipeline(method, recipe.input_size).to_dict(),
-            "step": step, "iterations": recipe.iterations, "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(), "config": config,
-            "recipe": asdict(recipe)}
+    payload = {"method": method, "stage": cfg.stage, "model_kwargs": dict(cfg.model_kwargs),
+               "pipeline": trained_pipeline(method, recipe.input_size).to_dict(),
+               "step": step, "iterations": recipe.iterations, "model": model.state_dict(),
+               "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(), "config": config,
+               "recipe": asdict(recipe)}
+    return payload if val_state is None else payload | {"val": val_state}
 
 
 class LossLog:
@@ -305,9 +343,18 @@ def _train(cfg: TrainConfig, rt: Runtime) -> TrainResult:
     if rt.world > 1:
         dist.barrier()
     pair_images(spec, cfg.data_root)  # fail on a bad data set before building a large model
+    resume = _resume_path(cfg)
+    saved = load_checkpoint(resume) if resume else None
+    if resume and saved is not None:
+        cfg = _resumed_config(resume, saved, cfg)
+    if rt.main:
+        for tmp in remove_partial(cfg.out):
+            warnings.warn(f"removed {tmp}: a partial checkpoint left by a run stopped while saving", stacklevel=3)
     seed_everything(cfg.seed)
     model = build_model(cfg).to(rt.device)
     recipe = effective_recipe(model.recipe, cfg)
+    if resume and saved is not None:
+        _check_recipe(resume, saved, recipe)
     if hasattr(model, "total_steps"):  # the D-DFFNet distiller maps steps to the paper's epochs
         model.total_steps = recipe.iterations
     method = canonical_method(cfg.method)
@@ -316,9 +363,8 @@ def _train(cfg: TrainConfig, rt: Runtime) -> TrainResult:
     if amp and rt.device.type != "cuda":
         raise ValueError("AMP (float16 autocast + GradScaler) is for CUDA devices; drop --amp on the CPU")
     scaler = torch.amp.GradScaler(rt.device.type, enabled=amp)
-    resume = _resume_path(cfg)
-    step, seed = _restore(resume, cfg, model, optimizer, scaler) if resume else (0, cfg.seed)
-    cfg = replace(cfg, seed=seed)
+    step = _restore(saved, model, optimizer, scaler) if saved is not None else 0
+    seed = cfg.seed
     if recipe.batch_size % rt.world:
         raise ValueError(f"batch size {recipe.batch_size} does not split over {rt.world} processes; "
                          "pass a --batch-size divisible by the number of processes")
@@ -330,14 +376,18 @@ def _train(cfg: TrainConfig, rt: Runtime) -> TrainResult:
         raise ValueError(f"{dataset.spec.name} has {len(dataset)} images: fewer than one batch of {per_rank} per "
                          f"process; lower --batch-size")
     loader = DataLoader(dataset, per_rank, sampler=sampler, num_workers=cfg.workers, drop_last=True,
-                        pin_memory=rt.device.type == "cuda", persistent_workers=cfg.workers > 0)
+                        pin_memory=rt.device.type == "cuda", persistent_workers=cfg.workers > 0,
+                        worker_init_fn=ignore_stop_signals if cfg.workers > 0 else None)
     net = model
     if rt.world > 1:
         ids = [rt.device.index] if rt.device.type == "cuda" else None
         net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
     val = _validator(cfg, rt, recipe)
+    val_state = None if saved is None else saved.get("val")
+    if val is not None:
+        val.begin(step, val_state, Path(cfg.out) / "best.pt" if saved is not None else None)
     return _loop(cfg, rt, recipe, model, net, optimizer, scaler, loader, sampler, per_epoch, per_rank, step, amp,
-                 val)
+                 val, val_state)
 
 
 def _validator(cfg: TrainConfig, rt: Runtime, recipe: TrainRecipe):
@@ -346,13 +396,14 @@ def _validator(cfg: TrainConfig, rt: Runtime, recipe: TrainRecipe):
         return None
     from baselines.validate import Validator
 
-    return Validator(cfg.val_set, cfg.data_root, recipe.input_size, cfg.val_protocol, cfg.val_metric,
+    pipeline = trained_pipeline(canonical_method(cfg.method), recipe.input_size)  # what the checkpoint carries
+    return Validator(cfg.val_set, cfg.data_root, pipeline, cfg.val_protocol, cfg.val_metric,
                      cfg.val_every or cfg.save_every, cfg.val_batch_size, rt.rank, rt.world, cfg.workers, cfg.out)
 
 
 def _loop(cfg: TrainConfig, rt: Runtime, recipe: TrainRecipe, model: nn.Module, net: nn.Module, optimizer, scaler,
           loader: DataLoader, sampler: EpochSampler, per_epoch: int, per_rank: int, step: int,
-          amp: bool, val=None) -> TrainResult:
+          amp: bool, val=None, val_state: dict | None = None) -> TrainResult:
     end = recipe.iterations if cfg.stop_at is None else min(cfg.stop_at, recipe.iterations)
     out = Path(cfg.out)
     log = None
@@ -361,42 +412,109 @@ def _loop(cfg: TrainConfig, rt: Runtime, recipe: TrainRecipe, model: nn.Module, 
         log = LossLog(out / "train_log.jsonl", step)
     bar = _progress(cfg.progress and rt.main, step, end, canonical_method(cfg.method))
     clamp = recipe.grad_clamp
-    loss_value, ckpt = math.nan, None
+    loss_value, ckpt, saved_at = math.nan, None, step
+
+    def save(name: str, extra: dict | None = None) -> Path:
+        state = val.summary() if val is not None else val_state  # a run without validation keeps the tracker
+        return save_checkpoint(out / name, _payload(cfg, recipe, model, optimizer, scaler, step, state) | (extra or {}))
+
     net.train()
     try:
-        while step < end:
-            epoch, offset = divmod(step, per_epoch)
-            sampler.set_epoch(epoch)
-            sampler.start = offset * per_rank
-            for batch in loader:
-                lr = set_lr(optimizer, step, recipe)
-                loss = train_step(net, model, optimizer, scaler, batch, step, amp, clamp)
-                if rt.world > 1:
-                    dist.all_reduce(loss)
-                    loss /= rt.world
-                loss_value = float(loss)
-                step += 1
-                if log is not None:
-                    log.write(step, epoch, loss_value, lr)
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss_value:.4g}", epoch=epoch)
-                if step == end and rt.world > 1:
-                    sync_buffers(model)
-                if rt.main and (step % cfg.save_every == 0 or step == end):
-                    ckpt = save_checkpoint(out / "last.pt", _payload(cfg, recipe, model, optimizer, scaler, step))
-                if val is not None and val.due(step, end):
-                    res, is_best = val.run(model, step, rt.device)
-                    bar.set_postfix(loss=f"{loss_value:.4g}", **{f"val_{val.key}": f"{res.scores[val.key]:.4f}"})
-                    if rt.main and is_best:
-                        payload = _payload(cfg, recipe, model, optimizer, scaler, step) | {"val": val.summary()}
-                        save_checkpoint(out / "best.pt", payload)
-                if step >= end:
-                    break
+        with StopSignals(rt.world, rt.device) as stop:
+            while step < end:
+                epoch, offset = divmod(step, per_epoch)
+                sampler.set_epoch(epoch)
+                sampler.start = offset * per_rank
+                for batch in loader:
+                    lr = set_lr(optimizer, step, recipe)
+                    loss = train_step(net, model, optimizer, scaler, batch, step, amp, clamp)
+                    if rt.world > 1:
+                        dist.all_reduce(loss)
+                        loss /= rt.world
+                    loss_value = float(loss)
+                    step += 1
+                    if log is not None:
+                        log.write(step, epoch, loss_value, lr)
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{loss_value:.4g}", epoch=epoch)
+                    if step == end and rt.world > 1:
+                        sync_buffers(model)
+                    if val is not None and val.due(step, end):
+                        res, is_best = val.run(model, step, rt.device)
+                        bar.set_postfix(loss=f"{loss_value:.4g}", **{f"val_{val.key}": f"{res.scores[val.key]:.4f}"})
+                        if rt.main and is_best:
+                            save("best.pt")
+                    if rt.main and (step % cfg.save_every == 0 or step == end):
+                        ckpt, saved_at = save("last.pt"), step
+                    signum = stop.requested()
+                    if signum:
+                        if rt.main and saved_at != step:
+                            ckpt, saved_at = save("last.pt"), step
+                        raise TrainingInterrupted(signum, step, ckpt)
+                    if step >= end:
+                        break
     finally:
         bar.close()
         if log is not None:
             log.close()
     return TrainResult(model, step, loss_value, ckpt, None if val is None else val.summary())
+
+
+class TrainingInterrupted(Exception):
+    """SIGTERM or SIGINT stopped the run after ``step``; ``checkpoint`` holds that step (rank 0)."""
+
+    def __init__(self, signum: int, step: int, checkpoint: Path | None) -> None:
+        import signal
+
+        name = signal.Signals(signum).name
+        super().__init__(f"{name} received: stopped after step {step}, checkpoint {checkpoint}; continue with "
+                         "--resume auto")
+        self.signum, self.step, self.checkpoint = signum, step, checkpoint
+
+
+class StopSignals:
+    """SIGTERM and SIGINT (as schedulers send before killing a job, and Ctrl-C) mark the run to stop after the
+    current step, once its checkpoint is saved; a second signal acts as usual. Under DDP every rank learns of a
+    signal any rank received (one all-reduce per step), so all stop after the same step. Handlers are only
+    installed in the main thread (elsewhere the signals act as usual)."""
+
+    SIGNALS = ("SIGTERM", "SIGINT")
+
+    def __init__(self, world: int, device: torch.device) -> None:
+        self.world, self.device, self.received = world, device, 0
+        self.previous: dict = {}
+
+    def __enter__(self) -> StopSignals:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for name in self.SIGNALS:
+                sig = getattr(signal, name)
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame) -> None:
+        self.received = self.received or signum
+        self._restore()  # a second signal is not deferred
+
+    def _restore(self) -> None:
+        import signal
+
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        self.previous = {}
+
+    def requested(self) -> int:
+        """The signal number to stop for (0 = none), agreed over the ranks."""
+        if self.world == 1:
+            return self.received
+        flag = torch.tensor([self.received], dtype=torch.int64, device=self.device)  # NCCL reduces CUDA tensors
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return int(flag)
+
+    def __exit__(self, *exc) -> None:
+        self._restore()
 
 
 def _progress(enabled: bool, start: int, end: int, name: str):
