@@ -236,8 +236,8 @@ def load_complete(method: str, path: Path, obj: Any = None):
     missing = [k for k in a if not torch.equal(a[k], b[k])]
     if missing:
         raise ValueError(
-            f"{path} does not hold the whole {method} net: {len(missing)} of its {len(a)} tensors are not in the "
-            f"file and would stay randomly initialised (missing: {_first(missing)}; the file holds "
+            f"{path} does not hold the whole {method} net: at least {len(missing)} of its {len(a)} tensors are not "
+            f"in the file and would stay randomly initialised (missing: {_first(missing)}; the file holds "
             f"{_file_keys(obj)}); pass a checkpoint of the whole net (the last.pt of `dbdbench train`, or the "
             "authors' file). A trunk alone (e.g. torchvision's VGG16) only initialises training: "
             "`dbdbench train --pretrained FILE`")
