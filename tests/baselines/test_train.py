@@ -331,3 +331,14 @@ def test_a_stop_signal_saves_a_checkpoint_and_a_partial_save_is_removed(tmp_path
         rest = train(_config(tmp_path, tmp_path / "run", train_set="TOY-SIG", iterations=100000, save_every=100000,
                              seed=1, resume="auto", stop_at=steps + 1, batch_size=2))
     assert not partial.exists() and rest.step == steps + 1
+
+
+def test_resume_continues_the_checkpoints_schedule(toy: Path, tmp_path: Path):
+    out = tmp_path / "run"
+    train(_config(toy, out, stop_at=1, lr=0.05, augment=("hflip",)))
+    with pytest.raises(ValueError, match=r"--lr 0.01 \(the checkpoint's: 0.05\)"):
+        train(_config(toy, out, resume="auto", lr=0.01))
+    rest = train(_config(toy, out, resume="auto", stop_at=2))  # overrides left out: the checkpoint's are used
+    ckpt = torch.load(out / "last.pt", weights_only=True)
+    assert rest.step == 2 and ckpt["recipe"]["lr"] == 0.05 and tuple(ckpt["recipe"]["augment"]) == ("hflip",)
+    assert ckpt["optimizer"]["param_groups"][0]["initial_lr"] == 0.05
