@@ -20,9 +20,11 @@ kill during a save leaves behind (``.last.pt.tmp``) is removed by :func:`remove_
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import random
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -139,3 +141,48 @@ def load_checkpoint(path: str | os.PathLike, mmap: bool = False) -> dict[str, An
 def is_train_checkpoint(obj: object) -> bool:
     """True for a dict written by :func:`save_checkpoint`."""
     return isinstance(obj, dict) and obj.get("format") == CKPT_FORMAT
+
+
+def resumed_settings(path: Path, data: dict[str, Any], method: str, stage: int, seed: int,
+                     given: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """The seed and recipe overrides a run resuming checkpoint ``data`` continues with.
+
+    The seed is the checkpoint's (it drives the data order; a warning when ``seed`` differs). ``given`` maps
+    the command-line recipe overrides to their values (``None`` = not given): one not given is taken from the
+    checkpoint's recipe, one given must equal it. A checkpoint of another (canonical) ``method`` or ``stage``
+    is refused.
+    """
+    if data["method"] != method or data.get("stage", 1) != stage:
+        raise ValueError(f"{path} was written for {data['method']} stage {data.get('stage', 1)}, not "
+                         f"{method} stage {stage}; resume with the same --method/--stage")
+    saved_seed = int(data["config"]["seed"])
+    if saved_seed != seed:
+        warnings.warn(f"resuming {path}: using its seed {saved_seed} (not {seed}) so the data order continues",
+                      stacklevel=4)
+    stored = data.get("recipe") or {}
+    taken, clashes = {}, []
+    for name, value in given.items():
+        if name not in stored:
+            continue
+        saved = tuple(stored[name]) if isinstance(stored[name], (list, tuple)) else stored[name]
+        if value is None:
+            taken[name] = saved
+        elif value != saved:
+            clashes.append(f"--{name.replace('_', '-')} {value} (the checkpoint's: {saved})")
+    if clashes:
+        raise ValueError(f"resuming {path}: {', '.join(clashes)} would change the run's schedule; resume without "
+                         "these options (the checkpoint's are used) or start a new --out")
+    return saved_seed, taken
+
+
+def check_same_recipe(path: Path, data: dict[str, Any], recipe: dict[str, Any]) -> None:
+    """Refuse to resume under a recipe (``asdict`` of it) that differs from the checkpoint's, e.g. a net's
+    recipe changed since the checkpoint was written; ``source`` (the citation text) may differ."""
+    if data.get("recipe") is None:
+        return
+    stored, mine = json.loads(json.dumps(data["recipe"])), json.loads(json.dumps(recipe))  # tuples as lists
+    changed = sorted(k for k in mine if k != "source" and k in stored and stored[k] != mine[k])
+    if changed:
+        raise ValueError(f"resuming {path}: the recipe differs from the checkpoint's in {', '.join(changed)} "
+                         f"({', '.join(f'{k}: {stored[k]} -> {mine[k]}' for k in changed)}); resume with the "
+                         "dbdbench version that wrote it, or start a new --out")

@@ -42,12 +42,27 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader
 
-from baselines.checkpoint import load_checkpoint, remove_partial, save_checkpoint, set_rng_state
+from baselines.checkpoint import (
+    check_same_recipe,
+    load_checkpoint,
+    remove_partial,
+    resumed_settings,
+    save_checkpoint,
+    set_rng_state,
+)
 from baselines.data import BlurDataset, EpochSampler, check_augment, pair_images
 from baselines.nets import create_model
 from baselines.nets.recipe import TrainRecipe
 from baselines.pipeline import trained_pipeline
-from baselines.runtime import Runtime, ignore_stop_signals, seed_everything, setup_runtime, sync_buffers
+from baselines.runtime import (
+    Runtime,
+    StopSignals,
+    TrainingInterrupted,
+    ignore_stop_signals,
+    seed_everything,
+    setup_runtime,
+    sync_buffers,
+)
 from dbdbench import datasets
 from dbdbench.datasets import get_dataset
 
@@ -115,10 +130,13 @@ def scheduled_lr(base_lr: float, step: int, recipe: TrainRecipe) -> float:
     return poly_lr(base_lr, step, recipe.iterations, recipe.poly_power) * recipe.lr_step_factor**decays
 
 
+#: the recipe settings the command line overrides; a resumed run takes them from its checkpoint
+RECIPE_OPTIONS = ("iterations", "batch_size", "lr", "input_size", "augment")
+
+
 def effective_recipe(recipe: TrainRecipe, cfg: TrainConfig) -> TrainRecipe:
     """The paper's recipe with the non-``None`` overrides of ``cfg`` applied and checked."""
-    names = ("iterations", "batch_size", "lr", "input_size", "augment")
-    over = {k: getattr(cfg, k) for k in names if getattr(cfg, k) is not None}
+    over = {k: getattr(cfg, k) for k in RECIPE_OPTIONS if getattr(cfg, k) is not None}
     out = replace(recipe, **over)
     check_augment(out.augment)
     if out.optimizer not in OPTIMIZERS:
@@ -240,49 +258,6 @@ def _resume_path(cfg: TrainConfig) -> Path | None:
     return Path(cfg.resume)
 
 
-#: the recipe settings the command line overrides; a resumed run takes them from its checkpoint
-RECIPE_OPTIONS = ("iterations", "batch_size", "lr", "input_size", "augment")
-
-
-def _resumed_config(path: Path, data: dict, cfg: TrainConfig) -> TrainConfig:
-    """``cfg`` continuing the checkpoint ``data``: its seed (which drives the data order) and its recipe
-    overrides; an override given again must equal the checkpoint's."""
-    if canonical_method(data["method"]) != canonical_method(cfg.method) or data.get("stage", 1) != cfg.stage:
-        raise ValueError(f"{path} was written for {data['method']} stage {data.get('stage', 1)}, not "
-                         f"{cfg.method} stage {cfg.stage}; resume with the same --method/--stage")
-    seed = int(data["config"]["seed"])
-    if seed != cfg.seed:
-        warnings.warn(f"resuming {path}: using its seed {seed} (not {cfg.seed}) so the data order continues",
-                      stacklevel=3)
-    stored = data.get("recipe") or {}
-    taken, clashes = {}, []
-    for name in RECIPE_OPTIONS:
-        if name not in stored:
-            continue
-        saved = tuple(stored[name]) if name == "augment" else stored[name]
-        given = getattr(cfg, name)
-        if given is None:
-            taken[name] = saved
-        elif given != saved:
-            clashes.append(f"--{name.replace('_', '-')} {given} (the checkpoint's: {saved})")
-    if clashes:
-        raise ValueError(f"resuming {path}: {', '.join(clashes)} would change the run's schedule; resume without "
-                         "these options (the checkpoint's are used) or start a new --out")
-    return replace(cfg, seed=seed, **taken)
-
-
-def _check_recipe(path: Path, data: dict, recipe: TrainRecipe) -> None:
-    """Refuse to resume under a recipe that differs from the checkpoint's (e.g. a net's recipe changed since)."""
-    if data.get("recipe") is None:
-        return
-    stored, mine = json.loads(json.dumps(data["recipe"])), json.loads(json.dumps(asdict(recipe)))  # tuples: lists
-    changed = sorted(k for k in mine if k != "source" and k in stored and stored[k] != mine[k])
-    if changed:
-        raise ValueError(f"resuming {path}: the recipe differs from the checkpoint's in {', '.join(changed)} "
-                         f"({', '.join(f'{k}: {stored[k]} -> {mine[k]}' for k in changed)}); resume with the "
-                         "dbdbench version that wrote it, or start a new --out")
-
-
 def _restore(data: dict, model: nn.Module, optimizer, scaler) -> int:
     """Load the training state of checkpoint ``data`` (model, optimiser, scaler, RNG); returns its step."""
     model.load_state_dict(data["model"], strict=True)
@@ -346,7 +321,9 @@ def _train(cfg: TrainConfig, rt: Runtime) -> TrainResult:
     resume = _resume_path(cfg)
     saved = load_checkpoint(resume) if resume else None
     if resume and saved is not None:
-        cfg = _resumed_config(resume, saved, cfg)
+        seed, taken = resumed_settings(resume, saved, canonical_method(cfg.method), cfg.stage, cfg.seed,
+                                       {k: getattr(cfg, k) for k in RECIPE_OPTIONS})
+        cfg = replace(cfg, seed=seed, **taken)
     if rt.main:
         for tmp in remove_partial(cfg.out):
             warnings.warn(f"removed {tmp}: a partial checkpoint left by a run stopped while saving", stacklevel=3)
@@ -354,7 +331,7 @@ def _train(cfg: TrainConfig, rt: Runtime) -> TrainResult:
     model = build_model(cfg).to(rt.device)
     recipe = effective_recipe(model.recipe, cfg)
     if resume and saved is not None:
-        _check_recipe(resume, saved, recipe)
+        check_same_recipe(resume, saved, asdict(recipe))
     if hasattr(model, "total_steps"):  # the D-DFFNet distiller maps steps to the paper's epochs
         model.total_steps = recipe.iterations
     method = canonical_method(cfg.method)
@@ -458,63 +435,6 @@ def _loop(cfg: TrainConfig, rt: Runtime, recipe: TrainRecipe, model: nn.Module, 
         if log is not None:
             log.close()
     return TrainResult(model, step, loss_value, ckpt, None if val is None else val.summary())
-
-
-class TrainingInterrupted(Exception):
-    """SIGTERM or SIGINT stopped the run after ``step``; ``checkpoint`` holds that step (rank 0)."""
-
-    def __init__(self, signum: int, step: int, checkpoint: Path | None) -> None:
-        import signal
-
-        name = signal.Signals(signum).name
-        super().__init__(f"{name} received: stopped after step {step}, checkpoint {checkpoint}; continue with "
-                         "--resume auto")
-        self.signum, self.step, self.checkpoint = signum, step, checkpoint
-
-
-class StopSignals:
-    """SIGTERM and SIGINT (as schedulers send before killing a job, and Ctrl-C) mark the run to stop after the
-    current step, once its checkpoint is saved; a second signal acts as usual. Under DDP every rank learns of a
-    signal any rank received (one all-reduce per step), so all stop after the same step. Handlers are only
-    installed in the main thread (elsewhere the signals act as usual)."""
-
-    SIGNALS = ("SIGTERM", "SIGINT")
-
-    def __init__(self, world: int, device: torch.device) -> None:
-        self.world, self.device, self.received = world, device, 0
-        self.previous: dict = {}
-
-    def __enter__(self) -> StopSignals:
-        import signal
-        import threading
-
-        if threading.current_thread() is threading.main_thread():
-            for name in self.SIGNALS:
-                sig = getattr(signal, name)
-                self.previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame) -> None:
-        self.received = self.received or signum
-        self._restore()  # a second signal is not deferred
-
-    def _restore(self) -> None:
-        import signal
-
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-        self.previous = {}
-
-    def requested(self) -> int:
-        """The signal number to stop for (0 = none), agreed over the ranks."""
-        if self.world == 1:
-            return self.received
-        flag = torch.tensor([self.received], dtype=torch.int64, device=self.device)  # NCCL reduces CUDA tensors
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        return int(flag)
-
-    def __exit__(self, *exc) -> None:
-        self._restore()
 
 
 def _progress(enabled: bool, start: int, end: int, name: str):
