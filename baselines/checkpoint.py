@@ -14,6 +14,9 @@ pretrained=path)`` and ``dbdbench predict --weights path`` read it directly. Wri
 file + ``os.replace``), so an interrupted save never leaves a truncated ``last.pt``; the temporary file a
 kill during a save leaves behind (``.last.pt.tmp``) is removed by :func:`remove_partial` at the next start.
 
+A resumed run continues the checkpoint's seed and recipe (:func:`resumed_settings`, :func:`check_same_recipe`)
+and drops the log lines written after its step (:func:`truncate_log`).
+
 :func:`read_weights` is the one reader of weights files: a file that is not one (a JSON file, a truncated
 ``.pt``) is refused with one line naming the file and what was expected.
 """
@@ -186,3 +189,12 @@ def check_same_recipe(path: Path, data: dict[str, Any], recipe: dict[str, Any]) 
         raise ValueError(f"resuming {path}: the recipe differs from the checkpoint's in {', '.join(changed)} "
                          f"({', '.join(f'{k}: {stored[k]} -> {mine[k]}' for k in changed)}); resume with the "
                          "dbdbench version that wrote it, or start a new --out")
+
+
+def truncate_log(path: Path, step: int) -> None:
+    """Keep the JSON lines of ``path`` whose ``step`` is at most ``step`` (all dropped for ``step = 0``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kept = []
+    if step and path.is_file():
+        kept = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+    path.write_text("".join(f"{ln}\n" for ln in kept))

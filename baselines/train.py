@@ -49,6 +49,7 @@ from baselines.checkpoint import (
     resumed_settings,
     save_checkpoint,
     set_rng_state,
+    truncate_log,
 )
 from baselines.data import BlurDataset, EpochSampler, check_augment, pair_images
 from baselines.nets import create_model
@@ -285,10 +286,7 @@ class LossLog:
 
     def __init__(self, path: Path, start: int) -> None:
         self.path = path
-        kept = []
-        if start and path.is_file():
-            kept = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= start]
-        path.write_text("".join(f"{ln}\n" for ln in kept))
+        truncate_log(path, start)
         self.fh = path.open("a")
         self.t0 = time.perf_counter()
 

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from baselines.checkpoint import load_checkpoint, truncate_log
 from baselines.data import pair_images
 from baselines.pipeline import TestPipeline, load_photo, network_input, quantise, resize_photo
 from baselines.predict import batch_by_shape
@@ -200,8 +201,6 @@ class Validator:
             self._check_same_selection(saved, "the resumed checkpoint")
             self.tracker.best, self.tracker.step = saved.get("value"), saved.get("step")
         if step and best_file is not None and best_file.is_file():
-            from baselines.checkpoint import load_checkpoint
-
             on_file = load_checkpoint(best_file, mmap=True).get("val")
             if on_file is not None and on_file.get("value") is not None:
                 self._check_same_selection(on_file, str(best_file))
@@ -239,15 +238,6 @@ class Validator:
         """The tracker's state, saved in every checkpoint: validation set, protocol, score key, best value, step."""
         return {"val_set": self.val_set, "protocol": self.protocol, "metric": self.key, "value": self.tracker.best,
                 "step": self.tracker.step}
-
-
-def truncate_log(path: Path, step: int) -> None:
-    """Keep the JSON lines of ``path`` whose ``step`` is at most ``step`` (all dropped for ``step = 0``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    kept = []
-    if step and path.is_file():
-        kept = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
-    path.write_text("".join(f"{ln}\n" for ln in kept))
 
 
 def _json_float(v: float) -> float | None:
