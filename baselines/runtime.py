@@ -96,7 +96,8 @@ class StopSignals:
         self.world, self.device, self.received = world, device, 0
         self.previous: dict = {}
 
-    def __enter__(self) -> StopSignals:
+    def install(self) -> StopSignals:
+        """Handle SIGTERM and SIGINT from now on (in the main thread; elsewhere nothing changes)."""
         if threading.current_thread() is threading.main_thread():
             for name in self.SIGNALS:
                 sig = getattr(signal, name)
@@ -105,9 +106,10 @@ class StopSignals:
 
     def _handle(self, signum: int, frame) -> None:
         self.received = self.received or signum
-        self._restore()  # a second signal is not deferred
+        self.uninstall()  # a second signal is not deferred
 
-    def _restore(self) -> None:
+    def uninstall(self) -> None:
+        """Put the previous handlers back."""
         for sig, handler in self.previous.items():
             signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # None: set outside Python
         self.previous = {}
@@ -119,6 +121,3 @@ class StopSignals:
         flag = torch.tensor([self.received], dtype=torch.int64, device=self.device)  # NCCL reduces CUDA tensors
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         return int(flag)
-
-    def __exit__(self, *exc) -> None:
-        self._restore()

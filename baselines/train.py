@@ -389,46 +389,47 @@ def _loop(cfg: TrainConfig, rt: Runtime, recipe: TrainRecipe, model: nn.Module, 
     clamp = recipe.grad_clamp
     loss_value, ckpt, saved_at = math.nan, None, step
 
-    def save(name: str, extra: dict | None = None) -> Path:
+    def save(name: str) -> Path:
         state = val.summary() if val is not None else val_state  # a run without validation keeps the tracker
-        return save_checkpoint(out / name, _payload(cfg, recipe, model, optimizer, scaler, step, state) | (extra or {}))
+        return save_checkpoint(out / name, _payload(cfg, recipe, model, optimizer, scaler, step, state))
 
     net.train()
+    stop = StopSignals(rt.world, rt.device).install()
     try:
-        with StopSignals(rt.world, rt.device) as stop:
-            while step < end:
-                epoch, offset = divmod(step, per_epoch)
-                sampler.set_epoch(epoch)
-                sampler.start = offset * per_rank
-                for batch in loader:
-                    lr = set_lr(optimizer, step, recipe)
-                    loss = train_step(net, model, optimizer, scaler, batch, step, amp, clamp)
-                    if rt.world > 1:
-                        dist.all_reduce(loss)
-                        loss /= rt.world
-                    loss_value = float(loss)
-                    step += 1
-                    if log is not None:
-                        log.write(step, epoch, loss_value, lr)
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{loss_value:.4g}", epoch=epoch)
-                    if step == end and rt.world > 1:
-                        sync_buffers(model)
-                    if val is not None and val.due(step, end):
-                        res, is_best = val.run(model, step, rt.device)
-                        bar.set_postfix(loss=f"{loss_value:.4g}", **{f"val_{val.key}": f"{res.scores[val.key]:.4f}"})
-                        if rt.main and is_best:
-                            save("best.pt")
-                    if rt.main and (step % cfg.save_every == 0 or step == end):
+        while step < end:
+            epoch, offset = divmod(step, per_epoch)
+            sampler.set_epoch(epoch)
+            sampler.start = offset * per_rank
+            for batch in loader:
+                lr = set_lr(optimizer, step, recipe)
+                loss = train_step(net, model, optimizer, scaler, batch, step, amp, clamp)
+                if rt.world > 1:
+                    dist.all_reduce(loss)
+                    loss /= rt.world
+                loss_value = float(loss)
+                step += 1
+                if log is not None:
+                    log.write(step, epoch, loss_value, lr)
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss_value:.4g}", epoch=epoch)
+                if step == end and rt.world > 1:
+                    sync_buffers(model)
+                if val is not None and val.due(step, end):
+                    res, is_best = val.run(model, step, rt.device)
+                    bar.set_postfix(loss=f"{loss_value:.4g}", **{f"val_{val.key}": f"{res.scores[val.key]:.4f}"})
+                    if rt.main and is_best:
+                        save("best.pt")
+                if rt.main and (step % cfg.save_every == 0 or step == end):
+                    ckpt, saved_at = save("last.pt"), step
+                signum = stop.requested()
+                if signum:
+                    if rt.main and saved_at != step:
                         ckpt, saved_at = save("last.pt"), step
-                    signum = stop.requested()
-                    if signum:
-                        if rt.main and saved_at != step:
-                            ckpt, saved_at = save("last.pt"), step
-                        raise TrainingInterrupted(signum, step, ckpt)
-                    if step >= end:
-                        break
+                    raise TrainingInterrupted(signum, step, ckpt)
+                if step >= end:
+                    break
     finally:
+        stop.uninstall()
         bar.close()
         if log is not None:
             log.close()
