@@ -192,3 +192,24 @@ def test_meta_records_the_weights_sha256_and_a_resume_keeps_to_them(tmp_path: Pa
     assert len(redo.written) == 2
     assert json.loads((out / "meta.json").read_text())["weights_sha256"] == hashlib.sha256(
         (tmp_path / "w2.pt").read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("method", ["br2net", "dffnet"])
+def test_authors_checkpoints_fill_the_whole_net_and_are_accepted(method: str, tmp_path: Path):
+    """The completeness check must not refuse the authors' files: their key maps fill every tensor (the extras,
+    e.g. D-DFFNet's ``logit_sign`` and BR²Net's absent ``num_batches_tracked``, are constants)."""
+    from baselines.nets import keymap
+    from baselines.predict import load_net
+
+    km = keymap.br2net_keymap() if method == "br2net" else keymap.ddffnet_keymap()
+    ours = create_model(method).state_dict()
+    names = keymap.to_authors_keys([k for k in ours if not k.endswith("num_batches_tracked") and k != "logit_sign"],
+                                   km)
+    gen = torch.Generator().manual_seed(4)
+    authors = {old: (torch.rand(ours[new].shape, generator=gen) * 0.1 + 0.5).to(ours[new].dtype)
+               for new, old in names.items()}
+    torch.save({"state_dict": authors}, tmp_path / "authors.pth")
+    model, pipe = load_net(method, tmp_path / "authors.pth")
+    assert pipe is None  # not a trainer checkpoint: the caller applies the authors' pipeline
+    state = model.state_dict()
+    assert all(torch.equal(state[new], authors[old]) for new, old in names.items())
