@@ -361,6 +361,8 @@ def _train(cfg: TrainConfig, rt: Runtime) -> TrainResult:
     val_state = None if saved is None else saved.get("val")
     if val is not None:
         val.begin(step, val_state, Path(cfg.out) / "best.pt" if saved is not None else None)
+    elif rt.main and (Path(cfg.out) / "val_log.jsonl").is_file():  # no validation now: still no stale rows
+        truncate_log(Path(cfg.out) / "val_log.jsonl", step)
     return _loop(cfg, rt, recipe, model, net, optimizer, scaler, loader, sampler, per_epoch, per_rank, step, amp,
                  val, val_state)
 

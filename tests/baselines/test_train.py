@@ -175,8 +175,11 @@ def test_resume_equals_uninterrupted_training(toy: Path, tmp_path: Path):
     full = train(_config(toy, tmp_path / "full"))
     half = train(_config(toy, tmp_path / "resumed", stop_at=2))
     assert half.step == 2 and (tmp_path / "resumed" / "last.pt").is_file()
+    stale = '{"step": 1}\n{"step": 3}\n'  # a validation log with a row after the resumed step
+    (tmp_path / "resumed" / "val_log.jsonl").write_text(stale)
     with pytest.warns(UserWarning, match="using its seed 3"):  # the data order follows the checkpoint's seed
         rest = train(_config(toy, tmp_path / "resumed", resume="auto", seed=99))
+    assert (tmp_path / "resumed" / "val_log.jsonl").read_text() == '{"step": 1}\n'  # truncated, not validating
     assert rest.step == 4
     a, b = full.model.state_dict(), rest.model.state_dict()
     assert a.keys() == b.keys()
