@@ -37,7 +37,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence, Sized
+from typing import cast
 
 import cv2
 import numpy as np
@@ -232,7 +233,7 @@ class EpochSampler(DistributedSampler):
         self.start = 0
 
     def __iter__(self) -> Iterator[int]:
-        offset = self.epoch * len(self.dataset)
+        offset = self.epoch * len(cast(Sized, self.dataset))
         return itertools.islice((i + offset for i in super().__iter__()), self.start, None)
 
     def __len__(self) -> int:

@@ -14,8 +14,9 @@ For a photo ``I`` (H, W, 3) and a net ``f`` whose eval forward returns ``sigmoid
 7. 8-bit value ``round(255 p)`` (OpenCV ``imwrite`` of a float image, half to even) or ``floor(255 p)``
    (torchvision ``ToPILImage`` of a float tensor), both computed in float32.
 
-:data:`AUTHORS` holds the pipelines of the authors' test code; :func:`trained_pipeline` is the one a
-checkpoint of ``dbdbench train`` carries (the trainer's own decoding and resizing at its input size).
+:func:`default_pipeline` is the authors' test pipeline of a net, declared with the net
+(:func:`baselines.nets.register_model`); :func:`trained_pipeline` is the one a checkpoint of ``dbdbench
+train`` carries (the trainer's own decoding and resizing at its input size).
 
 References
 ----------
@@ -111,28 +112,26 @@ class TestPipeline:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-#: the authors' test pipelines; DeFusionNet's and DPN's test code is not public (see :func:`default_pipeline`)
-AUTHORS: dict[str, TestPipeline] = {
-    "dffnet": TestPipeline(320, "pil", "nearest", "round",
-                           source="D-DFFNet data.py (mode='val') and test.py; rounding of cv2.imwrite"),
-    "br2net": TestPipeline(0, "pil", "bilinear", "floor", source="BR2Net infer.py (native size, ToPILImage)"),
-}
-
-
 def default_pipeline(method: str, training_size: int) -> TestPipeline:
-    """The authors' pipeline of ``method``, else the trainer's at ``training_size`` (test code not public)."""
-    if method in AUTHORS:
-        return AUTHORS[method]
-    return TestPipeline(training_size, "opencv", "bilinear", "round",
-                        source="test code not public: the training pipeline at the training size")
+    """The authors' pipeline of the registered net ``method`` (its :class:`~baselines.nets.ModelConfig`), else
+    the trainer's at ``training_size`` (test code not public: the config has no ``input_size``)."""
+    from baselines.nets import model_config
+
+    cfg = model_config(method)
+    if cfg.input_size is None:
+        return TestPipeline(training_size, "opencv", "bilinear", "round",
+                            source="test code not public: the training pipeline at the training size")
+    return TestPipeline(cfg.input_size, cfg.library, cfg.upsample, cfg.quantise, mean=cfg.mean or IMAGENET_MEAN,
+                        std=cfg.std or IMAGENET_STD, source=cfg.source)
 
 
 def trained_pipeline(method: str, training_size: int) -> TestPipeline:
-    """What a ``dbdbench train`` checkpoint carries: the authors' steps, decoded and resized as the trainer
-    does (OpenCV) at the training size; nets the authors run at native resolution stay native."""
+    """What a ``dbdbench train`` checkpoint carries: the authors' steps, decoded, resized and normalised as the
+    trainer does (OpenCV, ImageNet statistics) at the training size; nets the authors run at native
+    resolution stay native."""
     base = default_pipeline(method, training_size)
     size = 0 if base.input_size == 0 else training_size
-    return replace(base, input_size=size, library="opencv", quantise="round",
+    return replace(base, input_size=size, library="opencv", quantise="round", mean=IMAGENET_MEAN, std=IMAGENET_STD,
                    source=f"dbdbench train ({method}, input {training_size})")
 
 

@@ -1,6 +1,6 @@
 """Run a baseline on a folder of photos and write one 8-bit PNG map per photo plus the folder's ``meta.json``.
 
-* Deep nets (``br2net``, ``defusionnet``, ``dffnet``, ``dpn``): batched inference on the GPU when present,
+* Deep nets (:func:`baselines.nets.list_models`): batched inference on the GPU when present,
   through a :class:`baselines.pipeline.TestPipeline` (decode, resize, normalise, forward, upsample, 8-bit
   rule). An authors' checkpoint gets the authors' test pipeline (D-DFFNet: PIL decode, PIL anti-aliased
   resize to 320, nearest upsampling; BR²Net: PIL decode at the photo's **native** size, ``floor(255 p)``); a
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -59,18 +59,12 @@ class PredictReport:
     skipped: list[str] = field(default_factory=list)
 
 
-#: registered models that only train: a ``ddffnet`` checkpoint holds a ``dffnet`` student, predicted as such
-TRAINING_ONLY = ("ddffnet",)
-
-
 def list_methods() -> list[str]:
-    """Every method ``predict`` accepts: the hand-crafted ones, then the registered nets that predict maps.
-
-    (``ddffnet`` is the stage-2 training model; its checkpoints hold a ``dffnet`` student, predicted as such.)
-    """
+    """Every method ``predict`` accepts: the hand-crafted ones, then the registered nets that predict maps
+    (``ModelConfig.predicts``: a training-only model's checkpoints hold another net, predicted as such)."""
     from baselines.nets import list_models
 
-    return [*HANDCRAFTED, *(m for m in list_models() if m not in TRAINING_ONLY)]
+    return [*HANDCRAFTED, *list_models(predicts=True)]
 
 
 def canonical(method: str) -> str:
@@ -93,7 +87,7 @@ def collect_images(images_dir: str | os.PathLike | None = None, dataset: str | N
         if not found:
             raise FileNotFoundError(f"image folder {folder} holds no images ({', '.join(ds.IMAGE_EXTS)})")
         return found
-    spec = ds.get_dataset(dataset)
+    spec = ds.get_dataset(str(dataset))
     if hasattr(ds, "ensure_dataset"):  # builds SYN-DEMO on first use
         ds.ensure_dataset(spec, data_root)
     stems = spec.gt_files(data_root)
@@ -131,7 +125,7 @@ def prepare_output(out: str | os.PathLike, method: str, pred_white: str, overwri
     return out
 
 
-def split_pending(images: dict[str, Path], out: Path, overwrite: bool) -> tuple[dict[str, Path], list[str]]:
+def split_pending(images: Mapping[str, Path], out: Path, overwrite: bool) -> tuple[dict[str, Path], list[str]]:
     """(photos still to do, stems whose ``<out>/<stem>.png`` exists and is kept)."""
     if overwrite:
         return dict(images), []
@@ -155,7 +149,7 @@ def _run_handcrafted(method: str, photo: Path, target: Path) -> str:
     return target.stem
 
 
-def predict_handcrafted(method: str, images: dict[str, Path], out: str | os.PathLike, *, jobs: int = 1,
+def predict_handcrafted(method: str, images: Mapping[str, Path], out: str | os.PathLike, *, jobs: int = 1,
                         overwrite: bool = False, progress: bool = True) -> PredictReport:
     """Write ``method(photo)`` (high = sharp, ``pred_white="sharp"``) for every photo not done yet."""
     from joblib import Parallel, delayed

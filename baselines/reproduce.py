@@ -28,7 +28,7 @@ from typing import Any
 from baselines.predict import collect_images, predict_net
 from baselines.train import TrainConfig, train
 from dbdbench.evaluate import sha256_file
-from dbdbench.results import atomic_write_text
+from dbdbench.io import atomic_write_text
 
 REPO_SUBMISSIONS = Path(__file__).resolve().parents[1] / "submissions"
 BIBLIOGRAPHIC = ("authors", "venue", "year", "paper_url", "code_url", "backbone", "licence")

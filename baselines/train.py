@@ -33,9 +33,10 @@ import json
 import math
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.distributed as dist
@@ -52,7 +53,7 @@ from baselines.checkpoint import (
     truncate_log,
 )
 from baselines.data import BlurDataset, EpochSampler, check_augment, pair_images
-from baselines.nets import create_model
+from baselines.nets import create_model, model_config
 from baselines.nets.recipe import TrainRecipe
 from baselines.pipeline import trained_pipeline
 from baselines.runtime import (
@@ -74,9 +75,10 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 class TrainConfig:
     """What to train and the command-line overrides of the recipe (``None`` = the paper's value).
 
-    ``pretrained``: ``True`` ImageNet trunk (download), ``False`` random, or a weights file. ``resume``: a
-    checkpoint path or ``"auto"`` (``<out>/last.pt`` when present). ``stop_at``: stop after this many steps
-    of the ``iterations``-step schedule (resume later). ``stage=2`` trains the D-DFFNet distiller from
+    ``pretrained``: ``True`` ImageNet trunk (download), ``False`` random, a weights file, or ``None`` (the
+    default): the model's config (:class:`baselines.nets.ModelConfig`), its ImageNet trunk when it has one.
+    ``resume``: a checkpoint path or ``"auto"`` (``<out>/last.pt`` when present). ``stop_at``: stop after this
+    many steps of the ``iterations``-step schedule (resume later). ``stage=2`` trains the D-DFFNet distiller from
     ``teacher`` (stage-1 DFFNet checkpoint) and ``depth_weights`` (MiDaS v2.1 file).
     """
 
@@ -93,7 +95,7 @@ class TrainConfig:
     seed: int = 0
     resume: str | Path | None = None
     stop_at: int | None = None
-    pretrained: bool | str | Path = True
+    pretrained: bool | str | Path | None = None
     workers: int = 2
     amp: bool | None = None
     save_every: int = 500
@@ -159,7 +161,7 @@ def param_groups(model: nn.Module, recipe: TrainRecipe, method: str) -> list[dic
         if recipe.backbone_lr_mult != 1.0:
             raise ValueError(f"{method} defines its own parameter groups; backbone_lr_mult must be 1, got "
                              f"{recipe.backbone_lr_mult}")
-        groups = model.param_groups(recipe.lr, recipe.weight_decay)
+        groups = cast(Any, model).param_groups(recipe.lr, recipe.weight_decay)
     else:
         named = [(n, p) for n, p in model.named_parameters()]
         groups = [
@@ -202,10 +204,15 @@ def build_model(cfg: TrainConfig) -> nn.Module:
             raise ValueError("--stage 2 needs --teacher (the stage-1 DFFNet last.pt, or the authors' DFFNet.pth) "
                              "and --depth-weights (MiDaS v2.1 midas_v21-f6b98070.pt)")
         kwargs.update(teacher_weights=cfg.teacher, depth_weights=cfg.depth_weights)
-        return create_model("ddffnet", pretrained=cfg.pretrained, **kwargs)
+        return create_model("ddffnet", pretrained=_initial_weights(cfg, "ddffnet"), **kwargs)
     if cfg.stage != 1:
         raise ValueError(f"stage must be 1 or 2, got {cfg.stage}")
-    return create_model(cfg.method, pretrained=cfg.pretrained, **kwargs)
+    return create_model(cfg.method, pretrained=_initial_weights(cfg, cfg.method), **kwargs)
+
+
+def _initial_weights(cfg: TrainConfig, method: str) -> bool | str | Path:
+    """``cfg.pretrained``, or when None the model config's default (its ImageNet trunk if it has one)."""
+    return model_config(method).pretrained if cfg.pretrained is None else cfg.pretrained
 
 
 def _check_weight_files(cfg: TrainConfig) -> None:
@@ -222,9 +229,10 @@ def _check_weight_files(cfg: TrainConfig) -> None:
 def compute_loss(model: nn.Module, outputs: list[torch.Tensor], target: torch.Tensor, step: int) -> torch.Tensor:
     """``model.loss`` in float32, passing ``step`` to losses that take it (the D-DFFNet distiller)."""
     outputs = [o.float() for o in outputs]
-    if "step" in inspect.signature(model.loss).parameters:
-        return model.loss(outputs, target, step=step)
-    return model.loss(outputs, target)
+    loss = cast(Callable[..., torch.Tensor], model.loss)  # the net contract (baselines.nets)
+    if "step" in inspect.signature(loss).parameters:
+        return loss(outputs, target, step=step)
+    return loss(outputs, target)
 
 
 def train_step(net: nn.Module, model: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
@@ -327,11 +335,11 @@ def _train(cfg: TrainConfig, rt: Runtime) -> TrainResult:
             warnings.warn(f"removed {tmp}: a partial checkpoint left by a run stopped while saving", stacklevel=3)
     seed_everything(cfg.seed)
     model = build_model(cfg).to(rt.device)
-    recipe = effective_recipe(model.recipe, cfg)
+    recipe = effective_recipe(cast(TrainRecipe, model.recipe), cfg)
     if resume and saved is not None:
         check_same_recipe(resume, saved, asdict(recipe))
     if hasattr(model, "total_steps"):  # the D-DFFNet distiller maps steps to the paper's epochs
-        model.total_steps = recipe.iterations
+        setattr(model, "total_steps", recipe.iterations)  # noqa: B010 (an attribute of some nets only)
     method = canonical_method(cfg.method)
     optimizer = make_optimizer(param_groups(model, recipe, method), recipe)
     amp = rt.device.type == "cuda" if cfg.amp is None else cfg.amp

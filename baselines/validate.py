@@ -10,7 +10,7 @@ the photo (the pipeline's mode), quantise with :func:`baselines.pipeline.quantis
 training device (under DDP the ``torchmetrics`` form, each process scoring its share of the images). A
 validation score is therefore the one ``dbdbench evaluate`` gives on ``predict``'s maps of the same
 checkpoint under the same protocol, bit for bit (tested). The best checkpoint is the one with the best
-:data:`HEADLINE` score of the protocol; the tracker of the best score is part of every checkpoint, so a
+``Protocol.headline`` score of the protocol; the tracker of the best score is part of every checkpoint, so a
 resumed run keeps it.
 """
 
@@ -39,15 +39,12 @@ from dbdbench.metrics import get_metric, get_protocol
 from dbdbench.metrics.counts import flip, to_unit
 from dbdbench.results import Result
 
-#: the score that selects the best checkpoint, per protocol: the F-beta the protocol's papers report first
-#: (max F over thresholds; for ``ddffnet``, whose scripts use one threshold, F at 0.5)
-HEADLINE = {"dbdbench": "max_f", "pysod": "max_f", "ddffnet": "bin_f", "zhao": "max_f", "hifst": "max_f"}
-
 
 def headline_metric(protocol: str, metric: str | None = None) -> tuple[str, bool]:
-    """The selection score of ``protocol`` (``metric`` overrides it) and whether higher is better."""
+    """The selection score of ``protocol`` (``Protocol.headline``; ``metric`` overrides it) and whether higher is
+    better."""
     proto = get_protocol(protocol)
-    key = metric or HEADLINE.get(proto.name, "max_f")
+    key = metric or proto.headline
     if key not in proto.metrics:
         raise ValueError(f"--val-metric {key!r} is not reported by protocol {proto.name!r}; valid: "
                          f"{', '.join(proto.metrics)}")
@@ -111,7 +108,7 @@ def predicted_map(prob: torch.Tensor, photo_shape: tuple[int, int], gt_shape: tu
     full = prob[None] if tuple(prob.shape[-2:]) == tuple(photo_shape) else F.interpolate(prob[None],
                                                                                            size=photo_shape, **mode)
     pred = quantise(full[0, 0].cpu().numpy(), pipeline)
-    return pred if pred.shape == tuple(gt_shape) else resize_to(pred, tuple(gt_shape), "bilinear")
+    return pred if pred.shape == tuple(gt_shape) else resize_to(pred, (gt_shape[0], gt_shape[1]), "bilinear")
 
 
 @torch.no_grad()
@@ -166,7 +163,7 @@ class Validator:
     pipeline : TestPipeline
         The test pipeline of the checkpoint (what ``dbdbench predict`` will apply).
     protocol : str
-        dbdbench protocol of the scores; ``metric`` overrides its :data:`HEADLINE` selection score.
+        dbdbench protocol of the scores; ``metric`` overrides its selection score ``Protocol.headline``.
     every : int
         Validate after every ``every`` steps and after the last one.
     """

@@ -19,10 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_evaluate import write_folder  # noqa: E402
 from bench_metrics import bench_args  # noqa: E402
 
-from dbdbench.dataset_check import digest_list  # noqa: E402
 from dbdbench.datasets import DatasetSpec, get_dataset  # noqa: E402
 from dbdbench.evaluate import evaluate_folder  # noqa: E402
-from dbdbench.gtcheck import verify_gt  # noqa: E402
+from dbdbench.gt.check import verify_gt  # noqa: E402
+from dbdbench.gt.dataset_check import digest_list  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

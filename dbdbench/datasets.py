@@ -22,9 +22,8 @@ from typing import Any
 import tomllib
 
 from dbdbench.digests import read_digests
-from dbdbench.settings import DECLARED_POLARITIES, DeclaredPolarity, check_literals
+from dbdbench.settings import DECLARED_POLARITIES, IMAGE_EXTS, DeclaredPolarity, check_literals
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 #: what white may mean in a dataset's GT files (kept under this name for callers of ``datasets.POLARITIES``)
 POLARITIES = DECLARED_POLARITIES
 
@@ -63,7 +62,7 @@ class DatasetSpec:
     digests : str or None
         Digest list that pins the GT masks (:mod:`dbdbench.digests`): the name of a list shipped in
         ``dbdbench/data/digests/`` or the path of a file; ``evaluate`` refuses an inverted or foreign copy
-        (:mod:`dbdbench.gtcheck`). None = the masks' contents are not checked.
+        (:mod:`dbdbench.gt.check`). None = the masks' contents are not checked.
     citation, url, notes : str
     """
 
@@ -377,14 +376,23 @@ def get_dataset(name: str) -> DatasetSpec:
     raise KeyError(f"Unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
 
 
-def register(spec: DatasetSpec, *, overwrite: bool = False) -> DatasetSpec:
-    """Add a dataset to the registry (an existing name needs ``overwrite=True``)."""
+def register_dataset(spec: DatasetSpec, *, overwrite: bool = False) -> DatasetSpec:
+    """Add a dataset to the registry (an existing name needs ``overwrite=True``); returns ``spec``."""
     if spec.name in DATASETS and not overwrite:
         raise ValueError(f"dataset {spec.name!r} is already registered; pass overwrite=True to replace it")
     if spec.digests is not None:
         read_digests(spec.digests)  # a missing or malformed list is an error now, not at the first evaluation
     DATASETS[spec.name] = spec
     return spec
+
+
+#: the former name of :func:`register_dataset`
+register = register_dataset
+
+
+def unregister_dataset(name: str) -> None:
+    """Remove a dataset from the registry (for plug-ins and tests that registered one)."""
+    del DATASETS[get_dataset(name).name]
 
 
 def register_from_toml(path: str | os.PathLike) -> list[DatasetSpec]:
@@ -412,7 +420,7 @@ def register_from_toml(path: str | os.PathLike) -> list[DatasetSpec]:
         if isinstance(digests, str) and ("/" in digests or digests.endswith(".txt")):
             table["digests"] = str(Path(path).parent / Path(digests).expanduser())
         spec = DatasetSpec(name=name, display_name=table.pop("display_name", name), **table)
-        out.append(register(spec, overwrite=True))
+        out.append(register_dataset(spec, overwrite=True))
     if not out:
         raise ValueError(f"{path}: no [datasets.NAME] tables found")
     return out

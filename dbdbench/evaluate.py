@@ -9,16 +9,17 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from dbdbench import __version__
-from dbdbench.datasets import DatasetSpec, get_dataset, list_datasets
-from dbdbench.gtcache import FROM_ENV, CacheFolder, read_gt, resolve_folder
-from dbdbench.gtcheck import verify_gt
+from dbdbench.cluster import WORKER_TIMEOUT
+from dbdbench.datasets import DatasetSpec, get_dataset, list_datasets, resolve_data_root
+from dbdbench.gt.cache import FROM_ENV, CacheFolder, read_gt, resolve_folder
+from dbdbench.gt.check import verify_gt
 from dbdbench.io import DEFAULT_SUFFIXES, pair_predictions, read_map, read_maps_meta, resolve_pred_white
 from dbdbench.metrics import Evaluator, get_protocol
 from dbdbench.metrics.counts import flip
@@ -58,7 +59,7 @@ class _Job:
     resize: str
     luminance: bool
     checks: Checks = _NO_FIXES
-    gt_cache: Path | None = None
+    gt_cache: CacheFolder = None  # FROM_ENV on Dask workers: their own DBDBENCH_CACHE
 
 
 def _load_pair(job: _Job) -> tuple[np.ndarray, np.ndarray, MapFacts]:
@@ -164,7 +165,8 @@ def plan_jobs(
     return jobs, findings, notes
 
 
-def _run(jobs: list[_Job], proto: Protocol, structure: frozenset, n_jobs: int, backend: str, progress: bool):
+def _run(jobs: list[_Job], proto: Protocol, structure: frozenset, n_jobs: int, backend: str, progress: bool,
+         timeout: float = WORKER_TIMEOUT):  # fmt: skip
     bar = _progress(len(jobs), progress)
     if n_jobs == 1 and backend == "joblib":
         out = []
@@ -173,14 +175,25 @@ def _run(jobs: list[_Job], proto: Protocol, structure: frozenset, n_jobs: int, b
             bar.update(1)
         bar.close()
         return out
+    if backend == "dask":
+        from dbdbench.cluster import map_in_order, total_threads
+
+        n_jobs = total_threads()
+        # every worker reads its own DBDBENCH_CACHE: the client's cache folder may not exist over there
+        jobs = [replace(job, gt_cache=FROM_ENV) for job in jobs]
     size = max(8, min(64, len(jobs) // (4 * n_jobs) or 8))
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+    results = []
+    if backend == "dask":
+        for recs in map_in_order(_score_chunk, chunks, timeout=timeout, on_result=lambda recs: bar.update(len(recs)),
+                                 proto=proto, structure=structure):  # fmt: skip
+            results.extend(recs)
+        bar.close()
+        return results
     from joblib import Parallel, delayed, parallel_backend
 
-    context = parallel_backend("dask") if backend == "dask" else parallel_backend("loky", n_jobs=n_jobs)
-    with context:
+    with parallel_backend("loky", n_jobs=n_jobs):
         parallel = Parallel(n_jobs=n_jobs, return_as="generator")
-        results = []
         for recs in parallel(delayed(_score_chunk)(c, proto, structure) for c in chunks):
             results.extend(recs)
             bar.update(len(recs))
@@ -188,10 +201,22 @@ def _run(jobs: list[_Job], proto: Protocol, structure: frozenset, n_jobs: int, b
     return results
 
 
+class _NoBar:
+    """What ``--quiet`` uses instead of a progress bar (tqdm is not imported)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _progress(total: int, enabled: bool):
+    if not enabled:
+        return _NoBar()
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="img", desc="scoring", disable=not enabled, leave=False)
+    return tqdm(total=total, unit="img", desc="scoring", leave=False)
 
 
 def evaluation_targets(
@@ -253,6 +278,7 @@ def evaluate_folder(
     checks: Checks | None = None,
     findings: Sequence[Finding] = (),
     gt_cache: CacheFolder = FROM_ENV,
+    timeout: float = WORKER_TIMEOUT,
 ) -> Result:
     """Score a folder of predicted maps against a registered dataset.
 
@@ -278,15 +304,20 @@ def evaluate_folder(
     jobs : int
         Worker processes (joblib); results are identical for any number.
     backend : {"joblib", "dask"}
-        ``"dask"`` runs the same chunks on the Dask cluster of the active ``distributed.Client``.
+        ``"dask"`` runs the same chunks on the Dask cluster of the active ``distributed.Client``
+        (``docs/scale.md``); every path is made absolute first, and the workers must see the same paths.
+        Each worker reads the GT through its own ``DBDBENCH_CACHE`` setting.
     checks : Checks, optional
         Fixes and overrides of the sanity stage (:class:`dbdbench.sanity.Checks`); default: refuse every
         risky input.
     findings : sequence of Finding
         Findings made before this call (e.g. accepted unknown sub-folders), stored with the result's warnings.
     gt_cache : Path, None or "env"
-        Folder of the decoded-GT cache (:mod:`dbdbench.gtcache`); None turns it off; "env" (default) reads
+        Folder of the decoded-GT cache (:mod:`dbdbench.gt.cache`); None turns it off; "env" (default) reads
         ``DBDBENCH_CACHE`` once for the whole evaluation.
+    timeout : float
+        [dask] Seconds to wait while no worker is connected before giving up
+        (:class:`dbdbench.cluster.ClusterError`).
 
     Returns
     -------
@@ -299,24 +330,26 @@ def evaluate_folder(
     SanityError
         (a ``ValueError``) when the sanity stage refuses the input; nothing is returned or written.
     """
-    pred_dir = Path(pred_dir)
+    pred_dir = Path(os.path.abspath(pred_dir))  # workers of a cluster run in other folders: no relative path
+    data_root = Path(os.path.abspath(resolve_data_root(data_root)))
     checks = Checks() if checks is None else checks
     spec = dataset if isinstance(dataset, DatasetSpec) else get_dataset(dataset)
     proto = get_protocol(protocol)
     white, override = resolve_pred_white(pred_dir, pred_white)
     cache = resolve_folder(gt_cache)  # the environment is read once, here
+    cache = None if cache is None else Path(os.path.abspath(cache))
     job_list, found, notes = plan_jobs(
         pred_dir, spec, pred_white=white, data_root=data_root, resize=resize, allow_missing=allow_missing,
         suffixes=suffixes, luminance=luminance, checks=checks, gt_cache=cache,
     )  # fmt: skip
     found = [*findings, *found]
-    found += verify_gt(spec, {j.stem: j.gt for j in job_list}, checks, cache=cache)  # GT integrity (dbdbench.gtcheck)
+    found += verify_gt(spec, {j.stem: j.gt for j in job_list}, checks, cache=cache)  # GT integrity (dbdbench.gt.check)
     if any(f.severity == "error" for f in found):
         settle(found, checks)  # refuse before any image is scored
     if override:
         found.append(Finding("pred-white-override", "warning", override))
     ev = Evaluator(proto, metrics)
-    scored = _run(job_list, proto, ev.structure, jobs, backend, progress)
+    scored = _run(job_list, proto, ev.structure, jobs, backend, progress, timeout)
     ev.add(rec for rec, _ in scored)
     found += review_maps([f for _, f in scored], {r.name: r.mae for r, _ in scored}, checks, str(pred_dir))
     warnings_found = settle(found, checks)

@@ -9,15 +9,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from dbdbench.datasets import IMAGE_EXTS
-from dbdbench.results import atomic_write_text
-from dbdbench.settings import POLARITIES
+from dbdbench.settings import IMAGE_EXTS, POLARITIES
 
 MAP_EXTS = (*IMAGE_EXTS, ".npy")
 #: suffixes that prediction files commonly add to the image stem (matched case-insensitively)
@@ -162,9 +163,7 @@ def write_map(path: str | os.PathLike, prob: np.ndarray) -> None:
     ok, buf = cv2.imencode(".png", u8)
     if not ok:
         raise ValueError(f"{path}: PNG encoding failed")
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buf.tobytes())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buf.tobytes())
 
 
 def resize_to(arr: np.ndarray, shape: tuple[int, int], mode: str) -> np.ndarray:
@@ -292,3 +291,51 @@ def safe_name(name: str) -> str:
     if not _SAFE.match(name) or name in (".", ".."):
         raise ValueError(f"unsafe name {name!r}: use letters, digits, '.', '_' and '-' only")
     return name
+
+
+class WriteError(OSError):
+    """A file could not be written (full disk, no permission ...); its message names the file, nothing partial
+    is left behind. The command line prints it as one line and exits with code 2."""
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path in ``path``'s folder to write to; renamed onto ``path`` when the block succeeds.
+
+    The one way dbdbench writes a file: on any failure the temporary file is removed, ``path`` keeps its old
+    content (or stays absent) and an :class:`OSError` becomes a :class:`WriteError` naming ``path``.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
+            raise _write_error(path, exc) from exc
+        raise
+
+
+def _write_error(path: Path, exc: OSError) -> WriteError:
+    err = WriteError(f"cannot write {path}: {exc.strerror or exc}")
+    err.errno = exc.errno
+    return err
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (:func:`atomic_path`)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)

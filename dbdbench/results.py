@@ -8,11 +8,13 @@ rename, so an interrupted run never leaves half a result behind.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
 import os
-import tempfile
-from collections.abc import Iterable
+import zipfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,9 +22,14 @@ from typing import Any
 import numpy as np
 
 from dbdbench import __version__
+from dbdbench.io import WriteError, atomic_path, atomic_write_bytes, atomic_write_text  # noqa: F401 (re-exported)
 
 SCHEMA = "dbdbench.result"
 SCHEMA_VERSION = 1
+#: the per-image counts file beside a result JSON (:meth:`Result.save`, :mod:`dbdbench.stats.sidecar`)
+COUNTS_SCHEMA = "dbdbench.counts"
+COUNTS_SCHEMA_VERSION = 1
+COUNTS_META_KEY = "per_image_counts"
 
 
 @dataclass
@@ -83,11 +90,32 @@ class Result:
         }
 
     def to_json(self, path: str | os.PathLike | None = None, *, indent: int | None = 1) -> str:
-        """Serialise; with ``path``, also write the file atomically. Returns the JSON text."""
+        """Serialise; with ``path``, also write the file (:meth:`save`). Returns the JSON text."""
         text = json.dumps(self.to_dict(), indent=indent, allow_nan=False)
         if path is not None:
-            atomic_write_text(Path(path), text + "\n")
+            self.save(path, indent=indent)
         return text
+
+    def save(self, path: str | os.PathLike, *, counts: Mapping[str, np.ndarray] | None = None,
+             indent: int | None = 1) -> Path:
+        """Write the JSON to ``path`` (atomically), with the per-image ``counts`` arrays beside it if given.
+
+        The counts (:func:`dbdbench.stats.sidecar.pack_records`) go to ``<stem>.counts.npz`` (:func:`counts_path`),
+        written first, and ``meta["per_image_counts"]`` names the file with its SHA-256, so that the JSON never
+        names a file that is not there and a changed file is refused when read. Returns the path of the
+        counts file, or of the JSON when there are no counts.
+        """
+        path = Path(path)
+        out = path
+        if counts is not None:
+            data = npz_bytes(counts)
+            out = counts_path(path)
+            atomic_write_bytes(out, data)
+            self.meta[COUNTS_META_KEY] = {"file": out.name, "sha256": hashlib.sha256(data).hexdigest(),
+                                          "schema": COUNTS_SCHEMA, "schema_version": COUNTS_SCHEMA_VERSION}
+        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        atomic_write_text(path, text + "\n")
+        return out
 
     @classmethod
     def from_json(cls, source: str | os.PathLike | dict[str, Any]) -> Result:
@@ -199,20 +227,24 @@ def _float(v: Any) -> float:
     return float("nan") if v is None else float(v)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and an atomic rename."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """A compressed ``.npz`` of ``arrays`` whose bytes depend on the arrays only.
+
+    ``np.savez_compressed`` stamps every member with the current time, so the same counts would hash
+    differently on every run; fixed member times make the file, and its SHA-256, reproducible.
+    """
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for key in sorted(arrays):
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.ascontiguousarray(arrays[key]), allow_pickle=False)
+            zf.writestr(info, member.getvalue())
+    return buf.getvalue()
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def counts_path(json_path: str | os.PathLike) -> Path:
+    """Where the counts of the result ``json_path`` go: ``<stem>.counts.npz`` in the same folder."""
+    path = Path(json_path)
+    return path.with_name(f"{path.stem}.counts.npz")

@@ -51,7 +51,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "mostly-missing": ("error", "more than half of the dataset's images have no prediction"),
     "unknown-folders": ("error", "sub-folders of a multi-dataset run that name no registered dataset"),
     "gt-inverted": ("error", "GT masks that are the registry's pinned masks with black and white swapped"),
-    "gt-foreign": ("error", "GT masks that differ from the registry's pinned digests (dbdbench.gtcheck)"),
+    "gt-foreign": ("error", "GT masks that differ from the registry's pinned digests (dbdbench.gt.check)"),
     "rescaled": ("warning", "maps rescaled by --rescale-maps"),
     "constant-map": ("warning", "maps with one value everywhere"),
     "inverted-images": ("warning", "single maps whose own MAE says they are inverted"),

@@ -34,6 +34,9 @@ UNKNOWN: DeclaredPolarity = "unknown"
 POLARITIES: tuple[Polarity, ...] = get_args(Polarity)
 DECLARED_POLARITIES: tuple[DeclaredPolarity, ...] = get_args(DeclaredPolarity)
 
+#: file types read as photos, maps and masks
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
 
 def check_choice(owner: str, name: str, value: object, valid: Iterable[object]) -> None:
     """Raise ``ValueError`` naming ``owner``, the setting and the valid values unless ``value`` is one of them."""

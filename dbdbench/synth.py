@@ -335,8 +335,13 @@ def psf_kernel(radius: float, kind: str = "disk") -> np.ndarray:
 def _write_png(path: Path, array: np.ndarray) -> None:
     if array.ndim == 3:
         array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
-    if not cv2.imwrite(str(path), array):
-        raise OSError(f"could not write {path}")
+    ok, buf = cv2.imencode(".png", array)
+    if not ok:
+        raise ValueError(f"{path}: PNG encoding failed")
+    try:
+        path.write_bytes(buf.tobytes())
+    except OSError as exc:  # named, so that a full disk is one line on the command line
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
 
 def _meta(n: int, seed: int, size: int, psf: str, options: dict, samples: list[dict]) -> dict:

@@ -30,8 +30,8 @@ def _evaluate(shared_data, root, *extra):
 
 
 def test_shipped_digest_list_matches_the_shared_data(data_root):
-    from dbdbench.dataset_check import digest_list
     from dbdbench.digests import parse_digests, read_digests
+    from dbdbench.gt.dataset_check import digest_list
 
     fresh = parse_digests(digest_list(DATASETS["CUHK"], data_root), "fresh")
     assert len(fresh) == 1000

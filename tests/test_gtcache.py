@@ -12,7 +12,7 @@ import pytest
 from dbdbench.datasets import DatasetSpec
 from dbdbench.digests import mask_digests
 from dbdbench.evaluate import evaluate_folder
-from dbdbench.gtcache import cache_dir, entry_path, gt_digests, read_gt
+from dbdbench.gt.cache import cache_dir, cache_max, entry_path, gt_digests, read_gt
 from dbdbench.io import read_map
 
 
@@ -148,3 +148,72 @@ def test_the_cache_folder_is_passed_down_not_read_per_file(tiny, tmp_path, monke
     from_env = evaluate_folder(tiny["preds"], "TINY", **kw)
     assert len(list((env_folder / "gt").glob("*.gt"))) == 6
     assert plain.scores == cached.scores == from_env.scores
+
+
+def test_one_entry_per_content_whatever_path_names_the_file(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    (tmp_path / "d").mkdir()
+    path = tmp_path / "d" / "m.png"
+    cv2.imwrite(str(path), _mask())
+    (tmp_path / "link").symlink_to(tmp_path / "d")
+    monkeypatch.chdir(tmp_path)
+    for name in (path, "d/m.png", "link/m.png", tmp_path / "link" / ".." / "d" / "m.png"):
+        assert np.array_equal(read_gt(name, folder), _mask())
+    assert len(list(folder.glob("*.gt"))) == 1
+    cv2.imwrite(str(path), _mask(x0=30))  # new content, new entry
+    assert np.array_equal(read_gt("link/m.png", folder), _mask(x0=30))
+    assert len(list(folder.glob("*.gt"))) == 2
+
+
+@pytest.mark.parametrize("text,expected", [("2G", 2 << 30), ("500M", 500 << 20), ("1000", 1000), ("1.5k", 1536),
+                                           ("3 GiB", 3 << 30), ("", 2 << 30)])  # fmt: skip
+def test_cache_max_reads_sizes(monkeypatch, text, expected):
+    monkeypatch.setenv("DBDBENCH_CACHE_MAX", text)
+    assert cache_max() == expected
+
+
+def test_cache_max_refuses_what_is_not_a_size(monkeypatch):
+    monkeypatch.setenv("DBDBENCH_CACHE_MAX", "lots")
+    with pytest.raises(ValueError, match="DBDBENCH_CACHE_MAX='lots' is not a size"):
+        cache_max()
+
+
+def test_the_bound_removes_the_least_recently_used_entries(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    paths = []
+    for i in range(4):
+        paths.append(tmp_path / f"m{i}.png")
+        cv2.imwrite(str(paths[-1]), _mask(x0=10 + 5 * i))
+    entries = []
+    for i, path in enumerate(paths[:3]):
+        read_gt(path, folder)
+        entries.append(entry_path(path, folder))
+        os.utime(entries[-1], (1e9 + 100 * i, 1e9 + 100 * i))  # used long ago, m0 first
+    size = entries[0].stat().st_size
+    assert all(e.stat().st_size == size for e in entries)
+    monkeypatch.setenv("DBDBENCH_CACHE_MAX", str(3 * size))
+    read_gt(paths[0], folder)  # a hit: m0 becomes the most recently used
+    read_gt(paths[3], folder)  # a fourth entry: one must go, the least recently used (m1)
+    left = {p.name for p in folder.glob("*.gt")}
+    assert left == {entry_path(paths[i], folder).name for i in (0, 2, 3)}
+
+
+def test_cache_info_and_clear_commands(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from dbdbench.cli import main
+
+    monkeypatch.setenv("DBDBENCH_CACHE", str(tmp_path / "c"))
+    for i in range(2):
+        cv2.imwrite(str(tmp_path / f"m{i}.png"), _mask(x0=10 + 5 * i))
+        read_gt(tmp_path / f"m{i}.png")
+    (cache_dir() / ".x.gt.123.tmp").write_bytes(b"left by a killed process")
+    size = sum(p.stat().st_size for p in cache_dir().glob("*.gt"))
+    res = CliRunner().invoke(main, ["cache", "info"])
+    assert res.exit_code == 0 and f"entries: 2 ({size} B)" in res.output and str(cache_dir()) in res.output
+    res = CliRunner().invoke(main, ["cache", "clear"])
+    assert res.exit_code == 0 and f"removed 2 entries ({size} B)" in res.output
+    assert list(cache_dir().iterdir()) == []
+    monkeypatch.setenv("DBDBENCH_CACHE_MAX", "lots")
+    res = CliRunner().invoke(main, ["cache", "info"])
+    assert res.exit_code == 2 and res.output.startswith("error: DBDBENCH_CACHE_MAX='lots'")

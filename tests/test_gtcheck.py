@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from dbdbench.cli import main
-from dbdbench.dataset_check import digest_list
 from dbdbench.datasets import DATASETS, DatasetSpec, register_from_toml
 from dbdbench.digests import mask_digest, parse_digests
 from dbdbench.evaluate import evaluate_folder
-from dbdbench.gtcache import entry_path, read_gt
-from dbdbench.gtcheck import verify_gt
+from dbdbench.gt.cache import entry_path, read_gt
+from dbdbench.gt.check import verify_gt
+from dbdbench.gt.dataset_check import digest_list
 from dbdbench.io import ImageReadError
 from dbdbench.sanity import Checks, SanityError
 
@@ -226,7 +226,7 @@ def test_registering_a_missing_digest_list_fails_at_once(tmp_path):
 
 
 def test_verify_without_digests_notes_it_and_refuses_0_1_masks(pinned):
-    from dbdbench.dataset_check import verify_dataset
+    from dbdbench.gt.dataset_check import verify_dataset
 
     root, spec, _ = pinned
     bare = replace(spec, digests=None)

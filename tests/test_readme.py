@@ -35,3 +35,16 @@ def test_commands_in_readme_exist_with_their_options():
         assert res.exit_code == 0, f"`{' '.join(words)}` from README.md: {res.output}"
         for opt in (w for w in words[2:] if w.startswith("--")):
             assert opt in res.output, f"README.md uses `{opt}`, which `dbdbench {words[1]}` does not have"
+
+
+def test_layout_shows_every_package_and_module():
+    text = (ROOT / "README.md").read_text()
+    layout = text[text.index("## Layout"):]
+    layout = layout[: layout.index("```", layout.index("```") + 3)]
+    for pkg in ("dbdbench", "baselines"):
+        for path in sorted((ROOT / pkg).iterdir()):
+            if path.is_dir() and (path / "__init__.py").is_file() or path.name == "data":
+                assert f"{path.name}/" in layout, f"README.md Layout does not show {pkg}/{path.name}/"
+            elif path.suffix == ".py" and not path.name.startswith("_"):
+                assert path.name in layout, f"README.md Layout does not show {pkg}/{path.name}"
+    assert "CONTRIBUTING.md" in text

@@ -12,7 +12,7 @@ from dbdbench.cli._common import data_root_option, fail_on
 @click.command("predict", short_help="Run a baseline method on images and write blur maps.")
 @click.argument("images_dir", required=False, type=click.Path(path_type=Path))
 @click.option("--method", "-m", required=True, metavar="NAME",
-              help="lbp, hifst (hand-crafted) or a net: br2net, defusionnet, dffnet, dpn.")
+              help="A hand-crafted method or a registered net (an unknown name lists them; docs/models/).")
 @click.option("--dataset", default=None, metavar="NAME", help="Predict the images of a registered dataset instead.")
 @data_root_option
 @click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Folder for the maps.")
@@ -57,7 +57,7 @@ def predict(images_dir: Path | None, method: str, dataset: str | None, data_root
         if key not in HANDCRAFTED and weights is None:
             raise ValueError(f"{key} needs --weights CKPT (train one with `dbdbench train --method {key}`)")
         images = collect_images(images_dir, dataset, data_root)
-        if key in HANDCRAFTED:
+        if weights is None:
             report = predict_handcrafted(key, images, out, jobs=jobs, overwrite=overwrite, progress=progress)
         else:
             report = predict_net(key, images, out, weights, batch_size=batch_size, device=device,

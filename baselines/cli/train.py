@@ -9,8 +9,11 @@ import click
 from dbdbench.cli._common import data_root_option, fail_on
 
 
-def pretrained_weights(value: str) -> bool | str:
-    """The ``--pretrained`` option's value for the trainer: ``imagenet`` -> True, ``none`` -> False, else a path."""
+def pretrained_weights(value: str | None) -> bool | str | None:
+    """The ``--pretrained`` option's value for the trainer: ``imagenet`` -> True, ``none`` -> False, not given
+    -> None (the net's default: its ImageNet trunk when it has one), else a path."""
+    if value is None:
+        return None
     return {"imagenet": True, "none": False}.get(value.lower(), value)
 
 
@@ -21,7 +24,8 @@ def _augment(value: str | None) -> tuple[str, ...] | None:
 
 
 @click.command("train", short_help="Train a deep baseline on a registered dataset.")
-@click.option("--method", "-m", required=True, metavar="NAME", help="br2net, defusionnet, dffnet or dpn.")
+@click.option("--method", "-m", required=True, metavar="NAME",
+              help="A registered net (an unknown name lists them; docs/models/).")
 @click.option("--train-set", required=True, metavar="NAME", help="A registered dataset, e.g. CUHK-TR-1 or SYN-DEMO.")
 @data_root_option
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=None,
@@ -37,9 +41,9 @@ def _augment(value: str | None) -> tuple[str, ...] | None:
 @click.option("--resume", default=None, metavar="CKPT|auto",
               help="Continue from a checkpoint; 'auto' = OUT/last.pt when it exists.")
 @click.option("--stop-at", type=int, default=None, help="Stop after this many steps of the schedule (resume later).")
-@click.option("--pretrained", default="imagenet", show_default=True, metavar="imagenet|none|PATH",
+@click.option("--pretrained", default=None, metavar="imagenet|none|PATH",
               help="Initial weights: ImageNet trunk (downloads; offline, pass the saved file instead), random, "
-                   "or a weights file.")
+                   "or a weights file [default: imagenet for a net with an ImageNet trunk, else none].")
 @click.option("--workers", type=int, default=2, show_default=True, help="Data-loader processes per rank.")
 @click.option("--amp/--no-amp", default=None, help="Mixed precision (default: on for CUDA, off on the CPU).")
 @click.option("--save-every", type=int, default=500, show_default=True, help="Checkpoint period in steps.")
@@ -52,13 +56,13 @@ def _augment(value: str | None) -> tuple[str, ...] | None:
               help="Validate on this registered dataset; keeps OUT/best.pt by the protocol's headline score.")
 @click.option("--val-every", type=int, default=None, help="Validation period in steps [default: --save-every].")
 @click.option("--val-protocol", default="dbdbench", show_default=True,
-              help="Protocol of the validation scores (dbdbench, pysod, ddffnet, zhao, hifst).")
+              help="Protocol of the validation scores (`dbdbench protocols` lists them).")
 @click.option("--val-metric", default=None, metavar="KEY",
-              help="Score that selects best.pt [default: max_f; bin_f for ddffnet].")
+              help="Score that selects best.pt [default: the protocol's headline score, Protocol.headline].")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def train(method: str, train_set: str, data_root: Path | None, out: Path | None, iterations: int | None,
           batch_size: int | None, lr: float | None, input_size: int | None, augment: str | None, device: str, seed: int,
-          resume: str | None, stop_at: int | None, pretrained: str, workers: int, amp: bool | None,
+          resume: str | None, stop_at: int | None, pretrained: str | None, workers: int, amp: bool | None,
           save_every: int, stage: int, teacher: Path | None, depth_weights: Path | None, val_set: str | None,
           val_every: int | None, val_protocol: str, val_metric: str | None, progress: bool) -> None:
     """Train METHOD on a registered dataset with the paper's recipe; options override single settings.

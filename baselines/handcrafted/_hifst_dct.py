@@ -153,7 +153,7 @@ def sorted_high_coefficients(
     n_layers: int,
     *,
     chunk_pixels: int = 12288,
-    dtype: type = np.float64,
+    dtype: type[np.floating] = np.float64,
     n_threads: int = 1,
 ) -> np.ndarray:
     """Layers ``L[y, x, k]``: the k-th smallest high-band ``|DCT|`` coefficient over all scales (HiFST Eq. 4).

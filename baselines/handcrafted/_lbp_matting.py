@@ -82,7 +82,7 @@ def up_sample(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 def _windows(img: np.ndarray) -> np.ndarray:
     """All 3 x 3 windows centred on interior pixels, flattened: shape ((H - 2) (W - 2), 9, C)."""
     h, w, c = img.shape
-    win = np.lib.stride_tricks.sliding_window_view(img, (3, 3), axis=(0, 1))  # (H-2, W-2, C, 3, 3)
+    win = np.lib.stride_tricks.sliding_window_view(img, (3, 3), axis=(0, 1))  # type: ignore[call-overload]
     return win.transpose(0, 1, 3, 4, 2).reshape(-1, _WIN, c)
 
 
@@ -256,4 +256,6 @@ def solve_alpha_c2f(
             consts_vals = round_half_away(talpha) * consts_map
     if active_levels >= levels:
         alpha = solve_alpha(pyr, level, consts_map, consts_vals, lam)
+    if alpha is None:  # levels == 1 and nothing solved: cannot happen with active_levels >= 1
+        raise ValueError(f"no level solved (levels={levels}, active_levels={active_levels})")
     return alpha

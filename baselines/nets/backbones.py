@@ -33,6 +33,7 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -59,7 +60,7 @@ BACKBONES: dict[str, BackboneSpec] = {
 class ResNetTrunk(nn.Module):
     """The convolutional part of a timm ResNet-family model; ``forward`` gives the five multi-scale maps."""
 
-    def __init__(self, net: nn.Module, channels: tuple[int, ...]) -> None:
+    def __init__(self, net: Any, channels: tuple[int, ...]) -> None:
         super().__init__()
         self.conv1, self.bn1, self.act1, self.maxpool = net.conv1, net.bn1, net.act1, net.maxpool
         self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
@@ -138,7 +139,7 @@ def create_backbone(name: str, pretrained: bool | str | Path = False) -> ResNetT
             raise _download_error(name, spec, err) from err
         raise
     trunk = ResNetTrunk(net, spec.channels)
-    if pretrained not in (False, True, None):
+    if isinstance(pretrained, (str, Path)):
         load_trunk_weights(trunk, pretrained)
     return trunk
 

@@ -22,12 +22,13 @@ References
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.nets import keymap
+from baselines.nets import keymap, register_model
 from baselines.nets.backbones import create_backbone
 from baselines.nets.blocks import ChannelAttention, resize
 from baselines.nets.recipe import TrainRecipe
@@ -100,7 +101,7 @@ class BR2Net(nn.Module):
         """``sum_i BCE(outputs_i, target)`` over the 11 maps, every weight 1 (``train.py``)."""
         if len(outputs) != 11:
             raise ValueError(f"BR2Net.loss expects the 11 training outputs, got {len(outputs)}")
-        return sum(F.binary_cross_entropy_with_logits(o, target) for o in outputs)
+        return cast(torch.Tensor, sum(F.binary_cross_entropy_with_logits(o, target) for o in outputs))
 
     def param_groups(self, lr: float, weight_decay: float) -> list[dict]:
         """The authors' two SGD groups: biases at ``2 lr`` without weight decay, the rest at ``lr``, ``wd``."""
@@ -118,6 +119,8 @@ def load_br2net_checkpoint(model: BR2Net, path: str | Path) -> None:
     model.load_state_dict(state, strict=True)
 
 
+@register_model(recipe=BR2NET_RECIPE, input_size=0, library="pil", upsample="bilinear", quantise="floor",
+                source="BR2Net infer.py (native size, ToPILImage)")
 def br2net(pretrained: bool | str | Path = False) -> BR2Net:
     """Factory for the registry.
 

@@ -41,10 +41,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import nn
 
+from baselines.nets import register_model
 from baselines.nets.backbones import ResNetTrunk, create_backbone
 from baselines.nets.dffnet import DFFNET_RECIPE, DFFNet, detection_loss, load_dffnet_checkpoint
 
@@ -71,8 +73,8 @@ def normalise(f: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
 
 def feature_distance(student: list[torch.Tensor], teacher: list[torch.Tensor]) -> torch.Tensor:
     """``sum_l mean_{b,x,y} sum_c (n(S_l) - n(T_l))^2`` over the levels (teacher detached)."""
-    return sum((normalise(s) - normalise(t.detach())).pow(2).sum(1).mean() for s, t in zip(student, teacher,
-                                                                                              strict=True))
+    return cast(torch.Tensor, sum((normalise(s) - normalise(t.detach())).pow(2).sum(1).mean()
+                                  for s, t in zip(student, teacher, strict=True)))
 
 
 class FeatureAdapters(nn.Module):
@@ -82,7 +84,7 @@ class FeatureAdapters(nn.Module):
         super().__init__()
         self.convs = nn.ModuleList(nn.Conv2d(c, c, 1, bias=False) for c in channels)
         for conv in self.convs:
-            nn.init.xavier_normal_(conv.weight)
+            nn.init.xavier_normal_(cast(nn.Conv2d, conv).weight)
 
     def forward(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
         return [conv(f) for conv, f in zip(self.convs, feats, strict=True)]
@@ -92,6 +94,7 @@ class DDFFNetDistiller(nn.Module):
     """Stage-2 training wrapper; see the module docstring for the API."""
 
     recipe = DFFNET_RECIPE
+    steps_seen: torch.Tensor  # a buffer (saved with the model)
 
     def __init__(self, student: DFFNet, teacher: DFFNet, depth_encoder: ResNetTrunk, epochs: int = 75,
                  total_steps: int | None = None, teacher_batch_stats: bool = True) -> None:
@@ -144,6 +147,7 @@ class DDFFNetDistiller(nn.Module):
                 {"params": adapters, "lr": ADAPTER_LR, "weight_decay": ADAPTER_WEIGHT_DECAY, "fixed_lr": True}]
 
 
+@register_model(recipe=DFFNET_RECIPE, name="ddffnet", predicts=False)  # its checkpoints hold a dffnet student
 def ddffnet_distiller(pretrained: bool | str | Path = False, teacher_weights: str | Path | None = None,
                       depth_weights: str | Path | None = None, allow_random_teachers: bool = False,
                       **kwargs) -> DDFFNetDistiller:

@@ -29,11 +29,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from baselines.nets import register_model
 from baselines.nets.recipe import TrainRecipe
 from baselines.nets.vgg import VGG16Taps, load_pretrained
 
@@ -170,7 +172,7 @@ class DeFusionNet(nn.Module):
         self.fuse = nn.Conv2d(n, 1, 1)
         with torch.no_grad():  # start as the mean of the last-step maps
             self.fuse.weight.fill_(1.0 / n)
-            self.fuse.bias.zero_()
+            cast(torch.Tensor, self.fuse.bias).zero_()
         self.recipe = DEFUSIONNET_RECIPE
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
@@ -216,6 +218,7 @@ def defusionnet_loss(outputs: Sequence[torch.Tensor], target: torch.Tensor,
     return total
 
 
+@register_model(recipe=DEFUSIONNET_RECIPE)  # test code not public: the training pipeline
 def defusionnet(pretrained: bool | str | Path = False, **kwargs) -> DeFusionNet:
     """Build :class:`DeFusionNet`; ``pretrained`` as in :func:`baselines.nets.vgg.load_pretrained`."""
     model = DeFusionNet(**kwargs)

@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.nets import keymap
+from baselines.nets import keymap, register_model
 from baselines.nets.backbones import create_backbone
 from baselines.nets.blocks import ConvBN, resize
 from baselines.nets.recipe import TrainRecipe
@@ -94,6 +94,17 @@ def _up(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 class DenseFeatureFusion(nn.Module):
     """DFFM with side classifiers and spatial attention (``aggregation_4feat_side_loss_sa``), width ``c``."""
 
+    up1: ConvBN  # set by name in __init__ (the authors' state-dict keys)
+    up2: ConvBN
+    up3: ConvBN
+    up4: ConvBN
+    up5: ConvBN
+    up6: ConvBN
+    up7: ConvBN
+    cat2: ConvBN
+    cat3: ConvBN
+    cat4: ConvBN
+
     def __init__(self, c: int = 32) -> None:
         super().__init__()
         for n, width in ((1, c), (2, c), (3, c), (4, c), (5, 2 * c), (6, c), (7, 3 * c)):
@@ -127,6 +138,7 @@ class DFFNet(nn.Module):
     """DFFNet; see the module docstring. ``forward`` follows the contract of :mod:`baselines.nets`."""
 
     recipe = DFFNET_RECIPE
+    logit_sign: torch.Tensor  # a buffer (saved with the model)
 
     def __init__(self, pretrained: bool | str | Path = False, channel: int = 32) -> None:
         super().__init__()
@@ -200,6 +212,8 @@ def load_dffnet_checkpoint(model: DFFNet, path: str | Path) -> None:
     model.load_state_dict(state, strict=True)
 
 
+@register_model(recipe=DFFNET_RECIPE, input_size=320, library="pil", upsample="nearest", quantise="round",
+                source="D-DFFNet data.py (mode='val') and test.py; rounding of cv2.imwrite")
 def dffnet(pretrained: bool | str | Path = False, **kwargs: Any) -> nn.Module:
     """Factory for the registry: :class:`DFFNet`.
 

@@ -42,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from baselines.nets import register_model
 from baselines.nets.recipe import TrainRecipe
 from baselines.nets.vgg import VGG16Taps, load_pretrained
 
@@ -190,6 +191,7 @@ def dpn_loss(outputs: Sequence[torch.Tensor], target: torch.Tensor, boundary_wei
     return total + boundary_weight * boundary_penalty(outputs[0], target)
 
 
+@register_model(recipe=DPN_RECIPE)  # no code published: the training pipeline
 def dpn(pretrained: bool | str | Path = False, **kwargs) -> DPN:
     """Build :class:`DPN`; ``pretrained`` as in :func:`baselines.nets.vgg.load_pretrained`."""
     model = DPN(**kwargs)

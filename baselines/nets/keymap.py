@@ -168,8 +168,8 @@ def from_authors(state: Mapping[str, torch.Tensor], keymap: KeyMap,
     if unknown:
         raise KeyError(f"{len(unknown)} checkpoint keys have no mapping (first: {unknown[:5]}); is this the right "
                        "architecture's checkpoint?")
-    for name, value in keymap.extra.items():
-        out.setdefault(name, torch.tensor(value))
+    for name, default in keymap.extra.items():
+        out.setdefault(name, torch.tensor(default))
     if reference is not None:
         for name, ref in reference.items():
             if name.endswith("num_batches_tracked") and name not in out:

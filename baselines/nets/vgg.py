@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import nn
@@ -184,11 +185,11 @@ def load_pretrained(model: nn.Module, pretrained: bool | str | Path) -> None:
     if pretrained is False or pretrained is None:
         return
     if pretrained is True:
-        load_trunk_weights(model.backbone, vgg16_imagenet_state_dict())
+        load_trunk_weights(cast(VGG16Taps, model.backbone), vgg16_imagenet_state_dict())
         return
     state = {re.sub(r"^module\.", "", k): v for k, v in read_state_dict(pretrained).items()}
     own_head = {k for k in model.state_dict() if not k.startswith("backbone.")}
     if own_head & set(state):
         model.load_state_dict(state, strict=True)
     else:
-        load_trunk_weights(model.backbone, state)
+        load_trunk_weights(cast(VGG16Taps, model.backbone), state)

@@ -14,7 +14,7 @@ import os
 import click
 
 from dbdbench import __version__
-from dbdbench.cli._common import INPUT_ERRORS, fail_on
+from dbdbench.cli._common import INPUT_ERRORS, fail_on, write_errors_exit_2
 from dbdbench.datasets import register_toml_files
 from dbdbench.plugins import COMMANDS_GROUP, registered
 
@@ -31,6 +31,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "leaderboard": ("dbdbench.cli.leaderboard", "leaderboard", "Regenerate reports/ from submissions/."),
     "sensitivity": ("dbdbench.cli.report", "sensitivity", "Score the same maps under every protocol."),
     "check": ("dbdbench.cli.check", "check", "Validate submissions (schema, safety, reproducibility)."),
+    "cache": ("dbdbench.cli.cache", "cache", "Show or clear the cache of decoded GT masks."),
+    "inspect": ("dbdbench.cli.inspect", "inspect", "Write an offline HTML page to look at every image of results."),
+    "submit": ("dbdbench.cli.submit", "submit", "Make a leaderboard entry in submissions/ from result files."),
 }
 
 
@@ -59,6 +62,10 @@ class LazyGroup(click.Group):
             return getattr(importlib.import_module(module), attr)
         plugin = registered(COMMANDS_GROUP).get(cmd_name)
         return None if plugin is None else plugin.load()
+
+    def invoke(self, ctx: click.Context) -> object:
+        with write_errors_exit_2():  # the one place a failed write becomes a one-line error (plug-ins too)
+            return super().invoke(ctx)
 
     def _help_line(self, ctx: click.Context, name: str) -> str:
         if name in COMMANDS:

@@ -1,13 +1,16 @@
 """Helpers shared by the command modules: the one error path and the common options.
 
 Bad input ends every command the same way: ``error: <message>`` on stderr and exit code 2, by raising
-:class:`InputError` (directly, through :func:`fail`, or from a library error under :func:`fail_on`).
+:class:`InputError` (directly, through :func:`fail`, or from a library error under :func:`fail_on`). So does a
+file that cannot be written (:class:`dbdbench.results.WriteError`, a full disk met anywhere): every command,
+plug-ins included, runs under :func:`write_errors_exit_2`.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -27,6 +30,23 @@ class InputError(click.ClickException):
         click.echo(f"error: {self.format_message()}", err=True)
 
 
+class RegistryChoice(click.Choice):
+    """A :class:`click.Choice` whose values a registry gives when the command runs, not when it is defined,
+    so that names registered after import (plug-ins, ``register_protocol``) are accepted and listed."""
+
+    def __init__(self, names: Callable[[], Iterable[str]]) -> None:
+        self._names = names
+        super().__init__(list(names()))
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(self._names())
+
+    @choices.setter
+    def choices(self, value: Any) -> None:  # click.Choice.__init__ assigns; the registry stays the source
+        pass
+
+
 def fail(message: str) -> NoReturn:
     """End the command with ``error: message`` on stderr and exit code 2."""
     raise InputError(message)
@@ -40,6 +60,25 @@ def fail_on(*errors: type[BaseException]) -> Iterator[None]:
     except errors as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         raise InputError(str(message)) from exc
+
+
+#: errors of a full or read-only file system, met by a writer that is not :func:`dbdbench.results.atomic_path`
+_DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
+@contextmanager
+def write_errors_exit_2() -> Iterator[None]:
+    """Turn a failed write into ``error: cannot write FILE: REASON`` and exit code 2, never a traceback."""
+    from dbdbench.io import WriteError
+
+    try:
+        yield
+    except WriteError as exc:
+        raise InputError(str(exc)) from exc
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRNOS:
+            raise
+        raise InputError(f"cannot write {exc.filename or 'a file'}: {exc.strerror}") from exc
 
 
 def input_errors_exit_2(func: Callable[..., Any]) -> Callable[..., Any]:

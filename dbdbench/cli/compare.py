@@ -22,6 +22,26 @@ def _format(diffs: dict, level: float) -> list[str]:
     return lines
 
 
+def compared_keys(a, b, metrics: str | None) -> tuple[list[str] | None, str]:
+    """The score keys ``compare`` compares (None: every score both hold) and a note when some are left out.
+
+    Without ``metrics`` and without the per-image counts files of both results, only the scores that are
+    per-image means can be compared (:func:`dbdbench.stats.samples.row_means`).
+    """
+    from dbdbench.stats.samples import row_means
+    from dbdbench.stats.sidecar import has_counts
+
+    keys = [k.strip() for k in metrics.split(",") if k.strip()] if metrics else None
+    note = ""
+    if keys is None and not (has_counts(a) and has_counts(b)):
+        keys = [k for k in a.scores if k in b.scores and k in row_means()]
+        skipped = [k for k in a.scores if k in b.scores and k not in keys]
+        if skipped:
+            note = (f"{', '.join(skipped)} need the per-image counts files of both results (written by "
+                    "dbdbench evaluate --json); comparing the per-image means only")
+    return keys, note
+
+
 def _grid(a, b, worst, out, maps_a, maps_b, data_root) -> None:
     from dbdbench.datasets import get_dataset, index_folder
     from dbdbench.report.qualitative import plot_qualitative
@@ -78,19 +98,13 @@ def compare(result_a, result_b, metrics, json_out, n_boot, seed, level, worst, w
     from dbdbench.results import load_result
     from dbdbench.stats.compare import compare_results, comparison_dict, worst_images
     from dbdbench.stats.intervals import protocol_of
-    from dbdbench.stats.samples import ROW_MEANS
-    from dbdbench.stats.sidecar import has_counts
 
     if grid and not worst:
         raise click.UsageError("--grid draws the --worst K images; pass --worst too")
     a, b = load_result(result_a), load_result(result_b)
-    keys = [k.strip() for k in metrics.split(",") if k.strip()] if metrics else None
-    if keys is None and not (has_counts(a) and has_counts(b)):
-        keys = [k for k in a.scores if k in b.scores and k in ROW_MEANS]
-        skipped = [k for k in a.scores if k in b.scores and k not in keys]
-        if skipped:
-            click.echo(f"note: {', '.join(skipped)} need the per-image counts files of both results (written by "
-                       "dbdbench evaluate --json); comparing the per-image means only", err=True)  # fmt: skip
+    keys, note = compared_keys(a, b, metrics)
+    if note:
+        click.echo(f"note: {note}", err=True)
     diffs = compare_results(a, b, protocol_of(a), keys, n_resamples=n_boot, level=level, seed=seed)
     click.echo(f"A: {result_a} ({a.method})\nB: {result_b} ({b.method})\n"
                f"{a.dataset} [{a.protocol}], {len(a.per_image)} images; paired over images, "
@@ -105,7 +119,7 @@ def compare(result_a, result_b, metrics, json_out, n_boot, seed, level, worst, w
         if grid:
             _grid(a, b, rows, grid, maps_a, maps_b, data_root)
     if json_out is not None:
-        from dbdbench.results import atomic_write_text
+        from dbdbench.io import atomic_write_text
 
         settings = {"n_resamples": n_boot, "seed": seed, "confidence_level": level}
         data = comparison_dict(a, b, diffs, settings, rows)

@@ -27,8 +27,8 @@ def datasets(ctx: click.Context, data_root: str | None, verify_all: bool) -> Non
     ctx.obj = {"data_root": data_root}
     if ctx.invoked_subcommand is not None:
         return
-    from dbdbench.dataset_check import dataset_status
     from dbdbench.datasets import DATASETS, resolve_data_root
+    from dbdbench.gt.dataset_check import dataset_status
 
     click.echo(f"data root: {resolve_data_root(data_root)}")
     click.echo(f"{'name':14s} {'status':10s} {'GT':>5s} {'expected':>8s} {'GT white':8s} resolution")
@@ -47,7 +47,7 @@ def datasets(ctx: click.Context, data_root: str | None, verify_all: bool) -> Non
 
 def _report(spec: DatasetSpec, data_root: str | None) -> bool:
     """Verify one dataset and print its problems and notes; True when evaluation can use it."""
-    from dbdbench.dataset_check import verify_dataset
+    from dbdbench.gt.dataset_check import verify_dataset
 
     ver = verify_dataset(spec, data_root)
     for note in ver.notes:
@@ -91,9 +91,9 @@ def digest(ctx: click.Context, name: str, out: Path | None) -> None:
     One line per mask: stem, size and the digest of its blur mask (see docs/datasets.md). Name the file
     in a dataset's ``digests`` to pin that copy.
     """
-    from dbdbench.dataset_check import digest_list
     from dbdbench.datasets import get_dataset
-    from dbdbench.results import atomic_write_text
+    from dbdbench.gt.dataset_check import digest_list
+    from dbdbench.io import atomic_write_text
 
     text = digest_list(get_dataset(name), ctx.obj["data_root"], progress=out is not None)
     if out is None:

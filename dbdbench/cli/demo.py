@@ -26,8 +26,8 @@ def demo(out: Path, data_root: str | None, methods: str, protocol: str, jobs: in
     and PDF.
     """
     from dbdbench.demo import run_demo, write_figures
+    from dbdbench.io import atomic_write_text
     from dbdbench.report.tables import make_table
-    from dbdbench.results import atomic_write_text
 
     chosen = tuple(m.strip() for m in methods.split(",") if m.strip())
     results = run_demo(out, data_root=data_root, methods=chosen, protocol=protocol, jobs=jobs, echo=click.echo)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import warnings
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
 
-from dbdbench.cli._common import data_root_option, fail, input_errors_exit_2
+from dbdbench.cli._common import RegistryChoice, data_root_option, fail, input_errors_exit_2
+from dbdbench.cluster import CONNECT_TIMEOUT, WORKER_TIMEOUT
 from dbdbench.metrics import list_protocols
 from dbdbench.settings import POLARITIES
 
@@ -17,8 +20,6 @@ def _split_metrics(value: str | None) -> list[str] | None:
 
 
 def _print_table(results) -> None:
-    import pandas as pd
-
     from dbdbench.metrics import METRICS
 
     rows = {}
@@ -28,8 +29,7 @@ def _print_table(results) -> None:
             METRICS[k].label + ("↓" if not METRICS[k].higher_is_better else "↑"): v for k, v in res.scores.items()
         }
         rows[label]["images"] = res.n_images
-    frame = pd.DataFrame.from_dict(rows, orient="index")
-    click.echo(frame.to_string(float_format=lambda v: f"{v:.4f}"))
+    click.echo(_format_table(rows))
     for res in results:
         if res.n_empty_gt:
             click.echo(f"note: {res.dataset}: {res.n_empty_gt} image(s) with an empty mask")
@@ -37,6 +37,23 @@ def _print_table(results) -> None:
             files = w.get("files", [])
             shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
             click.echo(f"warning: {res.dataset}: {w['message']}" + (f" [{shown}]" if shown else ""), err=True)
+
+
+def _format_table(rows: dict[str, dict]) -> str:
+    """Rows of scores as aligned text: labels left, numbers right with four decimals (pandas is not imported)."""
+    columns = list(dict.fromkeys(key for row in rows.values() for key in row))
+
+    def cell(value) -> str:
+        if value is None or value != value:  # None or NaN
+            return "NaN"
+        return str(value) if isinstance(value, (int, str)) else f"{value:.4f}"
+
+    table = [["", *columns]] + [[label, *(cell(row.get(c)) for c in columns)] for label, row in rows.items()]
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    return "\n".join(
+        line[0].ljust(widths[0]) + "".join(f"  {text:>{w}}" for text, w in zip(line[1:], widths[1:], strict=True))
+        for line in table
+    )
 
 
 @click.command()
@@ -47,7 +64,7 @@ def _print_table(results) -> None:
     "-p",
     default="dbdbench",
     show_default=True,
-    type=click.Choice(list_protocols()),
+    type=RegistryChoice(list_protocols),
     help="Evaluation conventions (see `dbdbench protocols`).",
 )
 @click.option(
@@ -80,8 +97,21 @@ def _print_table(results) -> None:
 )
 @click.option("--luminance", is_flag=True, help="Convert true colour maps to gray instead of failing.")
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1), help="Worker processes.")
-@click.option("--backend", type=click.Choice(["joblib", "dask"]), default="joblib", show_default=True)
-@click.option("--scheduler", help="Dask scheduler address (with --backend dask).")
+@click.option(
+    "--backend", type=click.Choice(["joblib", "dask"]), default=None,
+    help="joblib: --jobs processes here; dask: a Dask cluster (docs/scale.md).  [default: joblib, dask with "
+    "--scheduler]",
+)  # fmt: skip
+@click.option(
+    "--scheduler", metavar="ADDRESS",
+    help="Evaluate on the Dask cluster of this scheduler (implies --backend dask; with --backend dask and no "
+    "address: $DASK_SCHEDULER_ADDRESS, else a local cluster of --jobs workers).",
+)  # fmt: skip
+@click.option(
+    "--timeout", default=WORKER_TIMEOUT, show_default=True, type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS", help="[dask] Give up (exit 2, nothing written) when no worker is left for this long; "
+    f"connecting to the scheduler waits at most {CONNECT_TIMEOUT:g} s.",
+)  # fmt: skip
 @click.option("--method", help="Method name stored in the results (default: meta.json or the folder name).")
 @click.option(
     "--json",
@@ -118,6 +148,7 @@ def evaluate(
     jobs,
     backend,
     scheduler,
+    timeout,
     method,
     json_out,
     csv_out,
@@ -140,15 +171,11 @@ def evaluate(
 
     checks = Checks(rescale_maps=rescale_maps, transpose_maps=transpose_maps, accept=frozenset(accept), strict=strict)
     targets, folder_findings = evaluation_targets(pred_dir, datasets, checks)
-    client = None
-    if backend == "dask":
-        try:
-            from distributed import Client
-        except ImportError:
-            fail("--backend dask needs the [dask] extra: pip install 'dbdbench[dask]'")
-        client = Client(scheduler) if scheduler else Client(processes=True, n_workers=jobs)
+    backend = _backend(backend, scheduler)
     results = []
-    try:
+    with ExitStack() as stack:
+        if backend == "dask":  # the edge: Dask's own variable names the scheduler when --scheduler does not
+            _dask_client(stack, scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS"), jobs, timeout)
         for folder, name in targets:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -156,14 +183,11 @@ def evaluate(
                     folder, name, protocol, pred_white=pred_white, data_root=data_root,
                     metrics=_split_metrics(metrics), resize=resize, allow_missing=allow_missing, jobs=jobs,
                     backend=backend, progress=not quiet, suffixes=(*DEFAULT_SUFFIXES, *suffixes),
-                    luminance=luminance, method=method, checks=checks, findings=folder_findings,
+                    luminance=luminance, method=method, checks=checks, findings=folder_findings, timeout=timeout,
                 )  # fmt: skip
             for w in caught:
                 click.echo(f"warning: {w.message}", err=True)
             results.append(res)
-    finally:
-        if client is not None:
-            client.close()
     _print_table(results)
     if ci:
         from dbdbench.stats.intervals import add_intervals, format_intervals
@@ -174,6 +198,29 @@ def evaluate(
     _write_outputs(results, json_out, csv_out)
 
 
+def _backend(backend: str | None, scheduler: str | None) -> str:
+    """``--scheduler`` means Dask; naming another backend with it is a contradiction, not silently local."""
+    if scheduler and backend == "joblib":
+        fail(f"--scheduler {scheduler} runs on a Dask cluster; drop --backend joblib (or the --scheduler)")
+    return backend or ("dask" if scheduler else "joblib")
+
+
+def _dask_client(stack: ExitStack, address: str | None, jobs: int, timeout: float) -> None:
+    """Enter a client of the scheduler at ``address``, or of a local cluster of ``jobs`` worker processes."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        fail("--backend dask needs the [dask] extra: pip install 'dbdbench[dask]'")
+    if address:
+        from dbdbench.cluster import connect
+
+        stack.enter_context(connect(address, timeout))
+    else:
+        cluster = stack.enter_context(LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                                   dashboard_address=None))  # fmt: skip
+        stack.enter_context(Client(cluster))
+
+
 def _out_path(out: Path, res, n: int, ext: str) -> Path:
     if n == 1 and out.suffix.lower() == ext:
         return out
@@ -181,9 +228,7 @@ def _out_path(out: Path, res, n: int, ext: str) -> Path:
 
 
 def _write_outputs(results, json_out: Path | None, csv_out: Path | None) -> None:
-    import pandas as pd
-
-    from dbdbench.results import atomic_write_text
+    from dbdbench.io import atomic_write_text
 
     for res in results:
         if json_out is not None:
@@ -197,5 +242,7 @@ def _write_outputs(results, json_out: Path | None, csv_out: Path | None) -> None
             click.echo(f"wrote {path}")
         if csv_out is not None:
             path = _out_path(csv_out, res, len(results), ".csv")
+            import pandas as pd  # only here: a plain evaluate does not import it
+
             atomic_write_text(path, pd.DataFrame(res.per_image).to_csv(index=False))
             click.echo(f"wrote {path}")

@@ -24,3 +24,7 @@ def protocols(name: str | None) -> None:
         if key == "thresholds" and value is not None and len(value) > 8:
             value = f"{len(value)} values from {value[0]} to {value[-1]}"
         click.echo(f"{key:18s} {value}")
+    # how results are presented: leaderboard order, a table's default columns, the checkpoint-selection score
+    for key in ("primary", "columns", "headline"):
+        value = getattr(proto, key)
+        click.echo(f"{key:18s} {list(value) if isinstance(value, tuple) else value}")

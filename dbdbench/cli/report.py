@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -29,25 +30,35 @@ def _write(text: str, out: str | None) -> None:
     if out is None:
         click.echo(text, nl=False)
     else:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(text, encoding="utf-8")
+        from dbdbench.io import atomic_write_text
+
+        atomic_write_text(Path(out), text)
         click.echo(f"wrote {out}", err=True)
 
 
 @click.command()
 @click.argument("results", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--format", "fmt", type=click.Choice(["latex", "markdown", "csv"]), default="latex", show_default=True)
-@click.option("--metrics", help="Comma-separated metric keys in column order, e.g. mae,max_f,auc, or 'all' "
+@click.option("--metrics", help="Comma-separated metric keys in column order, e.g. mae,max_f, or 'all' "
               "(default: the columns papers report under each protocol; see docs/reports.md).")
 @click.option("--decimals", type=click.IntRange(0, 8), default=3, show_default=True)
 @click.option("--transpose", is_flag=True, help="Methods as columns, (dataset, metric) as rows.")
-@click.option("--caption", help="Text placed before the generated caption.")
-@click.option("--label", help="LaTeX \\label for the table.")
+@click.option("--caption", "caption_style", type=click.Choice(["short", "full"]), default="short", show_default=True,
+              help="short: what is compared, the protocol in a few words, image counts; full: every choice of "
+              "the protocol for the columns shown.")
+@click.option("--caption-text", "caption", help="Your text, placed before the generated caption.")
+@click.option("--label", help="LaTeX \\label for the table (one table per protocol: -PROTOCOL is appended).")
 @click.option("--wide/--narrow", default=None,
               help="LaTeX table* (page width) or table (column width) [default: table* for several datasets].")
 @click.option("--fit", type=click.Choice(["auto", "resize", "none"]), default="auto", show_default=True,
               help="LaTeX: auto scales the tabular down only when wider than the line (needs graphicx); "
               "resize always scales it to the line; none keeps its natural size.")
+@click.option("--notes", is_flag=True, help="Print the warnings recorded with the results under the table "
+              "(default: on stderr only).")
+@click.option("--datasets", help="Comma-separated datasets to show, in column order [default: all, registry order].")
+@click.option("--methods", help="Comma-separated methods (result or display names) to show, in row order.")
+@click.option("--names", "names_file", type=click.Path(exists=True, dir_okay=False),
+              help="JSON or YAML file mapping result names to display names.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 @click.option("--ci", is_flag=True, help="Add 95 % bootstrap intervals; bold = best and those not significantly "
               "different from it (paired tests, Holm). Needs per-image data (docs/statistics.md).")
@@ -55,34 +66,50 @@ def _write(text: str, out: str | None) -> None:
 @click.option("--seed", default=0, show_default=True, type=int, help="[--ci] Seed of the resampling.")
 @click.option("--alpha", default=0.05, show_default=True, type=click.FloatRange(0.001, 0.5),
               help="[--ci] Family-wise error rate of each column's comparisons with the best.")
-def table(results, fmt, metrics, decimals, transpose, caption, label, out, ci, n_boot, seed, alpha, **layout) -> None:
+def table(results, fmt, metrics, decimals, transpose, out, ci, n_boot, seed, alpha, names_file, datasets, methods,
+          **style) -> None:
     """Write a methods x (dataset, metric) table from RESULTS (result JSON files or folders of them).
 
     Best numbers are bold and second underlined per column, compared as printed; numbers copied from
-    papers carry a dagger. The caption names the datasets with their image counts and states each
-    protocol's choices (beta^2, thresholds, averaging, positive class). With --ci every rescored number
+    papers carry a dagger. The caption names the datasets with their image counts and states the
+    protocol's choices (beta^2, thresholds, positive class); results under several protocols give one
+    table per protocol. Warnings recorded with the results go to stderr. With --ci every rescored number
     shows its bootstrap interval and bold marks the best and the methods tied with it.
     """
-    from dbdbench.report.tables import make_table
+    from dbdbench.report.naming import load_names
+    from dbdbench.report.tables import make_table, table_warnings
 
+    if ci and transpose:
+        raise click.UsageError("--ci tables have methods as rows; leave out --transpose")
+    if not ci and (n_boot, seed, alpha) != (10_000, 0, 0.05):
+        raise click.UsageError("--n-boot, --seed and --alpha apply to --ci tables only; add --ci or leave them out")
+    latex_only = [name for name, set_ in (("--label", style["label"]), ("--wide/--narrow", style["wide"] is not None),
+                                          ("--fit", style["fit"] != "auto")) if set_]
+    if fmt != "latex" and latex_only:
+        raise click.UsageError(f"{', '.join(latex_only)} apply to --format latex only; leave them out")
+    if fmt == "csv" and (style["caption"] or style["notes"] or style["caption_style"] != "short"):
+        raise click.UsageError("CSV has no caption or notes; leave out --caption, --caption-text and --notes")
     try:
-        if ci:
-            text = _ci_table(load_results(results), _split(metrics), fmt, decimals, transpose, caption, n_boot, seed,
-                             alpha)  # fmt: skip
-        else:
-            text = make_table(load_results(results), _split(metrics), fmt, decimals, transpose, caption, label,
-                              **layout)
+        loaded = load_results(results)
+        select: dict[str, Any] = {"datasets": _split(datasets), "methods": _split(methods),
+                  "names": load_names(names_file) if names_file else None}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if ci:
+                from dbdbench.stats.table import make_ci_table
+
+                text = make_ci_table(loaded, _split(metrics), fmt, decimals, n_resamples=n_boot, seed=seed,
+                                     alpha=alpha, **select, **style)
+            else:
+                text = make_table(loaded, _split(metrics), fmt, decimals, transpose, **select, **style)
     except (ValueError, KeyError) as exc:
         raise InputError(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from exc
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    if not style["notes"]:
+        for line in table_warnings(loaded):
+            click.echo(f"warning: {line}", err=True)
     _write(text, out)
-
-
-def _ci_table(results, metrics, fmt, decimals, transpose, caption, n_boot, seed, alpha) -> str:
-    from dbdbench.stats.table import make_ci_table
-
-    if transpose:
-        raise click.UsageError("--ci tables have methods as rows; leave out --transpose")
-    return make_ci_table(results, metrics, fmt, decimals, n_resamples=n_boot, seed=seed, alpha=alpha, caption=caption)
 
 
 def _parse_maps(items: tuple[str, ...]) -> dict[str, str]:
@@ -112,10 +139,26 @@ def _parse_maps(items: tuple[str, ...]) -> dict[str, str]:
 @click.option("--maps-white", type=click.Choice(POLARITIES),
               help="[--grid] What white means in the maps (all methods; default: each folder's meta.json).")
 @click.option("--map-white", "map_white", multiple=True, help="[--grid] NAME=blur|sharp for one method (repeatable).")
-def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_white, maps_white, map_white) -> None:
+@click.option("--size", type=click.Choice(["column", "page"]),
+              help="Printed width: column (3.5 in) or page (7.16 in); every text is 7 pt or more at that width "
+              "[default: column for one panel, page for a grid].")
+@click.option("--legend", type=click.Choice(["inside", "outside", "below"]),
+              help="Legend inside each panel, or one shared legend right of / below the panels "
+              "[default: inside one panel of up to 6 methods, else below].")
+@click.option("--highlight", help="Your method (result or display name): listed first, thicker, reserved colour.")
+@click.option("--methods", "methods", help="Comma-separated methods to draw, in legend order.")
+@click.option("--names", "names_file", type=click.Path(exists=True, dir_okay=False),
+              help="JSON or YAML file mapping result names to display names.")
+@click.option("--footnote", is_flag=True, help="Add the protocol text under the panels (default: off; the "
+              "caption text is printed instead).")
+@click.option("--caption", "caption_file", type=click.Path(dir_okay=False),
+              help="Also write the caption text to this file.")
+def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_white, maps_white, map_white, size,
+         legend, highlight, methods, names_file, footnote, caption_file) -> None:
     """Plot PR / F-measure / ROC curves of RESULTS, one panel per dataset.
 
-    Legends give max F (PR, F curves) or AUC (ROC), best first; a footnote states the protocol.
+    Legends give max F (PR, F curves) or AUC (ROC), best first. The caption text (protocol, beta^2,
+    thresholds, image counts) is printed on stdout for the paper.
 
     With --grid, draw a visual comparison (rows: stems; columns: input, GT, each map) instead:
 
@@ -123,7 +166,6 @@ def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_wh
     dbdbench plot --grid --gt GT/ --images IMG/ --map HiFST=hifst_maps/ \\
         --map Ours=ours/ --map-white HiFST=sharp --stems out_of_focus0284,out_of_focus0607 --out grid.pdf
     """
-    from dbdbench.report.plots import plot_curves
     from dbdbench.report.qualitative import plot_qualitative
 
     try:
@@ -145,14 +187,28 @@ def plot(results, curve, out, title, grid, gt_dir, image_dir, maps, stems, gt_wh
         else:
             if not results:
                 raise click.UsageError("Give result JSON files or folders (or use --grid)")
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                plot_curves(load_results(results), _split(curve) or ["pr"], list(out), title=title)
-            for w in caught:
-                click.echo(f"warning: {w.message}", err=True)
+            _curves(load_results(results), _split(curve) or ["pr"], list(out), title=title, size=size, legend=legend,
+                    highlight=highlight, methods=_split(methods), names_file=names_file, footnote=footnote,
+                    caption_file=caption_file)
     except (ValueError, FileNotFoundError) as exc:
         raise InputError(str(exc)) from exc
     click.echo(f"wrote {', '.join(out)}", err=True)
+
+
+def _curves(results, kinds, out, *, names_file, caption_file, **options) -> None:
+    from dbdbench.report.naming import load_names
+    from dbdbench.report.plots import curve_caption, plot_curves
+
+    names = load_names(names_file) if names_file else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plot_curves(results, kinds, out, names=names, **options)
+        caption = curve_caption(results, kinds, names, options["methods"])
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    click.echo(caption)
+    if caption_file:
+        _write(caption + "\n", caption_file)
 
 
 @click.command()

@@ -1,8 +1,8 @@
 """The metrics core: per-image counts -> pure score functions -> protocols -> :class:`Evaluator`.
 
 >>> from dbdbench.metrics import Evaluator, list_protocols
->>> list_protocols()
-['dbdbench', 'pysod', 'ddffnet', 'zhao', 'hifst']
+>>> list_protocols()[0]  # the default protocol first; docs/protocols.md describes each
+'dbdbench'
 
 ``TorchEvaluator`` (batches of torch tensors on any device) and ``EvaluatorMetric`` (its ``torchmetrics``
 form) are imported on first use, so that importing dbdbench never imports torch.
@@ -12,8 +12,15 @@ from __future__ import annotations
 
 from dbdbench.metrics.evaluator import Evaluator
 from dbdbench.metrics.image import ImageRecord, score_image
-from dbdbench.metrics.info import METRICS, MetricInfo, get_metric
-from dbdbench.metrics.protocols import PROTOCOLS, Protocol, get_protocol, list_protocols
+from dbdbench.metrics.info import METRICS, ImageTerm, MetricInfo, get_metric, register_metric, unregister_metric
+from dbdbench.metrics.protocols import (
+    PROTOCOLS,
+    Protocol,
+    get_protocol,
+    list_protocols,
+    register_protocol,
+    unregister_protocol,
+)
 
 __all__ = [
     "METRICS",
@@ -21,13 +28,18 @@ __all__ = [
     "Evaluator",
     "EvaluatorMetric",
     "ImageRecord",
+    "ImageTerm",
     "MetricInfo",
     "Protocol",
     "get_metric",
     "get_protocol",
     "list_protocols",
+    "register_metric",
+    "register_protocol",
     "score_image",
     "TorchEvaluator",
+    "unregister_metric",
+    "unregister_protocol",
 ]
 
 _LAZY = {

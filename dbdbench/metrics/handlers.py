@@ -41,11 +41,14 @@ class ImageHandler:
         ``score(p, g, proto) -> float`` on the normalised map ``p`` (float, [0, 1]) and the bool mask ``g``.
     overrides : tuple of str
         Dataset score keys replaced by the mean of ``key`` over images.
+    caption : str
+        The clause a table caption adds when it shows one of ``overrides``.
     """
 
     key: str
     score: Callable[[np.ndarray, np.ndarray, Protocol], float]
     overrides: tuple[str, ...]
+    caption: str = ""
 
     def dataset_score(self, records: Sequence[ImageRecord], divisor: int | None = None) -> float:
         """Mean of the per-image values over images (their sum divided by ``divisor`` when given)."""
@@ -108,7 +111,7 @@ def _zhao_handler_score(p: np.ndarray, g: np.ndarray, proto: Protocol) -> float:
 #: handler name (``Protocol.best_f``) -> handler, None for the plain reduction
 HANDLERS: dict[str, ImageHandler | None] = {
     "curve": None,
-    "per_image": ImageHandler("best_f", _zhao_handler_score, ("max_f",)),
+    "per_image": ImageHandler("best_f", _zhao_handler_score, ("max_f",), "max F = mean of the per-image best F"),
 }
 
 

@@ -20,6 +20,7 @@ from dbdbench.metrics.counts import (
     single_counts,
 )
 from dbdbench.metrics.handlers import get_handler, zhao_best_f, zhao_empty_mask_counts
+from dbdbench.metrics.info import image_terms, structure_keys
 from dbdbench.metrics.protocols import Protocol
 from dbdbench.settings import SHARP
 
@@ -97,12 +98,12 @@ def score_image(
 ) -> ImageRecord:
     """Score one (map, mask) pair in canonical polarity (map = P(blur), mask white/True = blurred).
 
-    ``structure``: True for S, E and weighted F, or the set of structure score keys wanted (``sm``,
-    ``max_em``/``mean_em``/``adp_em``, ``wf``). Returns an :class:`ImageRecord`; the dataset reduction is
+    ``structure``: True for every score with a per-image map term (``MetricInfo.term``: S, E and weighted
+    F), or the set of those score keys wanted. Returns an :class:`ImageRecord`; the dataset reduction is
     :func:`dbdbench.metrics.reduce.reduce_records`.
     """
     if structure is True:
-        structure = frozenset({"sm", "max_em", "mean_em", "adp_em", "wf"})
+        structure = structure_keys()
     pred, gt = check_pair(pred, gt)
     if pred.dtype == np.bool_:
         pred = pred.astype(np.uint8) * np.uint8(255)
@@ -133,10 +134,11 @@ def map_terms(p: np.ndarray, g: np.ndarray, proto: Protocol,
 
     ``p`` is the protocol's normalised map (float64) and ``g`` its boolean mask, as :func:`score_image` builds
     them: the protocol's per-image handler score (Zhao et al.'s best F), Zhao et al.'s curve counts of an
-    empty mask and all-zero-map flag where the protocol has those rules, and the structure metrics asked for.
+    empty mask and all-zero-map flag where the protocol has those rules, and the map terms
+    (``MetricInfo.term``) of the structure scores asked for, each once.
     """
     if structure is True:
-        structure = frozenset({"sm", "max_em", "mean_em", "adp_em", "wf"})
+        structure = structure_keys()
     extra: dict[str, float | np.ndarray] = {}
     handler = get_handler(proto.best_f)
     if handler is not None:
@@ -146,16 +148,8 @@ def map_terms(p: np.ndarray, g: np.ndarray, proto: Protocol,
         curve_counts = zhao_empty_mask_counts(p, np.asarray(proto.thresholds, dtype=np.float64))
     zero_map = bool(proto.zero_maps == "zhao" and not np.any(p))
     if structure:
-        from dbdbench.metrics.structure import e_measure_adaptive, e_measure_curve, s_measure, weighted_fmeasure
-
-        if "sm" in structure:
-            extra["sm"] = s_measure(p, g)
-        if structure & {"max_em", "mean_em"}:
-            extra["em_curve"] = e_measure_curve(p, g)
-        if "adp_em" in structure:
-            extra["adp_em"] = e_measure_adaptive(p, g)
-        if "wf" in structure:
-            extra["wf"] = weighted_fmeasure(p, g, beta2=proto.wf_beta2)
+        for term in image_terms(structure):
+            extra[term.key] = term.compute(p, g, proto)
     return extra, curve_counts, zero_map
 
 

@@ -32,7 +32,7 @@ EmptyMask = Literal["score", "zhao"]
 ZeroPrF = Literal["zero", "nan"]
 ZeroMaps = Literal["count", "zhao"]
 #: fields that say how a protocol is presented, not how it scores (left out of ``settings()``)
-_PRESENTATION = ("primary", "columns")
+_PRESENTATION = ("primary", "columns", "headline")
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,10 @@ class Protocol:
         What a paper table shows by default under this protocol (what the papers that use it report), in
         column order; empty means the first five of ``metrics`` without the adaptive scores (see
         :mod:`dbdbench.report.columns`). Any key of :data:`dbdbench.metrics.METRICS`.
+    headline : str
+        The score that selects the best checkpoint when a net is validated under this protocol during
+        training: the F-beta the protocol's papers report first; one of ``metrics``. Empty (the default)
+        means ``max_f`` when the protocol reports it, else ``primary``.
 
     Raises
     ------
@@ -119,6 +123,7 @@ class Protocol:
     metrics: tuple[str, ...] = field(default=CORE_METRICS)
     primary: str = ""
     columns: tuple[str, ...] = ()
+    headline: str = ""
 
     def __post_init__(self) -> None:
         owner = f"Protocol {self.name!r}"
@@ -139,6 +144,9 @@ class Protocol:
         if not self.primary and self.metrics:
             object.__setattr__(self, "primary", "max_f" if "max_f" in self.metrics else self.metrics[0])
         check_choice(owner, "primary", self.primary, self.metrics)
+        if not self.headline:
+            object.__setattr__(self, "headline", "max_f" if "max_f" in self.metrics else self.primary)
+        check_choice(owner, "headline", self.headline, self.metrics)
         for key in self.columns:
             check_choice(owner, "columns entry", key, METRICS)
 
@@ -252,6 +260,7 @@ PROTOCOLS: dict[str, Protocol] = {
             metrics=("mae", "bin_f", "bin_iou_pooled", "bin_iou"),
             primary="bin_f",
             columns=("mae", "bin_f", "bin_iou_pooled"),
+            headline="bin_f",  # its scripts score one threshold
         ),
         Protocol(
             name="zhao",
@@ -289,6 +298,19 @@ PROTOCOLS: dict[str, Protocol] = {
         ),
     )
 }
+
+
+def register_protocol(protocol: Protocol, *, overwrite: bool = False) -> Protocol:
+    """Add a protocol to the registry (an error if the name exists, unless ``overwrite``); returns it."""
+    if protocol.name in PROTOCOLS and not overwrite:
+        raise ValueError(f"protocol {protocol.name!r} is already registered; pass overwrite=True to replace it")
+    PROTOCOLS[protocol.name] = protocol
+    return protocol
+
+
+def unregister_protocol(name: str) -> None:
+    """Remove a protocol from the registry (for plug-ins and tests that registered one)."""
+    del PROTOCOLS[get_protocol(name).name]
 
 
 def list_protocols() -> list[str]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -128,6 +129,13 @@ class Reduction:
         self.thresholds = thresholds_of(proto)
         self._auc_ap: tuple[np.ndarray, np.ndarray] | None = None
         self._single: dict[str, np.ndarray] = {}
+        self._cache: dict[str, Any] = {}
+
+    def cached(self, name: str, build: Callable[[], Any]) -> Any:
+        """``build()`` computed once per reduction under ``name`` (features that several scores share)."""
+        if name not in self._cache:
+            self._cache[name] = build()
+        return self._cache[name]
 
     def curve_desc(self, name: str) -> np.ndarray:
         # PySODMetrics keeps its 256-point curves in descending threshold order; reducing in that order keeps
@@ -153,11 +161,11 @@ class Reduction:
             self._auc_ap = _per_image_auc_ap(self.records, self.curves_i, self.n)
         return self._auc_ap
 
-    def extra_mean(self, key: str) -> float | None:
-        """Mean over images of a per-image extra (structure scores), None when it was not computed."""
+    def extra_values(self, key: str) -> np.ndarray | None:
+        """A per-image term of ``ImageRecord.extra`` stacked over images (N, ...), None when it was not computed."""
         if key not in self.records[0].extra:
             return None
-        return float(np.mean(np.array([r.extra[key] for r in self.records], dtype=np.float64)))
+        return np.array([r.extra[key] for r in self.records], dtype=np.float64)
 
     def extra_curve(self, key: str) -> np.ndarray | None:
         """Mean over images of a per-image extra curve (the E-measure curve), None when it was not computed."""
@@ -179,7 +187,7 @@ def dataset_scores(red: Reduction, metrics: Iterable[str] | None = None) -> dict
         if handler is not None and key in handler.overrides:
             scores[key] = handler.dataset_score(red.records, red.divisor)
             continue
-        value = get_metric(key).compute(red)
+        value = get_metric(key).score(red)
         if value is not None:
             scores[key] = value
     return scores
@@ -225,30 +233,33 @@ def _per_image_auc_ap(records, curves_i, n) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _per_image_rows(red: Reduction) -> list[dict]:
-    records, curves_i, n, proto = red.records, red.curves_i, red.n, red.proto
-    auc, ap = red.per_image_auc, red.per_image_ap
-    max_f = np.max(curves_i["f"][:, :n], axis=1)
-    handler = get_handler(proto.best_f)
+    """One row per image: its name, the per-image column of every metric that has one (``MetricInfo.row``),
+    the mask flags, the protocol handler's per-image score, then the columns of the map terms computed."""
+    columns: dict[str, np.ndarray] = {}
+    for key, info in METRICS.items():
+        if info.row is False:
+            continue
+        values = info.per_image if info.row is True else info.row
+        column = None if values is None else values(red)
+        if column is not None:
+            columns[key] = column
+    plain = [k for k in columns if METRICS[k].term is None]
+    mapped = [k for k in columns if METRICS[k].term is not None]
+    handler = get_handler(red.proto.best_f)
     rows = []
-    for i, r in enumerate(records):
-        tp, fp, fn, _ = r.binary
-        row = {
-            "name": r.name,
-            "mae": r.mae,
-            "max_f": float(max_f[i]),
-            "bin_f": float(F.fbeta(tp, fp, fn, proto.beta2)),
-            "bin_iou": float(F.iou(tp, fp, fn)),
-            "auc": None if np.isnan(auc[i]) else float(auc[i]),
-            "ap": None if np.isnan(ap[i]) else float(ap[i]),
-            "empty_gt": r.empty_gt,
-            "full_gt": r.full_gt,
-            "resized": r.resized,
-        }
+    for i, r in enumerate(red.records):
+        row: dict = {"name": r.name} | {k: _cell(columns[k][i]) for k in plain}
+        row |= {"empty_gt": r.empty_gt, "full_gt": r.full_gt, "resized": r.resized}
         if handler is not None and handler.key in r.extra:
             row[handler.key] = float(r.extra[handler.key])
-        row |= {k: float(r.extra[k]) for k in ("sm", "wf") if k in r.extra}
+        row |= {k: _cell(columns[k][i]) for k in mapped}
         rows.append(row)
     return rows
+
+
+def _cell(value) -> float | None:
+    """A per-image value as a JSON number, None where it is undefined (NaN)."""
+    return None if np.isnan(value) else float(value)
 
 
 def protocol_warnings(records: Sequence[ImageRecord], proto: Protocol, curves: dict) -> list[dict]:

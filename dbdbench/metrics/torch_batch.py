@@ -18,13 +18,13 @@ import torch
 from dbdbench.metrics.counts import Counts, counts_from_histogram
 from dbdbench.metrics.handlers import get_handler
 from dbdbench.metrics.image import ImageRecord, map_terms, needs_map
+from dbdbench.metrics.info import image_terms
 from dbdbench.metrics.protocols import Protocol
 from dbdbench.metrics.torch_kernel import BAD_GT, BAD_PRED, OK, score_batch
 
 PRED_DTYPES = (torch.uint8, torch.bool, torch.float16, torch.bfloat16, torch.float32, torch.float64)
 GT_DTYPES = (torch.bool, torch.uint8, torch.float16, torch.float32, torch.float64)
 STATE_KEYS = ("hist", "single", "mae", "status", "bounds", "extra", "ids")
-_EM_WIDTH = 256
 
 
 def extra_layout(proto: Protocol, structure: frozenset) -> list[tuple[str, int]]:
@@ -35,9 +35,7 @@ def extra_layout(proto: Protocol, structure: frozenset) -> list[tuple[str, int]]
     """
     handler = get_handler(proto.best_f)
     layout = [] if handler is None else [(handler.key, 1)]
-    layout += [(k, 1) for k in ("sm", "adp_em", "wf") if k in structure]
-    if structure & {"max_em", "mean_em"}:
-        layout.append(("em_curve", _EM_WIDTH))
+    layout += [(term.key, term.width) for term in image_terms(structure)]
     if proto.empty_mask == "zhao":
         layout.append(("curve_counts", 2 * (proto.n_levels + 1) + 3))
     if proto.zero_maps == "zhao":
@@ -71,7 +69,7 @@ def _unpack(row: np.ndarray, layout) -> tuple[dict, Counts | None, bool]:
         elif key == "zero_map":
             zero_map = bool(vals[0])
         else:
-            extra[key] = vals.copy() if key == "em_curve" else float(vals[0])
+            extra[key] = vals.copy() if width > 1 else float(vals[0])
     return extra, curve_counts, zero_map
 
 

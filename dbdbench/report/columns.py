@@ -5,7 +5,7 @@ set of a protocol (``Protocol.columns``) is what the papers that use it report; 
 is available on request (``metrics=[...]`` / ``--metrics``). The caption states the protocol's choices in words, so a
 reader of the table knows what "F" means without looking the protocol up.
 
-The adaptive scores (``adp_f``, ``adp_iou``, ``adp_dice``, threshold ``min(2 mean(p), 1)``) are left out
+The adaptive scores (``MetricInfo.threshold == "adaptive"``, threshold ``min(2 mean(p), 1)``) are left out
 of every default set except ``pysod``'s: with blur as the positive class and blur covering more than half
 of many DBD images, ``2 mean(p)`` reaches 1 and the adaptive threshold keeps almost no pixel, so the score
 says little about the map (HiFST on CUHK-TE-1: adaptive F 0.223 next to max F 0.914). ``pysod``
@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-ADAPTIVE = ("adp_f", "adp_iou", "adp_dice", "adp_em")
 #: at most this many columns per dataset for a protocol without a default set
 MAX_FALLBACK = 5
 
@@ -33,8 +32,9 @@ def default_metrics(protocol: str, present: Iterable[str]) -> list[str]:
     """The default columns of ``protocol`` that some result has.
 
     Protocols without a default set (reported protocols, custom ones) show the keys present in registry
-    order, adaptive scores last-resort excluded, at most :data:`MAX_FALLBACK` for runnable protocols.
-    When none of a protocol's defaults is present, the fallback applies too.
+    order, adaptive scores (``MetricInfo.threshold == "adaptive"``) last-resort excluded, at most
+    :data:`MAX_FALLBACK` for runnable protocols. When none of a protocol's defaults is present, the
+    fallback applies too.
     """
     from dbdbench.metrics import METRICS, PROTOCOLS
 
@@ -44,7 +44,7 @@ def default_metrics(protocol: str, present: Iterable[str]) -> list[str]:
     if chosen:
         return chosen
     ordered = [m for m in METRICS if m in present]
-    plain = [m for m in ordered if m not in ADAPTIVE] or ordered
+    plain = [m for m in ordered if METRICS[m].threshold != "adaptive"] or ordered
     return plain if protocol.startswith("reported:") else plain[:MAX_FALLBACK]
 
 
@@ -69,40 +69,43 @@ def describe_settings(settings: Mapping[str, Any], metrics: Iterable[str]) -> st
     Uses the Unicode symbols ``≥``, ``>``, ``β²``; :func:`dbdbench.report._render.latex_text` turns them
     into LaTeX.
     """
+    from dbdbench.metrics import METRICS
+    from dbdbench.metrics.handlers import HANDLERS
+
     metrics = set(metrics)
+    infos = [info for key, info in METRICS.items() if key in metrics]  # table order
     ge = ">" if settings.get("gt_strict") else "≥"
     positive = "blur" if settings.get("positive", "blur") == "blur" else "in-focus"
     parts = [f"{positive} class positive", f"GT {ge} {_num(float(settings.get('gt_threshold', 0.5)))}",
              _NORMALIZE.get(str(settings.get("normalize", "none")), f"maps normalised ({settings.get('normalize')})")]
     thresholds = settings.get("thresholds")
     n = len(thresholds) if thresholds else 256
-    curves = metrics & {"max_f", "mean_f", "max_iou", "mean_iou", "max_dice", "mean_dice", "auc", "ap", "ar",
-                        "auc_fcurve", "max_em", "mean_em"}
+    curves = any(info.threshold == "curve" for info in infos)
     if curves:
         parts.append(f"{n} thresholds (≥)")
-    if metrics & {"max_f", "mean_f", "adp_f", "bin_f", "bin_f_pooled", "wf", "auc_fcurve"}:
+    if any("beta2" in info.reads for info in infos):
         parts.append(f"F-beta with β² = {_num(float(settings.get('beta2', 0.3)))}")
+    if any("wf_beta2" in info.reads for info in infos):
+        parts.append(f"weighted F with β² = {_num(float(settings.get('wf_beta2', 1.0)))}")
     if curves:
         if settings.get("curve_average") == "pr":
-            uses_f = bool(metrics & {"max_f", "mean_f", "auc_fcurve"})
+            uses_f = any("curve_average" in info.reads for info in infos)
             parts.append("F from the mean precision and mean recall over images" if uses_f
                          else "per-image rates averaged over images")
         else:
             parts.append("curves averaged over images")
-    if "max_f" in metrics and settings.get("best_f") == "per_image":
-        parts.append("max F = mean of the per-image best F")
-    binary = sorted(m for m in metrics if m.startswith("bin_"))
+    handler = HANDLERS.get(str(settings.get("best_f", "curve")))
+    if handler is not None and metrics & set(handler.overrides):
+        parts.append(handler.caption)
+    binary = [info.key for info in infos if info.threshold == "binary"]
     if binary:
         cmp = ">" if settings.get("binary_strict") else "≥"
         parts.append(f"F/IoU at threshold {cmp} {_num(float(settings.get('binary_threshold', 0.5)))}")
         if any(m.endswith("_pooled") for m in binary):
             parts.append("pooled = from dataset-summed counts, else per-image mean")
-    if metrics & set(ADAPTIVE):
+    if any(info.threshold == "adaptive" for info in infos):
         parts.append(f"adaptive threshold min({_num(float(settings.get('adaptive_factor', 2.0)))} mean, 1)")
-    if "auc" in metrics:
-        parts.append("AUC = exact area under the ROC curve")
-    if "auc_fcurve" in metrics:
-        parts.append("AUC_F = area under the F-vs-threshold curve")
+    parts += [info.note for info in infos if info.note]
     return "; ".join(parts)
 
 

@@ -17,6 +17,7 @@ import base64
 import filecmp
 import shutil
 import tempfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,10 @@ class Row:
     code_url: str | None
     source: str
     result: dict[str, Any] = field(compare=False, repr=False)
+    #: the address of the paper the numbers come from (reported rows: its URL, DOI or arXiv id)
+    source_url: str | None = None
+    #: score keys computed by dbdbench from a published curve (curve-only rows), not printed by the paper
+    derived: tuple[str, ...] = ()
 
 
 def collect_rows(submissions: str | Path) -> list[Row]:
@@ -56,10 +61,38 @@ def collect_rows(submissions: str | Path) -> list[Row]:
         for _, result in sorted(sub.results.items()):
             src = result["meta"].get("source") or {}
             source = f"{src['short']}, {src['table']}" if src else f"dbdbench {result.get('dbdbench_version', '')}"
+            scores, derived = dict(result["scores"]), curve_scores(result)
             rows.append(Row(sub.entry_id, result["method"], meta["kind"], result["dataset"], result["protocol"],
-                            dict(result["scores"]), tuple(meta["training_data"]), meta["year"], meta["venue"],
-                            meta["paper_url"], meta["code_url"], source.strip(), result))
+                            scores | derived, tuple(meta["training_data"]), meta["year"], meta["venue"],
+                            meta["paper_url"], meta["code_url"], source.strip(), result, source_url(src),
+                            tuple(sorted(derived))))
     return rows
+
+
+def curve_scores(result: dict[str, Any]) -> dict[str, float]:
+    """A curve-only result's ranking score computed from its published curve: max F where the protocol
+    defines it from the curve (:func:`dbdbench.report.plots.headline_score`); empty otherwise."""
+    if result.get("scores") or not result.get("curves"):
+        return {}
+    from dbdbench.report.plots import headline_score
+    from dbdbench.results import Result
+
+    value = headline_score(Result.from_json(result), "pr")
+    return {"max_f": value} if value is not None and primary_metric(result["protocol"]) == "max_f" else {}
+
+
+def source_url(source: dict[str, Any]) -> str | None:
+    """Where a reported number's paper is: its ``url``, else a DOI or arXiv id in its citation."""
+    import re
+
+    if source.get("url"):
+        return str(source["url"])
+    paper = str(source.get("paper", ""))
+    doi = re.search(r"\b(10\.\d{4,9}/[^\s,;)]+)", paper)
+    if doi:
+        return f"https://doi.org/{doi.group(1)}"
+    arxiv = re.search(r"arXiv:\s*(\d{4}\.\d{4,5})", paper, re.I)
+    return f"https://arxiv.org/abs/{arxiv.group(1)}" if arxiv else None
 
 
 def primary_metric(protocol: str) -> str | None:
@@ -76,10 +109,11 @@ def primary_metric(protocol: str) -> str | None:
 
 
 def metric_columns(protocol: str, rows: Sequence[Row], every: bool = False) -> list[str]:
-    """The metric keys shown for a protocol, the ranking metric first.
+    """The metric keys shown for a protocol, in the order of the LaTeX tables.
 
-    By default the protocol's paper columns (:func:`dbdbench.report.columns.default_metrics`); with
-    ``every``, all keys some row has (the protocol's own order, then the rest).
+    By default the protocol's paper columns (:func:`dbdbench.report.columns.default_metrics`), plus the
+    ranking metric (:func:`primary_metric`) when those lack it; with ``every``, all keys some row has (the
+    protocol's own order, then the rest).
     """
     from dbdbench.report.columns import default_metrics
 
@@ -95,7 +129,17 @@ def metric_columns(protocol: str, rows: Sequence[Row], every: bool = False) -> l
     else:
         order = default_metrics(protocol, present)
     primary = primary_metric(protocol)
-    return ([primary] if primary in order else []) + [m for m in order if m != primary]
+    return order if primary not in present or primary in order else [primary, *order]
+
+
+def rank_key(protocol: str, rows: Sequence[Row]) -> str | None:
+    """The metric that ranks a protocol's rows: its primary metric when some row has it, else the first
+    column."""
+    primary = primary_metric(protocol)
+    if primary is not None and any(primary in r.scores for r in rows):
+        return primary
+    cols = metric_columns(protocol, rows)
+    return cols[0] if cols else None
 
 
 def metric_label(protocol: str, key: str) -> str:
@@ -120,8 +164,7 @@ def rank_rows(rows: Sequence[Row], protocol: str) -> list[Row]:
     """Rows sorted best first by the protocol's primary metric; rows without it last; ties by name."""
     from dbdbench.metrics import METRICS
 
-    cols = metric_columns(protocol, rows)
-    key = cols[0] if cols else None
+    key = rank_key(protocol, rows)
     sign = -1.0 if key and METRICS[key].higher_is_better else 1.0
 
     def order(r: Row) -> tuple[int, float, str, str]:
@@ -136,10 +179,10 @@ def ranks(rows: Sequence[Row], protocol: str, decimals: int = DECIMALS) -> list[
     from dbdbench.metrics import METRICS
     from dbdbench.report.tables import display_ranks
 
-    cols = metric_columns(protocol, rows)
-    if not cols:
+    key = rank_key(protocol, rows)
+    if key is None:
         return [None] * len(rows)
-    return display_ranks([r.scores.get(cols[0]) for r in rows], METRICS[cols[0]].higher_is_better, decimals)
+    return display_ranks([r.scores.get(key) for r in rows], METRICS[key].higher_is_better, decimals)
 
 
 def grouped(rows: Sequence[Row]) -> dict[str, dict[str, list[Row]]]:
@@ -161,8 +204,8 @@ def warnings_of(r: Row) -> list[str]:
 
 
 def curve_only(r: Row) -> bool:
-    """A published curve without scalar scores (drawn in the figures, not ranked)."""
-    return not r.scores and bool(r.result.get("curves"))
+    """A published curve without scalar scores (drawn in the figures; ranked by the max F of its curve)."""
+    return not r.result.get("scores") and bool(r.result.get("curves"))
 
 
 def dataset_title(name: str) -> str:
@@ -181,8 +224,17 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def host(url: str) -> str:
+    """``github.com`` of ``https://github.com/x/y``: where a link goes, for its text."""
+    from urllib.parse import urlparse
+
+    name = urlparse(url).netloc
+    return name.removeprefix("www.") or url
+
+
 def _links(r: Row) -> str:
-    parts = [f"[paper]({r.paper_url})" if r.paper_url else "", f"[code]({r.code_url})" if r.code_url else ""]
+    parts = [f"[paper ({host(r.paper_url)})]({r.paper_url})" if r.paper_url else "",
+             f"[code ({host(r.code_url)})]({r.code_url})" if r.code_url else ""]
     return " ".join(p for p in parts if p) or "–"
 
 
@@ -197,7 +249,8 @@ def _md_values(rows: Sequence[Row], cols: list[str], decimals: int) -> list[list
         for i, (r, mark) in enumerate(zip(rows, marks, strict=True)):
             if c in r.scores:
                 text = f"{r.scores[c]:.{decimals}f}"
-                out[i][j] = f"**{text}**" if mark == BEST else f"<u>{text}</u>" if mark == SECOND else text
+                text = f"**{text}**" if mark == BEST else f"<u>{text}</u>" if mark == SECOND else text
+                out[i][j] = text + (" (curve)" if c in r.derived else "")
     return out
 
 
@@ -212,7 +265,10 @@ def markdown_dataset(dataset: str, by_protocol: dict[str, list[Row]], decimals: 
              "best, underlined second) compare the numbers as printed: equal printed numbers share a rank.", ""]
     for protocol, rows in by_protocol.items():
         cols = metric_columns(protocol, rows)
+        key = rank_key(protocol, rows)
         lines += [f"## Protocol `{protocol}`", "", _md_cell(protocol_description(protocol)), ""]
+        if key:
+            lines += [f"Ranked by {metric_label(protocol, key)[:-2]}.", ""]
         header = ["#", "Method", "Kind", *(metric_label(protocol, c) for c in cols), "Training data", "Source",
                   "Links"]
         lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
@@ -224,15 +280,17 @@ def markdown_dataset(dataset: str, by_protocol: dict[str, list[Row]], decimals: 
                 notes += [f"- ⚠ {r.method}: {w}" for w in warnings_of(r)]
                 method += " ⚠"
             kind = KIND_LABEL[r.kind] + (", curve only" if curve_only(r) else "")
+            source = f"[{r.source}]({r.source_url})" if r.source_url else r.source
             cells = [str(rank) if rank else "–", method, kind, *vals, "; ".join(r.training) or "none (hand-crafted)",
-                     r.source, _links(r)]
+                     source, _links(r)]
             lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
         extra = [m for m in metric_columns(protocol, rows, every=True) if m not in cols]
         if extra:
             lines += ["", f"Also stored (in the result files): {', '.join(f'`{m}`' for m in extra)}."]
         if any(curve_only(r) for r in rows):
             lines += ["", "*curve only*: published curves without scalar scores; they are drawn in the figures of "
-                          "`reports/figures/` and on the page."]
+                          "`reports/figures/` and on the page, and ranked by the max F that dbdbench computes from "
+                          "the published points, marked (curve)."]
         if notes:
             lines += ["", "Warnings recorded with the results:", *notes]
         for curve in CURVE_KINDS:
@@ -258,9 +316,16 @@ def markdown_index(groups: dict[str, dict[str, list[Row]]]) -> str:
 
 
 def _results(rows: Sequence[Row]) -> list[Any]:
+    """The rows' result files, with the entry's training data in ``meta`` (tables mark rows trained on
+    other data)."""
     from dbdbench.results import Result
 
-    return [Result.from_json(r.result) for r in rows]
+    out = []
+    for r in rows:
+        result = Result.from_json(r.result)
+        result.meta = {**(result.meta or {}), "training_data": list(r.training)}
+        out.append(result)
+    return out
 
 
 def latex_tables(groups: dict[str, dict[str, list[Row]]]) -> dict[str, str]:
@@ -273,13 +338,13 @@ def latex_tables(groups: dict[str, dict[str, list[Row]]]) -> dict[str, str]:
             by_protocol.setdefault(protocol, []).extend(rows)
     out = {}
     for protocol in sorted(by_protocol):
-        rows = [r for r in by_protocol[protocol] if r.scores]
+        rows = [r for r in by_protocol[protocol] if not curve_only(r)]
         if not rows:
             continue
-        # a short caption: protocol descriptions are plain text and may hold LaTeX specials such as "^"
-        caption = ("Numbers as printed in the source paper; metric definitions as in that paper "
-                   "(see docs/submissions.md)." if protocol in REPORTED_PROTOCOLS else None)
-        text = make_table(_results(rows), fmt="latex", caption=caption, label=f"tab:{slug(protocol)}")
+        with warnings.catch_warnings(record=True) as caught:  # the width guard: kept in the file, as a comment
+            warnings.simplefilter("always")
+            text = make_table(_results(rows), fmt="latex", label=f"tab:{slug(protocol)}")
+        text = "".join(f"% warning: {w.message}\n" for w in caught) + text
         out[f"{slug(protocol)}.tex"] = text if text.endswith("\n") else text + "\n"
     return out
 
@@ -313,8 +378,7 @@ def write_plots(groups: dict[str, dict[str, list[Row]]], out_dir: Path) -> list[
                     continue
                 name = f"{slug(dataset)}__{slug(protocol)}__{curve}.svg"
                 with rc_context({"svg.hashsalt": "dbdbench", "svg.fonttype": "none"}):
-                    fig = plot_curves(_results(drawn), curve=curve, out=out_dir / name,
-                                      title=f"{dataset} ({protocol})")
+                    fig = plot_curves(_results(drawn), curve=curve, out=out_dir / name)
                 plt.close(fig)
                 written.append(name)
     return written
@@ -327,7 +391,33 @@ def _row_data(r: Row, keys: list[str], decimals: int) -> dict[str, Any]:
             "shown": {k: f"{r.scores[k]:.{decimals}f}" for k in keys if k in r.scores},
             "curve_only": curve_only(r), "warnings": warnings_of(r),
             "training": "; ".join(r.training) or "none (hand-crafted)", "source": r.source,
-            "paper_url": r.paper_url, "code_url": r.code_url}
+            "source_url": r.source_url, "derived": list(r.derived), "paper_url": r.paper_url,
+            "code_url": r.code_url}
+
+
+def table_caption(protocol: str, rows: Sequence[Row]) -> str:
+    """The words of the LaTeX table's short caption for these rows (what is compared, the protocol in a
+    few words, image counts) and the ranking metric."""
+    from dbdbench.report._captions import caption_sentences
+    from dbdbench.report.tables import build_grid
+
+    scored = [r for r in rows if not curve_only(r)]
+    words = caption_sentences(build_grid(_results(scored)), "short") if scored else []
+    n_curves = len(rows) - len(scored)
+    if n_curves:
+        words.append(f"Also {n_curves} published curve{'s' if n_curves > 1 else ''} without scores, ranked by the "
+                     "max F of their points.")
+    key = rank_key(protocol, rows)
+    return " ".join([*words, f"Ranked by {metric_label(protocol, key)[:-2]}." if key else ""]).strip()
+
+
+def default_view(groups: dict[str, dict[str, list[Row]]]) -> tuple[str, dict[str, str]]:
+    """The dataset the page opens on and each dataset's default protocol: the ones with the most entries
+    (ties: the first dataset in registry order, the first protocol by name)."""
+    protocols = {d: max(by_p, key=lambda p: (len(by_p[p]), -sorted(by_p).index(p))) for d, by_p in groups.items()}
+    names = list(groups)
+    start = max(names, key=lambda d: (len(groups[d][protocols[d]]), -names.index(d)))
+    return start, protocols
 
 
 def _column(protocol: str, key: str) -> dict[str, Any]:
@@ -340,7 +430,8 @@ def page_data(groups: dict[str, dict[str, list[Row]]], svgs: dict[str, str], dec
     """The JSON the page script reads: datasets -> protocols -> columns (the paper set, then the other
     stored metrics), rows with their printed numbers, description, figures."""
     data: dict[str, Any] = {}
-    for dataset, by_protocol in groups.items():
+    start, defaults = default_view(groups)
+    for order, (dataset, by_protocol) in enumerate(groups.items()):
         protocols = {}
         for protocol, rows in by_protocol.items():
             cols = metric_columns(protocol, rows)
@@ -353,14 +444,16 @@ def page_data(groups: dict[str, dict[str, list[Row]]], svgs: dict[str, str], dec
                     figures.append({"curve": curve, "src": uri})
             protocols[protocol] = {
                 "description": protocol_description(protocol),
+                "caption": table_caption(protocol, rows),
+                "rank_key": rank_key(protocol, rows),
                 "columns": [_column(protocol, c) for c in cols],
                 "more": [_column(protocol, c) for c in more],
                 "rows": [_row_data(r, cols + more, decimals) for r in rows],
                 "figures": figures,
             }
-        data[dataset] = {"title": dataset_title(dataset), "protocols": protocols}
+        data[dataset] = {"title": dataset_title(dataset), "protocols": protocols, "order": order,
+                         "default_protocol": defaults[dataset], "start": dataset == start}
     return data
-
 
 
 # ------------------------------------------------------------------------------------------ orchestration
@@ -372,6 +465,7 @@ def generate(submissions: str | Path, out: str | Path, plots: bool = True) -> li
     Layout: ``leaderboard/README.md`` and ``leaderboard/<DATASET>.md``, ``tables/<protocol>.tex``,
     ``figures/<dataset>__<protocol>__<curve>.svg`` and ``index.html``.
     """
+    from dbdbench.io import atomic_write_text
     from dbdbench.report.leaderboard_html import render_html
 
     out = Path(out)
@@ -380,14 +474,14 @@ def generate(submissions: str | Path, out: str | Path, plots: bool = True) -> li
         shutil.rmtree(out / sub, ignore_errors=True)
         (out / sub).mkdir(parents=True)
     figures = write_plots(groups, out / "figures") if plots else []
-    (out / "leaderboard" / "README.md").write_text(markdown_index(groups), encoding="utf-8")
+    atomic_write_text(out / "leaderboard" / "README.md", markdown_index(groups))
     for dataset, by_protocol in groups.items():
         text = markdown_dataset(dataset, by_protocol, figures=figures)
-        (out / "leaderboard" / f"{slug(dataset)}.md").write_text(text, encoding="utf-8")
+        atomic_write_text(out / "leaderboard" / f"{slug(dataset)}.md", text)
     for name, text in latex_tables(groups).items():
-        (out / "tables" / name).write_text(text, encoding="utf-8")
+        atomic_write_text(out / "tables" / name, text)
     svgs = {name: (out / "figures" / name).read_text(encoding="utf-8") for name in figures}
-    (out / "index.html").write_text(render_html(page_data(groups, svgs)), encoding="utf-8")
+    atomic_write_text(out / "index.html", render_html(page_data(groups, svgs)))
     return sorted(p for p in out.rglob("*") if p.is_file())
 
 

@@ -23,8 +23,44 @@ def render_html(data: dict[str, Any]) -> str:
     n_rows = sum(len(p["rows"]) for d in data.values() for p in d["protocols"].values())
     nav = " ".join(f'<a href="#{html.escape(d, quote=True)}">{html.escape(d)}</a>' for d in data)
     return (_TEMPLATE.replace("@@CSS@@", _CSS).replace("@@JS@@", _JS).replace("@@DATA@@", payload)
-            .replace("@@NAV@@", nav)
+            .replace("@@NAV@@", nav).replace("@@NOSCRIPT@@", static_table(data))
             .replace("@@SUMMARY@@", html.escape(f"{len(data)} datasets, {n_rows} results")))
+
+
+MISSING = "\u2013"
+
+
+def static_table(data: dict[str, Any]) -> str:
+    """A ``<noscript>`` copy of the page's default view (its dataset and protocol) as a plain table, with the
+    same ranks and marks as the script (:func:`dbdbench.report.tables.display_ranks` and ``rank_marks``)."""
+    from dbdbench.report.tables import display_ranks, rank_marks
+
+    start = [d for d in data.values() if d.get("start")]
+    if not start:
+        return ""
+    p = start[0]["protocols"][start[0]["default_protocol"]]
+    cols = p["columns"]
+    key = next((c for c in cols + p["more"] if c["key"] == p["rank_key"]), None)
+    rows = p["rows"]
+    rank = display_ranks([float(r["shown"][key["key"]]) if key and key["key"] in r["shown"] else None for r in rows],
+                         bool(key and key["higher"]), 3)
+    marks = {c["key"]: rank_marks([float(r["shown"].get(c["key"], "nan")) for r in rows], c["higher"], 3)
+             for c in cols}
+    esc = html.escape
+    head = "".join(f'<th scope="col">{esc(t)}</th>' for t in ["#", "Method", "Kind", *(c["label"] for c in cols)])
+    body = []
+    for i, r in enumerate(rows):
+        cells = [str(rank[i]) if rank[i] else MISSING, f'{r["method"]} ({r["venue"]} {r["year"]})', r["kind_label"]]
+        tds = "".join(f"<td>{esc(c)}</td>" for c in cells)
+        for c in cols:
+            mark = marks[c["key"]][i]
+            cls = ' class="num best" title="best"' if mark == 1 else ' class="num second" title="second best"' \
+                if mark == 2 else ' class="num"'
+            tds += f'<td{cls}>{esc(r["shown"].get(c["key"], MISSING))}</td>'
+        body.append(f"<tr>{tds}</tr>")
+    title = f'{start[0]["title"]}, protocol {start[0]["default_protocol"]}'
+    return (f'<noscript><div class="scroll"><table><caption>{esc(title)}. {esc(p["caption"])}</caption>'
+            f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div></noscript>')
 
 
 _CSS = """
@@ -41,7 +77,11 @@ nav a { margin-right: 10px; }
 .controls label { font-weight: 600; }
 select { font: inherit; padding: 3px 6px; }
 #lb-desc { color: var(--muted); margin: 4px 0 8px; max-width: 110ch; }
-.scroll { overflow-x: auto; max-width: 100%; }
+/* the table scrolls in its own box (both ways), so the sticky header sticks to the top of that box */
+.scroll { overflow: auto; max-width: 100%; max-height: 75vh; border-bottom: 1px solid var(--line); }
+/* the caption is read by screen readers with the table; its visible copy sits above the scroll box */
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+#lb-caption-text { color: var(--muted); margin: 0 0 6px; max-width: 110ch; }
 table { border-collapse: collapse; width: 100%; }
 th, td { border-bottom: 1px solid var(--line); padding: 4px 7px; text-align: left; vertical-align: top; }
 th { background: var(--head); position: sticky; top: 0; white-space: nowrap; }
@@ -50,8 +90,9 @@ th button:focus-visible { outline: 2px solid #0969da; }
 th[aria-sort=ascending] button::after { content: " \\25B2"; }
 th[aria-sort=descending] button::after { content: " \\25BC"; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.best { font-weight: 700; }
-td.second { text-decoration: underline; }
+td.best { font-weight: 700; background: #dafbe1; }
+td.second { font-style: italic; background: #f1f8ff; }
+td.num sup { color: var(--muted); font-size: 10px; margin-left: 2px; }
 td.small { max-width: 230px; }
 .badge { display: inline-block; border-radius: 10px; padding: 0 8px; font-size: 12px; color: #fff;
          white-space: nowrap; }
@@ -78,6 +119,7 @@ _JS = r"""
     return e;
   }
   function link(href, text) { var a = el("a", text); a.href = href; a.rel = "noopener"; return a; }
+  function host(url) { try { return new URL(url).host.replace(/^www\./, ""); } catch (e) { return url; } }
   function fill(select, values, labels, current) {
     select.replaceChildren();
     values.forEach(function (v, i) {
@@ -157,11 +199,14 @@ _JS = r"""
   }
   function render() {
     var p = current(), cols = columns(p), rows = visibleRows(p);
-    var rank = ranks(rows, p.columns[0]), mk = {};
+    var rankCol = p.columns.concat(p.more).filter(function (c) { return c.key === p.rank_key; })[0];
+    var rank = ranks(rows, rankCol), mk = {};
     cols.forEach(function (c) { mk[c.key] = marks(rows, c); });
     var order = sortedRows(rows);
     $("lb-title").textContent = DATA[state.dataset].title;
     $("lb-desc").textContent = "Protocol " + state.protocol + ": " + p.description;
+    $("lb-caption").textContent = p.caption;
+    $("lb-caption-text").textContent = p.caption;
     var thead = $("lb-table").tHead, tbody = $("lb-table").tBodies[0];
     thead.replaceChildren(header(p));
     tbody.replaceChildren();
@@ -177,13 +222,23 @@ _JS = r"""
       cols.forEach(function (c) {
         var t = r.shown[c.key], m = mk[c.key][i];
         var td = el("td", t === undefined ? "\u2013" : t, "num" + (m === 1 ? " best" : m === 2 ? " second" : ""));
+        if (m) { td.title = m === 1 ? "best" : "second best"; }
+        if (r.derived.indexOf(c.key) >= 0) {
+          var sup = el("sup", "curve"); sup.title = "computed by dbdbench from the published curve";
+          td.appendChild(sup);
+        }
         td.dataset.key = c.key; tr.appendChild(td);
       });
       tr.appendChild(el("td", r.training, "small"));
-      tr.appendChild(el("td", r.source, "small"));
+      var src = el("td", r.source_url ? null : r.source, "small");
+      if (r.source_url) { src.appendChild(link(r.source_url, r.source)); }
+      tr.appendChild(src);
       var l = el("td");
-      if (r.paper_url) { l.appendChild(link(r.paper_url, "paper")); l.appendChild(document.createTextNode(" ")); }
-      if (r.code_url) { l.appendChild(link(r.code_url, "code")); }
+      if (r.paper_url) {
+        l.appendChild(link(r.paper_url, "paper (" + host(r.paper_url) + ")"));
+        l.appendChild(document.createTextNode(" "));
+      }
+      if (r.code_url) { l.appendChild(link(r.code_url, "code (" + host(r.code_url) + ")")); }
       if (!r.paper_url && !r.code_url) { l.textContent = "\u2013"; }
       tr.appendChild(l);
       tbody.appendChild(tr);
@@ -207,16 +262,16 @@ _JS = r"""
     }
     render();
   }
+  // "#CUHK" is the dataset's default protocol (the one with most entries), "#CUHK/hifst" any other
   function setHash() {
-    var ps = Object.keys(DATA[state.dataset].protocols);
-    var h = "#" + encodeURIComponent(state.dataset) +
-      (state.protocol !== ps[0] ? "/" + encodeURIComponent(state.protocol) : "");
+    var h = "#" + encodeURIComponent(state.dataset) + (state.protocol !== DATA[state.dataset].default_protocol ?
+      "/" + encodeURIComponent(state.protocol) : "");
     if (location.hash !== h) { history.replaceState(null, "", h); }
   }
   function selectDataset(name, protocol) {
     state.dataset = name;
     var ps = Object.keys(DATA[name].protocols);
-    state.protocol = ps.indexOf(protocol) >= 0 ? protocol : ps[0];
+    state.protocol = ps.indexOf(protocol) >= 0 ? protocol : DATA[name].default_protocol;
     state.key = null; state.dir = 1;
     $("lb-dataset").value = name;
     fill($("lb-protocol"), ps, null, state.protocol);
@@ -230,9 +285,10 @@ _JS = r"""
     });
     return DATA[parts[0]] ? parts : null;
   }
-  var names = Object.keys(DATA);
-  fill($("lb-dataset"), names, names.map(function (n) { return DATA[n].title; }), names[0]);
-  $("lb-dataset").addEventListener("change", function (e) { selectDataset(e.target.value, state.protocol); });
+  var names = Object.keys(DATA).sort(function (a, b) { return DATA[a].order - DATA[b].order; });
+  var first = names.filter(function (n) { return DATA[n].start; })[0] || names[0];
+  fill($("lb-dataset"), names, names.map(function (n) { return DATA[n].title; }), first);
+  $("lb-dataset").addEventListener("change", function (e) { selectDataset(e.target.value, null); });
   $("lb-protocol").addEventListener("change", function (e) {
     state.protocol = e.target.value; state.key = null; setHash(); render();
   });
@@ -243,7 +299,7 @@ _JS = r"""
     if (h && (h[0] !== state.dataset || (h[1] && h[1] !== state.protocol))) { selectDataset(h[0], h[1]); }
   });
   var start = fromHash();
-  if (start) { selectDataset(start[0], start[1]); } else if (names.length) { selectDataset(names[0], null); }
+  if (start) { selectDataset(start[0], start[1]); } else if (names.length) { selectDataset(first, null); }
 })();
 """
 
@@ -272,11 +328,15 @@ Numbers under different protocols are not comparable.</p>
 </div>
 <h2 id="lb-title"></h2>
 <p id="lb-desc"></p>
-<div class="scroll"><table id="lb-table"><thead></thead><tbody></tbody></table></div>
+<p id="lb-caption-text" aria-hidden="true"></p>
+<div class="scroll"><table id="lb-table"><caption id="lb-caption" class="sr-only"></caption>
+<thead></thead><tbody></tbody></table></div>
+@@NOSCRIPT@@
 <ul id="lb-notes"></ul>
 <div id="lb-figs" class="figs"></div>
 <p id="lb-nofigs" class="small">No curves for this dataset and protocol (reported numbers come without curves).</p>
-<footer>Rank (#) by the first metric column. Bold: best, underlined: second (among three or more numbers);
+<footer>Rank (#) by the protocol's ranking metric (named under the table's caption). Bold on green: best,
+italic on blue: second (among three or more numbers);
 ranks and marks compare the numbers as printed, so equal printed numbers share a rank and a mark.
 Sort by clicking a column header; link to a dataset as <code>index.html#DUT-TE</code>
 (or <code>#CUHK/hifst</code> for a protocol).</footer>

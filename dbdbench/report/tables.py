@@ -18,7 +18,7 @@ References
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -28,14 +28,20 @@ import pandas as pd
 from dbdbench.metrics import METRICS
 from dbdbench.report import _render
 from dbdbench.report.columns import default_metrics, describe_settings, protocol_settings
+from dbdbench.report.table_style import (  # noqa: F401 (re-exported: the table API lives here)
+    FITS,
+    FORMATS,
+    NARROW_MAX_COLUMNS,
+    TableStyle,
+    by_protocol,
+    pick_datasets,
+    present_datasets,
+    render_table,
+)
 
 if TYPE_CHECKING:
     from dbdbench.results import Result
 
-FORMATS = ("latex", "markdown", "csv")
-FITS = ("auto", "resize", "none")
-#: ``wide=None`` picks ``table*`` beyond one dataset group or this many number columns
-NARROW_MAX_COLUMNS = 6
 #: ``rank_marks`` codes
 NONE, BEST, SECOND = 0, 1, 2
 
@@ -79,6 +85,12 @@ class ScoreGrid:
         Protocol -> its choices in words for the columns shown (absent for reported-only protocols).
     warnings : dict
         ``(method, dataset, protocol)`` -> the warnings recorded in that result (``meta["warnings"]``).
+    training : dict
+        Row -> the training data its results declare (``meta["training_data"]``; empty when not declared).
+    sources : dict
+        Protocol -> the short names of the papers its reported numbers come from (``meta["source"]``).
+    summaries : dict of str to str
+        Protocol -> its choices in a few words (the short caption).
     """
 
     rows: list[Row]
@@ -88,6 +100,9 @@ class ScoreGrid:
     n_images: dict[str, int] = field(default_factory=dict)
     descriptions: dict[str, str] = field(default_factory=dict)
     warnings: dict[tuple[str, str, str], list[dict]] = field(default_factory=dict)
+    training: dict[Row, tuple[str, ...]] = field(default_factory=dict)
+    sources: dict[str, list[str]] = field(default_factory=dict)
+    summaries: dict[str, str] = field(default_factory=dict)
 
     def group_label(self, column: Column) -> str:
         """``DATASET`` or, when the dataset appears under several protocols, ``DATASET (protocol)``."""
@@ -183,11 +198,14 @@ def _check_metrics(metrics: Iterable[str]) -> list[str]:
     return metrics
 
 
-def build_grid(results: Sequence[Result], metrics: Sequence[str] | None = None) -> ScoreGrid:
+def build_grid(results: Sequence[Result], metrics: Sequence[str] | None = None, *,
+               datasets: Sequence[str] | None = None) -> ScoreGrid:
     """Arrange results as rows (method, kind) x columns (dataset, protocol, metric).
 
-    Rows and datasets keep the order in which they first appear in ``results``; curve-only results (no
-    scores) are left out. Metrics follow
+    Rows keep the order in which they first appear in ``results``; datasets follow the registry order
+    (:func:`dbdbench.datasets.list_datasets`, the order of ``dbdbench datasets``), unregistered ones after
+    them in order of appearance; ``datasets`` picks and orders them explicitly. Curve-only
+    results (no scores) are left out. Metrics follow
     ``metrics``; ``None`` takes each protocol's default columns
     (:func:`dbdbench.report.columns.default_metrics`), and ``["all"]`` every key present, in the order of
     :data:`dbdbench.metrics.METRICS`. Columns that no result fills are left out.
@@ -199,6 +217,8 @@ def build_grid(results: Sequence[Result], metrics: Sequence[str] | None = None) 
         for the same method, kind, dataset and protocol.
     """
     _check_results(results)
+    if datasets is not None:
+        results = pick_datasets(results, datasets)
     # published curves without scalar scores have no cell to fill (dbdbench plot draws them)
     results = [r for r in results if r.scores]
     if not results:
@@ -217,9 +237,10 @@ def build_grid(results: Sequence[Result], metrics: Sequence[str] | None = None) 
     rows = list(dict.fromkeys(Row(str(r.method), _kind(r)) for r in results))  # named: see _check_results
     cells = _cells(results)
     groups = list(dict.fromkeys((str(r.dataset), r.protocol) for r in results))
-    datasets = [d for d, _ in groups]
-    split = {d for d in datasets if datasets.count(d) > 1}
-    groups.sort(key=lambda g: datasets.index(g[0]))  # stable: protocols of a dataset side by side
+    names = [d for d, _ in groups]
+    split = {d for d in names if names.count(d) > 1}
+    order = list(datasets) if datasets is not None else dataset_order(d for d, _ in groups)
+    groups.sort(key=lambda g: order.index(g[0]))  # stable: the protocols of a dataset side by side
     columns, table = [], []
     shown: dict[str, set[str]] = {}
     for dataset, protocol in groups:
@@ -233,7 +254,36 @@ def build_grid(results: Sequence[Result], metrics: Sequence[str] | None = None) 
                 shown.setdefault(protocol, set()).add(metric)
     values = np.array(table, dtype=float).T.reshape(len(rows), len(columns))
     return ScoreGrid(rows, columns, values, split, _image_counts(results), _descriptions(results, shown),
-                     _warnings(results))
+                     _warnings(results), _training(results, rows), _sources(results), _summaries(results, shown))
+
+
+def dataset_order(datasets: Iterable[str]) -> list[str]:
+    """Registered datasets in registry order, then the others in the order given (the fixed table order)."""
+    from dbdbench.datasets import list_datasets
+
+    known = list_datasets()
+    names = list(dict.fromkeys(datasets))
+    return sorted(names, key=lambda d: (known.index(d) if d in known else len(known), names.index(d)))
+
+
+def _training(results: Sequence[Result], rows: Sequence[Row]) -> dict[Row, tuple[str, ...]]:
+    out: dict[Row, tuple[str, ...]] = {}
+    for r in results:
+        data = (r.meta or {}).get("training_data")
+        if data:
+            out[Row(str(r.method), _kind(r))] = tuple(str(d) for d in data)
+    return {row: out[row] for row in rows if row in out}
+
+
+def _sources(results: Sequence[Result]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for r in results:
+        src = (r.meta or {}).get("source")
+        if isinstance(src, dict) and src.get("short"):
+            text = f"{src['short']}, {src['table']}" if src.get("table") else str(src["short"])
+            if text not in out.setdefault(r.protocol, []):
+                out[r.protocol].append(text)
+    return out
 
 
 def _cells(results: Sequence[Result]) -> dict[tuple[Row, str, str], Result]:
@@ -266,6 +316,17 @@ def _descriptions(results: Sequence[Result], shown: dict[str, set[str]]) -> dict
         settings = protocol_settings(protocol, results)
         if settings is not None:
             out[protocol] = describe_settings(settings, keys)
+    return out
+
+
+def _summaries(results: Sequence[Result], shown: dict[str, set[str]]) -> dict[str, str]:
+    from dbdbench.report._captions import short_settings
+
+    out = {}
+    for protocol, keys in shown.items():
+        settings = protocol_settings(protocol, results)
+        if settings is not None:
+            out[protocol] = short_settings(settings, keys)
     return out
 
 
@@ -305,22 +366,29 @@ def make_table(
     *,
     wide: bool | None = None,
     fit: str = "auto",
+    caption_style: str = "short",
+    notes: bool = False,
+    datasets: Sequence[str] | None = None,
+    methods: Sequence[str] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> str:
     """Write a comparison table of methods x (dataset, metric) as LaTeX, Markdown or CSV.
 
     LaTeX and Markdown mark each metric's direction (up/down arrow), set the best number of every column
     in bold and the second underlined (direction-aware; numbers equal at ``decimals`` digits tie; no marks
     in a column with fewer than two numbers), print "--" / "–" for missing numbers, flag numbers copied
-    from papers with a dagger and a footnote, list the warnings stored with the results, and carry a
-    caption that names the datasets with their image counts and states each protocol's choices in words.
-    CSV has plain numbers (empty when missing) and a ``kind`` column. ``transpose=True`` puts (dataset,
-    metric) on the rows and methods on the columns, as in DeFusionNet's Table 1 [1]_; the default is
-    D-DFFNet's Table I layout [2]_.
+    from papers with a dagger and rows trained on other data with a symbol (footnotes say which), and
+    carry a caption that names the datasets with their image counts and the protocol in words. Results
+    under several protocols give one table per protocol (numbers of different protocols never share a
+    table). CSV has plain numbers (empty when missing) and a ``kind`` column. ``transpose=True`` puts
+    (dataset, metric) on the rows and methods on the columns, as in DeFusionNet's Table 1 [1]_; the
+    default is D-DFFNet's Table I layout [2]_.
 
     Parameters
     ----------
     results : sequence of Result
-        One result per (method, dataset, protocol); ``meta["kind"]`` may be ``"reported"``/``"rescored"``.
+        One result per (method, dataset, protocol); ``meta["kind"]`` may be ``"reported"``/``"rescored"``,
+        ``meta["training_data"]`` the training sets.
     metrics : sequence of str, optional
         Metric keys in column order; default: each protocol's paper columns
         (``Protocol.columns``); ``["all"]``: every key present.
@@ -332,13 +400,23 @@ def make_table(
     caption : str, optional
         Plain text put before the generated caption (LaTeX specials are escaped).
     label : str, optional
-        LaTeX ``\\label``.
+        LaTeX ``\\label`` (with several protocols, ``-<protocol>`` is appended to each table's).
     wide : bool, optional
         LaTeX ``table*`` (page width) instead of ``table`` (column width); default: ``table*`` when the
         table has more than one dataset group or more than :data:`NARROW_MAX_COLUMNS` number columns.
     fit : {"auto", "resize", "none"}
         LaTeX: ``auto`` scales the tabular down only when it is wider than the line (needs graphicx),
         ``resize`` always scales it to the line width, ``none`` keeps the natural size.
+    caption_style : {"short", "full"}
+        The protocol in a few words (positive class, β², thresholds) or every choice for the columns shown.
+    notes : bool
+        Print the warnings recorded with the results under the table (default: leave them out; the CLI
+        prints them on stderr).
+    datasets, methods : sequence of str, optional
+        Select and order the column groups and the rows (default: datasets in registry order, methods in
+        input order).
+    names : mapping, optional
+        Result name -> display name.
 
     Returns
     -------
@@ -350,21 +428,28 @@ def make_table(
     .. [1] Tang et al., DeFusionNet, IEEE TPAMI 2022, Table 1.
     .. [2] Jin et al., D-DFFNet, ICME 2023, Table I.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"Unknown table format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    if not isinstance(decimals, int) or not 0 <= decimals <= 8:
-        raise ValueError(f"decimals must be an integer in 0..8, got {decimals!r}")
-    if fit not in FITS:
-        raise ValueError(f"Unknown fit {fit!r}; choose one of {', '.join(FITS)}")
-    grid = build_grid(results, metrics)
+    from dbdbench.report.naming import select
+
+    style = TableStyle(fmt, decimals, transpose, caption, label, wide, fit, caption_style, notes)
+    style.check()
+    _check_results(results)
+    chosen = select(results, methods, names)
     if fmt == "csv":
-        return to_frame(grid, transpose).to_csv(index=False, float_format=f"%.{decimals}f")
-    if fmt == "markdown":
-        return _render.markdown(grid, grid.marks(decimals), decimals, transpose, caption)
-    if wide is None:
-        n_data = len(grid.rows) if transpose else len(grid.columns)
-        wide = len(grid.groups()) > 1 or n_data > NARROW_MAX_COLUMNS
-    return _render.latex(grid, grid.marks(decimals), decimals, transpose, caption, label, wide, fit)
+        return to_frame(build_grid(chosen, metrics, datasets=datasets), transpose).to_csv(
+            index=False, float_format=f"%.{decimals}f")
+    if datasets is not None:
+        chosen = pick_datasets(chosen, datasets)
+    groups = by_protocol(chosen)
+    parts = []
+    for protocol, subset in groups.items():
+        grid = build_grid(subset, metrics, datasets=present_datasets(datasets, subset))
+        parts.append(render_table(grid, grid.marks(decimals), style.for_protocol(protocol, len(groups) > 1)))
+    return "\n".join(parts)
+
+
+def table_warnings(results: Sequence[Result]) -> list[str]:
+    """The warnings recorded with ``results``, one line each (``dbdbench table`` prints them on stderr)."""
+    return _render.warning_lines(ScoreGrid([], [], np.zeros((0, 0)), set(), warnings=_warnings(results)))
 
 
 def to_frame(grid: ScoreGrid, transpose: bool = False) -> pd.DataFrame:

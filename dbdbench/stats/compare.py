@@ -19,7 +19,7 @@ from dbdbench.stats.resample import (
     reduction_intervals,
     wilcoxon_test,
 )
-from dbdbench.stats.samples import ROW_MEANS, ScoreData, row_data, score_data
+from dbdbench.stats.samples import ScoreData, row_data, row_means, score_data
 from dbdbench.stats.sidecar import has_counts, read_counts
 
 COMPARE_SCHEMA = "dbdbench.compare"
@@ -82,7 +82,7 @@ def result_data(res: Result, keys: Sequence[str], proto: Protocol) -> dict[str, 
         return score_data(res.records, proto, keys)
     if has_counts(res):
         return score_data(read_counts(res), proto, keys)
-    need = [k for k in keys if k not in ROW_MEANS]
+    need = [k for k in keys if k not in row_means()]
     if need:
         read_counts(res)  # raises, naming the result and what to do
     return row_data(res.per_image, keys)

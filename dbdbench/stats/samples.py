@@ -22,13 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from dbdbench.metrics import functional as F
+from dbdbench.metrics.handlers import get_handler
 from dbdbench.metrics.image import ImageRecord
+from dbdbench.metrics.info import METRICS
 from dbdbench.metrics.protocols import Protocol
-from dbdbench.metrics.reduce import per_image_curves, reduce_records, thresholds_of
-
-#: the mean-kind scores whose per-image values are columns of the result's per-image rows
-ROW_MEANS = ("mae", "bin_f", "bin_iou", "auc", "ap", "sm", "wf")
+from dbdbench.metrics.reduce import Reduction
 
 
 @dataclass(frozen=True)
@@ -77,79 +75,12 @@ class ScoreData:
         return finish((w @ features) / w.sum(axis=-1, keepdims=True))
 
 
-def _max(m: np.ndarray) -> np.ndarray:
-    return np.max(m, axis=-1)
-
-
-def _mean(m: np.ndarray) -> np.ndarray:
-    return np.mean(m, axis=-1)
-
-
-def _trapezoid(x: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    dx = np.diff(x)
-    return lambda y: np.sum(dx * (y[..., 1:] + y[..., :-1]), axis=-1) / 2
-
-
-def _f_curve(curves: dict[str, np.ndarray], n: int, proto: Protocol):
-    """Features and the map from their mean to the protocol's dataset F curve (``curve_average``)."""
-    if proto.curve_average == "pr":
-        features = np.hstack([curves["precision"][:, :n], curves["recall"][:, :n]])
-        return features, lambda m: F.fbeta_from_pr(m[..., :n], m[..., n:], proto.beta2)
-    return curves["f"][:, :n], lambda m: m
-
-
-def _then(first: Callable, second: Callable) -> Callable:
-    return lambda m: second(first(m))
-
-
-def _pooled(metric: str, beta2: float) -> Callable[[np.ndarray], np.ndarray]:
-    # F and IoU of the summed counts equal those of the mean counts: both are ratios of the counts
-    if metric == "f":
-        return lambda m: F.fbeta(m[..., 0], m[..., 1], m[..., 2], beta2)
-    return lambda m: F.iou(m[..., 0], m[..., 1], m[..., 2])
-
-
-def _reductions(records: Sequence[ImageRecord], proto: Protocol, curves: dict[str, np.ndarray]) -> dict:
-    n = proto.n_levels
-    f_x, f_curve = _f_curve(curves, n, proto)
-    out = {
-        "mean_f": (f_x, _then(f_curve, _mean)),
-        "auc_fcurve": (f_x, _then(f_curve, _trapezoid(thresholds_of(proto)[:n]))),
-    }
-    if proto.best_f != "per_image":
-        out["max_f"] = (f_x, _then(f_curve, _max))
-    for name in ("iou", "dice"):
-        x = curves[name][:, :n]  # one array for both scores, so that joint evaluation computes it once
-        out[f"max_{name}"], out[f"mean_{name}"] = (x, _max), (x, _mean)
-    binary = np.array([r.binary for r in records], dtype=np.float64)[:, :3]
-    out["bin_f_pooled"] = (binary, _pooled("f", proto.beta2))
-    out["bin_iou_pooled"] = (binary, _pooled("iou", proto.beta2))
-    if "em_curve" in records[0].extra:
-        em = np.array([r.extra["em_curve"] for r in records], dtype=np.float64)
-        out["max_em"], out["mean_em"] = (em, _max), (em, _mean)
-    return out
-
-
-def _means(records: Sequence[ImageRecord], proto: Protocol, curves: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    _, _, rows = reduce_records(records, proto)
-    out = {}
-    for key in ROW_MEANS:
-        if key in rows[0]:
-            out[key] = np.array([np.nan if row[key] is None else row[key] for row in rows], dtype=np.float64)
-    adp = np.array([r.adaptive for r in records]).T
-    out["adp_f"] = F.fbeta(adp[0], adp[1], adp[2], proto.beta2)
-    out["adp_iou"] = F.iou(adp[0], adp[1], adp[2])
-    out["adp_dice"] = F.dice(adp[0], adp[1], adp[2])
-    out["ar"] = np.mean(curves["recall"][:, : proto.n_levels], axis=1)
-    if proto.best_f == "per_image":
-        out["max_f"] = np.array([r.extra["best_f"] for r in records], dtype=np.float64)
-    if "adp_em" in records[0].extra:
-        out["adp_em"] = np.array([r.extra["adp_em"] for r in records], dtype=np.float64)
-    return out
-
-
 def score_data(records: Sequence[ImageRecord], proto: Protocol, keys: Sequence[str]) -> dict[str, ScoreData]:
     """The :class:`ScoreData` of each score in ``keys``, from the per-image records of one result.
+
+    Each score's form comes from the metric table: ``MetricInfo.per_image`` (a ``mean`` score) or
+    ``MetricInfo.resample`` (a ``reduction`` score); a score that the protocol's image handler replaces is the
+    mean of the handler's per-image value.
 
     Raises
     ------
@@ -158,30 +89,46 @@ def score_data(records: Sequence[ImageRecord], proto: Protocol, keys: Sequence[s
     """
     if not records:
         raise ValueError("no images: a result with per-image records is needed")
-    curves = per_image_curves(records, proto)
-    means, reductions = _means(records, proto, curves), _reductions(records, proto, curves)
+    red = Reduction(records, proto)
     out = {}
     for key in keys:
-        if key in means:
-            out[key] = ScoreData(key, "mean", values=means[key])
-        elif key in reductions:
-            features, finish = reductions[key]
-            out[key] = ScoreData(key, "reduction", features=features, finish=finish)
-        else:
-            valid = ", ".join(sorted({*means, *reductions}))
+        data = _score_data(red, key) if key in METRICS else None
+        if data is None:
+            valid = ", ".join(sorted(k for k in METRICS if _score_data(red, k) is not None))
             raise KeyError(f"score {key!r} cannot be recomputed from these per-image records; valid: {valid}")
+        out[key] = data
     return out
+
+
+def _score_data(red: Reduction, key: str) -> ScoreData | None:
+    handler = get_handler(red.proto.best_f)
+    info = METRICS[key]
+    if handler is not None and key in handler.overrides:
+        values = red.extra_values(handler.key)
+    elif info.per_image is not None:
+        values = info.per_image(red)
+    else:
+        form = None if info.resample is None else info.resample(red)
+        return None if form is None else ScoreData(key, "reduction", features=form[0], finish=form[1])
+    return None if values is None else ScoreData(key, "mean", values=values)
+
+
+def row_means() -> tuple[str, ...]:
+    """The scores whose dataset value is the mean over images of a column of the per-image rows
+    (``MetricInfo.row is True``), so that they can be recomputed from the rows alone."""
+    return tuple(k for k, m in METRICS.items() if m.row is True)
 
 
 def row_data(per_image: Sequence[dict], keys: Sequence[str]) -> dict[str, ScoreData]:
     """Mean-kind :class:`ScoreData` from a result's per-image rows alone (no counts file needed).
 
     Only the scores whose dataset value is the plain mean over images of a per-image row column are
-    available this way (:data:`ROW_MEANS`); anything else needs the counts file.
+    available this way (:func:`row_means`); anything else needs the counts file.
     """
     out = {}
+    means = row_means()
     for key in keys:
-        if key not in ROW_MEANS or not per_image or key not in per_image[0]:
+        if key not in means or not per_image or key not in per_image[0]:
             raise KeyError(key)
         values = np.array([np.nan if row[key] is None else row[key] for row in per_image], dtype=np.float64)
         out[key] = ScoreData(key, "mean", values=values)

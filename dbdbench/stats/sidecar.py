@@ -1,11 +1,12 @@
 """Per-image counts stored beside a result JSON, so that results can be compared without the maps.
 
 The JSON of a result stays small: the per-image confusion counts (one row of cumulative counts per image,
-the single-threshold counts, MAE and any per-image structure scores) go into a compressed ``.npz`` file
-next to it, named ``<stem>.counts.npz``. The JSON references the file by name and SHA-256 in
-``meta["per_image_counts"]``; a file whose hash differs is refused, so a stale or swapped file can never
-feed a comparison. Results without the file load as before; only the statistics that need the counts ask
-for it.
+the single-threshold counts, MAE and the per-image map terms) go into a compressed ``.npz`` file next to it,
+named ``<stem>.counts.npz``, which :meth:`dbdbench.results.Result.save` writes from the arrays that
+:func:`pack_records` packs (saving a result happens there and only there). The JSON references the file
+by name and SHA-256 in ``meta["per_image_counts"]``; a file whose hash differs is refused, so a stale or
+swapped file can never feed a comparison. Results without the file load as before; only the statistics
+that need the counts ask for it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,13 +21,10 @@ import numpy as np
 
 from dbdbench.metrics.counts import Counts
 from dbdbench.metrics.image import ImageRecord
-from dbdbench.results import Result, atomic_write_bytes
-
-SCHEMA = "dbdbench.counts"
-SCHEMA_VERSION = 1
-META_KEY = "per_image_counts"
-#: per-image scalars and curves of ImageRecord.extra that a reduction may read
-_EXTRA_KEYS = ("best_f", "sm", "adp_em", "wf", "em_curve")
+from dbdbench.results import COUNTS_META_KEY as META_KEY
+from dbdbench.results import COUNTS_SCHEMA as SCHEMA
+from dbdbench.results import COUNTS_SCHEMA_VERSION as SCHEMA_VERSION
+from dbdbench.results import Result
 
 
 def pack_records(records: Sequence[ImageRecord]) -> dict[str, np.ndarray]:
@@ -51,9 +48,8 @@ def pack_records(records: Sequence[ImageRecord]) -> dict[str, np.ndarray]:
         "mae": np.array([r.mae for r in records], dtype=np.float64),
         "resized": np.array([r.resized for r in records], dtype=bool),
     }
-    for key in _EXTRA_KEYS:
-        if key in records[0].extra:
-            arrays[f"extra_{key}"] = np.array([r.extra[key] for r in records], dtype=np.float64)
+    for key in records[0].extra:  # the handler's score and the map terms (MetricInfo.term) computed
+        arrays[f"extra_{key}"] = np.array([r.extra[key] for r in records], dtype=np.float64)
     return arrays
 
 
@@ -84,50 +80,15 @@ def _cumulative(hist: np.ndarray) -> np.ndarray:
     return np.concatenate([rev, np.zeros((len(hist), 1), np.int64)], axis=1)
 
 
-def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """A compressed ``.npz`` of ``arrays`` whose bytes depend on the arrays only.
-
-    ``np.savez_compressed`` stamps every member with the current time, so the same counts would hash
-    differently on every run; fixed member times make the file, and its SHA-256, reproducible.
-    """
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for key in sorted(arrays):
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            member = io.BytesIO()
-            np.lib.format.write_array(member, np.ascontiguousarray(arrays[key]), allow_pickle=False)
-            zf.writestr(info, member.getvalue())
-    return buf.getvalue()
-
-
-def counts_path(json_path: str | os.PathLike) -> Path:
-    """Where the counts of the result ``json_path`` go: ``<stem>.counts.npz`` in the same folder."""
-    path = Path(json_path)
-    return path.with_name(f"{path.stem}.counts.npz")
-
-
 def write_result_with_counts(result: Result, json_path: str | os.PathLike, records: Sequence[ImageRecord]) -> Path:
-    """Write ``records`` to the ``.npz`` beside ``json_path``, reference it in ``result.meta``, write the JSON.
+    """Save ``result`` with the per-image counts of ``records`` beside it (:meth:`~dbdbench.results.Result.save`).
 
-    The counts file is written first (atomically), so the JSON never names a file that is not there.
     Returns the path of the counts file.
     """
-    json_path = Path(json_path)
     names = [row["name"] for row in result.per_image]
     if names != [r.name for r in records]:
         raise ValueError(f"{json_path}: the records do not belong to this result (image names differ)")
-    data = npz_bytes(pack_records(records))
-    npz = counts_path(json_path)
-    atomic_write_bytes(npz, data)
-    result.meta[META_KEY] = {
-        "file": npz.name,
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "schema": SCHEMA,
-        "schema_version": SCHEMA_VERSION,
-    }
-    result.to_json(json_path)
-    return npz
+    return result.save(json_path, counts=pack_records(records))
 
 
 def has_counts(result: Result) -> bool:

@@ -14,14 +14,24 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from dbdbench.metrics import METRICS
-from dbdbench.report.tables import Column, Row, ScoreGrid, build_grid
+from dbdbench.report.tables import (
+    Column,
+    Row,
+    ScoreGrid,
+    TableStyle,
+    build_grid,
+    by_protocol,
+    pick_datasets,
+    render_table,
+)
 from dbdbench.results import Result
 from dbdbench.stats.compare import check_comparable, result_data
 from dbdbench.stats.intervals import protocol_of
@@ -74,10 +84,10 @@ def _usable(res: Result | None, metric: str) -> bool:
 
 def build_ci_grid(
     results: Sequence[Result], metrics: Sequence[str] | None = None, *, n_resamples: int = 10_000,
-    level: float = 0.95, seed: int = 0, alpha: float = 0.05,
+    level: float = 0.95, seed: int = 0, alpha: float = 0.05, datasets: Sequence[str] | None = None,
 ) -> CiGrid:
     """Intervals of every number that has per-image data, and the methods tied with the best per column."""
-    grid = build_grid(results, metrics)
+    grid = build_grid(results, metrics, datasets=datasets)
     cells = _cell_results(results)
     shape = grid.values.shape
     low, high, p_holm = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
@@ -151,26 +161,6 @@ def ci_frame(ci: CiGrid) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _label(col: Column, grid: ScoreGrid) -> str:
-    info = METRICS[col.metric]
-    return f"{grid.group_label(col)} {info.label}{'↑' if info.higher_is_better else '↓'}"
-
-
-def _cell(ci: CiGrid, i: int, j: int, decimals: int, latex: bool) -> str:
-    v = ci.grid.values[i, j]
-    if np.isnan(v):
-        return "--" if latex else "–"
-    text = f"{v:.{decimals}f}"
-    if ci.tied[i, j]:
-        text = f"\\textbf{{{text}}}" if latex else f"**{text}**"
-    if ci.grid.rows[i].reported:
-        text += "$^\\dagger$" if latex else "†"
-    if not np.isnan(ci.low[i, j]):
-        span = f"[{ci.low[i, j]:.{decimals}f}, {ci.high[i, j]:.{decimals}f}]"
-        text += f" {{\\scriptsize {span}}}" if latex else f" {span}"
-    return text
-
-
 def ci_caption(ci: CiGrid, *, n_resamples: int, level: float, seed: int, alpha: float) -> str:
     """The rule of the table in words (printed below it)."""
     protocols = "; ".join(f"{p}: {', '.join(ds)}" for p, ds in ci.grid.protocols().items())
@@ -184,45 +174,45 @@ def ci_caption(ci: CiGrid, *, n_resamples: int, level: float, seed: int, alpha: 
     return text
 
 
-def render_ci_table(ci: CiGrid, fmt: str, decimals: int, caption: str) -> str:
-    """Markdown or LaTeX (booktabs) table of methods x (dataset, metric) with intervals; CSV in long form."""
-    if fmt == "csv":
-        return ci_frame(ci).to_csv(index=False)
-    grid = ci.grid
-    names = [row.method for row in grid.rows]
-    body = [[_cell(ci, i, j, decimals, fmt == "latex") for j in range(len(grid.columns))] for i in range(len(names))]
-    heads = [_label(c, grid) for c in grid.columns]
-    if fmt == "markdown":
-        lines = ["| Method | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
-        lines += [f"| {n} | " + " | ".join(cells) + " |" for n, cells in zip(names, body, strict=True)]
-        return "\n".join(lines) + f"\n\n{caption}\n"
-    esc = _latex_escape
-    lines = ["\\begin{table}[t]", "\\centering", f"\\caption{{{esc(caption)}}}",
-             "\\begin{tabular}{l" + "c" * len(heads) + "}", "\\toprule",
-             "Method & " + " & ".join(esc(h).replace("↑", "$\\uparrow$").replace("↓", "$\\downarrow$")
-                                      for h in heads) + " \\\\", "\\midrule"]  # fmt: skip
-    lines += [f"{esc(n)} & " + " & ".join(cells) + " \\\\" for n, cells in zip(names, body, strict=True)]
-    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
-    return "\n".join(lines) + "\n"
+def ci_legend(*, level: float, alpha: float) -> str:
+    """The short rule of the marks and brackets (the sentence before the arrows' legend in the caption)."""
+    return (f"Bold: the best of each column and the methods not significantly different from it (paired tests, "
+            f"Holm correction, α = {alpha:g}); brackets: {level:.0%} bootstrap intervals over the images; ")
 
 
-def _latex_escape(text: str) -> str:
-    for a, b in (("\\", "\\textbackslash{}"), ("&", "\\&"), ("%", "\\%"), ("_", "\\_"), ("#", "\\#"),
-                 ("†", "$^\\dagger$")):  # fmt: skip
-        text = text.replace(a, b)
-    return text
+def render_ci_table(ci: CiGrid, style: TableStyle, legend: str) -> str:
+    """LaTeX or Markdown through the common table writer (:func:`dbdbench.report.tables.render_table`): the
+    ties are the bold marks, the intervals are printed under (LaTeX) or beside (Markdown) each number."""
+    return render_table(ci.grid, ci.tied.astype(int), style, intervals=(ci.low, ci.high), legend=legend)
 
 
 def make_ci_table(
     results: Sequence[Result], metrics: Sequence[str] | None = None, fmt: str = "markdown", decimals: int = 3, *,
     n_resamples: int = 10_000, level: float = 0.95, seed: int = 0, alpha: float = 0.05, caption: str | None = None,
+    label: str | None = None, wide: bool | None = None, fit: str = "auto", caption_style: str = "short",
+    notes: bool = False, datasets: Sequence[str] | None = None, methods: Sequence[str] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> str:
     """A comparison table whose numbers carry bootstrap intervals and whose bold marks the statistical ties.
 
-    See the module docstring for the rule; the caption states it under the table.
+    See the module docstring for the rule; the caption states it (``caption_style="full"``: in full). The
+    layout options are those of :func:`dbdbench.report.tables.make_table` (one table per protocol).
     """
-    if fmt not in ("latex", "markdown", "csv"):
-        raise ValueError(f"Unknown table format {fmt!r}; choose one of latex, markdown, csv")
-    ci = build_ci_grid(results, metrics, n_resamples=n_resamples, level=level, seed=seed, alpha=alpha)
-    rule = ci_caption(ci, n_resamples=n_resamples, level=level, seed=seed, alpha=alpha)
-    return render_ci_table(ci, fmt, decimals, f"{caption} {rule}" if caption else rule)
+    from dbdbench.report.naming import select
+
+    style = TableStyle(fmt, decimals, False, caption, label, wide, fit, caption_style, notes)
+    style.check()
+    chosen = select(results, methods, names)
+    if datasets is not None:
+        chosen = pick_datasets(chosen, datasets)
+    opts: dict[str, Any] = {"n_resamples": n_resamples, "level": level, "seed": seed, "alpha": alpha}
+    if fmt == "csv":
+        return ci_frame(build_ci_grid(chosen, metrics, datasets=datasets, **opts)).to_csv(index=False)
+    groups = by_protocol(chosen)
+    parts = []
+    for protocol, subset in groups.items():
+        order = [d for d in datasets if d in {str(r.dataset) for r in subset}] if datasets is not None else None
+        ci = build_ci_grid(subset, metrics, datasets=order, **opts)
+        rule = ci_caption(ci, **opts) + " " if caption_style == "full" else ci_legend(level=level, alpha=alpha)
+        parts.append(render_ci_table(ci, style.for_protocol(protocol, len(groups) > 1), rule))
+    return "\n".join(parts)

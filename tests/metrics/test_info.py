@@ -42,7 +42,7 @@ def test_new_metric_reaches_results_and_tables(bal_acc):
     assert results[0].scores["max_bacc"] == 1.0 > results[1].scores["max_bacc"]
     md = make_table(results, metrics=["max_f", "max_bacc"], fmt="markdown")
     assert "maxBAcc ↑" in md and md.count("**1.000**") == 2  # label, direction and best mark from the table
-    assert r"$\mathrm{BAcc}^{\max}$" in make_table(results, metrics=["max_bacc"], fmt="latex")
+    assert r"$\mathrm{BAcc}^{\max}\uparrow$" in make_table(results, metrics=["max_bacc"], fmt="latex")  # one math group
 
 
 def test_duplicate_and_unknown_keys_are_errors():
@@ -54,4 +54,7 @@ def test_duplicate_and_unknown_keys_are_errors():
 
 def test_every_entry_is_complete():
     for key, info in METRICS.items():
-        assert info.key == key and info.label and info.description and info.reference and callable(info.compute)
+        assert info.key == key and info.label and info.description and info.reference
+        assert callable(info.compute) or callable(info.per_image)
+        # the resampling statistics can recompute every score of the table
+        assert (info.per_image is None) != (info.resample is None), key

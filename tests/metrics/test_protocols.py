@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import get_args
 
 import pytest
@@ -35,6 +36,7 @@ BAD_VALUES = {
     "metrics": ("mae", "maxF"),
     "primary": "auc",
     "columns": ("mae", "maxF"),
+    "headline": "auc",
 }
 FREE_TEXT = {"description", "source"}
 
@@ -71,12 +73,12 @@ def test_registered_protocols_are_valid_and_resolvable():
     for name, proto in PROTOCOLS.items():
         assert get_protocol(name) is proto
         assert set(proto.metrics) <= set(METRICS)
-        assert proto.primary in proto.metrics
+        assert proto.primary in proto.metrics and proto.headline in proto.metrics
         assert get_protocol(proto) is proto
 
 
 def test_unknown_protocol_lists_valid_names():
-    with pytest.raises(KeyError, match="valid: dbdbench, pysod, ddffnet, zhao, hifst"):
+    with pytest.raises(KeyError, match=re.escape(f"valid: {', '.join(PROTOCOLS)}")):
         get_protocol("sod")
 
 
@@ -89,9 +91,15 @@ def test_primary_defaults_to_max_f_or_the_first_metric():
     assert Protocol(name="x", description="", source="", metrics=("mae", "auc")).primary == "mae"
 
 
+def test_headline_defaults_to_max_f_or_the_primary_score():
+    assert Protocol(name="x", description="", source="", primary="auc",
+                    metrics=("max_f", "auc")).headline == "max_f"
+    assert Protocol(name="x", description="", source="", metrics=("mae", "auc"), primary="auc").headline == "auc"
+
+
 def test_settings_are_json_ready_and_leave_out_presentation():
     s = get_protocol("zhao").settings()
     assert isinstance(s["thresholds"], list) and isinstance(s["metrics"], list)
-    assert "primary" not in s
+    assert "primary" not in s and "headline" not in s and "columns" not in s
     assert Protocol(**{k: v for k, v in s.items()} | {"thresholds": tuple(s["thresholds"]),
                                                       "metrics": tuple(s["metrics"])}).settings() == s

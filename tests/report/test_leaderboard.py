@@ -126,7 +126,7 @@ def test_ranks_and_marks_compare_printed_values(tmp_path: Path) -> None:
     generate(root, tmp_path / "reports", plots=False)
     rows = _table_lines((tmp_path / "reports" / "leaderboard" / "CUHK-TE-1.md").read_text())
     assert [r[0] for r in rows] == ["1", "1", "3", "4"]
-    f_col = [r[3] for r in rows]
+    f_col = [r[4] for r in rows]  # the columns of the LaTeX table: MAE, F, ...; ranked by F (the primary)
     assert f_col == ["**0.914**", "**0.914**", "<u>0.900</u>", "0.800"]
     assert groups["CUHK-TE-1"]["ddffnet"][0].method == "Rep0"
 
@@ -157,3 +157,46 @@ def test_published_hifst_curves_are_drawn_in_reports() -> None:
     assert [f["curve"] for f in data["CUHK"]["protocols"]["hifst"]["figures"]][0] == "pr"
     markdown = (ROOT / "reports" / "leaderboard" / "CUHK.md").read_text(encoding="utf-8")
     assert "![pr curves, CUHK, hifst](../figures/CUHK__hifst__pr.svg)" in markdown
+
+
+def test_page_opens_on_the_dataset_and_protocol_with_most_entries(tmp_path: Path) -> None:
+    from dbdbench.report.leaderboard import default_view
+
+    root = tmp_path / "submissions"
+    for i in range(3):
+        _write_entry(root, f"rep-{i}", f"Rep{i}", "reported", {"mae": 0.1 + i / 100, "bin_f": 0.9 - i / 100})
+    groups = grouped(collect_rows(root))
+    start, protocols = default_view(groups)
+    assert start == "CUHK-TE-1" and protocols == {"CUHK-TE-1": "ddffnet"}
+    generate(root, tmp_path / "reports", plots=False)
+    page = (tmp_path / "reports" / "index.html").read_text()
+    data = json.loads(re.search(r'<script type="application/json" id="lb-data">(.*?)</script>', page, re.S)[1])
+    assert data["CUHK-TE-1"]["start"] and data["CUHK-TE-1"]["default_protocol"] == "ddffnet"
+    # the same columns and ranking metric as the LaTeX table, and a <noscript> copy of the default view
+    assert [c["key"] for c in data["CUHK-TE-1"]["protocols"]["ddffnet"]["columns"]] == ["mae", "bin_f"]
+    assert data["CUHK-TE-1"]["protocols"]["ddffnet"]["rank_key"] == "bin_f"
+    assert "<noscript>" in page and page.count("<td") >= 3 * 5
+
+
+def test_committed_page_defaults_and_curve_only_ranks() -> None:
+    """On the committed reports: CUHK's default protocol is the one with most rows, and every curve-only
+    entry has max F from its curve (the legend's number) and a rank."""
+    from dbdbench.report.leaderboard import ranks
+    from dbdbench.report.plots import headline_score
+    from dbdbench.results import Result
+
+    groups = grouped(collect_rows(ROOT / "submissions"))
+    page = (ROOT / "reports" / "index.html").read_text(encoding="utf-8")
+    data = json.loads(re.search(r'<script type="application/json" id="lb-data">(.*?)</script>', page, re.S)[1])
+    for dataset, by_p in groups.items():
+        most = max(len(rows) for rows in by_p.values())
+        assert len(by_p[data[dataset]["default_protocol"]]) == most, dataset
+    start = next(d for d in data if data[d]["start"])
+    assert len(groups[start][data[start]["default_protocol"]]) == max(len(r) for b in groups.values()
+                                                                       for r in b.values())
+    rows = groups["CUHK"]["hifst"]
+    curve_rows = [r for r in rows if not r.result.get("scores")]
+    assert curve_rows
+    for r, rank in zip(rows, ranks(rows, "hifst"), strict=True):
+        if r in curve_rows:
+            assert r.scores["max_f"] == headline_score(Result.from_json(r.result), "pr") and rank is not None

@@ -181,18 +181,97 @@ def _page_data() -> dict[str, Any]:
     return json.loads(re.search(r'<script type="application/json" id="lb-data">(.*?)</script>', text, re.S)[1])
 
 
+def _start(data: dict[str, Any]) -> str:
+    return next(d for d in data if data[d]["start"])
+
+
 def test_page_loads_without_console_errors(page: tuple[PipeBrowser, str]) -> None:
     data = _page_data()
-    first = next(iter(data))
+    first = _start(data)
     assert _eval(page, "document.getElementById('lb-title').textContent") == data[first]["title"]
-    assert len(_rows(page, "mae")) == len(next(iter(data[first]["protocols"].values()))["rows"])
+    assert len(_rows(page, "mae")) == len(data[first]["protocols"][data[first]["default_protocol"]]["rows"])
     assert _errors(page[0]) == []
+
+
+def test_default_view_is_the_dataset_and_protocol_with_most_entries(page: tuple[PipeBrowser, str]) -> None:
+    """Independent of the page script: count the embedded rows of every (dataset, protocol)."""
+    data = _page_data()
+    _open(page, PAGE.as_uri())
+    sizes = {(d, p): len(v["rows"]) for d, dd in data.items() for p, v in dd["protocols"].items()}
+    most = max(sizes.values())
+    dataset = _eval(page, "document.getElementById('lb-dataset').value")
+    protocol = _eval(page, "document.getElementById('lb-protocol').value")
+    assert sizes[(dataset, protocol)] == most
+    assert _eval(page, "location.hash") == "#" + dataset  # the default protocol needs no "/protocol"
+    for name in data:  # every dataset opens on its largest protocol
+        _open(page, PAGE.as_uri() + "#" + name)
+        shown = _eval(page, "document.getElementById('lb-protocol').value")
+        assert sizes[(name, shown)] == max(n for (dd, _), n in sizes.items() if dd == name), name
+    assert _eval(page, "document.getElementById('lb-caption').textContent") != ""
+    assert _errors(page[0]) == []
+
+
+def test_sticky_header_stays_on_top_of_the_scrolled_table(page: tuple[PipeBrowser, str]) -> None:
+    browser, session = page
+    browser.send("Emulation.setDeviceMetricsOverride",
+                 {"width": 1300, "height": 500, "deviceScaleFactor": 1, "mobile": False}, session=session)
+    _open(page, PAGE.as_uri())
+    browser.send("Emulation.setDeviceMetricsOverride",
+                 {"width": 1300, "height": 500, "deviceScaleFactor": 1, "mobile": False}, session=session)
+    box = "document.querySelector('.scroll')"
+    assert _eval(page, f"{box}.scrollHeight > {box}.clientHeight + 100")  # the table scrolls in its box
+    _eval(page, f"{box}.scrollTop = 300")
+    tops = _eval(page, f"[{box}.getBoundingClientRect().top, document.querySelector('#lb-table th')"
+                       ".getBoundingClientRect().top, document.querySelector('#lb-table tbody tr')"
+                       ".getBoundingClientRect().top]")
+    assert abs(tops[1] - tops[0]) <= 1.5  # the header is at the top of the box...
+    assert tops[2] < tops[0]  # ...while the first row has scrolled out of it
+    _open(page, PAGE.as_uri())
+
+
+def test_curve_only_entries_get_max_f_from_their_curve_and_a_rank(page: tuple[PipeBrowser, str]) -> None:
+    import numpy as np
+
+    data = _page_data()
+    p = data["CUHK"]["protocols"]["hifst"]
+    curve_rows = [r for r in p["rows"] if r["curve_only"]]
+    assert curve_rows
+    _open(page, PAGE.as_uri() + "#CUHK/hifst")
+    cells = _eval(page, "Array.from(document.querySelectorAll('#lb-table tbody tr')).map(tr => [tr.dataset.method,"
+                        " tr.dataset.kind, tr.querySelector('td').textContent,"
+                        " (tr.querySelector('td[data-key=\"max_f\"]') || {}).textContent])")
+    for r in curve_rows:
+        # independent reference: max of F = 1.3 P R / (0.3 P + R) over the published points (beta^2 = 0.3)
+        src = json.loads((ROOT / "submissions" / r["entry"] / "CUHK.hifst.json").read_text(encoding="utf-8"))
+        prec, rec = np.array(src["curves"]["precision"]), np.array(src["curves"]["recall"])
+        den = 0.3 * prec + rec
+        want = float(np.max(np.where(den > 0, 1.3 * prec * rec / np.where(den > 0, den, 1), 0)))
+        row = next(c for c in cells if c[0] == r["method"] and c[1] == r["kind"])
+        assert row[2] != "\u2013" and int(row[2]) >= 1, row
+        assert row[3] == f"{want:.3f}curve", row
+    assert _errors(page[0]) == []
+
+
+def test_screenshots_at_1400_and_390_px(page: tuple[PipeBrowser, str]) -> None:
+    browser, session = page
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for width in (1400, 390):
+        _open(page, PAGE.as_uri(), width)
+        shot = browser.send("Page.captureScreenshot", {"format": "png"}, session=session)
+        out = ARTIFACTS / f"leaderboard-{width}.png"
+        out.write_bytes(base64.b64decode(shot["data"]))
+        assert out.stat().st_size > 10_000
+        if width == 390:  # on a phone the table scrolls inside its box, the page itself does not
+            assert _eval(page, "document.documentElement.scrollWidth") <= width
+    _open(page, PAGE.as_uri())
+    assert _errors(browser) == []
 
 
 def test_clicking_a_header_sorts_rows(page: tuple[PipeBrowser, str]) -> None:
     data = _page_data()
-    dataset = next(iter(data))
-    protocol = next(iter(data[dataset]["protocols"]))
+    dataset = _start(data)
+    protocol = data[dataset]["default_protocol"]
+    _open(page, PAGE.as_uri())
     key = next(c["key"] for c in data[dataset]["protocols"][protocol]["columns"] if c["key"] == "mae")
     rows = data[dataset]["protocols"][protocol]["rows"]
     before = _rows(page, key)
@@ -270,7 +349,7 @@ def test_ranks_and_marks_follow_the_table_rule_on_printed_values(page: tuple[Pip
                                 "Array.from(tr.querySelectorAll('td')).map(td => [td.dataset.key || '', "
                                 "td.className, td.textContent]))")
             rows = p["rows"]
-            first = p["columns"][0]
+            first = next(c for c in p["columns"] + p["more"] if c["key"] == p["rank_key"])
             want_ranks = display_ranks([r["scores"].get(first["key"]) for r in rows], first["higher"], 3)
             assert [c[0][2] for c in cells] == [str(x) if x else "\u2013" for x in want_ranks], (dataset, protocol)
             for col in p["columns"]:

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from matplotlib.colors import to_rgba
 
 from dbdbench.cli.report import plot as plot_cmd
-from dbdbench.report.plots import method_styles, plot_curves
+from dbdbench.report.figure import SIZES, dataset_title
+from dbdbench.report.plots import MARKED, curve_caption, method_styles, plot_curves
 from dbdbench.report.qualitative import plot_qualitative
 from dbdbench.results import Result
 
@@ -69,7 +70,7 @@ def test_one_panel_per_dataset_and_one_line_per_method(curve):
     results = sample()
     fig = plot_curves(results, curve)
     axes = visible_axes(fig)
-    assert [ax.get_title() for ax in axes] == ["CUHK", "DUT-TE", "CTCUG"]
+    assert [ax.get_title() for ax in axes] == [dataset_title(d) for d in ["CUHK", "DUT-TE", "CTCUG"]]
     for ax in axes:
         assert sorted(ln.get_label() for ln in method_lines(ax)) == sorted(METHODS)
     # the plotted data are the stored curves
@@ -89,34 +90,40 @@ def test_every_panel_legend_gives_the_headline_score_best_first():
     for r in results:
         r.scores["max_f"] = float(np.max(r.curves["f"]))
         r.scores["auc"] = float(zlib.crc32(r.method.encode()) % 1000) / 1000
-    fig = plot_curves(results, "pr")
+    fig = plot_curves(results, "pr", legend="inside")
     for ax in visible_axes(fig):
         texts = legend_texts(ax)
         scores = [float(t.rsplit(" ", 1)[1]) for t in texts]
         assert scores == sorted(scores, reverse=True) and len(texts) == len(METHODS)
-        panel = [r for r in results if r.dataset == ax.get_title()]
+        panel = [r for r in results if dataset_title(r.dataset) == ax.get_title()]
         for text in texts:
             name, score = text.rsplit(" ", 1)
             assert score == f"{next(r for r in panel if r.method == name).scores['max_f']:.3f}"
-    roc = plot_curves(results, "roc")
+    roc = plot_curves(results, "roc", legend="inside")
     assert legend_texts(roc.axes[0])[0].endswith(f"{max(r.scores['auc'] for r in results):.3f}")
 
 
-def test_crowded_figures_add_markers_and_few_do_not():
-    crowded = plot_curves(sample(), "pr")
-    assert all(ln.get_marker() not in (None, "None", "") for ln in method_lines(crowded.axes[0]))
-    few = plot_curves(sample()[:3], "pr")
+def test_markers_from_four_methods_up_spaced_and_offset():
+    marked = plot_curves(sample()[:MARKED], "pr")
+    lines = method_lines(marked.axes[0])
+    assert all(ln.get_marker() not in (None, "None", "") for ln in lines)
+    # spaced along the line (a tenth of its length), starting at different offsets so markers do not pile up
+    assert all(ln.get_markevery()[1] == 0.1 for ln in lines)
+    assert len({ln.get_markevery()[0] for ln in lines}) == len(lines)
+    few = plot_curves(sample()[:MARKED - 1], "pr")
     assert all(ln.get_marker() in (None, "None", "") for ln in method_lines(few.axes[0]))
 
 
-def test_one_title_and_a_protocol_footnote():
-    fig = plot_curves([r for r in sample() if r.dataset == "CUHK"], "pr")
-    assert fig._suptitle is None and visible_axes(fig)[0].get_title() == "CUHK"
-    assert "Protocol dbdbench: blur class positive" in fig._supxlabel.get_text()
-    titled = plot_curves([r for r in sample() if r.dataset == "CUHK"], "pr", title="PR on CUHK")
+def test_one_title_and_footnote_only_on_request():
+    cuhk = [r for r in sample() if r.dataset == "CUHK"]
+    fig = plot_curves(cuhk, "pr")
+    assert fig._suptitle is None and visible_axes(fig)[0].get_title() == dataset_title("CUHK")
+    assert fig._supxlabel is None  # the protocol text belongs in the caption
+    noted = plot_curves(cuhk, "pr", footnote=True)
+    assert "Protocol dbdbench: blur class positive" in noted._supxlabel.get_text()
+    assert "β² = 0.3" in noted._supxlabel.get_text()
+    titled = plot_curves(cuhk, "pr", title="PR on CUHK")
     assert titled._suptitle is None and titled.axes[0].get_title() == "PR on CUHK"
-    bare = plot_curves(sample()[:2], "pr", footnote=False)
-    assert bare._supxlabel is None
 
 
 def test_png_is_written_at_300_dpi_next_to_pdf_and_svg(tmp_path):
@@ -125,17 +132,20 @@ def test_png_is_written_at_300_dpi_next_to_pdf_and_svg(tmp_path):
     for path in outs:
         assert path.read_bytes()[:5].startswith(MAGIC[path.suffix])
     image = cv2.imread(str(outs[0]))
-    assert image.shape[1] >= 3.6 * 300 * 0.8  # one 3.6-inch panel at 300 dpi (less the trimmed margin)
+    assert image.shape[1] == round(SIZES["column"] * 300)  # one panel: a 3.5-inch column at 300 dpi, not trimmed
 
 
 def test_multi_dataset_grid_of_pr_and_f_curves_in_one_call():
     fig = plot_curves(sample(), ("pr", "fmeasure"))
     axes = visible_axes(fig)
     assert len(axes) == 6
-    assert [ax.get_title() for ax in axes] == ["CUHK", "DUT-TE", "CTCUG", "", "", ""]
+    assert [ax.get_title() for ax in axes] == [dataset_title(d) for d in ["CUHK", "DUT-TE", "CTCUG"]] + [""] * 3
     assert [ax.get_xlabel() for ax in axes] == ["Recall"] * 3 + ["Threshold"] * 3
-    assert all(ax.get_legend() is not None for ax in axes[:3])
-    assert all(ax.get_legend() is None for ax in axes[3:])  # F rows repeat the max F of the row above
+    # one shared legend (names only: the scores differ per dataset), no legend in any panel
+    assert all(ax.get_legend() is None for ax in axes)
+    assert len(fig.legends) == 1
+    assert sorted(t.get_text() for t in fig.legends[0].get_texts()) == sorted(METHODS)
+    assert fig.get_size_inches()[0] == pytest.approx(SIZES["page"])  # a grid is page-wide
 
 
 def test_published_curve_gets_max_f_from_its_points_and_sits_under_the_rescored_one():
@@ -151,7 +161,7 @@ def test_published_curve_gets_max_f_from_its_points_and_sits_under_the_rescored_
     lines = {ln.get_label(): ln for ln in method_lines(fig.axes[0])}
     assert lines["HiFST"].get_zorder() > lines["HiFST†"].get_zorder()
     assert lines["HiFST†"].get_linewidth() > lines["HiFST"].get_linewidth()
-    assert "† published by the authors" in fig._supxlabel.get_text()
+    assert "†: curve published by the authors" in curve_caption([published, rescored], "pr")
 
 
 def test_colours_are_consistent_across_figures():
@@ -189,7 +199,8 @@ def test_results_without_curves_are_named_and_left_out():
 
 def test_mixed_protocols_get_their_own_panels():
     fig = plot_curves([res("A", "CUHK", "dbdbench"), res("A", "CUHK", "pysod")], "pr")
-    assert [ax.get_title() for ax in visible_axes(fig)] == ["CUHK (dbdbench)", "CUHK (pysod)"]
+    name = dataset_title("CUHK")
+    assert [ax.get_title() for ax in visible_axes(fig)] == [f"{name}, protocol dbdbench", f"{name}, protocol pysod"]
 
 
 def test_bad_arguments(tmp_path):

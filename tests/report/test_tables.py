@@ -91,7 +91,7 @@ def test_latex_bold_and_underline_follow_metric_direction():
         want = expected_marks(grid.values[:, j], METRICS[col.metric].higher_is_better, 3)
         got = [BEST if c.startswith(r"\textbf") else SECOND if c.startswith(r"\underline") else NONE for c in cells]
         assert got == want, col
-    assert "MAE$\\downarrow$" in text and "$F_\\beta$$\\uparrow$" in text
+    assert "MAE$\\downarrow$" in text and "$F_\\beta\\uparrow$" in text  # one math group
 
 
 # ------------------------------------------------------------------------------------------ content
@@ -162,10 +162,13 @@ def test_protocols_are_never_mixed_in_one_column():
     grid = build_grid(results)
     assert [(c.dataset, c.protocol) for c in grid.columns] == [("CUHK", "dbdbench"), ("CUHK", "pysod"),
                                                                ("DUT-TE", "dbdbench")]
-    text = make_table(results, fmt="latex")
-    assert r"\multicolumn{1}{c}{CUHK (dbdbench)}" in text and r"\multicolumn{1}{c}{CUHK (pysod)}" in text
-    assert r"CUHK (1000 images), DUT-TE (500 images), protocol \texttt{dbdbench}:" in text
-    assert r"CUHK (1000 images), protocol \texttt{pysod}:" in text
+    # a table never mixes protocols: one table per protocol, each with its own caption and label
+    text = make_table(results, fmt="latex", label="tab:x")
+    assert text.count(r"\begin{table") == 2
+    first, second = text.split(r"\end{table", 1)[0], text.split(r"\end{table", 1)[1]
+    assert r"\label{tab:x-dbdbench}" in first and r"\label{tab:x-pysod}" in second
+    assert "CUHK (1000 images) and DUT-TE (500 images)" in first and "DUT-TE" not in second
+    assert "pysod" not in first and r"\texttt" not in text  # no protocol keys in captions
     with pytest.raises(ValueError, match="Two results for method 'A'"):
         build_grid(results + [res("A", "CUHK", {"mae": 0.5}, "dbdbench")])
 
@@ -245,8 +248,9 @@ def test_default_two_method_table_fits_one_column_of_a_two_column_paper(tmp_path
     log = compile_latex(tmp_path, text, "twocolumn")
     assert "Overfull" not in log, log[-2000:]
     # the reference for "fits": the same table with every metric is far too wide for the column
-    log = compile_latex(tmp_path, make_table(results, metrics=["all"], fmt="latex", fit="none", wide=False),
-                        "twocolumn")
+    with pytest.warns(UserWarning, match="runs past the line"):  # the width guard sees it too
+        wide = make_table(results, metrics=["all"], fmt="latex", fit="none", wide=False)
+    log = compile_latex(tmp_path, wide, "twocolumn")
     assert "Overfull" in log
 
 
@@ -305,26 +309,44 @@ def test_caption_states_the_protocol_in_words_with_image_counts():
     rng = np.random.default_rng(6)
     text = make_table([full_result(m, "CUHK-TE-1", rng) for m in ("A", "B", "C")], fmt="markdown")
     caption = text.strip().splitlines()[-1]
-    for words in ("CUHK-TE-1 (100 images)", "protocol `dbdbench`", "blur class positive", "GT ≥ 0.5",
-                  "256 thresholds (≥)", "β² = 0.3", "curves averaged over images", "threshold ≥ 0.5",
-                  "pooled = from dataset-summed counts", "AUC = exact area under the ROC curve",
-                  "Best in bold, second underlined"):
+    # short by default: what is compared, the protocol in a few words, image counts
+    for words in ("Comparison of 3 methods on CUHK-TE-1 (100 images)", "blur class positive", "β² = 0.3",
+                  "256 thresholds", "Best in bold, second underlined"):
         assert words in caption, words
-    latex = make_table([full_result(m, "CUHK-TE-1", rng) for m in ("A", "B")], fmt="latex")
-    assert r"$\beta^2$ = 0.3" in latex and "GT $\\geq$ 0.5" in latex
+    assert "dbdbench" not in caption and "docs/" not in caption
+    full = make_table([full_result(m, "CUHK-TE-1", rng) for m in ("A", "B", "C")], fmt="markdown",
+                      caption_style="full").strip().splitlines()[-1]
+    for words in ("CUHK-TE-1 (100 images)", "blur class positive", "GT ≥ 0.5", "256 thresholds (≥)",
+                  "β² = 0.3", "curves averaged over images", "threshold ≥ 0.5", "pooled = from dataset-summed counts",
+                  "AUC = exact area under the ROC curve", "Best in bold, second underlined"):
+        assert words in full, words
+    sentences = [x.strip() for x in full.split(". ") if x.strip()]
+    assert len(sentences) == len(set(sentences))  # no sentence twice
+    latex = make_table([full_result(m, "CUHK-TE-1", rng) for m in ("A", "B")], fmt="latex", caption_style="full")
+    assert r"$\beta^2 = 0.3$" in latex and "GT $\\geq$ 0.5" in latex
     assert "Best in bold (compared as printed)" in latex  # two methods: no second place to explain
+    with pytest.raises(ValueError, match="caption style"):
+        make_table([full_result("A", "CUHK-TE-1", rng)], caption_style="long")
 
 
-def test_warnings_recorded_with_a_result_become_table_notes():
+def test_warnings_stay_out_of_the_table_unless_asked_for(tmp_path):
     rng = np.random.default_rng(7)
     a, b = full_result("A", "CUHK-TE-1", rng), full_result("B", "CUHK-TE-1", rng)
     a.meta = {"warnings": [{"code": "inverted-images", "message": "3 maps look inverted; pass --pred-white",
                             "files": ["x.png"]}]}
-    md = make_table([a, b], fmt="markdown")
-    assert "Warning for A on CUHK-TE-1 (dbdbench): 3 maps look inverted; pass --pred-white" in md
-    latex = make_table([a, b], fmt="latex")
+    line = "Warning for A on CUHK-TE-1 (dbdbench): 3 maps look inverted; pass --pred-white"
+    assert "Warning" not in make_table([a, b], fmt="markdown") and "Warning" not in make_table([a, b])
+    md = make_table([a, b], fmt="markdown", notes=True)
+    assert line in md
+    latex = make_table([a, b], fmt="latex", notes=True)
     assert r"{\footnotesize Warning for A on CUHK-TE-1 (dbdbench): 3 maps look inverted; pass -{}-pred-white" \
         in latex
+    a.to_json(tmp_path / "a.json")
+    b.to_json(tmp_path / "b.json")
+    run = CliRunner().invoke(table_cmd, [str(tmp_path)])
+    assert run.exit_code == 0 and "Warning" not in run.stdout and line in run.stderr
+    run = CliRunner().invoke(table_cmd, [str(tmp_path), "--notes"])
+    assert run.exit_code == 0 and "Warning for A" in run.stdout
 
 
 def test_cli_width_and_fit_options(tmp_path):
@@ -347,3 +369,93 @@ def test_curve_only_results_are_left_out_of_tables():
     assert [r.method for r in build_grid([curve, scored]).rows] == ["HiFST"]
     with pytest.raises(ValueError, match="curves only"):
         make_table([curve])
+
+
+# ------------------------------------------------------------------------------------------ camera-ready options
+
+
+def test_datasets_and_methods_select_and_order_with_display_names(tmp_path):
+    results = sample()
+    text = make_table(results, fmt="markdown", datasets=["DUT-TE", "CUHK-TE-1"], methods=["HiFST", "LBP"],
+                      names={"HiFST": "HiFST (CVPR 2017)"})
+    head = text.splitlines()[0]
+    assert head.index("DUT-TE") < head.index("CUHK-TE-1")
+    assert [ln.split("|")[1].strip() for ln in text.splitlines()[2:4]] == ["HiFST (CVPR 2017)", "LBP"]
+    with pytest.raises(ValueError, match="No result for dataset"):
+        make_table(results, datasets=["EBD"])
+    with pytest.raises(ValueError, match="No result for method 'Nope'"):
+        make_table(results, methods=["Nope"])
+    names = tmp_path / "names.json"
+    names.write_text(json.dumps({"LBP": "LBP (Yi 2016)"}), encoding="utf-8")
+    for i, r in enumerate(results):
+        r.to_json(tmp_path / f"{i}.json")
+    run = CliRunner().invoke(table_cmd, [*(str(tmp_path / f"{i}.json") for i in range(len(results))), "--format",
+                                         "markdown", "--names", str(names), "--methods", "LBP (Yi 2016),DBDF",
+                                         "--datasets", "CUHK-TE-1"])
+    assert run.exit_code == 0, run.output
+    rows = [ln.split("|")[1].strip() for ln in run.stdout.splitlines()[2:4]]
+    assert rows == ["LBP (Yi 2016)", "DBDF†"] and "DUT-TE" not in run.stdout.splitlines()[0]
+
+
+def test_datasets_follow_the_registry_order_by_default():
+    from dbdbench.datasets import list_datasets
+
+    results = [res("A", d, {"mae": 0.1}) for d in ("DUT-TE", "CTCUG", "CUHK-TE-1")]
+    groups = [label for label, _ in build_grid(results).groups()]
+    known = list_datasets()
+    assert groups == sorted(groups, key=known.index)
+
+
+def test_rows_trained_on_other_data_are_marked():
+    results = [res(m, "CUHK-TE-1", {"mae": v}) for m, v in (("A", 0.1), ("B", 0.2), ("C", 0.3), ("D", 0.4))]
+    for r, data in zip(results, (["CUHK-TR-1"], ["CUHK-TR-1"], ["CUHK-TR-1", "DUT-TR"], []), strict=True):
+        r.meta = {"training_data": data}
+    text = make_table(results, fmt="latex")
+    names = [row[0] for row in latex_rows(text)]
+    assert names == ["A", "B", r"C$^\ddagger$", "D"]  # D declares none (hand-crafted): not marked
+    assert r"$^\ddagger$ trained on CUHK-TR-1 + DUT-TR (unmarked rows: CUHK-TR-1); marks compare all rows." in text
+    same = make_table(results[:2], fmt="latex")
+    assert "trained on" not in same
+
+
+def test_width_guard_names_what_makes_a_table_fit():
+    rng = np.random.default_rng(9)
+    results = [full_result(m, d, rng) for m in ("A", "B", "C") for d in ("CUHK-TE-1", "DUT-TE", "CTCUG")]
+    with pytest.warns(UserWarning, match=r"To make it fit: fewer metrics \(--metrics\)"):
+        make_table(results, metrics=["all"], fmt="latex")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_table(results[:2], fmt="latex")  # the default one-dataset table needs no scaling
+
+
+def test_ci_options_that_cannot_apply_are_errors(tmp_path):
+    for i, r in enumerate(sample()):
+        r.to_json(tmp_path / f"{i}.json")
+    run = CliRunner().invoke(table_cmd, [str(tmp_path), "--ci", "--transpose"])
+    assert run.exit_code == 2 and "--transpose" in run.output
+    run = CliRunner().invoke(table_cmd, [str(tmp_path), "--seed", "3"])
+    assert run.exit_code == 2 and "--ci" in run.output
+    run = CliRunner().invoke(table_cmd, [str(tmp_path), "--format", "markdown", "--label", "tab:x"])
+    assert run.exit_code == 2 and "--label" in run.output
+    run = CliRunner().invoke(table_cmd, [str(tmp_path), "--format", "csv", "--notes"])
+    assert run.exit_code == 2 and "--notes" in run.output
+
+
+@needs_latex
+def test_width_estimate_is_close_to_the_width_latex_sets(tmp_path):
+    """The guard's estimate against the width pdflatex measures for the same tabular."""
+    from dbdbench.report import _render
+    from dbdbench.report.tables import TableStyle, render_table
+
+    rng = np.random.default_rng(10)
+    for methods, datasets in ((("D-DFFNet", "HiFST"), ("CUHK-TE-1",)), (("A", "BR2Net", "DeFusionNet"),
+                                                                        ("CUHK-TE-1", "DUT-TE", "CTCUG"))):
+        grid = build_grid([full_result(m, d, rng) for m in methods for d in datasets])
+        text = render_table(grid, grid.marks(3), TableStyle(fit="auto"))
+        measured = text.replace(r"\ifdim\wd0>\linewidth", r"\typeout{WIDTH=\the\wd0}\ifdim\wd0>\linewidth")
+        log = compile_latex(tmp_path, measured)
+        width = float(re.search(r"WIDTH=([0-9.]+)pt", log).group(1))
+        cells = _render._cells(grid, grid.marks(3), 3, True, None)
+        assert _render.natural_width_pt(grid, cells, False) == pytest.approx(width, rel=0.2)

@@ -9,7 +9,7 @@ import numpy as np
 
 from dbdbench.datasets import DatasetSpec, index_folder
 from dbdbench.digests import Pin, format_digests, mask_digests
-from dbdbench.gtcheck import gt_states, judge
+from dbdbench.gt.check import gt_states, judge
 from dbdbench.io import read_image, read_map
 from dbdbench.sanity import Checks
 
@@ -61,7 +61,7 @@ def verify_dataset(spec: DatasetSpec, data_root: str | os.PathLike | None = None
     """Check what evaluation needs, file by file; photos are optional and only reported.
 
     Problems: the GT folder missing, GT files missing or unreadable, another count than registered, masks
-    that differ from the pinned digests or are inverted (:mod:`dbdbench.gtcheck`, every file decoded).
+    that differ from the pinned digests or are inverted (:mod:`dbdbench.gt.check`, every file decoded).
     Without pinned digests, 8-bit masks holding only 0 and 1 are problems (binarised on the 0..255 scale
     they are empty). Notes: no pinned digests, photos missing, unreadable or of another size than their GT.
     """

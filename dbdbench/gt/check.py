@@ -13,7 +13,7 @@ mask before scoring. Each file is
 Inverted and foreign files are errors (:mod:`dbdbench.sanity` findings ``gt-inverted`` and ``gt-foreign``);
 ``--accept gt-inverted`` / ``--accept gt-foreign`` scores them as they are and records a warning in the
 result. The clean path reads the digests from the headers of the GT cache
-(:func:`dbdbench.gtcache.gt_digests`); a mismatch is confirmed on the file itself before it is reported.
+(:func:`dbdbench.gt.cache.gt_digests`); a mismatch is confirmed on the file itself before it is reported.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from dbdbench.datasets import DatasetSpec, read_split
 from dbdbench.digests import MaskDigests, Pin, read_digests
-from dbdbench.gtcache import FROM_ENV, CacheFolder, gt_digests
+from dbdbench.gt.cache import FROM_ENV, CacheFolder, gt_digests
 from dbdbench.io import ImageReadError
 from dbdbench.sanity import Checks, Finding, judged
 
@@ -131,7 +131,7 @@ def verify_gt(
     from_source : bool
         Decode every file instead of reading the digests from the GT cache (``dbdbench datasets verify``).
     cache : Path, None or "env"
-        The GT cache folder (:func:`dbdbench.gtcache.cache_dir` when "env"; None: no cache).
+        The GT cache folder (:func:`dbdbench.gt.cache.cache_dir` when "env"; None: no cache).
 
     Returns
     -------
