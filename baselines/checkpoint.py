@@ -11,13 +11,24 @@ input size, decode/resize library, ImageNet mean and std, upsampling, 8-bit rule
 
 ``model`` holds the unwrapped module's keys (no ``module.`` prefix), so ``create_model(method,
 pretrained=path)`` and ``dbdbench predict --weights path`` read it directly. Writes are atomic (temporary
-file + ``os.replace``), so an interrupted save never leaves a truncated ``last.pt``.
+file + ``os.replace``), so an interrupted save never leaves a truncated ``last.pt``; the temporary file a
+kill during a save leaves behind (``.last.pt.tmp``) is removed by :func:`remove_partial` at the next start.
+
+A resumed run continues the checkpoint's seed and recipe (:func:`resumed_settings`, :func:`check_same_recipe`)
+and drops the log lines written after its step (:func:`truncate_log`).
+
+:func:`read_weights` is the one reader of weights files: a file that is not one (a JSON file, a truncated
+``.pt``) is refused with one line naming the file and what was expected.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import pickle
 import random
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -59,18 +70,68 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"format": CKPT_FORMAT, "version": CKPT_VERSION, **payload, "rng": rng_state()}
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = partial_path(path)
     torch.save(data, tmp)
     os.replace(tmp, path)
     return path
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a trainer checkpoint on the CPU; errors name the file when it is missing or foreign."""
+def partial_path(path: Path) -> Path:
+    """The temporary file :func:`save_checkpoint` writes before renaming it to ``path``."""
+    return path.with_name(f".{path.name}.tmp")
+
+
+def remove_partial(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary checkpoints (``.*.pt.tmp``) a kill during a save left in ``folder``; returns them."""
+    removed = sorted(Path(folder).glob(".*.pt.tmp"))
+    for tmp in removed:
+        tmp.unlink(missing_ok=True)
+    return removed
+
+
+#: what torch.load raises on a file that is not a (weights-only loadable) torch file
+_NOT_TORCH = (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile, UnicodeDecodeError)
+
+
+def read_weights(path: str | os.PathLike, expected: str = "a PyTorch weights file (.pt/.pth)",
+                 mmap: bool = False) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU; a file that is not one raises a one-line ValueError.
+
+    ``expected`` says what the caller wanted (e.g. the trainer's ``last.pt``), so the message names the
+    file, the wanted content and torch's reason in its first line, without torch's advice to unpickle
+    arbitrary code (``weights_only=False``), which a weights file never needs.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist; expected {expected}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap and zipfile.is_zipfile(path))
+    except _NOT_TORCH as exc:
+        raise ValueError(f"{path} is not {expected}: {_unreadable_reason(exc)}; pass the complete file "
+                         "(a download or copy may have been cut short)") from None
+
+
+def _unreadable_reason(exc: BaseException) -> str:
+    """torch's reason in a few words, without its advice to load with ``weights_only=False``."""
+    text = str(exc)
+    if isinstance(exc, EOFError) or not text.strip():
+        return "the file is empty or ends early"
+    if isinstance(exc, pickle.UnpicklingError):
+        detail = [ln.strip() for ln in text.splitlines() if ln.strip().startswith(("Unsupported", "Trying to"))]
+        what = f" ({detail[0][:120]})" if detail else ""
+        return f"it is neither a torch.save zip archive nor a pickle of tensors{what}"
+    return text.strip().splitlines()[0].split(". ")[0][:160]
+
+
+def load_checkpoint(path: str | os.PathLike, mmap: bool = False) -> dict[str, Any]:
+    """Read a trainer checkpoint on the CPU; errors name the file when it is missing, unreadable or foreign.
+
+    ``mmap``: map the tensors instead of reading them (to look at a large checkpoint's small entries).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist; pass the last.pt written by the trainer")
-    data = torch.load(path, map_location="cpu", weights_only=True)
+    data = read_weights(path, "a checkpoint of `dbdbench train` (last.pt)", mmap=mmap)
     if not is_train_checkpoint(data):
         raise ValueError(f"{path} is not a dbdbench training checkpoint (no format tag {CKPT_FORMAT!r}); "
                          "to start from foreign weights use --pretrained PATH instead of --resume")
@@ -83,3 +144,57 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 def is_train_checkpoint(obj: object) -> bool:
     """True for a dict written by :func:`save_checkpoint`."""
     return isinstance(obj, dict) and obj.get("format") == CKPT_FORMAT
+
+
+def resumed_settings(path: Path, data: dict[str, Any], method: str, stage: int, seed: int,
+                     given: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """The seed and recipe overrides a run resuming checkpoint ``data`` continues with.
+
+    The seed is the checkpoint's (it drives the data order; a warning when ``seed`` differs). ``given`` maps
+    the command-line recipe overrides to their values (``None`` = not given): one not given is taken from the
+    checkpoint's recipe, one given must equal it. A checkpoint of another (canonical) ``method`` or ``stage``
+    is refused.
+    """
+    if data["method"] != method or data.get("stage", 1) != stage:
+        raise ValueError(f"{path} was written for {data['method']} stage {data.get('stage', 1)}, not "
+                         f"{method} stage {stage}; resume with the same --method/--stage")
+    saved_seed = int(data["config"]["seed"])
+    if saved_seed != seed:
+        warnings.warn(f"resuming {path}: using its seed {saved_seed} (not {seed}) so the data order continues",
+                      stacklevel=4)
+    stored = data.get("recipe") or {}
+    taken, clashes = {}, []
+    for name, value in given.items():
+        if name not in stored:
+            continue
+        saved = tuple(stored[name]) if isinstance(stored[name], (list, tuple)) else stored[name]
+        if value is None:
+            taken[name] = saved
+        elif value != saved:
+            clashes.append(f"--{name.replace('_', '-')} {value} (the checkpoint's: {saved})")
+    if clashes:
+        raise ValueError(f"resuming {path}: {', '.join(clashes)} would change the run's schedule; resume without "
+                         "these options (the checkpoint's are used) or start a new --out")
+    return saved_seed, taken
+
+
+def check_same_recipe(path: Path, data: dict[str, Any], recipe: dict[str, Any]) -> None:
+    """Refuse to resume under a recipe (``asdict`` of it) that differs from the checkpoint's, e.g. a net's
+    recipe changed since the checkpoint was written; ``source`` (the citation text) may differ."""
+    if data.get("recipe") is None:
+        return
+    stored, mine = json.loads(json.dumps(data["recipe"])), json.loads(json.dumps(recipe))  # tuples as lists
+    changed = sorted(k for k in mine if k != "source" and k in stored and stored[k] != mine[k])
+    if changed:
+        raise ValueError(f"resuming {path}: the recipe differs from the checkpoint's in {', '.join(changed)} "
+                         f"({', '.join(f'{k}: {stored[k]} -> {mine[k]}' for k in changed)}); resume with the "
+                         "dbdbench version that wrote it, or start a new --out")
+
+
+def truncate_log(path: Path, step: int) -> None:
+    """Keep the JSON lines of ``path`` whose ``step`` is at most ``step`` (all dropped for ``step = 0``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kept = []
+    if step and path.is_file():
+        kept = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+    path.write_text("".join(f"{ln}\n" for ln in kept))

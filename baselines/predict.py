@@ -25,10 +25,11 @@ References
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -42,9 +43,11 @@ from baselines.pipeline import (
     trained_pipeline,
 )
 from dbdbench import datasets as ds
+from dbdbench.evaluate import sha256_file
 from dbdbench.io import read_image, read_maps_meta, write_map, write_maps_meta
 
 HANDCRAFTED = ("hifst", "lbp")
+T = TypeVar("T")
 
 
 @dataclass
@@ -100,6 +103,10 @@ def collect_images(images_dir: str | os.PathLike | None = None, dataset: str | N
     return {s: photos[s.lower()] for s in stems}
 
 
+#: settings of a net's maps that a resumed run must share with the maps already in the folder
+KEPT_SAME = ("weights_sha256", "pipeline")
+
+
 def prepare_output(out: str | os.PathLike, method: str, pred_white: str, overwrite: bool, **extra: Any) -> Path:
     """Create ``out`` and declare its polarity; refuse to mix methods or polarities unless ``overwrite``."""
     out = Path(out)
@@ -108,6 +115,12 @@ def prepare_output(out: str | os.PathLike, method: str, pred_white: str, overwri
     if meta is not None and not overwrite and (meta.get("method"), meta["pred_white"]) != (method, pred_white):
         raise ValueError(f"{out} already holds maps of {meta.get('method')!r} (white = {meta['pred_white']}); "
                          f"use another --out for {method!r} or pass --overwrite")
+    if meta is not None and not overwrite and any(out.glob("*.png")):
+        changed = [k for k in KEPT_SAME if k in extra and meta.get(k) != extra[k]]
+        if changed:
+            raise ValueError(f"{out} already holds maps made with another {' and '.join(changed)} than this run's "
+                             f"(meta.json: {', '.join(f'{k} = {meta.get(k)}' for k in changed)}); keeping them "
+                             "would mix two models' maps: use another --out or pass --overwrite")
     write_maps_meta(out, pred_white=pred_white, method=method, **extra)
     return out
 
@@ -161,24 +174,21 @@ def predict_handcrafted(method: str, images: Mapping[str, Path], out: str | os.P
 def load_net(method: str, weights: str | os.PathLike):
     """``(model, pipeline)``: the net of ``method`` with ``weights`` and the test pipeline its checkpoint
     carries (a ``dbdbench train`` checkpoint), or ``None`` for any other file ``create_model(method,
-    pretrained=weights)`` reads (our state dicts, the authors' checkpoints with their key names)."""
-    import torch
+    pretrained=weights)`` reads (our state dicts, the authors' checkpoints with their key names).
 
-    from baselines.checkpoint import is_train_checkpoint
+    Every tensor of the net must come from the file (:func:`load_complete`); a file that is not a torch
+    file, does not fit the net or fills only part of it is refused with a ``ValueError`` naming it.
+    """
+    from baselines.checkpoint import is_train_checkpoint, read_weights
     from baselines.nets import create_model
 
     path = Path(weights)
     if not path.is_file():
         raise FileNotFoundError(f"weights file {path} does not exist; pass --weights with the last.pt of "
                                 "`dbdbench train` or the authors' checkpoint (see docs/models/)")
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    obj = read_weights(path, f"a {method} checkpoint (the last.pt of `dbdbench train`, or the authors' file)")
     if not is_train_checkpoint(obj):
-        try:
-            return create_model(method, pretrained=path), None
-        except RuntimeError as exc:  # load_state_dict: missing/unexpected keys or shapes
-            text = str(exc)
-            raise ValueError(f"{path} does not fit the {method} net ({text[:300]}{' ...' if len(text) > 300 else ''}"
-                             f"); pass the --method this checkpoint was trained for") from None
+        return load_complete(method, path, obj), None
     if obj["method"] != method:
         raise ValueError(f"{path} holds a {obj['method']!r} model, not {method!r}; pass --method {obj['method']}")
     stage = obj.get("stage", 1)
@@ -187,8 +197,76 @@ def load_net(method: str, weights: str | os.PathLike):
     state = obj["model"]
     if stage == 2:
         state = {k[len("student."):]: v for k, v in state.items() if k.startswith("student.")}
-    model.load_state_dict(state, strict=True)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ValueError(f"{path} does not fit the {method} net: {summarise_load_error(exc)}") from None
     return model, checkpoint_pipeline(obj, path, model.recipe.input_size)
+
+
+def load_complete(method: str, path: Path, obj: Any = None):
+    """``create_model(method, pretrained=path)``, refused unless the file sets **every** tensor of the net.
+
+    The net's own loader maps the file (our names, the authors' names, or, for training only, a trunk such as
+    torchvision's VGG16). The net is built twice, under two different random seeds: a tensor that differs
+    between the two builds kept its random initialisation, i.e. the file lacks it, and the maps would change
+    from run to run. ``obj`` (the loaded file) only serves the error message.
+    """
+    import torch
+
+    from baselines.nets import create_model
+
+    def build(seed: int):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            try:
+                return create_model(method, pretrained=path)
+            except (RuntimeError, KeyError) as exc:  # load_state_dict: missing/unexpected keys or shapes
+                raise ValueError(f"{path} does not fit the {method} net: {summarise_load_error(exc)}; pass the "
+                                 "--method this checkpoint was trained for") from None
+
+    first, second = build(0), build(1)
+    a, b = first.state_dict(), second.state_dict()
+    missing = [k for k in a if not torch.equal(a[k], b[k])]
+    if missing:
+        raise ValueError(
+            f"{path} does not hold the whole {method} net: at least {len(missing)} of its {len(a)} tensors are not "
+            f"in the file and would stay randomly initialised (missing: {_first(missing)}; the file holds "
+            f"{_file_keys(obj)}); pass a checkpoint of the whole net (the last.pt of `dbdbench train`, or the "
+            "authors' file). A trunk alone (e.g. torchvision's VGG16) only initialises training: "
+            "`dbdbench train --pretrained FILE`")
+    return first
+
+
+def _first(keys: list[str], n: int = 4) -> str:
+    return ", ".join(keys[:n]) + (f" ... ({len(keys)} in all)" if len(keys) > n else "")
+
+
+def _file_keys(obj: Any) -> str:
+    """``N tensors (first: ...)`` of a loaded weights file, for error messages."""
+    for wrapper in ("state_dict", "model"):
+        if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
+            obj = obj[wrapper]
+    if not isinstance(obj, dict):
+        return "no state dict"
+    return f"{len(obj)} tensors: {_first([str(k) for k in obj])}"
+
+
+_QUOTED = r'"([^"]+)"'
+
+
+def summarise_load_error(exc: BaseException) -> str:
+    """torch's ``load_state_dict`` error as counts and first keys per kind (missing, unexpected, shape)."""
+    text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+    parts = []
+    for kind, label in (("Missing key(s)", "missing"), ("Unexpected key(s)", "unexpected")):
+        for line in text.splitlines():
+            if kind in line:
+                parts.append(f"{label}: {_first(re.findall(_QUOTED, line))}")
+    shapes = re.findall(r"size mismatch for ([^:]+):", text)
+    if shapes:
+        parts.append(f"shape differs: {_first(shapes)}")
+    return "; ".join(parts) if parts else " ".join(text.split())[:300]
 
 
 def checkpoint_pipeline(obj: dict, path: Path, recipe_size: int) -> TestPipeline:
@@ -203,19 +281,29 @@ def checkpoint_pipeline(obj: dict, path: Path, recipe_size: int) -> TestPipeline
     return trained_pipeline(obj["method"], int(size))
 
 
+def batch_by_shape(items: Iterable[T], batch_size: int, shape: Callable[[T], tuple]) -> Iterator[list[T]]:
+    """Consecutive ``items`` in batches of at most ``batch_size`` whose ``shape`` is equal; a new shape starts a
+    new batch. The one batching rule of ``predict`` and of the trainer's validation, so that both compute
+    every map from the same batch."""
+    batch: list[T] = []
+    for item in items:
+        if batch and (len(batch) == batch_size or shape(batch[0]) != shape(item)):
+            yield batch
+            batch = []
+        batch.append(item)
+    if batch:
+        yield batch
+
+
 def _batches(images: dict[str, Path], pipe: TestPipeline,
              batch_size: int) -> Iterator[list[tuple[str, np.ndarray, tuple]]]:
     """Batches of ``(stem, network input (3, h, w), photo (H, W))``; native size (0) batches equal shapes only."""
-    batch: list[tuple[str, np.ndarray, tuple]] = []
-    for stem, path in images.items():
-        photo = load_photo(path, pipe.library)
-        net_in = network_input(resize_photo(photo, pipe.input_size, pipe.library), pipe)
-        if batch and (len(batch) == batch_size or batch[0][1].shape != net_in.shape):
-            yield batch
-            batch = []
-        batch.append((stem, net_in, photo.shape[:2]))
-    if batch:
-        yield batch
+    def samples() -> Iterator[tuple[str, np.ndarray, tuple]]:
+        for stem, path in images.items():
+            photo = load_photo(path, pipe.library)
+            yield stem, network_input(resize_photo(photo, pipe.input_size, pipe.library), pipe), photo.shape[:2]
+
+    return batch_by_shape(samples(), batch_size, lambda sample: sample[1].shape)
 
 
 def resolve_pipeline(method: str, stored: TestPipeline | None, training_size: int, **overrides: Any) -> TestPipeline:
@@ -256,7 +344,7 @@ def predict_net(method: str, images: dict[str, Path], out: str | os.PathLike, we
     dev = _device(device)
     model.eval().to(dev)
     out = prepare_output(out, method, pipe.pred_white, overwrite, weights=Path(weights).name,
-                         pipeline=pipe.to_dict())
+                         weights_sha256=sha256_file(Path(weights)), pipeline=pipe.to_dict())
     todo, skipped = split_pending(images, out, overwrite)
     report = PredictReport(out, skipped=skipped)
     mode = {"mode": "bilinear", "align_corners": False} if pipe.upsample == "bilinear" else {"mode": "nearest"}

@@ -7,7 +7,8 @@
 2. ``dbdbench predict`` on every test set through the checkpoint's test pipeline, into ``<out>/maps/<SET>``;
 3. a re-scored submission entry ``<reported id>-reproduced`` under ``<out>/submissions``: ``meta.json``
    (the reported entry's bibliographic fields, ``kind = "rescored"``, ``rescore.maps`` pointing at the map
-   folders relative to ``<out>/maps``) and one result file ``<SET>.<protocol>.json`` per test set, written by
+   folders relative to ``<out>/maps``, ``rescore.weights_sha256`` the SHA-256 of the checkpoint the maps
+   were predicted with) and one result file ``<SET>.<protocol>.json`` per test set, written by
    :func:`dbdbench.submissions.rescore.rescore_entries` (so ``dbdbench check <out>/submissions --maps-root
    <out>/maps`` re-scores them and must agree);
 4. a copy of the entry into ``submissions`` (the folder that holds the reported entry), when given.
@@ -26,6 +27,7 @@ from typing import Any
 
 from baselines.predict import collect_images, predict_net
 from baselines.train import TrainConfig, train
+from dbdbench.evaluate import sha256_file
 from dbdbench.io import atomic_write_text
 
 REPO_SUBMISSIONS = Path(__file__).resolve().parents[1] / "submissions"
@@ -108,7 +110,7 @@ def _train(recipe: Recipe, out: Path, overrides: dict[str, Any], depth_weights: 
 
 
 def _entry_meta(recipe: Recipe, reported: dict[str, Any], train_set: str, test_sets: tuple[str, ...],
-                toy: dict[str, Any], command: str) -> dict[str, Any]:
+                toy: dict[str, Any], command: str, weights_sha256: str) -> dict[str, Any]:
     notes = (f"Re-scored maps of {reported['name']} trained by dbdbench with the paper's recipe ({recipe.source}); "
              f"the paper's numbers are in the entry {recipe.reported}.")
     if toy:
@@ -118,7 +120,7 @@ def _entry_meta(recipe: Recipe, reported: dict[str, Any], train_set: str, test_s
             **{k: reported.get(k) for k in BIBLIOGRAPHIC}, "training_data": [train_set], "parameters_m": None,
             "runtime_s": None, "map_polarity": "blur",
             "rescore": {"maps": {f"{s}.{recipe.protocol}": s for s in test_sets}, "pred_white": "blur",
-                        "command": command},
+                        "command": command, "weights_sha256": weights_sha256},
             "notes": notes}
 
 
@@ -159,7 +161,7 @@ def reproduce(name: str, out: str | Path, *, submissions: str | Path | None = No
                     batch_size=batch_size_predict, progress=progress)
     command = f"dbdbench reproduce {recipe.name}" + "".join(
         f" --{k.replace('_', '-')} {_cli_value(v)}" for k, v in sorted(toy.items()))
-    meta = _entry_meta(recipe, reported, train_set, test_sets, toy, command)
+    meta = _entry_meta(recipe, reported, train_set, test_sets, toy, command, sha256_file(Path(ckpt)))
     entry = out / "submissions" / meta["id"]
     entry.mkdir(parents=True, exist_ok=True)
     for old in entry.glob("*.json"):

@@ -1,4 +1,4 @@
-"""The process's place in a (possibly distributed) training job: seeding, device and process group.
+"""The process's place in a (possibly distributed) training job: seeding, device, process group, stop signals.
 
 Under ``torchrun`` the environment holds ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK``; the process joins the
 default group with NCCL on CUDA devices and gloo on CPUs, one process per GPU (``cuda:LOCAL_RANK``).
@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import os
 import random
+import signal
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -62,3 +65,59 @@ def sync_buffers(model: nn.Module) -> None:
     so after the last step the replicas would otherwise differ in the statistics of their last local batch."""
     for buf in model.buffers():
         dist.broadcast(buf, 0)
+
+
+def ignore_stop_signals(_worker_id: int = 0) -> None:
+    """``worker_init_fn`` of the data loaders: workers ignore SIGINT and SIGTERM, which the main process handles
+    (it saves a checkpoint, then ends the workers); a worker killed by them would abort the save."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+class TrainingInterrupted(Exception):
+    """SIGTERM or SIGINT stopped the run after ``step``; ``checkpoint`` holds that step (rank 0)."""
+
+    def __init__(self, signum: int, step: int, checkpoint: Path | None) -> None:
+        name = signal.Signals(signum).name
+        super().__init__(f"{name} received: stopped after step {step}, checkpoint {checkpoint}; continue with "
+                         "--resume auto")
+        self.signum, self.step, self.checkpoint = signum, step, checkpoint
+
+
+class StopSignals:
+    """SIGTERM and SIGINT (as schedulers send before killing a job, and Ctrl-C) mark the run to stop after the
+    current step, once its checkpoint is saved; a second signal acts as usual. Under DDP every rank learns of a
+    signal any rank received (one all-reduce per step), so all stop after the same step. Handlers are only
+    installed in the main thread (elsewhere the signals act as usual)."""
+
+    SIGNALS = ("SIGTERM", "SIGINT")
+
+    def __init__(self, world: int, device: torch.device) -> None:
+        self.world, self.device, self.received = world, device, 0
+        self.previous: dict = {}
+
+    def install(self) -> StopSignals:
+        """Handle SIGTERM and SIGINT from now on (in the main thread; elsewhere nothing changes)."""
+        if threading.current_thread() is threading.main_thread():
+            for name in self.SIGNALS:
+                sig = getattr(signal, name)
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame) -> None:
+        self.received = self.received or signum
+        self.uninstall()  # a second signal is not deferred
+
+    def uninstall(self) -> None:
+        """Put the previous handlers back."""
+        for sig, handler in self.previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # None: set outside Python
+        self.previous = {}
+
+    def requested(self) -> int:
+        """The signal number to stop for (0 = none), agreed over the ranks."""
+        if self.world == 1:
+            return self.received
+        flag = torch.tensor([self.received], dtype=torch.int64, device=self.device)  # NCCL reduces CUDA tensors
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return int(flag)

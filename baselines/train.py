@@ -43,12 +43,28 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader
 
-from baselines.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
+from baselines.checkpoint import (
+    check_same_recipe,
+    load_checkpoint,
+    remove_partial,
+    resumed_settings,
+    save_checkpoint,
+    set_rng_state,
+    truncate_log,
+)
 from baselines.data import BlurDataset, EpochSampler, check_augment, pair_images
 from baselines.nets import create_model, model_config
 from baselines.nets.recipe import TrainRecipe
 from baselines.pipeline import trained_pipeline
-from baselines.runtime import Runtime, seed_everything, setup_runtime, sync_buffers
+from baselines.runtime import (
+    Runtime,
+    StopSignals,
+    TrainingInterrupted,
+    ignore_stop_signals,
+    seed_everything,
+    setup_runtime,
+    sync_buffers,
+)
 from dbdbench import datasets
 from dbdbench.datasets import get_dataset
 
@@ -117,10 +133,13 @@ def scheduled_lr(base_lr: float, step: int, recipe: TrainRecipe) -> float:
     return poly_lr(base_lr, step, recipe.iterations, recipe.poly_power) * recipe.lr_step_factor**decays
 
 
+#: the recipe settings the command line overrides; a resumed run takes them from its checkpoint
+RECIPE_OPTIONS = ("iterations", "batch_size", "lr", "input_size", "augment")
+
+
 def effective_recipe(recipe: TrainRecipe, cfg: TrainConfig) -> TrainRecipe:
     """The paper's recipe with the non-``None`` overrides of ``cfg`` applied and checked."""
-    names = ("iterations", "batch_size", "lr", "input_size", "augment")
-    over = {k: getattr(cfg, k) for k in names if getattr(cfg, k) is not None}
+    over = {k: getattr(cfg, k) for k in RECIPE_OPTIONS if getattr(cfg, k) is not None}
     out = replace(recipe, **over)
     check_augment(out.augment)
     if out.optimizer not in OPTIMIZERS:
@@ -248,31 +267,26 @@ def _resume_path(cfg: TrainConfig) -> Path | None:
     return Path(cfg.resume)
 
 
-def _restore(path: Path, cfg: TrainConfig, model: nn.Module, optimizer, scaler) -> tuple[int, int]:
-    """Load the training state; returns the step reached and the run's seed (which drives the data order)."""
-    data = load_checkpoint(path)
-    if canonical_method(data["method"]) != canonical_method(cfg.method) or data.get("stage", 1) != cfg.stage:
-        raise ValueError(f"{path} was written for {data['method']} stage {data.get('stage', 1)}, not "
-                         f"{cfg.method} stage {cfg.stage}; resume with the same --method/--stage")
+def _restore(data: dict, model: nn.Module, optimizer, scaler) -> int:
+    """Load the training state of checkpoint ``data`` (model, optimiser, scaler, RNG); returns its step."""
     model.load_state_dict(data["model"], strict=True)
     optimizer.load_state_dict(data["optimizer"])
     scaler.load_state_dict(data["scaler"])
     set_rng_state(data["rng"])
-    seed = int(data["config"]["seed"])
-    if seed != cfg.seed:
-        warnings.warn(f"resuming {path}: using its seed {seed} (not {cfg.seed}) so the data order continues",
-                      stacklevel=3)
-    return int(data["step"]), seed
+    return int(data["step"])
 
 
-def _payload(cfg: TrainConfig, recipe: TrainRecipe, model: nn.Module, optimizer, scaler, step: int) -> dict:
+def _payload(cfg: TrainConfig, recipe: TrainRecipe, model: nn.Module, optimizer, scaler, step: int,
+             val_state: dict | None) -> dict:
+    """Everything a resumed run needs: ``val`` is the best-score tracker (:meth:`Validator.summary`)."""
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}
     method = canonical_method(cfg.method)
-    return {"method": method, "stage": cfg.stage, "model_kwargs": dict(cfg.model_kwargs),
-            "pipeline": trained_pipeline(method, recipe.input_size).to_dict(),
-            "step": step, "iterations": recipe.iterations, "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(), "config": config,
-            "recipe": asdict(recipe)}
+    payload = {"method": method, "stage": cfg.stage, "model_kwargs": dict(cfg.model_kwargs),
+               "pipeline": trained_pipeline(method, recipe.input_size).to_dict(),
+               "step": step, "iterations": recipe.iterations, "model": model.state_dict(),
+               "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(), "config": config,
+               "recipe": asdict(recipe)}
+    return payload if val_state is None else payload | {"val": val_state}
 
 
 class LossLog:
@@ -280,10 +294,7 @@ class LossLog:
 
     def __init__(self, path: Path, start: int) -> None:
         self.path = path
-        kept = []
-        if start and path.is_file():
-            kept = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= start]
-        path.write_text("".join(f"{ln}\n" for ln in kept))
+        truncate_log(path, start)
         self.fh = path.open("a")
         self.t0 = time.perf_counter()
 
@@ -313,9 +324,20 @@ def _train(cfg: TrainConfig, rt: Runtime) -> TrainResult:
     if rt.world > 1:
         dist.barrier()
     pair_images(spec, cfg.data_root)  # fail on a bad data set before building a large model
+    resume = _resume_path(cfg)
+    saved = load_checkpoint(resume) if resume else None
+    if resume and saved is not None:
+        seed, taken = resumed_settings(resume, saved, canonical_method(cfg.method), cfg.stage, cfg.seed,
+                                       {k: getattr(cfg, k) for k in RECIPE_OPTIONS})
+        cfg = replace(cfg, seed=seed, **taken)
+    if rt.main:
+        for tmp in remove_partial(cfg.out):
+            warnings.warn(f"removed {tmp}: a partial checkpoint left by a run stopped while saving", stacklevel=3)
     seed_everything(cfg.seed)
     model = build_model(cfg).to(rt.device)
     recipe = effective_recipe(cast(TrainRecipe, model.recipe), cfg)
+    if resume and saved is not None:
+        check_same_recipe(resume, saved, asdict(recipe))
     if hasattr(model, "total_steps"):  # the D-DFFNet distiller maps steps to the paper's epochs
         setattr(model, "total_steps", recipe.iterations)  # noqa: B010 (an attribute of some nets only)
     method = canonical_method(cfg.method)
@@ -324,9 +346,8 @@ def _train(cfg: TrainConfig, rt: Runtime) -> TrainResult:
     if amp and rt.device.type != "cuda":
         raise ValueError("AMP (float16 autocast + GradScaler) is for CUDA devices; drop --amp on the CPU")
     scaler = torch.amp.GradScaler(rt.device.type, enabled=amp)
-    resume = _resume_path(cfg)
-    step, seed = _restore(resume, cfg, model, optimizer, scaler) if resume else (0, cfg.seed)
-    cfg = replace(cfg, seed=seed)
+    step = _restore(saved, model, optimizer, scaler) if saved is not None else 0
+    seed = cfg.seed
     if recipe.batch_size % rt.world:
         raise ValueError(f"batch size {recipe.batch_size} does not split over {rt.world} processes; "
                          "pass a --batch-size divisible by the number of processes")
@@ -338,14 +359,20 @@ def _train(cfg: TrainConfig, rt: Runtime) -> TrainResult:
         raise ValueError(f"{dataset.spec.name} has {len(dataset)} images: fewer than one batch of {per_rank} per "
                          f"process; lower --batch-size")
     loader = DataLoader(dataset, per_rank, sampler=sampler, num_workers=cfg.workers, drop_last=True,
-                        pin_memory=rt.device.type == "cuda", persistent_workers=cfg.workers > 0)
+                        pin_memory=rt.device.type == "cuda", persistent_workers=cfg.workers > 0,
+                        worker_init_fn=ignore_stop_signals if cfg.workers > 0 else None)
     net = model
     if rt.world > 1:
         ids = [rt.device.index] if rt.device.type == "cuda" else None
         net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
     val = _validator(cfg, rt, recipe)
+    val_state = None if saved is None else saved.get("val")
+    if val is not None:
+        val.begin(step, val_state, Path(cfg.out) / "best.pt" if saved is not None else None)
+    elif rt.main and (Path(cfg.out) / "val_log.jsonl").is_file():  # no validation now: still no stale rows
+        truncate_log(Path(cfg.out) / "val_log.jsonl", step)
     return _loop(cfg, rt, recipe, model, net, optimizer, scaler, loader, sampler, per_epoch, per_rank, step, amp,
-                 val)
+                 val, val_state)
 
 
 def _validator(cfg: TrainConfig, rt: Runtime, recipe: TrainRecipe):
@@ -354,13 +381,14 @@ def _validator(cfg: TrainConfig, rt: Runtime, recipe: TrainRecipe):
         return None
     from baselines.validate import Validator
 
-    return Validator(cfg.val_set, cfg.data_root, recipe.input_size, cfg.val_protocol, cfg.val_metric,
+    pipeline = trained_pipeline(canonical_method(cfg.method), recipe.input_size)  # what the checkpoint carries
+    return Validator(cfg.val_set, cfg.data_root, pipeline, cfg.val_protocol, cfg.val_metric,
                      cfg.val_every or cfg.save_every, cfg.val_batch_size, rt.rank, rt.world, cfg.workers, cfg.out)
 
 
 def _loop(cfg: TrainConfig, rt: Runtime, recipe: TrainRecipe, model: nn.Module, net: nn.Module, optimizer, scaler,
           loader: DataLoader, sampler: EpochSampler, per_epoch: int, per_rank: int, step: int,
-          amp: bool, val=None) -> TrainResult:
+          amp: bool, val=None, val_state: dict | None = None) -> TrainResult:
     end = recipe.iterations if cfg.stop_at is None else min(cfg.stop_at, recipe.iterations)
     out = Path(cfg.out)
     log = None
@@ -369,8 +397,14 @@ def _loop(cfg: TrainConfig, rt: Runtime, recipe: TrainRecipe, model: nn.Module, 
         log = LossLog(out / "train_log.jsonl", step)
     bar = _progress(cfg.progress and rt.main, step, end, canonical_method(cfg.method))
     clamp = recipe.grad_clamp
-    loss_value, ckpt = math.nan, None
+    loss_value, ckpt, saved_at = math.nan, None, step
+
+    def save(name: str) -> Path:
+        state = val.summary() if val is not None else val_state  # a run without validation keeps the tracker
+        return save_checkpoint(out / name, _payload(cfg, recipe, model, optimizer, scaler, step, state))
+
     net.train()
+    stop = StopSignals(rt.world, rt.device).install()
     try:
         while step < end:
             epoch, offset = divmod(step, per_epoch)
@@ -390,17 +424,22 @@ def _loop(cfg: TrainConfig, rt: Runtime, recipe: TrainRecipe, model: nn.Module, 
                 bar.set_postfix(loss=f"{loss_value:.4g}", epoch=epoch)
                 if step == end and rt.world > 1:
                     sync_buffers(model)
-                if rt.main and (step % cfg.save_every == 0 or step == end):
-                    ckpt = save_checkpoint(out / "last.pt", _payload(cfg, recipe, model, optimizer, scaler, step))
                 if val is not None and val.due(step, end):
                     res, is_best = val.run(model, step, rt.device)
                     bar.set_postfix(loss=f"{loss_value:.4g}", **{f"val_{val.key}": f"{res.scores[val.key]:.4f}"})
                     if rt.main and is_best:
-                        payload = _payload(cfg, recipe, model, optimizer, scaler, step) | {"val": val.summary()}
-                        save_checkpoint(out / "best.pt", payload)
+                        save("best.pt")
+                if rt.main and (step % cfg.save_every == 0 or step == end):
+                    ckpt, saved_at = save("last.pt"), step
+                signum = stop.requested()
+                if signum:
+                    if rt.main and saved_at != step:
+                        ckpt, saved_at = save("last.pt"), step
+                    raise TrainingInterrupted(signum, step, ckpt)
                 if step >= end:
                     break
     finally:
+        stop.uninstall()
         bar.close()
         if log is not None:
             log.close()

@@ -41,13 +41,18 @@ def reproduce(recipe: str, out: Path | None, submissions: Path | None, data_root
     """
     from baselines.nets.backbones import WeightsUnavailableError
     from baselines.reproduce import reproduce as run
+    from baselines.train import TrainingInterrupted
 
     sets = tuple(s.strip() for s in test_sets.split(",") if s.strip()) if test_sets else None
     with fail_on(FileNotFoundError, ValueError, KeyError, WeightsUnavailableError):
-        entry = run(recipe, out or Path("runs") / f"reproduce-{recipe}", submissions=submissions,
-                    data_root=data_root, train_set=train_set, test_sets=sets, depth_weights=depth_weights,
-                    device=device, progress=progress,
-                    pretrained=None if pretrained is None else pretrained_weights(pretrained),
-                    iterations=iterations, batch_size=batch_size, input_size=input_size, workers=workers)
+        try:
+            entry = run(recipe, out or Path("runs") / f"reproduce-{recipe}", submissions=submissions,
+                        data_root=data_root, train_set=train_set, test_sets=sets, depth_weights=depth_weights,
+                        device=device, progress=progress,
+                        pretrained=None if pretrained is None else pretrained_weights(pretrained),
+                        iterations=iterations, batch_size=batch_size, input_size=input_size, workers=workers)
+        except TrainingInterrupted as stop:  # SIGTERM/SIGINT while training: saved; the same command resumes
+            click.echo(f"{recipe}: {stop} (for reproduce: run the same command again)", err=True)
+            raise SystemExit(128 + stop.signum) from None
     for result in sorted(entry.glob("*.json")):
         click.echo(f"wrote {result}")

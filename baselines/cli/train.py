@@ -68,9 +68,10 @@ def train(method: str, train_set: str, data_root: Path | None, out: Path | None,
     """Train METHOD on a registered dataset with the paper's recipe; options override single settings.
 
     Multi-GPU or multi-node: `torchrun --nproc_per_node N -m baselines.train --method ...` (same options).
+    SIGTERM or Ctrl-C saves OUT/last.pt after the current step, then exits (128 + the signal's number).
     """
     from baselines.nets.backbones import WeightsUnavailableError
-    from baselines.train import TrainConfig
+    from baselines.train import TrainConfig, TrainingInterrupted
     from baselines.train import train as run
 
     out = out or Path("runs") / f"{method.lower()}-{train_set}"
@@ -81,7 +82,11 @@ def train(method: str, train_set: str, data_root: Path | None, out: Path | None,
                       depth_weights=depth_weights, val_set=val_set, val_every=val_every, val_protocol=val_protocol,
                       val_metric=val_metric)
     with fail_on(FileNotFoundError, ValueError, KeyError, WeightsUnavailableError):
-        result = run(cfg)
+        try:
+            result = run(cfg)
+        except TrainingInterrupted as stop:  # SIGTERM/SIGINT: saved, then the exit status of that signal
+            click.echo(f"{method}: {stop}", err=True)
+            raise SystemExit(128 + stop.signum) from None
     if result.checkpoint is not None:
         click.echo(f"{method}: {result.step} steps, last loss {result.loss:.4g}; checkpoint {result.checkpoint}")
     if result.best is not None and result.best["value"] is not None:

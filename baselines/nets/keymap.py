@@ -63,6 +63,8 @@ from pathlib import Path
 
 import torch
 
+from baselines.checkpoint import read_weights
+
 #: blocks per stage of every 101-layer trunk used here
 STAGES_101 = (3, 4, 23, 3)
 
@@ -198,7 +200,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist; pass an existing .pth/.pt file")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_weights(path)  # one-line error for a file that is not a torch file
     for wrapper in ("state_dict", "model"):
         if isinstance(state, Mapping) and wrapper in state and isinstance(state[wrapper], Mapping):
             state = state[wrapper]

@@ -24,6 +24,7 @@ from typing import cast
 import torch
 from torch import nn
 
+from baselines.checkpoint import read_weights
 from baselines.nets.backbones import WeightsUnavailableError, offline_advice
 
 #: Output channels of the convs of each VGG16 stage (configuration "D").
@@ -166,7 +167,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Weights file {str(path)!r} does not exist; pass an existing .pth/.pt file.")
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    obj = read_weights(path)  # one-line error for a file that is not a torch file
     for key in ("state_dict", "model"):
         if isinstance(obj, Mapping) and isinstance(obj.get(key), Mapping):
             obj = obj[key]

@@ -30,6 +30,7 @@ POLARITIES = DECLARED_POLARITIES  # what white may mean in submitted maps
 CURVE_KEYS = ("thresholds", "precision", "recall", "fpr", "tpr", "f", "iou", "dice")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -154,6 +155,8 @@ RESCORE_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
              "{result file stem: map folder relative to --maps-root}"),
     "pred_white": (True, lambda v: v in MAP_POLARITIES, f"one of {MAP_POLARITIES}"),
     "command": (False, _is_str, "the command that produced the result files"),
+    "weights_sha256": (False, lambda v: isinstance(v, str) and bool(_SHA256.fullmatch(v)),
+                       "the SHA-256 (64 lowercase hex digits) of the weights file the maps were predicted with"),
 }
 SOURCE_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
     "paper": (True, _is_str, "the citation of the paper the numbers come from"),

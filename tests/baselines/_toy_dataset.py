@@ -36,7 +36,8 @@ def write_toy_dataset(root: Path, name: str = "TOY-DBD", n: int = 6, size: tuple
 
 
 def ddp_worker(rank: int, world: int, port: int, root: str, out: str) -> None:
-    """``torch.multiprocessing.spawn`` target: one gloo rank of a 2-step DPN training; saves its parameters."""
+    """``torch.multiprocessing.spawn`` target: one gloo rank of a 2-step DPN training validated at its end (one
+    image per batch, so that each map is computed as a one-photo `predict` batch); saves its parameters."""
     import os
 
     import torch
@@ -48,6 +49,7 @@ def ddp_worker(rank: int, world: int, port: int, root: str, out: str) -> None:
     torch.set_num_threads(1)
     register(DatasetSpec("TOY-DDP", "TOY-DDP", folder="TOY-DDP", gt_white="blur"), overwrite=True)
     cfg = TrainConfig("dpn", "TOY-DDP", out=Path(out), data_root=Path(root), iterations=2, batch_size=2 * world,
-                      input_size=32, pretrained=False, workers=0, progress=False, seed=0)
+                      input_size=32, pretrained=False, workers=0, progress=False, seed=0, val_set="TOY-DDP",
+                      val_every=2, val_batch_size=1)
     result = train(cfg)
     torch.save(result.model.state_dict(), Path(out) / f"rank{rank}.pt")

@@ -48,3 +48,48 @@ def test_predict_names_weights_and_method_for_a_wrong_file(root: Path):
     res = CliRunner().invoke(main, ["predict", "--method", "dpn", str(root / "TOY-WEIGHTS" / "image"), "--out",
                                     str(root / "maps"), "--weights", str(root / "none.pth")])
     assert res.exit_code == 2 and "--weights" in res.output and "none.pth does not exist" in res.output
+
+
+def _not_checkpoints(folder: Path) -> list[Path]:
+    """A JSON file, a .pt cut in half, an empty file: none is a torch weights file."""
+    import torch
+
+    torch.save({"w": torch.zeros(64)}, folder / "whole.pt")
+    data = (folder / "whole.pt").read_bytes()
+    files = [folder / "weights.json", folder / "truncated.pt", folder / "empty.pt"]
+    files[0].write_text('{"model": "dpn"}')
+    files[1].write_bytes(data[: len(data) // 2])
+    files[2].write_bytes(b"")
+    return files
+
+
+def _one_line_error(code: int, out: str, path: Path, expected: str) -> None:
+    assert code == 2, out
+    lines = out.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), out
+    assert str(path) in out and expected in out and "Traceback" not in out and "weights_only" not in out, out
+
+
+def test_files_that_are_not_checkpoints_give_one_line(root: Path):
+    for path in _not_checkpoints(root):
+        res = CliRunner().invoke(main, ["predict", "--method", "dpn", str(root / "TOY-WEIGHTS" / "image"), "--out",
+                                        str(root / "maps"), "--weights", str(path), "--no-progress"])
+        _one_line_error(res.exit_code, res.output, path, "is not a dpn checkpoint")
+        _one_line_error(*_train(root, "--method", "dpn", "--pretrained", "none", "--resume", path), path,
+                        "is not a checkpoint of `dbdbench train`")
+        _one_line_error(*_train(root, "--method", "dpn", "--pretrained", path), path,
+                        "is not a PyTorch weights file")
+    assert not (root / "maps").exists()
+
+
+def test_predict_refuses_a_trunk_for_the_whole_net_with_exit_2(root: Path):
+    import torch
+
+    from baselines.nets import create_model
+
+    trunk = {k[len("backbone."):]: v for k, v in create_model("dpn").state_dict().items()
+             if k.startswith("backbone.features.")}
+    torch.save(trunk, root / "vgg16.pth")
+    res = CliRunner().invoke(main, ["predict", "--method", "dpn", str(root / "TOY-WEIGHTS" / "image"), "--out",
+                                    str(root / "maps"), "--weights", str(root / "vgg16.pth"), "--no-progress"])
+    _one_line_error(res.exit_code, res.output, root / "vgg16.pth", "does not hold the whole dpn net")

@@ -1,4 +1,4 @@
-"""DDP on CPU: two gloo processes train 2 steps and must end with identical replicas."""
+"""DDP on CPU: two gloo processes train 2 steps and must end with identical replicas and exact validation scores."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ mp = pytest.importorskip("torch.multiprocessing")
 from _toy_dataset import ddp_worker, write_toy_dataset  # noqa: E402
 
 from baselines.nets import create_model  # noqa: E402
+from baselines.predict import collect_images, predict_net  # noqa: E402
+from dbdbench.evaluate import evaluate_folder  # noqa: E402
 
 
 def _free_port() -> int:
@@ -41,3 +43,9 @@ def test_two_gloo_processes_keep_identical_replicas(tmp_path: Path):
     assert [row["step"] for row in log] == [1, 2]  # rank 0 alone writes the log
     ckpt = torch.load(out / "last.pt", weights_only=True)
     assert ckpt["step"] == 2 and all(torch.equal(ckpt["model"][k], v) for k, v in states[0].items())
+    # validation with the images sharded over the two processes equals `evaluate` on `predict`'s maps
+    (row,) = [json.loads(line) for line in (out / "val_log.jsonl").read_text().splitlines()]
+    images = collect_images(dataset="TOY-DDP", data_root=tmp_path)
+    predict_net("dpn", images, tmp_path / "maps", out / "last.pt", batch_size=1, device="cpu", progress=False)
+    res = evaluate_folder(tmp_path / "maps", "TOY-DDP", "dbdbench", data_root=tmp_path)
+    assert row["n_images"] == 6 and row["scores"] == {k: (None if v != v else v) for k, v in res.scores.items()}

@@ -139,3 +139,77 @@ def test_native_resolution_batches_equal_shapes_only(tmp_path: Path):
         with torch.no_grad():
             ref = np.rint(model.eval()(x)[0, 0].numpy() * 255)
         assert np.abs(read_map(tmp_path / "out" / f"{stem}.png") - ref).max() <= 1
+
+
+def _trunk_only(model) -> dict:
+    """A torchvision-style VGG16 state dict (``features.N.*`` plus a classifier): what fills DPN's trunk only."""
+    state = {k[len("backbone."):]: v for k, v in model.state_dict().items() if k.startswith("backbone.features.")}
+    return {**state, "classifier.0.weight": torch.zeros(4, 8), "classifier.0.bias": torch.zeros(4)}
+
+
+def test_weights_that_fill_part_of_the_net_are_refused(tmp_path: Path):
+    write_toy_dataset(tmp_path, "TOY-PART", n=1, size=(32, 32))
+    images = collect_images(tmp_path / "TOY-PART" / "image")
+    torch.manual_seed(1)
+    model = create_model("dpn")
+    torch.save(_trunk_only(model), tmp_path / "vgg16.pth")
+    create_model("dpn", pretrained=str(tmp_path / "vgg16.pth"))  # fine as a training start: it fills the trunk
+    with pytest.raises(ValueError, match="vgg16.pth does not hold the whole dpn net") as err:
+        predict_net("dpn", images, tmp_path / "maps", tmp_path / "vgg16.pth", input_size=32, progress=False)
+    assert "missing: laterals.0.0.weight" in str(err.value), err.value  # the head's first conv
+    assert f"of its {len(model.state_dict())} tensors" in str(err.value)
+    assert f"the file holds {len(_trunk_only(model))} tensors: features.0.weight" in str(err.value)
+    assert not (tmp_path / "maps").exists()  # nothing written
+    state = model.state_dict()
+    del state["laterals.0.0.weight"]
+    torch.save(state, tmp_path / "no_lateral.pth")  # our names, one tensor short: torch's error, summarised
+    with pytest.raises(ValueError, match=r"no_lateral.pth does not fit the dpn net: missing: laterals.0.0.weight"):
+        predict_net("dpn", images, tmp_path / "maps", tmp_path / "no_lateral.pth", input_size=32, progress=False)
+
+
+def test_meta_records_the_weights_sha256_and_a_resume_keeps_to_them(tmp_path: Path):
+    import hashlib
+
+    write_toy_dataset(tmp_path, "TOY-SHA", n=2, size=(32, 32))
+    images = collect_images(tmp_path / "TOY-SHA" / "image")
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        model = create_model("dpn", width=16)
+        save_checkpoint(tmp_path / f"w{seed}.pt", {"method": "dpn", "stage": 1, "model_kwargs": {"width": 16},
+                                                   "step": 0, "model": model.state_dict()})
+    out = tmp_path / "maps"
+    predict_net("dpn", images, out, tmp_path / "w1.pt", input_size=32, progress=False)
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["weights_sha256"] == hashlib.sha256((tmp_path / "w1.pt").read_bytes()).hexdigest()
+    assert meta["weights"] == "w1.pt"
+    again = predict_net("dpn", images, out, tmp_path / "w1.pt", input_size=32, progress=False)
+    assert again.written == [] and len(again.skipped) == 2  # same weights: the run resumes
+    with pytest.raises(ValueError, match="another weights_sha256"):  # other weights: maps would mix
+        predict_net("dpn", images, out, tmp_path / "w2.pt", input_size=32, progress=False)
+    with pytest.raises(ValueError, match="another pipeline"):  # another input size: maps would mix
+        predict_net("dpn", images, out, tmp_path / "w1.pt", input_size=64, progress=False)
+    redo = predict_net("dpn", images, out, tmp_path / "w2.pt", input_size=32, overwrite=True, progress=False)
+    assert len(redo.written) == 2
+    assert json.loads((out / "meta.json").read_text())["weights_sha256"] == hashlib.sha256(
+        (tmp_path / "w2.pt").read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("method", ["br2net", "dffnet"])
+def test_authors_checkpoints_fill_the_whole_net_and_are_accepted(method: str, tmp_path: Path):
+    """The completeness check must not refuse the authors' files: their key maps fill every tensor (the extras,
+    e.g. D-DFFNet's ``logit_sign`` and BR²Net's absent ``num_batches_tracked``, are constants)."""
+    from baselines.nets import keymap
+    from baselines.predict import load_net
+
+    km = keymap.br2net_keymap() if method == "br2net" else keymap.ddffnet_keymap()
+    ours = create_model(method).state_dict()
+    names = keymap.to_authors_keys([k for k in ours if not k.endswith("num_batches_tracked") and k != "logit_sign"],
+                                   km)
+    gen = torch.Generator().manual_seed(4)
+    authors = {old: (torch.rand(ours[new].shape, generator=gen) * 0.1 + 0.5).to(ours[new].dtype)
+               for new, old in names.items()}
+    torch.save({"state_dict": authors}, tmp_path / "authors.pth")
+    model, pipe = load_net(method, tmp_path / "authors.pth")
+    assert pipe is None  # not a trainer checkpoint: the caller applies the authors' pipeline
+    state = model.state_dict()
+    assert all(torch.equal(state[new], authors[old]) for new, old in names.items())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -40,7 +41,10 @@ def test_dffnet_cuhk_at_toy_scale_writes_an_entry_that_check_accepts(tmp_path: P
     assert meta["authors"][0] == "Y. Jin" and meta["training_data"] == ["SYN-DEMO"]
     result = json.loads((entry / "SYN-DEMO.ddffnet.json").read_text())
     assert result["protocol"] == "ddffnet" and result["n_images"] == 24 and result["meta"]["pred_white"] == "blur"
-    assert json.loads((out / "maps" / "SYN-DEMO" / "meta.json").read_text())["pipeline"]["input_size"] == 64
+    maps_meta = json.loads((out / "maps" / "SYN-DEMO" / "meta.json").read_text())
+    assert maps_meta["pipeline"]["input_size"] == 64
+    sha = hashlib.sha256((out / "train" / "last.pt").read_bytes()).hexdigest()  # the weights the maps came from
+    assert meta["rescore"]["weights_sha256"] == maps_meta["weights_sha256"] == sha
     # the entry is valid and its scores re-compute from the maps (check re-scores when --maps-root is given)
     res = CliRunner().invoke(main, ["check", str(out / "submissions"), "--maps-root", str(out / "maps"),
                                     "--data-root", str(root)])

@@ -175,8 +175,11 @@ def test_resume_equals_uninterrupted_training(toy: Path, tmp_path: Path):
     full = train(_config(toy, tmp_path / "full"))
     half = train(_config(toy, tmp_path / "resumed", stop_at=2))
     assert half.step == 2 and (tmp_path / "resumed" / "last.pt").is_file()
+    stale = '{"step": 1}\n{"step": 3}\n'  # a validation log with a row after the resumed step
+    (tmp_path / "resumed" / "val_log.jsonl").write_text(stale)
     with pytest.warns(UserWarning, match="using its seed 3"):  # the data order follows the checkpoint's seed
         rest = train(_config(toy, tmp_path / "resumed", resume="auto", seed=99))
+    assert (tmp_path / "resumed" / "val_log.jsonl").read_text() == '{"step": 1}\n'  # truncated, not validating
     assert rest.step == 4
     a, b = full.model.state_dict(), rest.model.state_dict()
     assert a.keys() == b.keys()
@@ -283,3 +286,62 @@ def test_gradient_clamp_is_part_of_the_recipe():
         batch = (torch.ones(1, 1, 2, 2), torch.ones(1, 1, 2, 2))
         train_step(model, model, opt, scaler, batch, 0, False, recipe.grad_clamp)
         assert abs(float(model.w.grad)) == bound if clamp else abs(float(model.w.grad)) > 1.0e5
+
+
+_TRAIN_SCRIPT = """
+import sys
+from pathlib import Path
+from _toy_dataset import write_toy_dataset
+from dbdbench.cli import main
+root = Path(sys.argv[1])
+write_toy_dataset(root, "TOY-SIG", n=4, size=(32, 32))
+main(["train", "--method", "dpn", "--train-set", "TOY-SIG", "--data-root", str(root), "--out", str(root / "run"),
+      "--pretrained", "none", "--iterations", "100000", "--save-every", "100000", "--batch-size", "2",
+      "--input-size", "32", "--workers", sys.argv[2], "--no-progress", "--seed", "1"])
+"""
+
+
+@pytest.mark.parametrize(("signame", "workers"), [("SIGTERM", 1), ("SIGINT", 0)])
+def test_a_stop_signal_saves_a_checkpoint_and_a_partial_save_is_removed(tmp_path: Path, signame: str, workers: int):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    here = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here.parents[1]), str(here)]), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", _TRAIN_SCRIPT, str(tmp_path), str(workers)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "run" / "train_log.jsonl"
+    deadline = time.monotonic() + 300
+    while not (log.is_file() and len(log.read_text().splitlines()) >= 2):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.2)
+    sig = getattr(signal, signame)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + sig, err
+    ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    steps = len(log.read_text().splitlines())
+    assert ckpt["step"] == steps >= 2  # everything up to the stop is saved (--save-every never came)
+    assert f"{signame} received: stopped after step {steps}" in err and "Traceback" not in err, err
+    # a kill during a save leaves the temporary file; the next start removes it and resumes
+    partial = tmp_path / "run" / ".last.pt.tmp"
+    partial.write_bytes(b"cut short")
+    write_toy_dataset(tmp_path, "TOY-SIG", n=4, size=(32, 32))  # registers it here too (same files)
+    with pytest.warns(UserWarning, match="partial checkpoint"):
+        rest = train(_config(tmp_path, tmp_path / "run", train_set="TOY-SIG", iterations=100000, save_every=100000,
+                             seed=1, resume="auto", stop_at=steps + 1, batch_size=2))
+    assert not partial.exists() and rest.step == steps + 1
+
+
+def test_resume_continues_the_checkpoints_schedule(toy: Path, tmp_path: Path):
+    out = tmp_path / "run"
+    train(_config(toy, out, stop_at=1, lr=0.05, augment=("hflip",)))
+    with pytest.raises(ValueError, match=r"--lr 0.01 \(the checkpoint's: 0.05\)"):
+        train(_config(toy, out, resume="auto", lr=0.01))
+    rest = train(_config(toy, out, resume="auto", stop_at=2))  # overrides left out: the checkpoint's are used
+    ckpt = torch.load(out / "last.pt", weights_only=True)
+    assert rest.step == 2 and ckpt["recipe"]["lr"] == 0.05 and tuple(ckpt["recipe"]["augment"]) == ("hflip",)
+    assert ckpt["optimizer"]["param_groups"][0]["initial_lr"] == 0.05
