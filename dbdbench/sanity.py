@@ -20,15 +20,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
 
 import numpy as np
 
+from dbdbench.findings import CODES, Checks, Finding, SanityError, Severity, judged, settle
 from dbdbench.io import resize_to
+from dbdbench.values import RANGE_TEXT, map_range_code, rescale_map
 
-Severity = Literal["error", "warning"]
+__all__ = [  # the findings framework (dbdbench.findings) is re-exported for the modules that import it from here
+    "CODES", "Checks", "Finding", "MapFacts", "SanityError", "Severity", "common_suffix", "fit_to_gt",
+    "inspect_map", "judged", "review_maps", "review_pairing", "settle", "unknown_folders",
+]  # fmt: skip
 
 #: mean per-image MAE above which a folder's maps are taken as inverted (MAE(1 - p) = 1 - MAE for binary GT)
 INVERTED_FOLDER_MAE = 0.6
@@ -39,97 +43,6 @@ MOSTLY_MISSING = 0.5
 #: mean colour spread (max - min over B, G, R, on the 0..1 scale) above which a colour map is a pseudo-colour
 #: rendering (jet, viridis, ...) rather than a gray map with a tint; a jet rendering spreads about 0.7
 PSEUDO_COLOUR_SPREAD = 0.25
-
-#: every finding code, whether it can be accepted, and a one-line description (docs/refusals.md)
-CODES: dict[str, tuple[Severity, str]] = {
-    "range-01": ("error", "8-bit maps that hold only the values 0 and 1 (a mask saved without * 255)"),
-    "range-16bit-8bit-values": ("error", "16-bit files whose maximum is <= 255 (8-bit values in a 16-bit file)"),
-    "gt-range-01": ("error", "GT masks that hold only the values 0 and 1"),
-    "transposed": ("error", "maps whose width and height are the GT's swapped"),
-    "pseudo-colour": ("error", "colour maps that look like a pseudo-colour rendering (with --luminance)"),
-    "inverted-maps": ("error", "maps whose mean MAE says white means the other class (check --pred-white)"),
-    "mostly-missing": ("error", "more than half of the dataset's images have no prediction"),
-    "unknown-folders": ("error", "sub-folders of a multi-dataset run that name no registered dataset"),
-    "gt-inverted": ("error", "GT masks that are the registry's pinned masks with black and white swapped"),
-    "gt-foreign": ("error", "GT masks that differ from the registry's pinned digests (dbdbench.gtcheck)"),
-    "rescaled": ("warning", "maps rescaled by --rescale-maps"),
-    "constant-map": ("warning", "maps with one value everywhere"),
-    "inverted-images": ("warning", "single maps whose own MAE says they are inverted"),
-    "resized": ("warning", "maps resized to the GT size"),
-    "missing": ("warning", "images without a prediction scored as empty maps (--allow-missing)"),
-    "extra-files": ("warning", "map files that match no GT image (ignored)"),
-    "pred-white-override": ("warning", "--pred-white overrides the folder's meta.json"),
-    # recorded by the scoring itself (dbdbench.metrics.reduce.protocol_warnings), not by this stage
-    "zhao-empty-mask": ("warning", "zhao protocol: images with an empty in-focus mask, scored by Zhao et al.'s quirks"),
-    "zhao-nan-f": ("warning", "zhao protocol: F = 0/0 = NaN where no image has a hit, so auc_fcurve is NaN"),
-    "zhao-zero-map-last": ("warning", "zhao protocol: the last image's map is all zero; means divide by N - 1"),
-}
-
-
-class SanityError(ValueError):
-    """The sanity stage refused an input; the message names the files and the fix for every error."""
-
-    def __init__(self, findings: Sequence[Finding]) -> None:
-        self.findings = list(findings)
-        super().__init__("\n".join(f.text() for f in self.findings))
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem of one folder: its code, what it means, the files it concerns and how to fix or accept it."""
-
-    code: str
-    severity: Severity
-    message: str
-    files: tuple[str, ...] = ()
-    fix: str = ""
-
-    def __post_init__(self) -> None:
-        if self.code not in CODES:
-            raise ValueError(f"unknown finding code {self.code!r}; valid: {', '.join(CODES)}")
-        if self.severity not in ("error", "warning"):
-            raise ValueError(f"severity must be 'error' or 'warning', got {self.severity!r}")
-
-    def text(self) -> str:
-        """One paragraph: the message, up to 5 files, the fix."""
-        shown = ", ".join(self.files[:5]) + (f" and {len(self.files) - 5} more" if len(self.files) > 5 else "")
-        files = f" ({shown})" if shown else ""
-        return f"{self.message}{files}" + (f". {self.fix}" if self.fix else "")
-
-    def as_dict(self) -> dict[str, Any]:
-        """The form stored in ``Result.meta["warnings"]``: code, message (with the fix) and all files."""
-        return {"code": self.code, "message": self.message + (f". {self.fix}" if self.fix else ""),
-                "files": list(self.files)}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Checks:
-    """What the user allowed: fixes to apply and findings to accept (all off: refuse every risky input).
-
-    Attributes
-    ----------
-    rescale_maps : bool
-        Read 8-bit maps holding only 0/1 as 0/255 and 16-bit files holding 8-bit values as 8-bit.
-    transpose_maps : bool
-        Transpose maps whose width and height are the GT's swapped.
-    accept : frozenset of str
-        Error codes to score anyway (recorded as warnings).
-    strict : bool
-        Turn every warning into an error.
-    """
-
-    rescale_maps: bool = False
-    transpose_maps: bool = False
-    accept: frozenset[str] = field(default_factory=frozenset)
-    strict: bool = False
-
-    def __post_init__(self) -> None:
-        bad = sorted(set(self.accept) - {c for c, (sev, _) in CODES.items() if sev == "error"})
-        if bad:
-            valid = ", ".join(c for c, (sev, _) in CODES.items() if sev == "error")
-            raise ValueError(f"unknown --accept code(s) {', '.join(bad)}; valid: {valid}")
-        object.__setattr__(self, "accept", frozenset(self.accept))
-
 
 @dataclass
 class MapFacts:
@@ -153,21 +66,17 @@ class MapFacts:
 def inspect_map(arr: np.ndarray, facts: MapFacts, checks: Checks) -> np.ndarray:
     """Record the value range of a raw map in ``facts`` and apply ``--rescale-maps`` when it is asked for.
 
-    Two ranges are almost always a writing mistake: an 8-bit file with only the values 0 and 1 (a binary map
-    saved without ``* 255``: scored as is, it is nearly all "not blurred") and a 16-bit file whose values are
-    8-bit (read as ``v / 65535`` it is nearly black). With ``rescale_maps`` the first becomes ``255 v`` and the
-    second is read as 8-bit; both are then exact.
+    The ranges that are almost always a writing mistake are those of :func:`dbdbench.values.map_range_code`
+    (0/1 or a few grey levels in an 8-bit file, 8-bit values in a 16-bit file); with ``rescale_maps`` such a
+    map is read as :func:`dbdbench.values.rescale_map` says (exact for 0/1 and 16-bit files).
     """
     facts.dtype, facts.shape = str(arr.dtype), (int(arr.shape[0]), int(arr.shape[1]))
     if arr.size == 0:
         return arr
     facts.vmin, facts.vmax = float(arr.min()), float(arr.max())
-    if not checks.rescale_maps:
+    if not checks.rescale_maps or map_range_code(arr.dtype, facts.vmax) is None:
         return arr
-    if arr.dtype == np.uint16 and facts.vmax <= 255:
-        arr, facts.rescaled = arr.astype(np.uint8), True
-    if arr.dtype == np.uint8 and facts.vmax == 1:
-        arr, facts.rescaled = arr * np.uint8(255), True
+    arr, facts.rescaled = rescale_map(arr)
     return arr
 
 
@@ -195,14 +104,6 @@ def fit_to_gt(arr: np.ndarray, facts: MapFacts, checks: Checks, resize: str) -> 
     return resize_to(arr, facts.gt_shape, "bilinear" if resize == "error" else resize), True
 
 
-def judged(code: str, message: str, files: Iterable[str], fix: str, checks: Checks) -> Finding:
-    """A finding of ``code`` with its registered severity, or a warning when the user accepted the code."""
-    severity, _ = CODES[code]
-    if severity == "error" and code in checks.accept:
-        return Finding(code, "warning", f"{message} (accepted with --accept {code})", tuple(files))
-    return Finding(code, severity, message, tuple(files), fix)
-
-
 def review_maps(facts: Sequence[MapFacts], maes: dict[str, float], checks: Checks, pred_dir: str) -> list[Finding]:
     """Judge the per-map facts of one folder; ``maes`` is each image's MAE (canonical polarity)."""
     out: list[Finding] = []
@@ -213,22 +114,13 @@ def review_maps(facts: Sequence[MapFacts], maes: dict[str, float], checks: Check
 
     rescaled = files(lambda f: f.rescaled)
     if rescaled:
-        out.append(judged("rescaled", f"{len(rescaled)} map(s) rescaled (0/1 -> 0/255, or 16-bit files holding "
-                            "8-bit values read as 8-bit) by --rescale-maps", rescaled, "", checks))  # fmt: skip
-    ones = files(lambda f: not f.rescaled and f.dtype == "uint8" and f.vmax == 1)
-    if ones:
-        out.append(judged(
-            "range-01", f"{pred_dir}: {len(ones)} 8-bit map(s) hold only the values 0 and 1 (a mask saved without "
-            "* 255?); scored as they are they mean 'almost nothing blurred'", ones,
-            "Re-save them as 0/255, or pass --rescale-maps to read 0/1 as 0/255 "
-            "(--accept range-01 scores the values as they are)", checks))  # fmt: skip
-    wide = files(lambda f: not f.rescaled and f.dtype == "uint16" and f.vmax <= 255)
-    if wide:
-        out.append(judged(
-            "range-16bit-8bit-values", f"{pred_dir}: {len(wide)} 16-bit map(s) hold only values <= 255 (8-bit "
-            "values in a 16-bit file?); read as value/65535 they are nearly black", wide,
-            "Re-save them as 8-bit PNGs, or pass --rescale-maps to read them as 8-bit "
-            "(--accept range-16bit-8bit-values reads them as value/65535)", checks))  # fmt: skip
+        out.append(judged("rescaled", f"{len(rescaled)} map(s) rescaled (0/1 -> 0/255, a few grey levels "
+                            "stretched to 0..255, or 16-bit files holding 8-bit values read as 8-bit) by "
+                            "--rescale-maps", rescaled, "", checks))  # fmt: skip
+    for code, (what, _, fix) in RANGE_TEXT.items():
+        bad = files(lambda f, code=code: not f.rescaled and map_range_code(f.dtype, f.vmax) == code)
+        if bad:
+            out.append(judged(code, f"{pred_dir}: {len(bad)} {what}", bad, fix, checks))
     gt01 = sorted({f.stem for f in facts if f.gt_dtype == "uint8" and f.gt_max == 1})
     if gt01:
         out.append(judged(
@@ -348,14 +240,3 @@ def unknown_folders(folder: Path, names: Iterable[str], valid: Sequence[str], ch
         "unknown-folders", f"{folder}: sub-folder(s) {', '.join(hints)} name no registered dataset", names,
         "Rename them to a dataset name (`dbdbench datasets`), or pass --accept unknown-folders to skip them",
         checks)]  # fmt: skip
-
-
-def settle(findings: Sequence[Finding], checks: Checks) -> list[dict[str, Any]]:
-    """Raise :class:`SanityError` for the errors (and, with ``strict``, the warnings); return the warnings' dicts."""
-    errors = [f for f in findings if f.severity == "error"]
-    if checks.strict:
-        errors += [Finding(f.code, "error", f"{f.message} (--strict)", f.files, f.fix) for f in findings
-                   if f.severity == "warning"]  # fmt: skip
-    if errors:
-        raise SanityError(errors)
-    return [f.as_dict() for f in findings]
