@@ -129,7 +129,7 @@ def _groups(preds, gts, sizes) -> list[tuple[list[int], torch.Tensor, torch.Tens
             raise ValueError(f"{len(preds)} predictions but {len(gts)} masks")
         if sizes is not None:
             raise ValueError("sizes= is for padded batches; a list of maps carries its own sizes")
-        shapes = [(*p.shape, p.dtype, g.dtype) for p, g in zip(preds, gts)]  # each map keeps its dtype's meaning
+        shapes = [(*p.shape, p.dtype, g.dtype) for p, g in zip(preds, gts, strict=True)]  # maps keep their dtype
     else:
         if preds.shape[0] != gts.shape[0]:
             raise ValueError(f"{preds.shape[0]} predictions but {gts.shape[0]} masks")
