@@ -105,6 +105,22 @@ def test_16_bit_files_holding_8_bit_values(tiny, clean):
     assert res.exit_code == 0 and data["scores"] == clean["scores"] and codes(data) == ["rescaled"]
 
 
+def test_maps_of_a_few_grey_levels_are_refused_and_rescaled(tiny):
+    """A [0, 1] map written to 8 bits without * 255 (values 0..2 after rounding; JPEG would add noise)."""
+    for s in STEMS:
+        cv2.imwrite(str(tiny["preds"] / f"{s}.png"), np.rint(tiny["maps"][s] / 255 * 2).astype(np.uint8))
+    res, _ = evaluate(tiny)
+    assert res.exit_code == 2 and "maximum is 3 or less" in res.output and "img00.png" in res.output
+    assert "--rescale-maps" in res.output and "--accept range-few-levels" in res.output
+    res, data = evaluate(tiny, "--rescale-maps", out_name="fixed.json")
+    assert res.exit_code == 0 and codes(data) == ["rescaled"]
+    for s in STEMS:  # the stretched maps are exactly what --rescale-maps documents: round(255 v / max)
+        v = np.rint(tiny["maps"][s] / 255 * 2)
+        cv2.imwrite(str(tiny["preds"] / f"{s}.png"), np.rint(v * 255 / v.max()).astype(np.uint8))
+    _, ref = evaluate(tiny, out_name="ref.json")
+    assert data["scores"] == ref["scores"]
+
+
 def test_constant_maps_are_a_recorded_warning(tiny):
     cv2.imwrite(str(tiny["preds"] / "img03.png"), np.full((30, 40), 7, np.uint8))
     res, data = evaluate(tiny)
