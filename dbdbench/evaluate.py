@@ -19,7 +19,7 @@ from dbdbench import __version__
 from dbdbench.datasets import DatasetSpec, get_dataset, list_datasets
 from dbdbench.gtcache import FROM_ENV, CacheFolder, read_gt, resolve_folder
 from dbdbench.gtcheck import verify_gt
-from dbdbench.io import DEFAULT_SUFFIXES, pair_predictions, read_map, read_maps_meta, resolve_pred_white
+from dbdbench.io import DEFAULT_SUFFIXES, MAP_EXTS, pair_predictions, read_map, read_maps_meta, resolve_pred_white
 from dbdbench.metrics import Evaluator, get_protocol
 from dbdbench.metrics.counts import flip
 from dbdbench.metrics.image import ImageRecord, score_image
@@ -29,8 +29,10 @@ from dbdbench.sanity import (
     Checks,
     Finding,
     MapFacts,
+    SanityError,
     fit_to_gt,
     inspect_map,
+    judged,
     review_maps,
     review_pairing,
     settle,
@@ -153,8 +155,10 @@ def plan_jobs(
     if not gt_files:
         raise EvaluationError(f"{spec.name}: no GT files found in {spec.gt_folder(data_root)}")
     extra = sorted(p.name for p in pairing.extra)
-    findings = review_pairing(str(pred_dir), len(gt_files), pairing.missing, extra, list(gt_files),
-                              allow_missing=allow_missing, checks=checks)  # fmt: skip
+    findings = _review_size(spec, len(gt_files), checks)
+    findings += review_pairing(str(pred_dir), len(gt_files), pairing.missing, extra, list(gt_files),
+                               allow_missing=allow_missing, checks=checks,
+                               unread=[p.name for p in pairing.unread])  # fmt: skip
     jobs = [
         _Job(stem, pairing.pairs.get(stem), gt, pred_white == SHARP, spec.gt_white == SHARP, resize, luminance,
              checks, gt_cache)  # fmt: skip
@@ -162,6 +166,17 @@ def plan_jobs(
     ]
     notes = {"missing": pairing.missing, "extra": extra}
     return jobs, findings, notes
+
+
+def _review_size(spec: DatasetSpec, n_found: int, checks: Checks) -> list[Finding]:
+    """A whole dataset (no split list) named while fewer GT files than the registry's size are on disk."""
+    if spec.split is not None or spec.n_images is None or n_found >= spec.n_images:
+        return []
+    return [judged(
+        "partial-dataset", f"{spec.name}: only {n_found} of its {spec.n_images} GT files are on disk; a score on "
+        f"them is not a score on {spec.name}", [],
+        "Complete the dataset (`dbdbench datasets --verify`), evaluate a listed split of it, or pass --accept "
+        "partial-dataset to score the files found (n_images is recorded)", checks)]  # fmt: skip
 
 
 def _run(jobs: list[_Job], proto: Protocol, structure: frozenset, n_jobs: int, backend: str, progress: bool):
@@ -213,7 +228,10 @@ def evaluation_targets(
     """
     if not pred_dir.is_dir():
         raise EvaluationError(f"prediction folder {pred_dir} does not exist")
-    subdirs = {p.name.lower(): p for p in pred_dir.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    dirs = sorted(p for p in pred_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    subdirs = {p.name.lower(): p for p in dirs}
+    maps_here = [p.name for p in sorted(pred_dir.iterdir()) if p.is_file() and p.suffix.lower() in MAP_EXTS]
+    accepted = _refuse_ambiguous(pred_dir, dirs, maps_here, datasets, checks)
     if not datasets:
         found = [name for name in list_datasets() if name.lower() in subdirs]
         if not found:
@@ -223,14 +241,42 @@ def evaluation_targets(
         unknown = [p.name for key, p in subdirs.items() if key not in known]
         findings = unknown_folders(pred_dir, unknown, list_datasets(), checks)
         settle(findings, checks)
-        return [(subdirs[n.lower()], n) for n in found], findings
+        return [(subdirs[n.lower()], n) for n in found], [*accepted, *findings]
     names = [get_dataset(d).name for d in datasets]
     if len(names) == 1 and names[0].lower() not in subdirs:
-        return [(pred_dir, names[0])], []
+        return [(pred_dir, names[0])], accepted
     missing = [n for n in names if n.lower() not in subdirs]
     if missing:
         raise EvaluationError(f"{pred_dir}: no sub-folder for dataset(s) {', '.join(missing)}")
-    return [(subdirs[n.lower()], n) for n in names], []
+    return [(subdirs[n.lower()], n) for n in names], accepted
+
+
+def _refuse_ambiguous(pred_dir: Path, dirs: Sequence[Path], maps_here: Sequence[str], datasets: Sequence[str],
+                      checks: Checks) -> list[Finding]:
+    """Refuse a run folder whose maps could come from two places (``ambiguous-folders``), naming the folders;
+    returns the accepted ones (warnings)."""
+    registered = {n.lower() for n in list_datasets()}
+    by_key: dict[str, list[str]] = {}
+    for p in dirs:
+        by_key.setdefault(p.name.lower(), []).append(p.name)
+    found = []
+    for names in by_key.values():
+        if len(names) > 1 and names[0].lower() in registered:
+            found.append(judged(
+                "ambiguous-folders", f"{pred_dir}: sub-folders {', '.join(names)} name the same dataset", names,
+                "Keep one of them", checks))  # fmt: skip
+    dataset_dirs = [p.name for p in dirs if p.name.lower() in registered
+                    and (not datasets or p.name.lower() in {d.lower() for d in datasets})]  # fmt: skip
+    if maps_here and dataset_dirs:
+        shown = ", ".join(maps_here[:3]) + (f" and {len(maps_here) - 3} more" if len(maps_here) > 3 else "")
+        found.append(judged(
+            "ambiguous-folders", f"{pred_dir}: holds maps ({shown}) beside the dataset sub-folder(s) "
+            f"{', '.join(dataset_dirs)}: which are the predictions?", dataset_dirs,
+            "Move the maps into their dataset's sub-folder, or remove the stale sub-folder (--accept "
+            "ambiguous-folders scores the sub-folders)", checks))  # fmt: skip
+    if any(f.severity == "error" for f in found):
+        raise SanityError([f for f in found if f.severity == "error"])
+    return found
 
 
 def evaluate_folder(
@@ -318,8 +364,6 @@ def evaluate_folder(
     ev = Evaluator(proto, metrics)
     scored = _run(job_list, proto, ev.structure, jobs, backend, progress)
     ev.add(rec for rec, _ in scored)
-    found += review_maps([f for _, f in scored], {r.name: r.mae for r, _ in scored}, checks, str(pred_dir))
-    warnings_found = settle(found, checks)
     maps_meta = read_maps_meta(pred_dir) or {}
     meta = {
         "kind": "rescored",
@@ -327,17 +371,21 @@ def evaluate_folder(
         "pred_white": white,
         "resize": resize,
         "n_resized": sum(r.resized for r in ev.records),
+        "n_images_registered": spec.n_images,
         "missing": notes["missing"],
         "extra_files": notes["extra"],
-        "warnings": warnings_found,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "tool": f"dbdbench {__version__}",
     }
     if hashes:
         meta["files_sha256"] = {j.stem: sha256_file(j.pred) for j in job_list if j.pred is not None}
     result = ev.compute(dataset=spec.name, method=method or maps_meta.get("method") or pred_dir.name, meta=meta)
-    scoring = result.meta.get("warnings", [])[len(warnings_found) :]  # the protocol's own (Evaluator.compute)
-    settle([Finding(w["code"], "warning", w["message"], tuple(w["files"])) for w in scoring], checks)
+    rows = {row["name"]: row for row in result.per_image}
+    found += review_maps([f for _, f in scored], {s: r["mae"] for s, r in rows.items()}, checks, str(pred_dir),
+                         aucs={s: r["auc"] for s, r in rows.items()})  # fmt: skip
+    scoring = result.meta.pop("warnings", [])  # the protocol's own (Evaluator.compute)
+    found += [Finding(w["code"], "warning", w["message"], tuple(w["files"])) for w in scoring]
+    result.meta["warnings"] = settle(found, checks)
     return result
 
 

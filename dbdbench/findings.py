@@ -32,6 +32,11 @@ CODES: dict[str, tuple[Severity, str]] = {
     "inverted-maps": ("error", "maps whose mean MAE says white means the other class (check --pred-white)"),
     "mostly-missing": ("error", "more than half of the dataset's images have no prediction"),
     "unknown-folders": ("error", "sub-folders of a multi-dataset run that name no registered dataset"),
+    "ambiguous-folders": ("error", "a run folder whose maps could come from two places (same dataset twice, maps "
+                          "beside dataset sub-folders)"),
+    "unread-files": ("error", "files in a maps folder whose format is not read (e.g. .webp)"),
+    "maps-are-gt": ("error", "maps equal to their GT masks pixel for pixel (the GT folder passed as predictions?)"),
+    "partial-dataset": ("error", "a whole dataset named while only part of its GT files is on disk"),
     "gt-inverted": ("error", "GT masks that are the registry's pinned masks with black and white swapped"),
     "gt-foreign": ("error", "GT masks that differ from the registry's pinned digests (dbdbench.gtcheck)"),
     "rescaled": ("warning", "maps rescaled by --rescale-maps"),
@@ -41,6 +46,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "missing": ("warning", "images without a prediction scored as empty maps (--allow-missing)"),
     "extra-files": ("warning", "map files that match no GT image (ignored)"),
     "pred-white-override": ("warning", "--pred-white overrides the folder's meta.json"),
+    "unrelated-maps": ("warning", "maps that look unrelated to their GT (mean per-image ROC AUC near 0.5: names "
+                       "shifted?)"),
     # recorded by the scoring itself (dbdbench.metrics.reduce.protocol_warnings), not by this stage
     "zhao-empty-mask": ("warning", "zhao protocol: images with an empty in-focus mask, scored by Zhao et al.'s quirks"),
     "zhao-nan-f": ("warning", "zhao protocol: F = 0/0 = NaN where no image has a hit, so auc_fcurve is NaN"),

@@ -23,6 +23,8 @@ MAP_EXTS = (*IMAGE_EXTS, ".npy")
 #: suffixes that prediction files commonly add to the image stem (matched case-insensitively)
 DEFAULT_SUFFIXES = ("_pred", "_prediction", "_HiFSTBlurMap", "_blurmap", "_blur_map", "_map", "_mask", "_out")
 MAPS_META = "meta.json"
+#: files that can sit in a maps folder and are not maps (never named as unread)
+NOT_MAPS = (".json", ".txt", ".md", ".csv", ".log", ".yaml", ".yml", ".toml")
 #: what white can mean in a map or mask file
 MAPS_SCHEMA = "dbdbench.maps"
 MAX_PIXELS = 100_000_000  # refuse absurd images (decompression bombs) before decoding
@@ -240,6 +242,7 @@ class Pairing:
     pairs: dict[str, Path] = field(default_factory=dict)  # GT stem -> prediction file
     missing: list[str] = field(default_factory=list)  # GT stems without a prediction
     extra: list[Path] = field(default_factory=list)  # prediction files matching no GT stem
+    unread: list[Path] = field(default_factory=list)  # files of a format that is not read (e.g. .webp)
 
 
 def _stem_key(name: str, suffixes: tuple[str, ...]) -> str:
@@ -261,11 +264,16 @@ def pair_predictions(
     pred_dir = Path(pred_dir)
     if not pred_dir.is_dir():
         raise FileNotFoundError(f"prediction folder {pred_dir} does not exist")
-    files = [p for p in sorted(pred_dir.iterdir()) if p.suffix.lower() in MAP_EXTS and not p.name.startswith(".")]
+    listed = [p for p in sorted(pred_dir.iterdir()) if p.is_file() and not p.name.startswith(".")]
+    files = [p for p in listed if p.suffix.lower() in MAP_EXTS]
+    unread = [p for p in listed if p.suffix.lower() not in (*MAP_EXTS, *NOT_MAPS)]
     if not files:
-        raise FileNotFoundError(f"prediction folder {pred_dir} has no map files ({', '.join(MAP_EXTS)})")
+        shown = ", ".join(p.name for p in unread[:5]) + (" ..." if len(unread) > 5 else "")
+        named = f"; not read: {shown}" if unread else ""
+        raise FileNotFoundError(f"prediction folder {pred_dir} has no map files ({', '.join(MAP_EXTS)}){named}; "
+                                "convert the maps to one of these formats")
     wanted = {s.lower(): s for s in gt_stems}
-    out = Pairing()
+    out = Pairing(unread=unread)
     by_stem: dict[str, Path] = {}
     for path in files:
         if path.is_symlink() and pred_dir.resolve() not in path.resolve().parents:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from dbdbench.findings import CODES, Checks, Finding, SanityError, Severity, judged, settle
-from dbdbench.io import resize_to
+from dbdbench.io import MAP_EXTS, resize_to
 from dbdbench.values import RANGE_TEXT, map_range_code, rescale_map
 
 __all__ = [  # the findings framework (dbdbench.findings) is re-exported for the modules that import it from here
@@ -40,6 +40,13 @@ INVERTED_FOLDER_MAE = 0.6
 INVERTED_IMAGE_MAE = 0.75
 #: share of images without a prediction above which ``--allow-missing`` alone is not enough
 MOSTLY_MISSING = 0.5
+#: share of images whose map equals its GT pixel for pixel (MAE 0) above which the maps are taken for GT copies
+MAPS_ARE_GT = 0.5
+#: distance of the mean per-image ROC AUC from 0.5 below which the maps look unrelated to their GT (a random
+#: map scores 0.5; the weakest published DBD methods score well above 0.6)
+UNRELATED_AUC = 0.05
+#: fewest images with both classes for the unrelated-maps test to speak
+UNRELATED_MIN_IMAGES = 5
 #: mean colour spread (max - min over B, G, R, on the 0..1 scale) above which a colour map is a pseudo-colour
 #: rendering (jet, viridis, ...) rather than a gray map with a tint; a jet rendering spreads about 0.7
 PSEUDO_COLOUR_SPREAD = 0.25
@@ -104,8 +111,10 @@ def fit_to_gt(arr: np.ndarray, facts: MapFacts, checks: Checks, resize: str) -> 
     return resize_to(arr, facts.gt_shape, "bilinear" if resize == "error" else resize), True
 
 
-def review_maps(facts: Sequence[MapFacts], maes: dict[str, float], checks: Checks, pred_dir: str) -> list[Finding]:
-    """Judge the per-map facts of one folder; ``maes`` is each image's MAE (canonical polarity)."""
+def review_maps(facts: Sequence[MapFacts], maes: dict[str, float], checks: Checks, pred_dir: str,
+                aucs: dict[str, float | None] | None = None) -> list[Finding]:
+    """Judge the per-map facts of one folder; ``maes`` is each image's MAE (canonical polarity), ``aucs`` its
+    ROC AUC (None where the mask holds one class)."""
     out: list[Finding] = []
     real = [f for f in facts if f.file]
 
@@ -131,6 +140,25 @@ def review_maps(facts: Sequence[MapFacts], maes: dict[str, float], checks: Check
         out.append(judged("constant-map", f"{len(const)} map(s) have one value everywhere", const, "", checks))
     out += _review_geometry(real, checks, pred_dir)
     out += _review_polarity(real, maes, checks, pred_dir)
+    out += _review_agreement(real, maes, aucs or {}, checks, pred_dir)
+    return out
+
+
+def _review_agreement(real: Sequence[MapFacts], maes: dict[str, float], aucs: dict[str, float | None],
+                      checks: Checks, pred_dir: str) -> list[Finding]:
+    """Maps that are the GT itself (MAE 0 on most images), and maps that look unrelated to their GT."""
+    out = []
+    exact = [f.file for f in real if maes.get(f.stem) == 0.0]
+    if real and len(exact) > MAPS_ARE_GT * len(real):
+        out.append(judged(
+            "maps-are-gt", f"{pred_dir}: {len(exact)} of {len(real)} maps equal their GT mask pixel for pixel (the GT "
+            "folder passed as predictions, or GT copies matched as maps?)", exact,
+            "Pass the folder of predicted maps (--accept maps-are-gt scores them as they are)", checks))  # fmt: skip
+    both = [a for f in real if (a := aucs.get(f.stem)) is not None]
+    if len(both) >= UNRELATED_MIN_IMAGES and abs(float(np.mean(both)) - 0.5) < UNRELATED_AUC:
+        out.append(judged(
+            "unrelated-maps", f"{pred_dir}: the mean per-image ROC AUC is {float(np.mean(both)):.3f}, as for maps "
+            "unrelated to their images: are the maps saved under the right image names?", [], "", checks))
     return out
 
 
@@ -178,7 +206,7 @@ def _review_polarity(real: Sequence[MapFacts], maes: dict[str, float], checks: C
 
 def review_pairing(
     pred_dir: str, n_gt: int, missing: Sequence[str], extra: Sequence[str], gt_stems: Sequence[str],
-    *, allow_missing: bool, checks: Checks,
+    *, allow_missing: bool, checks: Checks, unread: Sequence[str] = (),
 ) -> list[Finding]:  # fmt: skip
     """Judge how the folder's files matched the dataset: missing images, unmatched files, a suffix to pass.
 
@@ -187,11 +215,16 @@ def review_pairing(
     suffix after an image stem are always named with the ``--suffix`` to pass.
     """
     out: list[Finding] = []
+    if unread:
+        out.append(judged(
+            "unread-files", f"{pred_dir}: {len(unread)} file(s) of a format that is not read", unread,
+            f"Convert them to one of {', '.join(MAP_EXTS)}, or remove them (--accept unread-files ignores them)",
+            checks))  # fmt: skip
     suffix = common_suffix(extra, gt_stems)
     hint = f"The unmatched files end in {suffix!r} after the image name: pass --suffix {suffix}" if suffix else ""
     if missing and not allow_missing:
         shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
-        raise SanityError([Finding(
+        raise SanityError([*[f for f in out if f.severity == "error"], Finding(
             "missing", "error", f"{pred_dir}: {len(missing)} of {n_gt} images have no prediction: {shown}",
             (), hint or "Predict them, or pass --allow-missing to score them as empty maps")])  # fmt: skip
     if missing and (suffix or len(missing) > MOSTLY_MISSING * n_gt):
@@ -233,9 +266,10 @@ def unknown_folders(folder: Path, names: Iterable[str], valid: Sequence[str], ch
     if not names:
         return []
     hints = []
-    for n in names:
-        close = difflib.get_close_matches(n, valid, n=1, cutoff=0.6)
-        hints.append(f"{n} (did you mean {close[0]}?)" if close else n)
+    lower = {v.lower(): v for v in valid}
+    for n in names:  # compared without case: "cuhk-te1" is closest to "CUHK-TE-1"
+        close = difflib.get_close_matches(n.lower(), list(lower), n=1, cutoff=0.6)
+        hints.append(f"{n} (did you mean {lower[close[0]]}?)" if close else n)
     return [judged(
         "unknown-folders", f"{folder}: sub-folder(s) {', '.join(hints)} name no registered dataset", names,
         "Rename them to a dataset name (`dbdbench datasets`), or pass --accept unknown-folders to skip them",
