@@ -1,0 +1,112 @@
+"""The sanity stage on folders and values: GT copies as maps, partial datasets, ambiguous run folders, unread
+files, maps unrelated to their GT, misspelled sub-folders (``dbdbench evaluate`` on the ``tiny`` dataset).
+
+Each mistake is built from the good maps of ``conftest.py``'s ``tiny`` fixture and must be refused (exit 2,
+the files or folders named, the fix said) or recorded in the result's warnings.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+from click.testing import CliRunner
+
+from dbdbench.cli import main
+
+#: the image stems of the ``tiny`` dataset of conftest.py
+STEMS = [f"img{i:02d}" for i in range(6)]
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def evaluate(tiny, *extra, out_name="r.json", folder=None):
+    out = tiny["tmp"] / out_name
+    res = run("evaluate", folder or tiny["preds"], "-d", "TINY", "--pred-white", "blur", "-q", "--json", out, *extra)
+    data = json.loads(out.read_text()) if res.exit_code == 0 else None
+    return res, data
+
+
+def codes(data):
+    return [w["code"] for w in data["meta"]["warnings"]]
+
+
+def test_the_gt_folder_passed_as_maps_is_refused(tiny):
+    gt_dir = tiny["root"] / "TINY" / "gt"
+    res, _ = evaluate(tiny, folder=gt_dir)
+    assert res.exit_code == 2 and "6 of 6 maps equal their GT mask" in res.output and "img00.png" in res.output
+    assert "--accept maps-are-gt" in res.output
+    res, data = evaluate(tiny, "--accept", "maps-are-gt", folder=gt_dir)
+    assert res.exit_code == 0 and codes(data) == ["maps-are-gt"] and data["scores"]["max_f"] == 1.0
+
+
+def test_a_partial_dataset_is_refused_and_the_registry_size_recorded(tiny):
+    for s in STEMS[:2]:
+        (tiny["root"] / "TINY" / "gt" / f"{s}.png").unlink()
+    res, _ = evaluate(tiny)
+    assert res.exit_code == 2 and "only 4 of its 6 GT files" in res.output and "--accept partial-dataset" in res.output
+    res, data = evaluate(tiny, "--accept", "partial-dataset")
+    assert res.exit_code == 0 and codes(data)[0] == "partial-dataset"
+    assert data["n_images"] == 4 and data["meta"]["n_images_registered"] == 6
+
+
+def test_two_sub_folders_of_one_dataset_are_refused(tiny):
+    runs = tiny["tmp"] / "runs"
+    for name in ("TINY", "tiny"):
+        shutil.copytree(tiny["preds"], runs / name)
+    res = run("evaluate", runs, "--pred-white", "blur", "-q")
+    assert res.exit_code == 2 and "sub-folders TINY, tiny name the same dataset" in res.output
+
+
+def test_maps_beside_a_dataset_sub_folder_are_refused(tiny):
+    runs = tiny["tmp"] / "runs"
+    shutil.copytree(tiny["preds"], runs / "TINY")  # a stale sub-folder beside the folder's own maps
+    for p in tiny["preds"].iterdir():
+        shutil.copy(p, runs / p.name)
+    for args in ((), ("-d", "TINY")):
+        res = run("evaluate", runs, "--pred-white", "blur", "-q", *args)
+        assert res.exit_code == 2 and "beside the dataset sub-folder(s) TINY" in res.output, args
+        assert "img00.png" in res.output
+
+
+def test_misspelled_sub_folder_is_named_with_the_closest_name_without_case(tiny):
+    runs = tiny["tmp"] / "runs"
+    for name in ("TINY", "tiy"):
+        shutil.copytree(tiny["preds"], runs / name)
+    res = run("evaluate", runs, "--pred-white", "blur", "-q")
+    assert res.exit_code == 2 and "tiy (did you mean TINY?)" in res.output
+
+
+def test_files_that_are_not_read_are_named_with_the_accepted_extensions(tiny, tmp_path):
+    (tiny["preds"] / "img00.webp").write_bytes(b"RIFF....WEBP")
+    res, _ = evaluate(tiny)
+    assert res.exit_code == 2 and "img00.webp" in res.output and ".png" in res.output
+    res, data = evaluate(tiny, "--accept", "unread-files")
+    assert res.exit_code == 0 and codes(data) == ["unread-files"]
+    assert data["meta"]["warnings"][0]["files"] == ["img00.webp"]
+    only = tmp_path / "webp"
+    only.mkdir()
+    for s in STEMS:
+        (only / f"{s}.webp").write_bytes(b"RIFF....WEBP")
+    res, _ = evaluate(tiny, folder=only)
+    assert res.exit_code == 2 and "not read: img00.webp" in res.output and ".png" in res.output
+
+
+def test_maps_unrelated_to_their_gt_are_recorded(tiny):
+    import cv2
+
+    rng = np.random.default_rng(1)
+    for s in STEMS:  # maps that say nothing about their images (as maps saved under other images' names can)
+        cv2.imwrite(str(tiny["preds"] / f"{s}.png"), rng.integers(0, 256, (30, 40), dtype=np.uint8))
+    res, data = evaluate(tiny)
+    assert res.exit_code == 0 and "unrelated-maps" in codes(data)
+    res, _ = evaluate(tiny, "--strict")
+    assert res.exit_code == 2 and "mean per-image ROC AUC" in res.output
+
+
+def test_good_maps_raise_none_of_these(tiny):
+    res, data = evaluate(tiny)
+    assert res.exit_code == 0 and codes(data) == [] and data["meta"]["n_images_registered"] == 6
