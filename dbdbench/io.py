@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,56 @@ def _check_complete(path: Path, data: bytes) -> None:
         raise ImageReadError(f"{path}: truncated JPEG (no end-of-image marker); re-export the file")
 
 
+#: EXIF Orientation values (TIFF tag 274) and what a viewer does with the stored pixels
+ORIENTATIONS = {2: "mirrored", 3: "rotated 180 degrees", 4: "flipped upside down", 5: "transposed",
+                6: "rotated 90 degrees clockwise", 7: "transverse", 8: "rotated 90 degrees counter-clockwise"}
+
+
+def _tiff_orientation(data: bytes, base: int) -> int:
+    """Tag 274 of the first IFD of the TIFF structure at ``data[base:]`` (1 when absent or unreadable)."""
+    order = {b"II": "<", b"MM": ">"}.get(data[base : base + 2])
+    if order is None:
+        return 1
+    try:
+        ifd = base + struct.unpack_from(order + "I", data, base + 4)[0]
+        for i in range(struct.unpack_from(order + "H", data, ifd)[0]):
+            tag, kind, _ = struct.unpack_from(order + "HHI", data, ifd + 2 + 12 * i)
+            if tag == 274 and kind == 3:  # SHORT
+                return int(struct.unpack_from(order + "H", data, ifd + 2 + 12 * i + 8)[0])
+    except struct.error:
+        return 1
+    return 1
+
+
+def exif_orientation(data: bytes) -> int:
+    """The EXIF Orientation of an encoded TIFF, PNG (``eXIf`` chunk) or JPEG (APP1 ``Exif``) file; 1 = normal.
+
+    OpenCV decodes the pixels as stored and ignores the tag, while viewers turn the image as it says.
+    """
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return _tiff_orientation(data, 0)
+    try:
+        if data[:8] == b"\x89PNG\r\n\x1a\n":  # walk the chunks up to IEND
+            pos = 8
+            while pos + 8 <= len(data):
+                length, kind = struct.unpack_from(">I4s", data, pos)
+                if kind == b"eXIf":
+                    return _tiff_orientation(data, pos + 8)
+                if kind == b"IEND":
+                    break
+                pos += 12 + length
+        elif data[:2] == b"\xff\xd8":  # walk the segments up to the first scan
+            pos = 2
+            while pos + 4 <= len(data) and data[pos] == 0xFF and data[pos + 1] not in (0xDA, 0xD9):
+                (length,) = struct.unpack_from(">H", data, pos + 2)
+                if data[pos + 1] == 0xE1 and data[pos + 4 : pos + 10] == b"Exif\x00\x00":
+                    return _tiff_orientation(data, pos + 10)
+                pos += 2 + length
+    except struct.error:
+        return 1
+    return 1
+
+
 def _decode(path: Path) -> np.ndarray:
     try:
         data = path.read_bytes()
@@ -50,6 +101,14 @@ def _decode(path: Path) -> np.ndarray:
     if not data:
         raise ImageReadError(f"{path}: empty file")
     _check_complete(path, data)
+    tag = exif_orientation(data)
+    if tag != 1:
+        raise ImageReadError(
+            f"{path}: has an EXIF Orientation tag ({tag}: viewers show it {ORIENTATIONS.get(tag, 'turned')}), and "
+            "dbdbench reads the pixels as stored: re-save it with the pixels as they should be scored and no tag "
+            "(e.g. PIL.ImageOps.exif_transpose for a map saved turned; for a stale tag on an upright map, only "
+            "drop the tag)"
+        )
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if arr is None:
         raise ImageReadError(f"{path}: not a readable image (corrupt or unsupported format)")
