@@ -78,7 +78,7 @@ def _load_pair(job: _Job) -> tuple[np.ndarray, np.ndarray, MapFacts]:
     if job.flip_pred:
         pred = flip(pred)
     try:
-        pred, _ = fit_to_gt(pred, facts, job.checks, job.resize)
+        pred, _ = fit_to_gt(pred, facts, job.checks, job.resize, gt)
     except ValueError as exc:
         raise EvaluationError(f"{job.pred.parent}/{exc}") from None
     return pred, gt, facts

@@ -28,6 +28,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "gt-range-01": ("error", "GT masks that hold only the values 0 and 1"),
     "swapped-arguments": ("error", "a binary map next to a graded mask: update(gt, pred) instead of update(pred, gt)"),
     "transposed": ("error", "maps whose width and height are the GT's swapped"),
+    "aspect-ratio": ("error", "maps whose aspect ratio differs from their GT's (resizing would stretch them)"),
     "pseudo-colour": ("error", "colour maps that look like a pseudo-colour rendering (with --luminance)"),
     "inverted-maps": ("error", "maps whose mean MAE says white means the other class (check --pred-white)"),
     "mostly-missing": ("error", "more than half of the dataset's images have no prediction"),
@@ -101,6 +102,8 @@ class Checks:
         Read 8-bit maps holding only 0/1 as 0/255 and 16-bit files holding 8-bit values as 8-bit.
     transpose_maps : bool
         Transpose maps whose width and height are the GT's swapped.
+    rotate_maps : {"cw", "ccw"} or None
+        Rotate maps whose width and height are the GT's swapped by 90 degrees clockwise or counter-clockwise.
     accept : frozenset of str
         Error codes to score anyway (recorded as warnings).
     strict : bool
@@ -109,6 +112,7 @@ class Checks:
 
     rescale_maps: bool = False
     transpose_maps: bool = False
+    rotate_maps: str | None = None
     accept: frozenset[str] = field(default_factory=frozenset)
     strict: bool = False
 
@@ -118,6 +122,10 @@ class Checks:
             valid = ", ".join(c for c, (sev, _) in CODES.items() if sev == "error")
             raise ValueError(f"unknown --accept code(s) {', '.join(bad)}; valid: {valid}")
         object.__setattr__(self, "accept", frozenset(self.accept))
+        if self.rotate_maps not in (None, "cw", "ccw"):
+            raise ValueError(f"rotate_maps must be 'cw' or 'ccw', got {self.rotate_maps!r}")
+        if self.rotate_maps and self.transpose_maps:
+            raise ValueError("pass either --transpose-maps or --rotate-maps, not both")
 
 
 def judged(code: str, message: str, files: Iterable[str], fix: str, checks: Checks) -> Finding:

@@ -19,7 +19,7 @@ References
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +68,9 @@ class MapFacts:
     rescaled: bool = False
     transposed: bool = False
     resized: bool = False
+    turn: str | None = None  # how a map with swapped width and height was turned (tell_turn), None: not told
+    undone: str | None = None  # the turn undone by --transpose-maps / --rotate-maps
+    stretched: bool = False  # resized with another aspect ratio than its GT's
 
 
 def inspect_map(arr: np.ndarray, facts: MapFacts, checks: Checks) -> np.ndarray:
@@ -87,20 +90,63 @@ def inspect_map(arr: np.ndarray, facts: MapFacts, checks: Checks) -> np.ndarray:
     return arr
 
 
-def fit_to_gt(arr: np.ndarray, facts: MapFacts, checks: Checks, resize: str) -> tuple[np.ndarray, bool]:
-    """Bring a map to the GT size: transpose when asked and the sizes are swapped, else resize per ``resize``.
+#: how a map with the GT's width and height swapped was turned when written -> what undoes it
+UNDO: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "transposed": lambda m: m.T,
+    "rotated 90 degrees clockwise": lambda m: np.rot90(m, 1),
+    "rotated 90 degrees counter-clockwise": lambda m: np.rot90(m, -1),
+    "transverse": lambda m: m[::-1, ::-1].T,
+}
+#: the option that undoes each turn exactly (None: no option; re-save the map)
+TURN_FIX = {"transposed": "--transpose-maps", "rotated 90 degrees clockwise": "--rotate-maps ccw",
+            "rotated 90 degrees counter-clockwise": "--rotate-maps cw", "transverse": None}
+#: smallest MAE gap between the best and the second-best undone map for the turn to count as told
+TURN_MARGIN = 0.02
 
-    Returns the map and whether it was resized. A swapped size is never resized silently: without
-    ``transpose_maps`` the map is resized (so that reading can go on) and :func:`review_folder` refuses it
-    unless ``transposed`` is accepted.
+
+def tell_turn(arr: np.ndarray, gt: np.ndarray) -> str | None:
+    """How a map whose width and height are the GT's swapped was turned: the :data:`UNDO` key whose undoing
+    brings it closest to the GT (MAE against the mask), or None when no turn is clearly closest (a
+    symmetric scene, or a map unrelated to its mask): then it cannot be told from the files."""
+    full = float(np.iinfo(arr.dtype).max) if arr.dtype.kind == "u" else 1.0
+    unit = arr.astype(np.float64) / full
+    g = gt.astype(bool) if gt.dtype == np.bool_ else gt.astype(np.float64) / (
+        float(np.iinfo(gt.dtype).max) if gt.dtype.kind == "u" else 1.0) >= 0.5  # fmt: skip
+    maes = sorted((float(np.mean(np.abs(undo(unit) - g))), name) for name, undo in UNDO.items())
+    (best, name), (second, _) = maes[0], maes[1]
+    return name if second - best >= TURN_MARGIN else None
+
+
+def _user_turn(checks: Checks) -> str | None:
+    """The turn that the user's option undoes."""
+    if checks.transpose_maps:
+        return "transposed"
+    return {"cw": "rotated 90 degrees counter-clockwise", "ccw": "rotated 90 degrees clockwise"}.get(
+        checks.rotate_maps or "")
+
+
+def fit_to_gt(arr: np.ndarray, facts: MapFacts, checks: Checks, resize: str,
+              gt: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
+    """Bring a map to the GT size: undo a turn when asked and the sizes are swapped, else resize per ``resize``.
+
+    Returns the map and whether it was resized. A swapped size is never resized silently: the turn is told
+    from ``gt`` (:func:`tell_turn`); ``--transpose-maps`` or ``--rotate-maps`` undo it when they undo what
+    was told (or when it cannot be told); otherwise the map is resized (so that reading can go on) and
+    :func:`review_maps` refuses it unless ``transposed`` is accepted. A map whose aspect ratio differs from
+    the GT's beyond rounding is marked ``stretched`` (refused unless ``aspect-ratio`` is accepted).
     """
     if arr.shape == facts.gt_shape:
         return arr, False
     swapped = arr.shape[::-1] == facts.gt_shape
-    if swapped and checks.transpose_maps:
-        facts.transposed = True
-        return np.ascontiguousarray(arr.T), False
+    if swapped:
+        facts.turn = tell_turn(arr, gt) if gt is not None else None
+        wanted = _user_turn(checks)
+        if wanted is not None and facts.turn in (None, wanted):
+            facts.transposed, facts.undone = True, wanted
+            return np.ascontiguousarray(UNDO[wanted](arr)), False
     facts.transposed = swapped
+    (h, w), (gh, gw) = arr.shape, facts.gt_shape
+    facts.stretched = not swapped and abs(w * gh / gw - h) > 1 and abs(h * gw / gh - w) > 1
     if resize == "error" and not swapped:
         raise ValueError(
             f"{facts.file}: size {arr.shape[1]}x{arr.shape[0]} differs from the GT "
@@ -164,19 +210,31 @@ def _review_agreement(real: Sequence[MapFacts], maes: dict[str, float], aucs: di
 
 def _review_geometry(real: Sequence[MapFacts], checks: Checks, pred_dir: str) -> list[Finding]:
     out = []
-    swapped = [f.file for f in real if f.transposed]
-    if swapped and checks.transpose_maps:
-        out.append(judged("resized", f"{len(swapped)} map(s) had width and height swapped and were transposed "
-                            "by --transpose-maps", swapped, "", checks))  # fmt: skip
-    elif swapped:
+    undone = [f for f in real if f.undone]
+    for how in dict.fromkeys(f.undone for f in undone):
+        files = [f.file for f in undone if f.undone == how]
+        unknown = sum(f.turn is None for f in undone if f.undone == how)
+        note = f" ({unknown} of them could not be told from the GT)" if unknown else ""
+        out.append(judged("resized", f"{len(files)} map(s) had width and height swapped and were turned back as "
+                          f"maps {how} on writing{note}", files, "", checks))  # fmt: skip
+    swapped = [f for f in real if f.transposed and not f.undone]
+    if swapped:
         out.append(judged(
-            "transposed", f"{pred_dir}: {len(swapped)} map(s) have the GT's width and height swapped (rotated or "
-            "transposed on writing?)", swapped, "Save them in the photo's orientation, or pass --transpose-maps "
-            "(--accept transposed resizes them to the GT size)", checks))  # fmt: skip
-    resized = [f.file for f in real if f.resized and not f.transposed]
+            "transposed", f"{pred_dir}: {len(swapped)} map(s) have the GT's width and height swapped: "
+            + "; ".join(_turn_text(f) for f in swapped[:5]) + (" ..." if len(swapped) > 5 else ""),
+            [f.file for f in swapped], "Save them in the photo's orientation, or pass the option named for each "
+            "(--transpose-maps is exact only for a transpose: a rotated map comes out mirrored); --accept "
+            "transposed resizes them to the GT size", checks))  # fmt: skip
+    resized = [f.file for f in real if f.resized and not f.transposed and not f.stretched]
     if resized:
         out.append(judged("resized", f"{len(resized)} map(s) of another size than their GT were resized to it",
                             resized, "", checks))  # fmt: skip
+    stretched = [f.file for f in real if f.stretched]
+    if stretched:
+        out.append(judged(
+            "aspect-ratio", f"{pred_dir}: {len(stretched)} map(s) have another aspect ratio than their GT (not just "
+            "another size): resizing stretches them", stretched, "Save them at the GT size or aspect ratio; "
+            "--accept aspect-ratio resizes (stretches) them to the GT size, as PySODEvalToolkit does", checks))
     colour = [f.file for f in real if f.colour_spread is not None and f.colour_spread > PSEUDO_COLOUR_SPREAD]
     if colour:
         out.append(judged(
@@ -184,6 +242,13 @@ def _review_geometry(real: Sequence[MapFacts], checks: Checks, pred_dir: str) ->
             "viridis, ...): their luminance is not the map value", colour,
             "Save the raw gray maps (--accept pseudo-colour converts them to luminance anyway)", checks))
     return out
+
+
+def _turn_text(f: MapFacts) -> str:
+    if f.turn is None:
+        return f"{f.file}: rotated or transposed, which cannot be told from the GT"
+    fix = TURN_FIX[f.turn]
+    return f"{f.file}: {f.turn}" + (f" (pass {fix})" if fix else " (re-save it; no option undoes this turn)")
 
 
 def _review_polarity(real: Sequence[MapFacts], maes: dict[str, float], checks: Checks, pred_dir: str):

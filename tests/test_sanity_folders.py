@@ -110,3 +110,60 @@ def test_maps_unrelated_to_their_gt_are_recorded(tiny):
 def test_good_maps_raise_none_of_these(tiny):
     res, data = evaluate(tiny)
     assert res.exit_code == 0 and codes(data) == [] and data["meta"]["n_images_registered"] == 6
+
+
+# ------------------------------------------------------------------------------------------- turned maps
+
+
+def test_rotation_and_transpose_are_told_apart_and_undone_exactly(tiny):
+    import cv2
+
+    m = dict(tiny["maps"])
+    rng = np.random.default_rng(2)
+    for s in ("img01", "img02"):  # masks without a mirror symmetry (the fixture's column blocks have one)
+        gt = np.zeros((30, 40), np.uint8)
+        gt[:12, :25] = 255
+        gt[12:, :7] = 255
+        cv2.imwrite(str(tiny["root"] / "TINY" / "gt" / f"{s}.png"), gt)
+        m[s] = np.clip(gt * 0.7 + rng.normal(40, 30, gt.shape), 0, 255).astype(np.uint8)
+        cv2.imwrite(str(tiny["preds"] / f"{s}.png"), m[s])
+    _, clean = evaluate(tiny, out_name="clean.json")
+    cv2.imwrite(str(tiny["preds"] / "img01.png"), np.ascontiguousarray(np.rot90(m["img01"], -1)))  # clockwise
+    cv2.imwrite(str(tiny["preds"] / "img02.png"), np.ascontiguousarray(np.rot90(m["img02"], -1)))
+    res, _ = evaluate(tiny)
+    assert res.exit_code == 2 and "img01.png: rotated 90 degrees clockwise (pass --rotate-maps ccw)" in res.output
+    res, _ = evaluate(tiny, "--transpose-maps")  # would mirror them: refused
+    assert res.exit_code == 2 and "img02.png: rotated 90 degrees clockwise" in res.output
+    res, data = evaluate(tiny, "--rotate-maps", "ccw")
+    assert res.exit_code == 0 and data["scores"] == clean["scores"]
+    assert codes(data) == ["resized"] and data["meta"]["warnings"][0]["files"] == ["img01.png", "img02.png"]
+    cv2.imwrite(str(tiny["preds"] / "img01.png"), np.ascontiguousarray(m["img01"].T))
+    cv2.imwrite(str(tiny["preds"] / "img02.png"), m["img02"])
+    res, _ = evaluate(tiny, "--rotate-maps", "cw")
+    assert res.exit_code == 2 and "img01.png: transposed (pass --transpose-maps)" in res.output
+    res, data = evaluate(tiny, "--transpose-maps")
+    assert res.exit_code == 0 and data["scores"] == clean["scores"]
+
+
+def test_a_map_that_cannot_be_told_is_said_so(tiny):
+    import cv2
+
+    cv2.imwrite(str(tiny["preds"] / "img03.png"), np.full((40, 30), 90, np.uint8))  # constant: every turn alike
+    res, _ = evaluate(tiny)
+    assert res.exit_code == 2 and "img03.png: rotated or transposed, which cannot be told from the GT" in res.output
+    res, data = evaluate(tiny, "--rotate-maps", "cw")
+    turned = [w for w in data["meta"]["warnings"] if w["code"] == "resized"]
+    assert res.exit_code == 0 and "could not be told" in turned[0]["message"] and turned[0]["files"] == ["img03.png"]
+
+
+def test_another_aspect_ratio_is_refused_but_another_size_is_resized(tiny):
+    import cv2
+
+    cv2.imwrite(str(tiny["preds"] / "img04.png"), cv2.resize(tiny["maps"]["img04"], (32, 32)))  # square output
+    res, _ = evaluate(tiny)
+    assert res.exit_code == 2 and "another aspect ratio" in res.output and "img04.png" in res.output
+    res, data = evaluate(tiny, "--accept", "aspect-ratio")
+    assert res.exit_code == 0 and codes(data) == ["aspect-ratio"] and data["per_image"][4]["resized"]
+    cv2.imwrite(str(tiny["preds"] / "img04.png"), cv2.resize(tiny["maps"]["img04"], (81, 61)))  # 2x, rounded
+    res, data = evaluate(tiny)
+    assert res.exit_code == 0 and codes(data) == ["resized"]

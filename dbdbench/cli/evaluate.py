@@ -69,7 +69,11 @@ def _print_table(results) -> None:
     "--rescale-maps", is_flag=True, help="Read 0/1-valued 8-bit maps as 0/255 and 16-bit files holding 8-bit values "
     "as 8-bit (refused otherwise).",
 )  # fmt: skip
-@click.option("--transpose-maps", is_flag=True, help="Transpose maps whose width and height are the GT's swapped.")
+@click.option("--transpose-maps", is_flag=True, help="Transpose maps whose width and height are the GT's swapped "
+              "(exact for maps transposed on writing; maps told rotated are refused).")
+@click.option("--rotate-maps", type=click.Choice(["cw", "ccw"]), default=None,
+              help="Rotate maps whose width and height are the GT's swapped by 90 degrees clockwise (cw) or "
+              "counter-clockwise (ccw): exact for maps rotated the other way on writing.")
 @click.option(
     "--accept", "accept", multiple=True, metavar="CODE",
     help="Score despite a refusal of this code, recording it as a warning (repeatable; see docs/refusals.md).",
@@ -111,6 +115,7 @@ def evaluate(
     allow_missing,
     rescale_maps,
     transpose_maps,
+    rotate_maps,
     accept,
     strict,
     suffixes,
@@ -138,7 +143,8 @@ def evaluate(
     from dbdbench.io import DEFAULT_SUFFIXES
     from dbdbench.sanity import Checks
 
-    checks = Checks(rescale_maps=rescale_maps, transpose_maps=transpose_maps, accept=frozenset(accept), strict=strict)
+    checks = Checks(rescale_maps=rescale_maps, transpose_maps=transpose_maps, rotate_maps=rotate_maps,
+                    accept=frozenset(accept), strict=strict)
     targets, folder_findings = evaluation_targets(pred_dir, datasets, checks)
     client = None
     if backend == "dask":
