@@ -19,7 +19,15 @@ from dbdbench import __version__
 from dbdbench.datasets import DatasetSpec, get_dataset, list_datasets
 from dbdbench.gtcache import FROM_ENV, CacheFolder, read_gt, resolve_folder
 from dbdbench.gtcheck import verify_gt
-from dbdbench.io import DEFAULT_SUFFIXES, MAP_EXTS, pair_predictions, read_map, read_maps_meta, resolve_pred_white
+from dbdbench.io import (
+    DEFAULT_SUFFIXES,
+    MAP_EXTS,
+    colormap_table,
+    pair_predictions,
+    read_map,
+    read_maps_meta,
+    resolve_pred_white,
+)
 from dbdbench.metrics import Evaluator, get_protocol
 from dbdbench.metrics.counts import flip
 from dbdbench.metrics.image import ImageRecord, score_image
@@ -61,6 +69,7 @@ class _Job:
     luminance: bool
     checks: Checks = _NO_FIXES
     gt_cache: Path | None = None
+    colormap: str | None = None
 
 
 def _load_pair(job: _Job) -> tuple[np.ndarray, np.ndarray, MapFacts]:
@@ -72,8 +81,8 @@ def _load_pair(job: _Job) -> tuple[np.ndarray, np.ndarray, MapFacts]:
     if job.pred is None:  # --allow-missing: an empty map (nothing predicted blurred)
         return np.zeros(gt.shape, np.uint8), gt, facts
     info: dict = {}
-    pred = read_map(job.pred, luminance=job.luminance, info=info)
-    facts.colour_spread = info.get("colour_spread")
+    pred = read_map(job.pred, luminance=job.luminance, info=info, colormap=job.colormap)
+    facts.colour_spread, facts.colour = info.get("colour_spread"), info.get("colour")
     pred = inspect_map(pred, facts, job.checks)
     if job.flip_pred:
         pred = flip(pred)
@@ -140,6 +149,7 @@ def plan_jobs(
     luminance: bool,
     checks: Checks = _NO_FIXES,
     gt_cache: Path | None = None,
+    colormap: str | None = None,
 ) -> tuple[list[_Job], list[Finding], dict]:
     """Pair files and decide every flip; returns the jobs, the pairing findings and notes for the metadata."""
     if spec.gt_white == "unknown":
@@ -161,7 +171,7 @@ def plan_jobs(
                                unread=[p.name for p in pairing.unread])  # fmt: skip
     jobs = [
         _Job(stem, pairing.pairs.get(stem), gt, pred_white == SHARP, spec.gt_white == SHARP, resize, luminance,
-             checks, gt_cache)  # fmt: skip
+             checks, gt_cache, colormap)  # fmt: skip
         for stem, gt in gt_files.items()
     ]
     notes = {"missing": pairing.missing, "extra": extra}
@@ -299,6 +309,7 @@ def evaluate_folder(
     checks: Checks | None = None,
     findings: Sequence[Finding] = (),
     gt_cache: CacheFolder = FROM_ENV,
+    colormap: str | None = None,
 ) -> Result:
     """Score a folder of predicted maps against a registered dataset.
 
@@ -330,6 +341,9 @@ def evaluate_folder(
         risky input.
     findings : sequence of Finding
         Findings made before this call (e.g. accepted unknown sub-folders), stored with the result's warnings.
+    colormap : str, optional
+        Read colour maps as renderings of this matplotlib colormap (:func:`dbdbench.io.invert_colormap`);
+        not with ``luminance``.
     gt_cache : Path, None or "env"
         Folder of the decoded-GT cache (:mod:`dbdbench.gtcache`); None turns it off; "env" (default) reads
         ``DBDBENCH_CACHE`` once for the whole evaluation.
@@ -347,13 +361,17 @@ def evaluate_folder(
     """
     pred_dir = Path(pred_dir)
     checks = Checks() if checks is None else checks
+    if colormap is not None:
+        if luminance:
+            raise EvaluationError("pass either --luminance or --colormap, not both")
+        colormap_table(colormap)  # an unknown name fails here, naming the valid ones
     spec = dataset if isinstance(dataset, DatasetSpec) else get_dataset(dataset)
     proto = get_protocol(protocol)
     white, override = resolve_pred_white(pred_dir, pred_white)
     cache = resolve_folder(gt_cache)  # the environment is read once, here
     job_list, found, notes = plan_jobs(
         pred_dir, spec, pred_white=white, data_root=data_root, resize=resize, allow_missing=allow_missing,
-        suffixes=suffixes, luminance=luminance, checks=checks, gt_cache=cache,
+        suffixes=suffixes, luminance=luminance, checks=checks, gt_cache=cache, colormap=colormap,
     )  # fmt: skip
     found = [*findings, *found]
     found += verify_gt(spec, {j.stem: j.gt for j in job_list}, checks, cache=cache)  # GT integrity (dbdbench.gtcheck)

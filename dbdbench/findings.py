@@ -47,6 +47,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "missing": ("warning", "images without a prediction scored as empty maps (--allow-missing)"),
     "extra-files": ("warning", "map files that match no GT image (ignored)"),
     "pred-white-override": ("warning", "--pred-white overrides the folder's meta.json"),
+    "luminance": ("warning", "colour maps converted to their luminance (--luminance)"),
+    "colormap": ("warning", "colour maps read through the inverse of a matplotlib colormap (--colormap)"),
     "unrelated-maps": ("warning", "maps that look unrelated to their GT (mean per-image ROC AUC near 0.5: names "
                        "shifted?)"),
     # recorded by the scoring itself (dbdbench.metrics.reduce.protocol_warnings), not by this stage

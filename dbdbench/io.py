@@ -128,7 +128,48 @@ def colour_spread(bgr: np.ndarray) -> float:
     return float(np.mean(c.max(axis=2).astype(np.float64) - c.min(axis=2))) / full
 
 
-def _to_gray(arr: np.ndarray, path: Path, luminance: bool, info: dict | None = None) -> np.ndarray:
+#: largest distance (Euclidean, 8-bit RGB) of a pixel from its nearest colormap entry for ``colormap=`` to read it
+COLORMAP_TOLERANCE = 6.0
+
+
+def colormap_table(name: str) -> np.ndarray:
+    """The RGB lookup table (N, 3) uint8 that matplotlib renders ``name`` with (``plt.imsave``, ``bytes=True``)."""
+    from matplotlib import colormaps
+
+    try:
+        cmap = colormaps[name]
+    except KeyError:
+        raise ValueError(f"unknown colormap {name!r}; valid: matplotlib's colormap names (jet, viridis, copper, "
+                         "...)") from None
+    return np.asarray(cmap(np.arange(cmap.N), bytes=True))[:, :3]
+
+
+def invert_colormap(bgr: np.ndarray, name: str, path: Path) -> np.ndarray:
+    """The 8-bit map a colour rendering with matplotlib's ``name`` shows: each pixel's nearest table entry.
+
+    Entry ``i`` of an N-entry table becomes ``round(255 i / (N - 1))`` (``i`` itself for the usual N = 256).
+    A pixel farther than :data:`COLORMAP_TOLERANCE` from every entry is not a rendering of ``name`` (another
+    colormap, lossy compression): the file is refused.
+    """
+    if bgr.dtype != np.uint8:
+        raise ImageReadError(f"{path}: colormap renderings are 8-bit; this file is {bgr.dtype}")
+    lut = colormap_table(name).astype(np.int32)
+    rgb = bgr[..., 2::-1].reshape(-1, 3).astype(np.int32)
+    codes, inverse = np.unique((rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2], return_inverse=True)
+    colours = np.stack([codes >> 16, (codes >> 8) & 255, codes & 255], axis=1)
+    dist = ((colours[:, None, :] - lut[None, :, :]) ** 2).sum(axis=2)
+    nearest = dist.argmin(axis=1)
+    far = np.sqrt(dist[np.arange(len(codes)), nearest]) > COLORMAP_TOLERANCE
+    if far.any():
+        n_far = int(np.count_nonzero(far[inverse]))
+        raise ImageReadError(f"{path}: {n_far} pixel(s) are far from every colour of the colormap {name!r}: not a "
+                             f"{name} rendering (another colormap, or lossy compression); save the raw gray map")
+    values = np.rint(nearest * (255 / (len(lut) - 1))).astype(np.uint8)
+    return values[inverse].reshape(bgr.shape[:2])
+
+
+def _to_gray(arr: np.ndarray, path: Path, luminance: bool, info: dict | None = None,
+             colormap: str | None = None) -> np.ndarray:
     if arr.ndim == 2:
         return arr
     if arr.ndim != 3 or arr.shape[2] not in (3, 4):
@@ -142,23 +183,32 @@ def _to_gray(arr: np.ndarray, path: Path, luminance: bool, info: dict | None = N
     b, g, r = arr[..., 0], arr[..., 1], arr[..., 2]
     if np.array_equal(b, g) and np.array_equal(g, r):
         return np.ascontiguousarray(b)
+    if colormap is not None:
+        if info is not None:
+            info["colour"] = f"colormap {colormap}"
+        return invert_colormap(arr, colormap, path)
     if luminance:
         if info is not None:
             info["colour_spread"] = colour_spread(arr)
+            info["colour"] = "luminance"
         return cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_BGR2GRAY)
     raise ImageReadError(
         f"{path}: is a colour image with unequal channels; save gray maps, or pass luminance=True "
-        "(--luminance) to convert with ITU-R BT.601 weights"
+        "(--luminance) to convert with ITU-R BT.601 weights, or colormap=NAME (--colormap NAME) for a rendering "
+        "with a matplotlib colormap (plt.imsave)"
     )
 
 
-def read_map(path: str | os.PathLike, *, luminance: bool = False, info: dict | None = None) -> np.ndarray:
+def read_map(path: str | os.PathLike, *, luminance: bool = False, info: dict | None = None,
+             colormap: str | None = None) -> np.ndarray:
     """Read a map or mask as a 2-D array: uint8, uint16, or float64 in [0, 1] for ``.npy``.
 
     PNG/JPG/BMP/TIFF in 8 or 16 bit; gray, RGB or RGBA (RGB with equal channels reads as gray, an opaque
     alpha channel is dropped; a true colour map is an error unless ``luminance``). ``.npy`` files hold a
     2-D float map in [0, 1] (or uint8/uint16/bool). When a colour map is converted and ``info`` is a dict,
     ``info["colour_spread"]`` receives :func:`colour_spread` of it (the sanity stage judges it).
+    ``colormap`` reads colour maps as renderings of that matplotlib colormap (:func:`invert_colormap`);
+    ``info["colour"]`` then says which conversion was made.
 
     Raises
     ------
@@ -169,7 +219,7 @@ def read_map(path: str | os.PathLike, *, luminance: bool = False, info: dict | N
     path = Path(path)
     if path.suffix.lower() == ".npy":
         return _read_npy(path)
-    arr = _to_gray(_decode(path), path, luminance, info)
+    arr = _to_gray(_decode(path), path, luminance, info, colormap)
     if arr.dtype not in (np.uint8, np.uint16):
         if arr.dtype.kind == "f":
             return _check_float(arr.astype(np.float64), path)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from dbdbench.findings import CODES, Checks, Finding, SanityError, Severity, judged, settle
-from dbdbench.io import MAP_EXTS, resize_to
+from dbdbench.io import MAP_EXTS, colormap_table, resize_to
 from dbdbench.values import RANGE_TEXT, map_range_code, rescale_map
 
 __all__ = [  # the findings framework (dbdbench.findings) is re-exported for the modules that import it from here
@@ -65,6 +65,7 @@ class MapFacts:
     gt_max: float = 1.0
     gt_dtype: str = "uint8"
     colour_spread: float | None = None  # mean max-min over colour channels, when a colour map was converted
+    colour: str | None = None  # the conversion from colour ("luminance", "colormap NAME"), None for gray files
     rescaled: bool = False
     transposed: bool = False
     resized: bool = False
@@ -240,8 +241,27 @@ def _review_geometry(real: Sequence[MapFacts], checks: Checks, pred_dir: str) ->
         out.append(judged(
             "pseudo-colour", f"{pred_dir}: {len(colour)} colour map(s) look like a pseudo-colour rendering (jet, "
             "viridis, ...): their luminance is not the map value", colour,
-            "Save the raw gray maps (--accept pseudo-colour converts them to luminance anyway)", checks))
+            "Save the raw gray maps, or pass --colormap NAME for a rendering with a matplotlib colormap "
+            "(--accept pseudo-colour converts them to luminance anyway)", checks))
+    for how in sorted({f.colour for f in real if f.colour}):
+        files = [f.file for f in real if f.colour == how and f.file not in colour]
+        if files:
+            code = "luminance" if how == "luminance" else "colormap"
+            out.append(judged(code, f"{len(files)} colour map(s) read as gray through {how}{_repeats(how)}", files,
+                              "", checks))  # fmt: skip
     return out
+
+
+def _repeats(how: str) -> str:
+    """For ``colormap NAME``: how many of its colours stand for more than one value (read as the first)."""
+    if not how.startswith("colormap "):
+        return ""
+    table = colormap_table(how.split(" ", 1)[1])
+    _, first, counts = np.unique(table, axis=0, return_index=True, return_counts=True)
+    if (counts == 1).all():
+        return " (exact: every colour of the colormap stands for one value)"
+    return (f"; the colormap repeats {int((counts > 1).sum())} of its colours, whose pixels read as the first of "
+            f"their values (up to {int(counts.max()) - 1} level(s) low)")
 
 
 def _turn_text(f: MapFacts) -> str:

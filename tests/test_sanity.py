@@ -152,8 +152,8 @@ def test_jet_rendering_is_refused_with_luminance_but_a_tinted_gray_is_not(tiny):
     assert res.exit_code == 2 and "pseudo-colour" in res.output and "img01.png" in res.output
     tinted = np.dstack([tiny["maps"]["img01"]] * 3).astype(np.int16) + np.array([0, 6, 12])
     cv2.imwrite(str(tiny["preds"] / "img01.png"), np.clip(tinted, 0, 255).astype(np.uint8))
-    res, data = evaluate(tiny, "--luminance")
-    assert res.exit_code == 0 and codes(data) == []
+    res, data = evaluate(tiny, "--luminance")  # scored, and the conversion recorded with the file
+    assert res.exit_code == 0 and codes(data) == ["luminance"] and data["meta"]["warnings"][0]["files"] == ["img01.png"]
 
 
 # ---------------------------------------------------------------------------------------------------- polarity

@@ -11,6 +11,7 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from dbdbench.cli import main
@@ -167,3 +168,49 @@ def test_another_aspect_ratio_is_refused_but_another_size_is_resized(tiny):
     cv2.imwrite(str(tiny["preds"] / "img04.png"), cv2.resize(tiny["maps"]["img04"], (81, 61)))  # 2x, rounded
     res, data = evaluate(tiny)
     assert res.exit_code == 0 and codes(data) == ["resized"]
+
+
+# --------------------------------------------------------------------------------------------- colormaps
+
+
+@pytest.mark.parametrize("name", ["bone", "pink", "hot", "copper", "Blues", "jet", "viridis"])
+def test_colormap_renderings_are_read_exactly(tiny, name):
+    """plt.imsave output of a map spanning 0..255 reads back as the map itself with --colormap NAME where every
+    colour of the colormap is distinct (matplotlib's 8-bit tables of copper, Blues, jet, viridis repeat a few
+    colours: then the result says so); with --luminance it is refused (pseudo-colour) or scored with the
+    conversion recorded, never silently."""
+    import matplotlib.pyplot as plt
+
+    from dbdbench.io import colormap_table
+
+    distinct = len(np.unique(colormap_table(name), axis=0)) == 256
+    for s in STEMS:
+        m = tiny["maps"][s].copy()
+        m[0, 0], m[0, 1] = 0, 255  # imsave stretches min..max to the colormap's ends
+        tiny["maps"][s] = m
+        import cv2
+
+        cv2.imwrite(str(tiny["preds"] / f"{s}.png"), m)
+    _, raw = evaluate(tiny, out_name="raw.json")
+    for s in STEMS:
+        plt.imsave(tiny["preds"] / f"{s}.png", tiny["maps"][s], cmap=name)
+    res, data = evaluate(tiny, "--colormap", name)
+    assert res.exit_code == 0, res.output
+    (w,) = data["meta"]["warnings"]
+    assert w["code"] == "colormap" and len(w["files"]) == 6
+    if distinct:
+        assert data["scores"] == raw["scores"] and "exact" in w["message"]
+    else:
+        assert "repeats" in w["message"]
+        assert data["scores"]["mae"] == pytest.approx(raw["scores"]["mae"], abs=2e-3)
+    res, data = evaluate(tiny, "--luminance")
+    assert res.exit_code == 2 or "luminance" in codes(data)
+    res, _ = evaluate(tiny, "--colormap", "magma")
+    assert res.exit_code == 2 and "far from every colour of the colormap" in res.output and "img00.png" in res.output
+
+
+def test_unknown_colormap_is_refused(tiny):
+    res, _ = evaluate(tiny, "--colormap", "jett")
+    assert res.exit_code == 2 and "unknown colormap 'jett'" in res.output
+    res, _ = evaluate(tiny, "--colormap", "jet", "--luminance")
+    assert res.exit_code == 2 and "not both" in res.output

@@ -82,7 +82,11 @@ def _print_table(results) -> None:
 @click.option(
     "--suffix", "suffixes", multiple=True, help="Extra file-name suffix after the image stem to tolerate (repeatable)."
 )
-@click.option("--luminance", is_flag=True, help="Convert true colour maps to gray instead of failing.")
+@click.option("--luminance", is_flag=True, help="Convert true colour maps to gray (ITU-R BT.601) instead of failing; "
+              "recorded in the result.")
+@click.option("--colormap", "colormap", default=None, metavar="NAME",
+              help="Read colour maps as renderings of the matplotlib colormap NAME (plt.imsave output): each pixel "
+              "becomes the index of its nearest colour; pixels far from every colour are refused.")
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1), help="Worker processes.")
 @click.option("--backend", type=click.Choice(["joblib", "dask"]), default="joblib", show_default=True)
 @click.option("--scheduler", help="Dask scheduler address (with --backend dask).")
@@ -120,6 +124,7 @@ def evaluate(
     strict,
     suffixes,
     luminance,
+    colormap,
     jobs,
     backend,
     scheduler,
@@ -162,7 +167,7 @@ def evaluate(
                     folder, name, protocol, pred_white=pred_white, data_root=data_root,
                     metrics=_split_metrics(metrics), resize=resize, allow_missing=allow_missing, jobs=jobs,
                     backend=backend, progress=not quiet, suffixes=(*DEFAULT_SUFFIXES, *suffixes),
-                    luminance=luminance, method=method, checks=checks, findings=folder_findings,
+                    luminance=luminance, colormap=colormap, method=method, checks=checks, findings=folder_findings,
                 )  # fmt: skip
             for w in caught:
                 click.echo(f"warning: {w.message}", err=True)
