@@ -1,7 +1,9 @@
 """Evaluate a folder of predicted maps against a registered dataset under a protocol, in parallel.
 
 This is the glue of ``dbdbench evaluate``: pair files, read and flip to canonical polarity, resize, score
-each image (:func:`dbdbench.metrics.score_image`) in worker processes, reduce, attach provenance.
+each image through :meth:`dbdbench.metrics.Evaluator.update` (the API's input contract, one implementation
+for the CLI and the library) in worker processes, reduce, attach provenance. The protocol is resolved once,
+and every finding stays a :class:`~dbdbench.findings.Finding` until the result is written.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from dbdbench.io import (
 )
 from dbdbench.metrics import Evaluator, get_protocol
 from dbdbench.metrics.counts import flip
-from dbdbench.metrics.image import ImageRecord, score_image
+from dbdbench.metrics.image import ImageRecord
 from dbdbench.metrics.protocols import Protocol
 from dbdbench.results import Result
 from dbdbench.sanity import (
@@ -116,17 +118,29 @@ def _prefetched(jobs: Sequence[_Job], depth: int = 4):
             yield job, fut.result()
 
 
-def _score_loaded(job: _Job, pred, gt, facts: MapFacts, proto: Protocol, structure: frozenset):
+#: the value rules that the folder review judges from the files' facts (named by file, with the CLI's fixes):
+#: the workers' Evaluators accept them and return their findings; ``swapped-arguments`` is judged from those
+_JUDGED_BY_FOLDER = ("range-01", "range-few-levels", "range-16bit-8bit-values", "swapped-arguments")
+
+
+def _evaluator(proto: Protocol, metrics: tuple[str, ...]) -> Evaluator:
+    """The Evaluator a worker feeds: the protocol resolved once by the caller, the API's input contract."""
+    return Evaluator(proto, metrics, accept=_JUDGED_BY_FOLDER)
+
+
+def _score_loaded(job: _Job, pred, gt, facts: MapFacts, ev: Evaluator) -> tuple[ImageRecord, MapFacts]:
     try:
-        rec = score_image(pred, gt, proto, name=job.stem, structure=structure)
+        rec = ev.update(pred, gt, job.stem, resized=facts.resized)
     except ValueError as exc:
         raise EvaluationError(f"{job.pred or job.gt}: {exc}") from None
-    rec.resized = facts.resized
     return rec, facts
 
 
-def _score_chunk(jobs: Sequence[_Job], proto: Protocol, structure: frozenset) -> list[tuple[ImageRecord, MapFacts]]:
-    return [_score_loaded(job, pred, gt, facts, proto, structure) for job, (pred, gt, facts) in _prefetched(jobs)]
+def _score_chunk(jobs: Sequence[_Job], proto: Protocol,
+                 metrics: tuple[str, ...]) -> tuple[list[tuple[ImageRecord, MapFacts]], list[Finding]]:
+    ev = _evaluator(proto, metrics)
+    scored = [_score_loaded(job, pred, gt, facts, ev) for job, (pred, gt, facts) in _prefetched(jobs)]
+    return scored, ev.findings
 
 
 def sha256_file(path: Path) -> str:
@@ -178,6 +192,19 @@ def plan_jobs(
     return jobs, findings, notes
 
 
+def _swapped(value_findings: Sequence[Finding], files: Mapping[str, str], checks: Checks,
+             pred_dir: Path) -> list[Finding]:
+    """The ``swapped-arguments`` findings of the workers' Evaluators, judged with the user's checks and the files
+    named (the range rules are judged by the folder review, from the same :mod:`dbdbench.values` rule)."""
+    stems = [s for f in value_findings if f.code == "swapped-arguments" for s in f.files]
+    if not stems:
+        return []
+    return [judged(
+        "swapped-arguments", f"{pred_dir}: {len(stems)} binary map(s) beside graded GT masks: are the maps and the "
+        "GT swapped?", [files.get(s, s) for s in stems], "Pass the folder of predicted maps (--accept "
+        "swapped-arguments scores them as given)", checks)]  # fmt: skip
+
+
 def _review_size(spec: DatasetSpec, n_found: int, checks: Checks) -> list[Finding]:
     """A whole dataset (no split list) named while fewer GT files than the registry's size are on disk."""
     if spec.split is not None or spec.n_images is None or n_found >= spec.n_images:
@@ -189,15 +216,18 @@ def _review_size(spec: DatasetSpec, n_found: int, checks: Checks) -> list[Findin
         "partial-dataset to score the files found (n_images is recorded)", checks)]  # fmt: skip
 
 
-def _run(jobs: list[_Job], proto: Protocol, structure: frozenset, n_jobs: int, backend: str, progress: bool):
+def _run(jobs: list[_Job], proto: Protocol, metrics: tuple[str, ...], n_jobs: int, backend: str, progress: bool):
+    """Score every job through an :class:`~dbdbench.metrics.Evaluator` (per process); returns the
+    ``(record, facts)`` pairs in job order and the input findings of the Evaluators."""
     bar = _progress(len(jobs), progress)
     if n_jobs == 1 and backend == "joblib":
+        ev = _evaluator(proto, metrics)
         out = []
         for job, (pred, gt, facts) in _prefetched(jobs):
-            out.append(_score_loaded(job, pred, gt, facts, proto, structure))
+            out.append(_score_loaded(job, pred, gt, facts, ev))
             bar.update(1)
         bar.close()
-        return out
+        return out, ev.findings
     size = max(8, min(64, len(jobs) // (4 * n_jobs) or 8))
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
     from joblib import Parallel, delayed, parallel_backend
@@ -205,12 +235,13 @@ def _run(jobs: list[_Job], proto: Protocol, structure: frozenset, n_jobs: int, b
     context = parallel_backend("dask") if backend == "dask" else parallel_backend("loky", n_jobs=n_jobs)
     with context:
         parallel = Parallel(n_jobs=n_jobs, return_as="generator")
-        results = []
-        for recs in parallel(delayed(_score_chunk)(c, proto, structure) for c in chunks):
+        results, findings = [], []
+        for recs, found in parallel(delayed(_score_chunk)(c, proto, metrics) for c in chunks):
             results.extend(recs)
+            findings.extend(found)
             bar.update(len(recs))
     bar.close()
-    return results
+    return results, findings
 
 
 def _progress(total: int, enabled: bool):
@@ -380,8 +411,10 @@ def evaluate_folder(
     if override:
         found.append(Finding("pred-white-override", "warning", override))
     ev = Evaluator(proto, metrics)
-    scored = _run(job_list, proto, ev.structure, jobs, backend, progress)
+    scored, value_findings = _run(job_list, proto, ev.metrics, jobs, backend, progress)
     ev.add(rec for rec, _ in scored)
+    found += _swapped(value_findings, {j.stem: j.pred.name for j in job_list if j.pred is not None}, checks,
+                      pred_dir)
     maps_meta = read_maps_meta(pred_dir) or {}
     meta = {
         "kind": "rescored",

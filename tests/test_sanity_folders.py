@@ -214,3 +214,18 @@ def test_unknown_colormap_is_refused(tiny):
     assert res.exit_code == 2 and "unknown colormap 'jett'" in res.output
     res, _ = evaluate(tiny, "--colormap", "jet", "--luminance")
     assert res.exit_code == 2 and "not both" in res.output
+
+
+def test_the_cli_applies_the_api_contract_swapped_maps_and_gt(tiny):
+    """The maps and the GT swapped (graded "GT", binary "maps"): found by Evaluator.update in the workers, judged
+    with the files named, for one job and for two."""
+    import cv2
+
+    for s in STEMS:
+        cv2.imwrite(str(tiny["root"] / "TINY" / "gt" / f"{s}.png"), tiny["maps"][s])
+        cv2.imwrite(str(tiny["preds"] / f"{s}.png"), tiny["gts"][s])
+    for jobs in ("1", "2"):
+        res, _ = evaluate(tiny, "-j", jobs)
+        assert res.exit_code == 2 and "are the maps and the GT swapped?" in res.output and "img00.png" in res.output
+    res, data = evaluate(tiny, "--accept", "swapped-arguments")
+    assert res.exit_code == 0 and "swapped-arguments" in codes(data)
