@@ -226,9 +226,10 @@ def _value_status(pred_dtype: torch.dtype, g: torch.Tensor, status: torch.Tensor
     if g.dtype != torch.bool:
         n = hist.shape[1] // 2
         binary = ((hist[:, :n] + hist[:, n:]) > 0).sum(dim=1) <= 2
-        full = 255 if g.dtype == torch.uint8 else 1.0
-        graded = ((g > 0) & (g < full)).sum(dim=1) > GRADED_SHARE * g.shape[1]
-        status = torch.where((status == OK) & binary & graded, 5, status)
+        if g.device.type != "cpu" or bool(binary.any()):  # on the CPU a look costs nothing and spares the pass
+            full = 255 if g.dtype == torch.uint8 else 1.0
+            graded = ((g > 0) & (g < full)).sum(dim=1) > GRADED_SHARE * g.shape[1]
+            status = torch.where((status == OK) & binary & graded, 5, status)
     return status
 
 
