@@ -39,13 +39,14 @@ from dbdbench.sanity import (
     Checks,
     Finding,
     MapFacts,
-    SanityError,
+    ambiguous_folders,
     fit_to_gt,
     inspect_map,
-    judged,
     review_maps,
     review_pairing,
+    review_size,
     settle,
+    swapped_maps,
     unknown_folders,
 )
 from dbdbench.settings import SHARP
@@ -179,7 +180,7 @@ def plan_jobs(
     if not gt_files:
         raise EvaluationError(f"{spec.name}: no GT files found in {spec.gt_folder(data_root)}")
     extra = sorted(p.name for p in pairing.extra)
-    findings = _review_size(spec, len(gt_files), checks)
+    findings = review_size(spec.name, spec.n_images, spec.split, len(gt_files), checks)
     findings += review_pairing(str(pred_dir), len(gt_files), pairing.missing, extra, list(gt_files),
                                allow_missing=allow_missing, checks=checks,
                                unread=[p.name for p in pairing.unread])  # fmt: skip
@@ -190,30 +191,6 @@ def plan_jobs(
     ]
     notes = {"missing": pairing.missing, "extra": extra}
     return jobs, findings, notes
-
-
-def _swapped(value_findings: Sequence[Finding], files: Mapping[str, str], checks: Checks,
-             pred_dir: Path) -> list[Finding]:
-    """The ``swapped-arguments`` findings of the workers' Evaluators, judged with the user's checks and the files
-    named (the range rules are judged by the folder review, from the same :mod:`dbdbench.values` rule)."""
-    stems = [s for f in value_findings if f.code == "swapped-arguments" for s in f.files]
-    if not stems:
-        return []
-    return [judged(
-        "swapped-arguments", f"{pred_dir}: {len(stems)} binary map(s) beside graded GT masks: are the maps and the "
-        "GT swapped?", [files.get(s, s) for s in stems], "Pass the folder of predicted maps (--accept "
-        "swapped-arguments scores them as given)", checks)]  # fmt: skip
-
-
-def _review_size(spec: DatasetSpec, n_found: int, checks: Checks) -> list[Finding]:
-    """A whole dataset (no split list) named while fewer GT files than the registry's size are on disk."""
-    if spec.split is not None or spec.n_images is None or n_found >= spec.n_images:
-        return []
-    return [judged(
-        "partial-dataset", f"{spec.name}: only {n_found} of its {spec.n_images} GT files are on disk; a score on "
-        f"them is not a score on {spec.name}", [],
-        "Complete the dataset (`dbdbench datasets --verify`), evaluate a listed split of it, or pass --accept "
-        "partial-dataset to score the files found (n_images is recorded)", checks)]  # fmt: skip
 
 
 def _run(jobs: list[_Job], proto: Protocol, metrics: tuple[str, ...], n_jobs: int, backend: str, progress: bool):
@@ -272,7 +249,7 @@ def evaluation_targets(
     dirs = sorted(p for p in pred_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
     subdirs = {p.name.lower(): p for p in dirs}
     maps_here = [p.name for p in sorted(pred_dir.iterdir()) if p.is_file() and p.suffix.lower() in MAP_EXTS]
-    accepted = _refuse_ambiguous(pred_dir, dirs, maps_here, datasets, checks)
+    accepted = ambiguous_folders(pred_dir, dirs, maps_here, datasets, list_datasets(), checks)
     if not datasets:
         found = [name for name in list_datasets() if name.lower() in subdirs]
         if not found:
@@ -290,34 +267,6 @@ def evaluation_targets(
     if missing:
         raise EvaluationError(f"{pred_dir}: no sub-folder for dataset(s) {', '.join(missing)}")
     return [(subdirs[n.lower()], n) for n in names], accepted
-
-
-def _refuse_ambiguous(pred_dir: Path, dirs: Sequence[Path], maps_here: Sequence[str], datasets: Sequence[str],
-                      checks: Checks) -> list[Finding]:
-    """Refuse a run folder whose maps could come from two places (``ambiguous-folders``), naming the folders;
-    returns the accepted ones (warnings)."""
-    registered = {n.lower() for n in list_datasets()}
-    by_key: dict[str, list[str]] = {}
-    for p in dirs:
-        by_key.setdefault(p.name.lower(), []).append(p.name)
-    found = []
-    for names in by_key.values():
-        if len(names) > 1 and names[0].lower() in registered:
-            found.append(judged(
-                "ambiguous-folders", f"{pred_dir}: sub-folders {', '.join(names)} name the same dataset", names,
-                "Keep one of them", checks))  # fmt: skip
-    dataset_dirs = [p.name for p in dirs if p.name.lower() in registered
-                    and (not datasets or p.name.lower() in {d.lower() for d in datasets})]  # fmt: skip
-    if maps_here and dataset_dirs:
-        shown = ", ".join(maps_here[:3]) + (f" and {len(maps_here) - 3} more" if len(maps_here) > 3 else "")
-        found.append(judged(
-            "ambiguous-folders", f"{pred_dir}: holds maps ({shown}) beside the dataset sub-folder(s) "
-            f"{', '.join(dataset_dirs)}: which are the predictions?", dataset_dirs,
-            "Move the maps into their dataset's sub-folder, or remove the stale sub-folder (--accept "
-            "ambiguous-folders scores the sub-folders)", checks))  # fmt: skip
-    if any(f.severity == "error" for f in found):
-        raise SanityError([f for f in found if f.severity == "error"])
-    return found
 
 
 def evaluate_folder(
@@ -413,7 +362,7 @@ def evaluate_folder(
     ev = Evaluator(proto, metrics)
     scored, value_findings = _run(job_list, proto, ev.metrics, jobs, backend, progress)
     ev.add(rec for rec, _ in scored)
-    found += _swapped(value_findings, {j.stem: j.pred.name for j in job_list if j.pred is not None}, checks,
+    found += swapped_maps(value_findings, {j.stem: j.pred.name for j in job_list if j.pred is not None}, checks,
                       pred_dir)
     maps_meta = read_maps_meta(pred_dir) or {}
     meta = {

@@ -1,25 +1,26 @@
-"""The sanity stage between reading and scoring: every input mistake that would change a score unnoticed.
+"""The folder checks of ``dbdbench evaluate``: every input mistake of a folder that would change a score unnoticed.
 
 A benchmark's worst bug is a plausible number that is wrong. Reading a folder of maps collects a few facts
-per file (:class:`MapFacts`: value range, bit depth, size against the GT, colour); this module turns the facts
-of one folder into :class:`Finding` objects. A finding is an **error** (the evaluation is refused, exit code 2,
-with the files named and the fix said) or a **warning** (the score is right or the user accepted the risk; the
-warning is stored in ``Result.meta["warnings"]`` with the files it concerns). ``strict`` turns warnings into
-errors. Every refusal that can be legitimate has an override: ``accept={code, ...}`` (``--accept CODE``)
-scores as the files are and records the finding as a warning.
+per file (:class:`MapFacts`: value range, bit depth, size and turn against the GT, colour); this module turns
+the facts of one folder, its pairing with the dataset and the layout of a run folder into
+:class:`~dbdbench.findings.Finding` objects. The findings framework (codes, severities, ``accept`` and
+``strict``) is :mod:`dbdbench.findings`, re-exported here; the value rules of single maps and masks, which
+the Python API applies too, are :mod:`dbdbench.values`. A finding is an **error** (the evaluation is refused,
+exit code 2, with the files named and the fix said) or a **warning** (stored in ``Result.meta["warnings"]``
+with the files it concerns).
 
 The checks, their thresholds and overrides are listed in ``docs/refusals.md``.
 
 References
 ----------
 .. [1] PySODEvalToolkit resizes predictions of another size to the GT (bilinear); dbdbench does the same but
-   names the files and never resizes a transposed map silently.
+   names the files and never resizes a turned or stretched map silently.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +31,9 @@ from dbdbench.io import MAP_EXTS, colormap_table, resize_to
 from dbdbench.values import RANGE_TEXT, map_range_code, rescale_map
 
 __all__ = [  # the findings framework (dbdbench.findings) is re-exported for the modules that import it from here
-    "CODES", "Checks", "Finding", "MapFacts", "SanityError", "Severity", "common_suffix", "fit_to_gt",
-    "inspect_map", "judged", "review_maps", "review_pairing", "settle", "unknown_folders",
+    "CODES", "Checks", "Finding", "MapFacts", "SanityError", "Severity", "ambiguous_folders", "common_suffix",
+    "fit_to_gt", "inspect_map", "judged", "review_maps", "review_pairing", "review_size", "settle",
+    "swapped_maps", "unknown_folders",
 ]  # fmt: skip
 
 #: mean per-image MAE above which a folder's maps are taken as inverted (MAE(1 - p) = 1 - MAE for binary GT)
@@ -359,3 +361,55 @@ def unknown_folders(folder: Path, names: Iterable[str], valid: Sequence[str], ch
         "unknown-folders", f"{folder}: sub-folder(s) {', '.join(hints)} name no registered dataset", names,
         "Rename them to a dataset name (`dbdbench datasets`), or pass --accept unknown-folders to skip them",
         checks)]  # fmt: skip
+
+
+def ambiguous_folders(pred_dir: Path, dirs: Sequence[Path], maps_here: Sequence[str], datasets: Sequence[str],
+                      valid: Sequence[str], checks: Checks) -> list[Finding]:
+    """Refuse a run folder whose maps could come from two places (``ambiguous-folders``), naming the folders;
+    returns the accepted ones (warnings)."""
+    registered = {n.lower() for n in valid}
+    by_key: dict[str, list[str]] = {}
+    for p in dirs:
+        by_key.setdefault(p.name.lower(), []).append(p.name)
+    found = []
+    for names in by_key.values():
+        if len(names) > 1 and names[0].lower() in registered:
+            found.append(judged(
+                "ambiguous-folders", f"{pred_dir}: sub-folders {', '.join(names)} name the same dataset", names,
+                "Keep one of them", checks))  # fmt: skip
+    dataset_dirs = [p.name for p in dirs if p.name.lower() in registered
+                    and (not datasets or p.name.lower() in {d.lower() for d in datasets})]  # fmt: skip
+    if maps_here and dataset_dirs:
+        shown = ", ".join(maps_here[:3]) + (f" and {len(maps_here) - 3} more" if len(maps_here) > 3 else "")
+        found.append(judged(
+            "ambiguous-folders", f"{pred_dir}: holds maps ({shown}) beside the dataset sub-folder(s) "
+            f"{', '.join(dataset_dirs)}: which are the predictions?", dataset_dirs,
+            "Move the maps into their dataset's sub-folder, or remove the stale sub-folder (--accept "
+            "ambiguous-folders scores the sub-folders)", checks))  # fmt: skip
+    if any(f.severity == "error" for f in found):
+        raise SanityError([f for f in found if f.severity == "error"])
+    return found
+
+
+def review_size(name: str, n_images: int | None, split: str | None, n_found: int, checks: Checks) -> list[Finding]:
+    """A whole dataset (no ``split`` list) named while fewer GT files than the registry's ``n_images`` are on disk."""
+    if split is not None or n_images is None or n_found >= n_images:
+        return []
+    return [judged(
+        "partial-dataset", f"{name}: only {n_found} of its {n_images} GT files are on disk; a score on "
+        f"them is not a score on {name}", [],
+        "Complete the dataset (`dbdbench datasets --verify`), evaluate a listed split of it, or pass --accept "
+        "partial-dataset to score the files found (n_images is recorded)", checks)]  # fmt: skip
+
+
+def swapped_maps(value_findings: Sequence[Finding], files: Mapping[str, str], checks: Checks,
+             pred_dir: str | Path) -> list[Finding]:
+    """The ``swapped-arguments`` findings of the workers' Evaluators, judged with the user's checks and the files
+    named (the range rules are judged by the folder review, from the same :mod:`dbdbench.values` rule)."""
+    stems = [s for f in value_findings if f.code == "swapped-arguments" for s in f.files]
+    if not stems:
+        return []
+    return [judged(
+        "swapped-arguments", f"{pred_dir}: {len(stems)} binary map(s) beside graded GT masks: are the maps and the "
+        "GT swapped?", [files.get(s, s) for s in stems], "Pass the folder of predicted maps (--accept "
+        "swapped-arguments scores them as given)", checks)]  # fmt: skip
