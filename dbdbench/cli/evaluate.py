@@ -66,8 +66,8 @@ def _print_table(results) -> None:
 )
 @click.option("--allow-missing", is_flag=True, help="Score images without a prediction as empty maps.")
 @click.option(
-    "--rescale-maps", is_flag=True, help="Read 0/1-valued 8-bit maps as 0/255 and 16-bit files holding 8-bit values "
-    "as 8-bit (refused otherwise).",
+    "--rescale-maps", is_flag=True, help="Read 0/1-valued 8-bit maps as 0/255, 8-bit maps whose maximum is 2 or 3 "
+    "stretched to 0..255, and 16-bit files holding 8-bit values as 8-bit (refused otherwise).",
 )  # fmt: skip
 @click.option("--transpose-maps", is_flag=True, help="Transpose maps whose width and height are the GT's swapped "
               "(exact for maps transposed on writing; maps told rotated are refused).")
