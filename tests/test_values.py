@@ -203,8 +203,10 @@ def cases(draw):
     else:
         q = np.zeros((h, w), int)
     q = q.astype(np.uint8)
-    map_enc = draw(st.sampled_from(["float64", "float32", "uint8", "uint16x257", "uint16", "uint8-01", "bool"]))
-    gt_enc = draw(st.sampled_from(["bool", "uint8", "uint8-01", "uint16", "uint16-01", "uint16-8bit", "float"]))
+    map_enc = draw(st.sampled_from(["float64", "float32", "float255", "uint8", "uint16x257", "uint16", "uint8-01",
+                                    "bool"]))  # fmt: skip
+    gt_enc = draw(st.sampled_from(["bool", "uint8", "uint8-01", "uint16", "uint16-01", "uint16-8bit", "float",
+                                   "float255"]))  # fmt: skip
     swap = draw(st.booleans())
     return q, gt, map_enc, gt_enc, swap, draw(st.sampled_from(_PROTOCOLS))
 
@@ -214,9 +216,11 @@ def _encode_map(q: np.ndarray, enc: str) -> tuple[np.ndarray, np.ndarray] | None
     binary = set(np.unique(q)) <= {0, 255}
     if enc in ("uint8-01", "bool") and not binary:
         return None
+    if enc == "float255" and q.max() <= 1:  # float values 0 and 1 are a valid [0, 1] map: nothing to refuse
+        return None
     canonical = q / 255
     arr = {
-        "float64": lambda: q / 255, "float32": lambda: (q / 255).astype(np.float32),
+        "float64": lambda: q / 255, "float32": lambda: (q / 255).astype(np.float32), "float255": lambda: q * 1.0,
         "uint8": lambda: q, "uint16x257": lambda: q.astype(np.uint16) * 257, "uint16": lambda: q.astype(np.uint16),
         "uint8-01": lambda: q // 255, "bool": lambda: q == 255,
     }[enc]()  # fmt: skip
@@ -229,7 +233,7 @@ def _encode_gt(gt: np.ndarray, enc: str) -> np.ndarray:
     return {
         "bool": gt, "uint8": gt.astype(np.uint8) * 255, "uint8-01": gt.astype(np.uint8),
         "uint16": gt.astype(np.uint16) * 65535, "uint16-01": gt.astype(np.uint16),
-        "uint16-8bit": gt.astype(np.uint16) * 255, "float": gt.astype(np.float64),
+        "uint16-8bit": gt.astype(np.uint16) * 255, "float": gt.astype(np.float64), "float255": gt * 255.0,
     }[enc]  # fmt: skip
 
 
