@@ -185,3 +185,19 @@ def test_orientation_of_tiff_files(tmp_path, gray):
     assert exif_orientation(buf.tobytes()) == 1
     assert exif_orientation(_tiff_ifd(8)) == 8 and exif_orientation(_tiff_ifd(5, ">")) == 5
     assert exif_orientation(b"\x89PNG\r\n\x1a\n" + b"\x00" * 3) == 1  # truncated: no tag found, the reader decides
+
+
+def test_colormap_inversion(tmp_path):
+    """A rendering through a colormap whose 256 colours are distinct reads back exactly; another colormap is
+    refused with the count of pixels far from every colour."""
+    from dbdbench.io import colormap_table
+
+    q = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    for name in ("magma", "bone"):
+        rgb = colormap_table(name)[q]  # what plt.imsave writes for a map spanning 0..255
+        cv2.imwrite(str(tmp_path / f"{name}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        assert np.array_equal(read_map(tmp_path / f"{name}.png", colormap=name), q)
+    with pytest.raises(ImageReadError, match=r"bone.png: \d+ pixel\(s\) are far from every colour of the colormap"):
+        read_map(tmp_path / "bone.png", colormap="magma")
+    with pytest.raises(ValueError, match="unknown colormap 'magmaa'"):
+        read_map(tmp_path / "bone.png", colormap="magmaa")

@@ -261,3 +261,22 @@ def test_any_encoding_is_refused_or_scored_as_the_canonical_input(case):
         return
     assert not (swap and graded), "swapped arguments scored"
     assert same(res, scored(canonical, gt, protocol=protocol))
+
+
+def test_evaluator_metric_applies_the_same_rules(pair):
+    pytest.importorskip("torchmetrics")
+    import torch
+
+    from dbdbench.metrics import EvaluatorMetric
+
+    q, gt = pair
+    b01 = torch.from_numpy((q >= 128).astype(np.uint8))[None]
+    m = EvaluatorMetric()
+    m.update(b01, torch.from_numpy(gt)[None])
+    with pytest.raises(SanityError, match="range-01"):
+        m.compute()
+    m = EvaluatorMetric(accept=["range-01"])
+    m.update(b01, torch.from_numpy(gt.astype(np.uint8))[None])  # and a 0/1 mask, read as the mask
+    res = m.compute()
+    expected = scored((q >= 128).astype(np.uint8), gt, accept=["range-01"])
+    assert same(res, expected) and res.meta["warnings"] == expected.meta["warnings"]
