@@ -47,6 +47,7 @@ from dbdbench.sanity import (
     review_size,
     settle,
     swapped_maps,
+    thumbnail,
     unknown_folders,
 )
 from dbdbench.settings import SHARP
@@ -93,6 +94,7 @@ def _load_pair(job: _Job) -> tuple[np.ndarray, np.ndarray, MapFacts]:
         pred, _ = fit_to_gt(pred, facts, job.checks, job.resize, gt)
     except ValueError as exc:
         raise EvaluationError(f"{job.pred.parent}/{exc}") from None
+    facts.thumb, facts.gt_thumb = thumbnail(pred), thumbnail(gt)  # for the unrelated-maps test
     return pred, gt, facts
 
 
@@ -381,8 +383,7 @@ def evaluate_folder(
         meta["files_sha256"] = {j.stem: sha256_file(j.pred) for j in job_list if j.pred is not None}
     result = ev.compute(dataset=spec.name, method=method or maps_meta.get("method") or pred_dir.name, meta=meta)
     rows = {row["name"]: row for row in result.per_image}
-    found += review_maps([f for _, f in scored], {s: r["mae"] for s, r in rows.items()}, checks, str(pred_dir),
-                         aucs={s: r["auc"] for s, r in rows.items()})  # fmt: skip
+    found += review_maps([f for _, f in scored], {s: r["mae"] for s, r in rows.items()}, checks, str(pred_dir))
     scoring = result.meta.pop("warnings", [])  # the protocol's own (Evaluator.compute)
     found += [Finding(w["code"], "warning", w["message"], tuple(w["files"])) for w in scoring]
     result.meta["warnings"] = settle(found, checks)

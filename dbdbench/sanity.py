@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from dbdbench.findings import CODES, Checks, Finding, SanityError, Severity, judged, settle
@@ -32,8 +33,8 @@ from dbdbench.values import RANGE_TEXT, map_range_code, rescale_map
 
 __all__ = [  # the findings framework (dbdbench.findings) is re-exported for the modules that import it from here
     "CODES", "Checks", "Finding", "MapFacts", "SanityError", "Severity", "ambiguous_folders", "common_suffix",
-    "fit_to_gt", "inspect_map", "judged", "review_maps", "review_pairing", "review_size", "settle",
-    "swapped_maps", "unknown_folders",
+    "fit_to_gt", "inspect_map", "judged", "pairing_gain", "review_maps", "review_pairing", "review_size", "settle",
+    "swapped_maps", "thumbnail", "unknown_folders",
 ]  # fmt: skip
 
 #: mean per-image MAE above which a folder's maps are taken as inverted (MAE(1 - p) = 1 - MAE for binary GT)
@@ -44,11 +45,14 @@ INVERTED_IMAGE_MAE = 0.75
 MOSTLY_MISSING = 0.5
 #: share of images whose map equals its GT pixel for pixel (MAE 0) above which the maps are taken for GT copies
 MAPS_ARE_GT = 0.5
-#: distance of the mean per-image ROC AUC from 0.5 below which the maps look unrelated to their GT (a random
-#: map scores 0.5; the weakest published DBD methods score well above 0.6)
-UNRELATED_AUC = 0.05
-#: fewest images with both classes for the unrelated-maps test to speak
+#: side of the thumbnails (mean over blocks) of maps and masks on which the pairing is tested
+THUMB = 8
+#: how much closer in mean thumbnail MAE the maps (or, for inverted maps, the flipped maps) must be to their own
+#: masks than to other images' masks (the median over the shifted pairings)
+UNRELATED_GAIN = 0.01
+#: fewest images for the unrelated-maps test to speak, and most shifted pairings it compares with
 UNRELATED_MIN_IMAGES = 5
+UNRELATED_SHIFTS = 10
 #: mean colour spread (max - min over B, G, R, on the 0..1 scale) above which a colour map is a pseudo-colour
 #: rendering (jet, viridis, ...) rather than a gray map with a tint; a jet rendering spreads about 0.7
 PSEUDO_COLOUR_SPREAD = 0.25
@@ -74,6 +78,8 @@ class MapFacts:
     turn: str | None = None  # how a map with swapped width and height was turned (tell_turn), None: not told
     undone: str | None = None  # the turn undone by --transpose-maps / --rotate-maps
     stretched: bool = False  # resized with another aspect ratio than its GT's
+    thumb: np.ndarray | None = None  # THUMB x THUMB block means of the scored map (canonical, [0, 1])
+    gt_thumb: np.ndarray | None = None  # the same of its mask
 
 
 def inspect_map(arr: np.ndarray, facts: MapFacts, checks: Checks) -> np.ndarray:
@@ -160,10 +166,8 @@ def fit_to_gt(arr: np.ndarray, facts: MapFacts, checks: Checks, resize: str,
     return resize_to(arr, facts.gt_shape, "bilinear" if resize == "error" else resize), True
 
 
-def review_maps(facts: Sequence[MapFacts], maes: dict[str, float], checks: Checks, pred_dir: str,
-                aucs: dict[str, float | None] | None = None) -> list[Finding]:
-    """Judge the per-map facts of one folder; ``maes`` is each image's MAE (canonical polarity), ``aucs`` its
-    ROC AUC (None where the mask holds one class)."""
+def review_maps(facts: Sequence[MapFacts], maes: dict[str, float], checks: Checks, pred_dir: str) -> list[Finding]:
+    """Judge the per-map facts of one folder; ``maes`` is each image's MAE (canonical polarity)."""
     out: list[Finding] = []
     real = [f for f in facts if f.file]
 
@@ -189,12 +193,12 @@ def review_maps(facts: Sequence[MapFacts], maes: dict[str, float], checks: Check
         out.append(judged("constant-map", f"{len(const)} map(s) have one value everywhere", const, "", checks))
     out += _review_geometry(real, checks, pred_dir)
     out += _review_polarity(real, maes, checks, pred_dir)
-    out += _review_agreement(real, maes, aucs or {}, checks, pred_dir)
+    out += _review_agreement(real, maes, checks, pred_dir)
     return out
 
 
-def _review_agreement(real: Sequence[MapFacts], maes: dict[str, float], aucs: dict[str, float | None],
-                      checks: Checks, pred_dir: str) -> list[Finding]:
+def _review_agreement(real: Sequence[MapFacts], maes: dict[str, float], checks: Checks,
+                      pred_dir: str) -> list[Finding]:
     """Maps that are the GT itself (MAE 0 on most images), and maps that look unrelated to their GT."""
     out = []
     exact = [f.file for f in real if maes.get(f.stem) == 0.0]
@@ -203,12 +207,34 @@ def _review_agreement(real: Sequence[MapFacts], maes: dict[str, float], aucs: di
             "maps-are-gt", f"{pred_dir}: {len(exact)} of {len(real)} maps equal their GT mask pixel for pixel (the GT "
             "folder passed as predictions, or GT copies matched as maps?)", exact,
             "Pass the folder of predicted maps (--accept maps-are-gt scores them as they are)", checks))  # fmt: skip
-    both = [a for f in real if (a := aucs.get(f.stem)) is not None]
-    if len(both) >= UNRELATED_MIN_IMAGES and abs(float(np.mean(both)) - 0.5) < UNRELATED_AUC:
-        out.append(judged(
-            "unrelated-maps", f"{pred_dir}: the mean per-image ROC AUC is {float(np.mean(both)):.3f}, as for maps "
-            "unrelated to their images: are the maps saved under the right image names?", [], "", checks))
+    thumbs = [f for f in real if f.thumb is not None and f.gt_thumb is not None]
+    if len(thumbs) >= UNRELATED_MIN_IMAGES:
+        maps, gts = [f.thumb for f in thumbs], [f.gt_thumb for f in thumbs]
+        gain = max(pairing_gain(maps, gts), pairing_gain([1 - m for m in maps], gts))  # type: ignore[operator]
+        if gain < UNRELATED_GAIN:
+            out.append(judged(
+                "unrelated-maps", f"{pred_dir}: the maps are no closer to their own images' GT than to other "
+                f"images' (mean MAE of {THUMB}x{THUMB} thumbnails {gain:+.3f} better than with shifted names): are "
+                "the maps saved under the right image names?", [], "", checks))  # fmt: skip
     return out
+
+
+def thumbnail(arr: np.ndarray) -> np.ndarray:
+    """Block means of a map or mask on the [0, 1] scale, :data:`THUMB` x :data:`THUMB` (float32)."""
+    full = float(np.iinfo(arr.dtype).max) if arr.dtype.kind == "u" else 1.0
+    unit = arr.astype(np.float32) * np.float32(1 / full)
+    return cv2.resize(unit, (THUMB, THUMB), interpolation=cv2.INTER_AREA)
+
+
+def pairing_gain(maps: Sequence[np.ndarray], gts: Sequence[np.ndarray]) -> float:
+    """How much closer the maps are to their own masks than to other images' masks: the median over the names
+    shifted by 1..:data:`UNRELATED_SHIFTS` (cyclically) of the mean thumbnail MAE, minus that of the given
+    pairing. Near 0 when the maps say nothing about their own images; the median is not moved by the one shift
+    that undoes names saved shifted."""
+    m, g = np.stack(maps), np.stack(gts)
+    own = float(np.mean(np.abs(m - g)))
+    shifts = range(1, min(UNRELATED_SHIFTS, len(m) - 1) + 1)
+    return float(np.median([np.mean(np.abs(m - np.roll(g, k, axis=0))) for k in shifts])) - own
 
 
 def _review_geometry(real: Sequence[MapFacts], checks: Checks, pred_dir: str) -> list[Finding]:
