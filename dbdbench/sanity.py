@@ -207,10 +207,10 @@ def _review_agreement(real: Sequence[MapFacts], maes: dict[str, float], checks: 
             "maps-are-gt", f"{pred_dir}: {len(exact)} of {len(real)} maps equal their GT mask pixel for pixel (the GT "
             "folder passed as predictions, or GT copies matched as maps?)", exact,
             "Pass the folder of predicted maps (--accept maps-are-gt scores them as they are)", checks))  # fmt: skip
-    thumbs = [f for f in real if f.thumb is not None and f.gt_thumb is not None]
-    if len(thumbs) >= UNRELATED_MIN_IMAGES:
-        maps, gts = [f.thumb for f in thumbs], [f.gt_thumb for f in thumbs]
-        gain = max(pairing_gain(maps, gts), pairing_gain([1 - m for m in maps], gts))  # type: ignore[operator]
+    pairs = [(f.thumb, f.gt_thumb) for f in real if f.thumb is not None and f.gt_thumb is not None]
+    if len(pairs) >= UNRELATED_MIN_IMAGES:
+        maps, gts = [m for m, _ in pairs], [g for _, g in pairs]
+        gain = max(pairing_gain(maps, gts), pairing_gain([1 - m for m in maps], gts))
         if gain < UNRELATED_GAIN:
             out.append(judged(
                 "unrelated-maps", f"{pred_dir}: the maps are no closer to their own images' GT than to other "
