@@ -108,7 +108,8 @@ def _check_dtypes(pred: torch.Tensor, gt: torch.Tensor, from_logits: bool) -> No
         raise ValueError(f"from_logits=True needs float logits, got dtype {pred.dtype}")
     if pred.dtype not in PRED_DTYPES:
         raise ValueError(f"prediction has dtype {pred.dtype}; use uint8, bool or float in [0, 1] (or logits with "
-                         "from_logits=True); convert uint16 maps to float with x / 65535")
+                         "from_logits=True); convert uint16 maps to float with x / 65535 (x / 255 if they hold "
+                         "8-bit values)")
     if gt.dtype not in GT_DTYPES:
         raise ValueError(f"ground truth has dtype {gt.dtype}; use bool, uint8 or float in [0, 1]")
 
