@@ -87,17 +87,22 @@ def val_loader(dataset: ValDataset, rank: int, world: int, workers: int) -> Data
                       worker_init_fn=ignore_stop_signals if workers else None)
 
 
+#: the maps are quantised here (:func:`quantise`), so they are on the 0..255 scale by construction: a model that
+#: sees almost no blur in an image (a map whose maximum is 1 to 3) is scored, and the result records it
+ACCEPT = ("range-01", "range-few-levels")
+
+
 def make_metric(protocol: str, world: int):
     """:class:`~dbdbench.metrics.TorchEvaluator`, or its ``torchmetrics`` form when images are sharded."""
     if world == 1:
         from dbdbench.metrics import TorchEvaluator
 
-        return TorchEvaluator(protocol)
+        return TorchEvaluator(protocol, accept=ACCEPT)
     try:
         from dbdbench.metrics import EvaluatorMetric
     except ImportError:
         raise ImportError("validation under DDP needs torchmetrics (pip install dbdbench[torch])") from None
-    return EvaluatorMetric(protocol)
+    return EvaluatorMetric(protocol, accept=ACCEPT)
 
 
 def predicted_map(prob: torch.Tensor, photo_shape: tuple[int, int], gt_shape: tuple[int, int],

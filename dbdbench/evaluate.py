@@ -1,7 +1,9 @@
 """Evaluate a folder of predicted maps against a registered dataset under a protocol, in parallel.
 
 This is the glue of ``dbdbench evaluate``: pair files, read and flip to canonical polarity, resize, score
-each image (:func:`dbdbench.metrics.score_image`) in worker processes, reduce, attach provenance.
+each image through :meth:`dbdbench.metrics.Evaluator.update` (the API's input contract, one implementation
+for the CLI and the library) in worker processes, reduce, attach provenance. The protocol is resolved once,
+and every finding stays a :class:`~dbdbench.findings.Finding` until the result is written.
 """
 
 from __future__ import annotations
@@ -20,21 +22,33 @@ from dbdbench.cluster import WORKER_TIMEOUT
 from dbdbench.datasets import DatasetSpec, get_dataset, list_datasets, resolve_data_root
 from dbdbench.gt.cache import FROM_ENV, CacheFolder, read_gt, resolve_folder
 from dbdbench.gt.check import verify_gt
-from dbdbench.io import DEFAULT_SUFFIXES, pair_predictions, read_map, read_maps_meta, resolve_pred_white
+from dbdbench.io import (
+    DEFAULT_SUFFIXES,
+    MAP_EXTS,
+    colormap_table,
+    pair_predictions,
+    read_map,
+    read_maps_meta,
+    resolve_pred_white,
+)
 from dbdbench.metrics import Evaluator, get_protocol
 from dbdbench.metrics.counts import flip
-from dbdbench.metrics.image import ImageRecord, score_image
+from dbdbench.metrics.image import ImageRecord
 from dbdbench.metrics.protocols import Protocol
 from dbdbench.results import Result
 from dbdbench.sanity import (
     Checks,
     Finding,
     MapFacts,
+    ambiguous_folders,
     fit_to_gt,
     inspect_map,
     review_maps,
     review_pairing,
+    review_size,
     settle,
+    swapped_maps,
+    thumbnail,
     unknown_folders,
 )
 from dbdbench.settings import SHARP
@@ -60,6 +74,7 @@ class _Job:
     luminance: bool
     checks: Checks = _NO_FIXES
     gt_cache: CacheFolder = None  # FROM_ENV on Dask workers: their own DBDBENCH_CACHE
+    colormap: str | None = None
 
 
 def _load_pair(job: _Job) -> tuple[np.ndarray, np.ndarray, MapFacts]:
@@ -71,15 +86,16 @@ def _load_pair(job: _Job) -> tuple[np.ndarray, np.ndarray, MapFacts]:
     if job.pred is None:  # --allow-missing: an empty map (nothing predicted blurred)
         return np.zeros(gt.shape, np.uint8), gt, facts
     info: dict = {}
-    pred = read_map(job.pred, luminance=job.luminance, info=info)
-    facts.colour_spread = info.get("colour_spread")
+    pred = read_map(job.pred, luminance=job.luminance, info=info, colormap=job.colormap)
+    facts.colour_spread, facts.colour = info.get("colour_spread"), info.get("colour")
     pred = inspect_map(pred, facts, job.checks)
     if job.flip_pred:
         pred = flip(pred)
     try:
-        pred, _ = fit_to_gt(pred, facts, job.checks, job.resize)
+        pred, _ = fit_to_gt(pred, facts, job.checks, job.resize, gt)
     except ValueError as exc:
         raise EvaluationError(f"{job.pred.parent}/{exc}") from None
+    facts.thumb, facts.gt_thumb = thumbnail(pred), thumbnail(gt)  # for the unrelated-maps test
     return pred, gt, facts
 
 
@@ -106,17 +122,29 @@ def _prefetched(jobs: Sequence[_Job], depth: int = 4):
             yield job, fut.result()
 
 
-def _score_loaded(job: _Job, pred, gt, facts: MapFacts, proto: Protocol, structure: frozenset):
+#: the value rules that the folder review judges from the files' facts (named by file, with the CLI's fixes):
+#: the workers' Evaluators accept them and return their findings; ``swapped-arguments`` is judged from those
+_JUDGED_BY_FOLDER = ("range-01", "range-few-levels", "range-16bit-8bit-values", "swapped-arguments")
+
+
+def _evaluator(proto: Protocol, metrics: tuple[str, ...]) -> Evaluator:
+    """The Evaluator a worker feeds: the protocol resolved once by the caller, the API's input contract."""
+    return Evaluator(proto, metrics, accept=_JUDGED_BY_FOLDER)
+
+
+def _score_loaded(job: _Job, pred, gt, facts: MapFacts, ev: Evaluator) -> tuple[ImageRecord, MapFacts]:
     try:
-        rec = score_image(pred, gt, proto, name=job.stem, structure=structure)
+        rec = ev.update(pred, gt, job.stem, resized=facts.resized)
     except ValueError as exc:
         raise EvaluationError(f"{job.pred or job.gt}: {exc}") from None
-    rec.resized = facts.resized
     return rec, facts
 
 
-def _score_chunk(jobs: Sequence[_Job], proto: Protocol, structure: frozenset) -> list[tuple[ImageRecord, MapFacts]]:
-    return [_score_loaded(job, pred, gt, facts, proto, structure) for job, (pred, gt, facts) in _prefetched(jobs)]
+def _score_chunk(jobs: Sequence[_Job], proto: Protocol,
+                 metrics: tuple[str, ...]) -> tuple[list[tuple[ImageRecord, MapFacts]], list[Finding]]:
+    ev = _evaluator(proto, metrics)
+    scored = [_score_loaded(job, pred, gt, facts, ev) for job, (pred, gt, facts) in _prefetched(jobs)]
+    return scored, ev.findings
 
 
 def sha256_file(path: Path) -> str:
@@ -139,6 +167,7 @@ def plan_jobs(
     luminance: bool,
     checks: Checks = _NO_FIXES,
     gt_cache: Path | None = None,
+    colormap: str | None = None,
 ) -> tuple[list[_Job], list[Finding], dict]:
     """Pair files and decide every flip; returns the jobs, the pairing findings and notes for the metadata."""
     if spec.gt_white == "unknown":
@@ -154,27 +183,32 @@ def plan_jobs(
     if not gt_files:
         raise EvaluationError(f"{spec.name}: no GT files found in {spec.gt_folder(data_root)}")
     extra = sorted(p.name for p in pairing.extra)
-    findings = review_pairing(str(pred_dir), len(gt_files), pairing.missing, extra, list(gt_files),
-                              allow_missing=allow_missing, checks=checks)  # fmt: skip
+    findings = review_size(spec.name, spec.n_images, spec.split, len(gt_files), checks)
+    findings += review_pairing(str(pred_dir), len(gt_files), pairing.missing, extra, list(gt_files),
+                               allow_missing=allow_missing, checks=checks,
+                               unread=[p.name for p in pairing.unread])  # fmt: skip
     jobs = [
         _Job(stem, pairing.pairs.get(stem), gt, pred_white == SHARP, spec.gt_white == SHARP, resize, luminance,
-             checks, gt_cache)  # fmt: skip
+             checks, gt_cache, colormap)  # fmt: skip
         for stem, gt in gt_files.items()
     ]
     notes = {"missing": pairing.missing, "extra": extra}
     return jobs, findings, notes
 
 
-def _run(jobs: list[_Job], proto: Protocol, structure: frozenset, n_jobs: int, backend: str, progress: bool,
+def _run(jobs: list[_Job], proto: Protocol, metrics: tuple[str, ...], n_jobs: int, backend: str, progress: bool,
          timeout: float = WORKER_TIMEOUT):  # fmt: skip
+    """Score every job through an :class:`~dbdbench.metrics.Evaluator` (per process); returns the
+    ``(record, facts)`` pairs in job order and the input findings of the Evaluators."""
     bar = _progress(len(jobs), progress)
     if n_jobs == 1 and backend == "joblib":
+        ev = _evaluator(proto, metrics)
         out = []
         for job, (pred, gt, facts) in _prefetched(jobs):
-            out.append(_score_loaded(job, pred, gt, facts, proto, structure))
+            out.append(_score_loaded(job, pred, gt, facts, ev))
             bar.update(1)
         bar.close()
-        return out
+        return out, ev.findings
     if backend == "dask":
         from dbdbench.cluster import map_in_order, total_threads
 
@@ -183,22 +217,24 @@ def _run(jobs: list[_Job], proto: Protocol, structure: frozenset, n_jobs: int, b
         jobs = [replace(job, gt_cache=FROM_ENV) for job in jobs]
     size = max(8, min(64, len(jobs) // (4 * n_jobs) or 8))
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-    results = []
+    results, findings = [], []
     if backend == "dask":
-        for recs in map_in_order(_score_chunk, chunks, timeout=timeout, on_result=lambda recs: bar.update(len(recs)),
-                                 proto=proto, structure=structure):  # fmt: skip
+        for recs, found in map_in_order(_score_chunk, chunks, timeout=timeout,
+                                        on_result=lambda out: bar.update(len(out[0])), proto=proto, metrics=metrics):
             results.extend(recs)
+            findings.extend(found)
         bar.close()
-        return results
+        return results, findings
     from joblib import Parallel, delayed, parallel_backend
 
     with parallel_backend("loky", n_jobs=n_jobs):
         parallel = Parallel(n_jobs=n_jobs, return_as="generator")
-        for recs in parallel(delayed(_score_chunk)(c, proto, structure) for c in chunks):
+        for recs, found in parallel(delayed(_score_chunk)(c, proto, metrics) for c in chunks):
             results.extend(recs)
+            findings.extend(found)
             bar.update(len(recs))
     bar.close()
-    return results
+    return results, findings
 
 
 class _NoBar:
@@ -238,7 +274,10 @@ def evaluation_targets(
     """
     if not pred_dir.is_dir():
         raise EvaluationError(f"prediction folder {pred_dir} does not exist")
-    subdirs = {p.name.lower(): p for p in pred_dir.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    dirs = sorted(p for p in pred_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    subdirs = {p.name.lower(): p for p in dirs}
+    maps_here = [p.name for p in sorted(pred_dir.iterdir()) if p.is_file() and p.suffix.lower() in MAP_EXTS]
+    accepted = ambiguous_folders(pred_dir, dirs, maps_here, datasets, list_datasets(), checks)
     if not datasets:
         found = [name for name in list_datasets() if name.lower() in subdirs]
         if not found:
@@ -248,14 +287,14 @@ def evaluation_targets(
         unknown = [p.name for key, p in subdirs.items() if key not in known]
         findings = unknown_folders(pred_dir, unknown, list_datasets(), checks)
         settle(findings, checks)
-        return [(subdirs[n.lower()], n) for n in found], findings
+        return [(subdirs[n.lower()], n) for n in found], [*accepted, *findings]
     names = [get_dataset(d).name for d in datasets]
     if len(names) == 1 and names[0].lower() not in subdirs:
-        return [(pred_dir, names[0])], []
+        return [(pred_dir, names[0])], accepted
     missing = [n for n in names if n.lower() not in subdirs]
     if missing:
         raise EvaluationError(f"{pred_dir}: no sub-folder for dataset(s) {', '.join(missing)}")
-    return [(subdirs[n.lower()], n) for n in names], []
+    return [(subdirs[n.lower()], n) for n in names], accepted
 
 
 def evaluate_folder(
@@ -279,6 +318,7 @@ def evaluate_folder(
     findings: Sequence[Finding] = (),
     gt_cache: CacheFolder = FROM_ENV,
     timeout: float = WORKER_TIMEOUT,
+    colormap: str | None = None,
 ) -> Result:
     """Score a folder of predicted maps against a registered dataset.
 
@@ -312,6 +352,9 @@ def evaluate_folder(
         risky input.
     findings : sequence of Finding
         Findings made before this call (e.g. accepted unknown sub-folders), stored with the result's warnings.
+    colormap : str, optional
+        Read colour maps as renderings of this matplotlib colormap (:func:`dbdbench.io.invert_colormap`);
+        not with ``luminance``.
     gt_cache : Path, None or "env"
         Folder of the decoded-GT cache (:mod:`dbdbench.gt.cache`); None turns it off; "env" (default) reads
         ``DBDBENCH_CACHE`` once for the whole evaluation.
@@ -333,6 +376,10 @@ def evaluate_folder(
     pred_dir = Path(os.path.abspath(pred_dir))  # workers of a cluster run in other folders: no relative path
     data_root = Path(os.path.abspath(resolve_data_root(data_root)))
     checks = Checks() if checks is None else checks
+    if colormap is not None:
+        if luminance:
+            raise EvaluationError("pass either --luminance or --colormap, not both")
+        colormap_table(colormap)  # an unknown name fails here, naming the valid ones
     spec = dataset if isinstance(dataset, DatasetSpec) else get_dataset(dataset)
     proto = get_protocol(protocol)
     white, override = resolve_pred_white(pred_dir, pred_white)
@@ -340,7 +387,7 @@ def evaluate_folder(
     cache = None if cache is None else Path(os.path.abspath(cache))
     job_list, found, notes = plan_jobs(
         pred_dir, spec, pred_white=white, data_root=data_root, resize=resize, allow_missing=allow_missing,
-        suffixes=suffixes, luminance=luminance, checks=checks, gt_cache=cache,
+        suffixes=suffixes, luminance=luminance, checks=checks, gt_cache=cache, colormap=colormap,
     )  # fmt: skip
     found = [*findings, *found]
     found += verify_gt(spec, {j.stem: j.gt for j in job_list}, checks, cache=cache)  # GT integrity (dbdbench.gt.check)
@@ -349,10 +396,10 @@ def evaluate_folder(
     if override:
         found.append(Finding("pred-white-override", "warning", override))
     ev = Evaluator(proto, metrics)
-    scored = _run(job_list, proto, ev.structure, jobs, backend, progress, timeout)
+    scored, value_findings = _run(job_list, proto, ev.metrics, jobs, backend, progress, timeout)
     ev.add(rec for rec, _ in scored)
-    found += review_maps([f for _, f in scored], {r.name: r.mae for r, _ in scored}, checks, str(pred_dir))
-    warnings_found = settle(found, checks)
+    found += swapped_maps(value_findings, {j.stem: j.pred.name for j in job_list if j.pred is not None}, checks,
+                      pred_dir)
     maps_meta = read_maps_meta(pred_dir) or {}
     meta = {
         "kind": "rescored",
@@ -360,17 +407,20 @@ def evaluate_folder(
         "pred_white": white,
         "resize": resize,
         "n_resized": sum(r.resized for r in ev.records),
+        "n_images_registered": spec.n_images,
         "missing": notes["missing"],
         "extra_files": notes["extra"],
-        "warnings": warnings_found,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "tool": f"dbdbench {__version__}",
     }
     if hashes:
         meta["files_sha256"] = {j.stem: sha256_file(j.pred) for j in job_list if j.pred is not None}
     result = ev.compute(dataset=spec.name, method=method or maps_meta.get("method") or pred_dir.name, meta=meta)
-    scoring = result.meta.get("warnings", [])[len(warnings_found) :]  # the protocol's own (Evaluator.compute)
-    settle([Finding(w["code"], "warning", w["message"], tuple(w["files"])) for w in scoring], checks)
+    rows = {row["name"]: row for row in result.per_image}
+    found += review_maps([f for _, f in scored], {s: r["mae"] for s, r in rows.items()}, checks, str(pred_dir))
+    scoring = result.meta.pop("warnings", [])  # the protocol's own (Evaluator.compute)
+    found += [Finding(w["code"], "warning", w["message"], tuple(w["files"])) for w in scoring]
+    result.meta["warnings"] = settle(found, checks)
     return result
 
 

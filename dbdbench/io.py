@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import struct
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,8 @@ MAP_EXTS = (*IMAGE_EXTS, ".npy")
 #: suffixes that prediction files commonly add to the image stem (matched case-insensitively)
 DEFAULT_SUFFIXES = ("_pred", "_prediction", "_HiFSTBlurMap", "_blurmap", "_blur_map", "_map", "_mask", "_out")
 MAPS_META = "meta.json"
+#: files that can sit in a maps folder and are not maps (never named as unread)
+NOT_MAPS = (".json", ".txt", ".md", ".csv", ".log", ".yaml", ".yml", ".toml")
 #: what white can mean in a map or mask file
 MAPS_SCHEMA = "dbdbench.maps"
 MAX_PIXELS = 100_000_000  # refuse absurd images (decompression bombs) before decoding
@@ -41,6 +44,56 @@ def _check_complete(path: Path, data: bytes) -> None:
         raise ImageReadError(f"{path}: truncated JPEG (no end-of-image marker); re-export the file")
 
 
+#: EXIF Orientation values (TIFF tag 274) and what a viewer does with the stored pixels
+ORIENTATIONS = {2: "mirrored", 3: "rotated 180 degrees", 4: "flipped upside down", 5: "transposed",
+                6: "rotated 90 degrees clockwise", 7: "transverse", 8: "rotated 90 degrees counter-clockwise"}
+
+
+def _tiff_orientation(data: bytes, base: int) -> int:
+    """Tag 274 of the first IFD of the TIFF structure at ``data[base:]`` (1 when absent or unreadable)."""
+    order = {b"II": "<", b"MM": ">"}.get(data[base : base + 2])
+    if order is None:
+        return 1
+    try:
+        ifd = base + struct.unpack_from(order + "I", data, base + 4)[0]
+        for i in range(struct.unpack_from(order + "H", data, ifd)[0]):
+            tag, kind, _ = struct.unpack_from(order + "HHI", data, ifd + 2 + 12 * i)
+            if tag == 274 and kind == 3:  # SHORT
+                return int(struct.unpack_from(order + "H", data, ifd + 2 + 12 * i + 8)[0])
+    except struct.error:
+        return 1
+    return 1
+
+
+def exif_orientation(data: bytes) -> int:
+    """The EXIF Orientation of an encoded TIFF, PNG (``eXIf`` chunk) or JPEG (APP1 ``Exif``) file; 1 = normal.
+
+    OpenCV decodes the pixels as stored and ignores the tag, while viewers turn the image as it says.
+    """
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return _tiff_orientation(data, 0)
+    try:
+        if data[:8] == b"\x89PNG\r\n\x1a\n":  # walk the chunks up to IEND
+            pos = 8
+            while pos + 8 <= len(data):
+                length, kind = struct.unpack_from(">I4s", data, pos)
+                if kind == b"eXIf":
+                    return _tiff_orientation(data, pos + 8)
+                if kind == b"IEND":
+                    break
+                pos += 12 + length
+        elif data[:2] == b"\xff\xd8":  # walk the segments up to the first scan
+            pos = 2
+            while pos + 4 <= len(data) and data[pos] == 0xFF and data[pos + 1] not in (0xDA, 0xD9):
+                (length,) = struct.unpack_from(">H", data, pos + 2)
+                if data[pos + 1] == 0xE1 and data[pos + 4 : pos + 10] == b"Exif\x00\x00":
+                    return _tiff_orientation(data, pos + 10)
+                pos += 2 + length
+    except struct.error:
+        return 1
+    return 1
+
+
 def _decode(path: Path) -> np.ndarray:
     try:
         data = path.read_bytes()
@@ -49,6 +102,14 @@ def _decode(path: Path) -> np.ndarray:
     if not data:
         raise ImageReadError(f"{path}: empty file")
     _check_complete(path, data)
+    tag = exif_orientation(data)
+    if tag != 1:
+        raise ImageReadError(
+            f"{path}: has an EXIF Orientation tag ({tag}: viewers show it {ORIENTATIONS.get(tag, 'turned')}), and "
+            "dbdbench reads the pixels as stored: re-save it with the pixels as they should be scored and no tag "
+            "(e.g. PIL.ImageOps.exif_transpose for a map saved turned; for a stale tag on an upright map, only "
+            "drop the tag)"
+        )
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if arr is None:
         raise ImageReadError(f"{path}: not a readable image (corrupt or unsupported format)")
@@ -68,7 +129,48 @@ def colour_spread(bgr: np.ndarray) -> float:
     return float(np.mean(c.max(axis=2).astype(np.float64) - c.min(axis=2))) / full
 
 
-def _to_gray(arr: np.ndarray, path: Path, luminance: bool, info: dict | None = None) -> np.ndarray:
+#: largest distance (Euclidean, 8-bit RGB) of a pixel from its nearest colormap entry for ``colormap=`` to read it
+COLORMAP_TOLERANCE = 6.0
+
+
+def colormap_table(name: str) -> np.ndarray:
+    """The RGB lookup table (N, 3) uint8 that matplotlib renders ``name`` with (``plt.imsave``, ``bytes=True``)."""
+    from matplotlib import colormaps
+
+    try:
+        cmap = colormaps[name]
+    except KeyError:
+        raise ValueError(f"unknown colormap {name!r}; valid: matplotlib's colormap names (jet, viridis, copper, "
+                         "...)") from None
+    return np.asarray(cmap(np.arange(cmap.N), bytes=True))[:, :3]
+
+
+def invert_colormap(bgr: np.ndarray, name: str, path: Path) -> np.ndarray:
+    """The 8-bit map a colour rendering with matplotlib's ``name`` shows: each pixel's nearest table entry.
+
+    Entry ``i`` of an N-entry table becomes ``round(255 i / (N - 1))`` (``i`` itself for the usual N = 256).
+    A pixel farther than :data:`COLORMAP_TOLERANCE` from every entry is not a rendering of ``name`` (another
+    colormap, lossy compression): the file is refused.
+    """
+    if bgr.dtype != np.uint8:
+        raise ImageReadError(f"{path}: colormap renderings are 8-bit; this file is {bgr.dtype}")
+    lut = colormap_table(name).astype(np.int32)
+    rgb = bgr[..., 2::-1].reshape(-1, 3).astype(np.int32)
+    codes, inverse = np.unique((rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2], return_inverse=True)
+    colours = np.stack([codes >> 16, (codes >> 8) & 255, codes & 255], axis=1)
+    dist = ((colours[:, None, :] - lut[None, :, :]) ** 2).sum(axis=2)
+    nearest = dist.argmin(axis=1)
+    far = np.sqrt(dist[np.arange(len(codes)), nearest]) > COLORMAP_TOLERANCE
+    if far.any():
+        n_far = int(np.count_nonzero(far[inverse]))
+        raise ImageReadError(f"{path}: {n_far} pixel(s) are far from every colour of the colormap {name!r}: not a "
+                             f"{name} rendering (another colormap, or lossy compression); save the raw gray map")
+    values = np.rint(nearest * (255 / (len(lut) - 1))).astype(np.uint8)
+    return values[inverse].reshape(bgr.shape[:2])
+
+
+def _to_gray(arr: np.ndarray, path: Path, luminance: bool, info: dict | None = None,
+             colormap: str | None = None) -> np.ndarray:
     if arr.ndim == 2:
         return arr
     if arr.ndim != 3 or arr.shape[2] not in (3, 4):
@@ -82,23 +184,32 @@ def _to_gray(arr: np.ndarray, path: Path, luminance: bool, info: dict | None = N
     b, g, r = arr[..., 0], arr[..., 1], arr[..., 2]
     if np.array_equal(b, g) and np.array_equal(g, r):
         return np.ascontiguousarray(b)
+    if colormap is not None:
+        if info is not None:
+            info["colour"] = f"colormap {colormap}"
+        return invert_colormap(arr, colormap, path)
     if luminance:
         if info is not None:
             info["colour_spread"] = colour_spread(arr)
+            info["colour"] = "luminance"
         return cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_BGR2GRAY)
     raise ImageReadError(
         f"{path}: is a colour image with unequal channels; save gray maps, or pass luminance=True "
-        "(--luminance) to convert with ITU-R BT.601 weights"
+        "(--luminance) to convert with ITU-R BT.601 weights, or colormap=NAME (--colormap NAME) for a rendering "
+        "with a matplotlib colormap (plt.imsave)"
     )
 
 
-def read_map(path: str | os.PathLike, *, luminance: bool = False, info: dict | None = None) -> np.ndarray:
+def read_map(path: str | os.PathLike, *, luminance: bool = False, info: dict | None = None,
+             colormap: str | None = None) -> np.ndarray:
     """Read a map or mask as a 2-D array: uint8, uint16, or float64 in [0, 1] for ``.npy``.
 
     PNG/JPG/BMP/TIFF in 8 or 16 bit; gray, RGB or RGBA (RGB with equal channels reads as gray, an opaque
     alpha channel is dropped; a true colour map is an error unless ``luminance``). ``.npy`` files hold a
     2-D float map in [0, 1] (or uint8/uint16/bool). When a colour map is converted and ``info`` is a dict,
     ``info["colour_spread"]`` receives :func:`colour_spread` of it (the sanity stage judges it).
+    ``colormap`` reads colour maps as renderings of that matplotlib colormap (:func:`invert_colormap`);
+    ``info["colour"]`` then says which conversion was made.
 
     Raises
     ------
@@ -109,7 +220,7 @@ def read_map(path: str | os.PathLike, *, luminance: bool = False, info: dict | N
     path = Path(path)
     if path.suffix.lower() == ".npy":
         return _read_npy(path)
-    arr = _to_gray(_decode(path), path, luminance, info)
+    arr = _to_gray(_decode(path), path, luminance, info, colormap)
     if arr.dtype not in (np.uint8, np.uint16):
         if arr.dtype.kind == "f":
             return _check_float(arr.astype(np.float64), path)
@@ -239,6 +350,7 @@ class Pairing:
     pairs: dict[str, Path] = field(default_factory=dict)  # GT stem -> prediction file
     missing: list[str] = field(default_factory=list)  # GT stems without a prediction
     extra: list[Path] = field(default_factory=list)  # prediction files matching no GT stem
+    unread: list[Path] = field(default_factory=list)  # files of a format that is not read (e.g. .webp)
 
 
 def _stem_key(name: str, suffixes: tuple[str, ...]) -> str:
@@ -260,11 +372,16 @@ def pair_predictions(
     pred_dir = Path(pred_dir)
     if not pred_dir.is_dir():
         raise FileNotFoundError(f"prediction folder {pred_dir} does not exist")
-    files = [p for p in sorted(pred_dir.iterdir()) if p.suffix.lower() in MAP_EXTS and not p.name.startswith(".")]
+    listed = [p for p in sorted(pred_dir.iterdir()) if p.is_file() and not p.name.startswith(".")]
+    files = [p for p in listed if p.suffix.lower() in MAP_EXTS]
+    unread = [p for p in listed if p.suffix.lower() not in (*MAP_EXTS, *NOT_MAPS)]
     if not files:
-        raise FileNotFoundError(f"prediction folder {pred_dir} has no map files ({', '.join(MAP_EXTS)})")
+        shown = ", ".join(p.name for p in unread[:5]) + (" ..." if len(unread) > 5 else "")
+        named = f"; not read: {shown}" if unread else ""
+        raise FileNotFoundError(f"prediction folder {pred_dir} has no map files ({', '.join(MAP_EXTS)}){named}; "
+                                "convert the maps to one of these formats")
     wanted = {s.lower(): s for s in gt_stems}
-    out = Pairing()
+    out = Pairing(unread=unread)
     by_stem: dict[str, Path] = {}
     for path in files:
         if path.is_symlink() and pred_dir.resolve() not in path.resolve().parents:

@@ -131,3 +131,73 @@ def test_pairing_empty_or_missing_folder(tmp_path):
         pair_predictions(tmp_path / "nope", ["a"])
     with pytest.raises(FileNotFoundError, match="no map files"):
         pair_predictions(tmp_path, ["a"])
+
+
+# ------------------------------------------------------------------------------------------ orientation tags
+
+
+def _tiff_ifd(orientation: int, order: str = "<") -> bytes:
+    """A TIFF structure with one IFD holding tag 274 (Orientation, SHORT), written by hand (TIFF 6.0 layout)."""
+    import struct
+
+    head = (b"II*\x00" if order == "<" else b"MM\x00*") + struct.pack(order + "I", 8)
+    return head + struct.pack(order + "H", 1) + struct.pack(order + "HHIHH", 274, 3, 1, orientation, 0) + b"\0" * 4
+
+
+def _tagged(ext: str, arr: np.ndarray, orientation: int) -> bytes:
+    import struct
+    import zlib
+
+    ok, buf = cv2.imencode(ext, arr)
+    data, tiff = buf.tobytes(), _tiff_ifd(orientation, ">" if ext == ".jpg" else "<")
+    if ext == ".png":  # an eXIf chunk before IEND (the last 12 bytes)
+        chunk = struct.pack(">I", len(tiff)) + b"eXIf" + tiff + struct.pack(">I", zlib.crc32(b"eXIf" + tiff))
+        return data[:-12] + chunk + data[-12:]
+    segment = b"Exif\x00\x00" + tiff  # an APP1 segment right after SOI
+    return data[:2] + b"\xff\xe1" + struct.pack(">H", len(segment) + 2) + segment + data[2:]
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg"])
+def test_an_orientation_tag_is_refused_and_named(tmp_path, gray, ext):
+    """Viewers turn a tagged image, OpenCV does not: any tag but "normal" is refused (a map stored turned and a
+    stale tag on an upright map alike: the pixels are never turned silently)."""
+    from dbdbench.io import exif_orientation
+
+    for tag in (6, 8, 3):
+        path = tmp_path / f"t{tag}{ext}"
+        path.write_bytes(_tagged(ext, gray, tag))
+        assert exif_orientation(path.read_bytes()) == tag
+        with pytest.raises(ImageReadError, match=rf"t{tag}\{ext}: has an EXIF Orientation tag \({tag}"):
+            read_map(path)
+    path = tmp_path / f"normal{ext}"
+    path.write_bytes(_tagged(ext, gray, 1))
+    assert read_map(path).shape == gray.shape  # a "normal" tag is fine
+    pil = pytest.importorskip("PIL.Image")  # an independent reader agrees on the tag
+    import io
+
+    assert pil.open(io.BytesIO(_tagged(ext, gray, 6))).getexif().get(274) == 6
+
+
+def test_orientation_of_tiff_files(tmp_path, gray):
+    from dbdbench.io import exif_orientation
+
+    ok, buf = cv2.imencode(".tif", gray)
+    assert exif_orientation(buf.tobytes()) == 1
+    assert exif_orientation(_tiff_ifd(8)) == 8 and exif_orientation(_tiff_ifd(5, ">")) == 5
+    assert exif_orientation(b"\x89PNG\r\n\x1a\n" + b"\x00" * 3) == 1  # truncated: no tag found, the reader decides
+
+
+def test_colormap_inversion(tmp_path):
+    """A rendering through a colormap whose 256 colours are distinct reads back exactly; another colormap is
+    refused with the count of pixels far from every colour."""
+    from dbdbench.io import colormap_table
+
+    q = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    for name in ("magma", "bone"):
+        rgb = colormap_table(name)[q]  # what plt.imsave writes for a map spanning 0..255
+        cv2.imwrite(str(tmp_path / f"{name}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        assert np.array_equal(read_map(tmp_path / f"{name}.png", colormap=name), q)
+    with pytest.raises(ImageReadError, match=r"bone.png: \d+ pixel\(s\) are far from every colour of the colormap"):
+        read_map(tmp_path / "bone.png", colormap="magma")
+    with pytest.raises(ValueError, match="unknown colormap 'magmaa'"):
+        read_map(tmp_path / "bone.png", colormap="magmaa")

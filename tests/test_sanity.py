@@ -92,8 +92,9 @@ def test_maps_saved_as_0_1_are_refused_and_rescaled_exactly(tiny):
     res, data = evaluate(tiny, "--rescale-maps")
     assert res.exit_code == 0 and data["scores"] == ref["scores"]
     assert codes(data) == ["rescaled"] and len(data["meta"]["warnings"][0]["files"]) == 6
-    res, data = evaluate(tiny, "--accept", "range-01")
-    assert res.exit_code == 0 and codes(data) == ["range-01"] and data["scores"]["mae"] > ref["scores"]["mae"] + 0.2
+    res, data = evaluate(tiny, "--accept", "range-01")  # near-black maps: also no closer to their own GT
+    assert res.exit_code == 0 and codes(data) == ["range-01", "unrelated-maps"]
+    assert data["scores"]["mae"] > ref["scores"]["mae"] + 0.2
 
 
 def test_16_bit_files_holding_8_bit_values(tiny, clean):
@@ -103,6 +104,22 @@ def test_16_bit_files_holding_8_bit_values(tiny, clean):
     assert res.exit_code == 2 and "16-bit map(s) hold only values <= 255" in res.output
     res, data = evaluate(tiny, "--rescale-maps")
     assert res.exit_code == 0 and data["scores"] == clean["scores"] and codes(data) == ["rescaled"]
+
+
+def test_maps_of_a_few_grey_levels_are_refused_and_rescaled(tiny):
+    """A [0, 1] map written to 8 bits without * 255 (values 0..2 after rounding; JPEG would add noise)."""
+    for s in STEMS:
+        cv2.imwrite(str(tiny["preds"] / f"{s}.png"), np.rint(tiny["maps"][s] / 255 * 2).astype(np.uint8))
+    res, _ = evaluate(tiny)
+    assert res.exit_code == 2 and "maximum is 3 or less" in res.output and "img00.png" in res.output
+    assert "--rescale-maps" in res.output and "--accept range-few-levels" in res.output
+    res, data = evaluate(tiny, "--rescale-maps", out_name="fixed.json")
+    assert res.exit_code == 0 and codes(data) == ["rescaled"]
+    for s in STEMS:  # the stretched maps are exactly what --rescale-maps documents: round(255 v / max)
+        v = np.rint(tiny["maps"][s] / 255 * 2)
+        cv2.imwrite(str(tiny["preds"] / f"{s}.png"), np.rint(v * 255 / v.max()).astype(np.uint8))
+    _, ref = evaluate(tiny, out_name="ref.json")
+    assert data["scores"] == ref["scores"]
 
 
 def test_constant_maps_are_a_recorded_warning(tiny):
@@ -136,8 +153,8 @@ def test_jet_rendering_is_refused_with_luminance_but_a_tinted_gray_is_not(tiny):
     assert res.exit_code == 2 and "pseudo-colour" in res.output and "img01.png" in res.output
     tinted = np.dstack([tiny["maps"]["img01"]] * 3).astype(np.int16) + np.array([0, 6, 12])
     cv2.imwrite(str(tiny["preds"] / "img01.png"), np.clip(tinted, 0, 255).astype(np.uint8))
-    res, data = evaluate(tiny, "--luminance")
-    assert res.exit_code == 0 and codes(data) == []
+    res, data = evaluate(tiny, "--luminance")  # scored, and the conversion recorded with the file
+    assert res.exit_code == 0 and codes(data) == ["luminance"] and data["meta"]["warnings"][0]["files"] == ["img01.png"]
 
 
 # ---------------------------------------------------------------------------------------------------- polarity

@@ -83,10 +83,14 @@ def _format_table(rows: dict[str, dict]) -> str:
 )
 @click.option("--allow-missing", is_flag=True, help="Score images without a prediction as empty maps.")
 @click.option(
-    "--rescale-maps", is_flag=True, help="Read 0/1-valued 8-bit maps as 0/255 and 16-bit files holding 8-bit values "
-    "as 8-bit (refused otherwise).",
+    "--rescale-maps", is_flag=True, help="Read 0/1-valued 8-bit maps as 0/255, 8-bit maps whose maximum is 2 or 3 "
+    "stretched to 0..255, and 16-bit files holding 8-bit values as 8-bit (refused otherwise).",
 )  # fmt: skip
-@click.option("--transpose-maps", is_flag=True, help="Transpose maps whose width and height are the GT's swapped.")
+@click.option("--transpose-maps", is_flag=True, help="Transpose maps whose width and height are the GT's swapped "
+              "(exact for maps transposed on writing; maps told rotated are refused).")
+@click.option("--rotate-maps", type=click.Choice(["cw", "ccw"]), default=None,
+              help="Rotate maps whose width and height are the GT's swapped by 90 degrees clockwise (cw) or "
+              "counter-clockwise (ccw): exact for maps rotated the other way on writing.")
 @click.option(
     "--accept", "accept", multiple=True, metavar="CODE",
     help="Score despite a refusal of this code, recording it as a warning (repeatable; see docs/refusals.md).",
@@ -95,7 +99,11 @@ def _format_table(rows: dict[str, dict]) -> str:
 @click.option(
     "--suffix", "suffixes", multiple=True, help="Extra file-name suffix after the image stem to tolerate (repeatable)."
 )
-@click.option("--luminance", is_flag=True, help="Convert true colour maps to gray instead of failing.")
+@click.option("--luminance", is_flag=True, help="Convert true colour maps to gray (ITU-R BT.601) instead of failing; "
+              "recorded in the result.")
+@click.option("--colormap", "colormap", default=None, metavar="NAME",
+              help="Read colour maps as renderings of the matplotlib colormap NAME (plt.imsave output): each pixel "
+              "becomes the index of its nearest colour; pixels far from every colour are refused.")
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1), help="Worker processes.")
 @click.option(
     "--backend", type=click.Choice(["joblib", "dask"]), default=None,
@@ -141,10 +149,12 @@ def evaluate(
     allow_missing,
     rescale_maps,
     transpose_maps,
+    rotate_maps,
     accept,
     strict,
     suffixes,
     luminance,
+    colormap,
     jobs,
     backend,
     scheduler,
@@ -169,7 +179,8 @@ def evaluate(
     from dbdbench.io import DEFAULT_SUFFIXES
     from dbdbench.sanity import Checks
 
-    checks = Checks(rescale_maps=rescale_maps, transpose_maps=transpose_maps, accept=frozenset(accept), strict=strict)
+    checks = Checks(rescale_maps=rescale_maps, transpose_maps=transpose_maps, rotate_maps=rotate_maps,
+                    accept=frozenset(accept), strict=strict)
     targets, folder_findings = evaluation_targets(pred_dir, datasets, checks)
     backend = _backend(backend, scheduler)
     results = []
@@ -183,7 +194,8 @@ def evaluate(
                     folder, name, protocol, pred_white=pred_white, data_root=data_root,
                     metrics=_split_metrics(metrics), resize=resize, allow_missing=allow_missing, jobs=jobs,
                     backend=backend, progress=not quiet, suffixes=(*DEFAULT_SUFFIXES, *suffixes),
-                    luminance=luminance, method=method, checks=checks, findings=folder_findings, timeout=timeout,
+                    luminance=luminance, colormap=colormap, method=method, checks=checks, findings=folder_findings,
+                    timeout=timeout,
                 )  # fmt: skip
             for w in caught:
                 click.echo(f"warning: {w.message}", err=True)

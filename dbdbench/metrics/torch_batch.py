@@ -15,16 +15,21 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from dbdbench.findings import Checks, Finding, judged, settle
 from dbdbench.metrics.counts import Counts, counts_from_histogram
 from dbdbench.metrics.handlers import get_handler
 from dbdbench.metrics.image import ImageRecord, map_terms, needs_map
 from dbdbench.metrics.info import image_terms
 from dbdbench.metrics.protocols import Protocol
 from dbdbench.metrics.torch_kernel import BAD_GT, BAD_PRED, OK, score_batch
+from dbdbench.values import FEW_LEVELS, GRADED_SHARE, RANGE_TEXT, swapped_finding
 
 PRED_DTYPES = (torch.uint8, torch.bool, torch.float16, torch.bfloat16, torch.float32, torch.float64)
 GT_DTYPES = (torch.bool, torch.uint8, torch.float16, torch.float32, torch.float64)
 STATE_KEYS = ("hist", "single", "mae", "status", "bounds", "extra", "ids")
+#: status codes of the value rules (:mod:`dbdbench.values`), set at the input boundary after scoring: the image
+#: is scored as given, and ``compute()`` refuses it or, where the code is accepted, records a warning
+VALUE_STATUS = {3: "range-01", 4: "range-few-levels", 5: "swapped-arguments"}
 
 
 def extra_layout(proto: Protocol, structure: frozenset) -> list[tuple[str, int]]:
@@ -101,7 +106,8 @@ def _check_dtypes(pred: torch.Tensor, gt: torch.Tensor, from_logits: bool) -> No
         raise ValueError(f"from_logits=True needs float logits, got dtype {pred.dtype}")
     if pred.dtype not in PRED_DTYPES:
         raise ValueError(f"prediction has dtype {pred.dtype}; use uint8, bool or float in [0, 1] (or logits with "
-                         "from_logits=True); convert uint16 maps to float with x / 65535")
+                         "from_logits=True); convert uint16 maps to float with x / 65535 (x / 255 if they hold "
+                         "8-bit values)")
     if gt.dtype not in GT_DTYPES:
         raise ValueError(f"ground truth has dtype {gt.dtype}; use bool, uint8 or float in [0, 1]")
 
@@ -122,7 +128,7 @@ def _groups(preds, gts, sizes) -> list[tuple[list[int], torch.Tensor, torch.Tens
             raise ValueError(f"{len(preds)} predictions but {len(gts)} masks")
         if sizes is not None:
             raise ValueError("sizes= is for padded batches; a list of maps carries its own sizes")
-        shapes = [tuple(p.shape) for p in preds]
+        shapes = [(*p.shape, p.dtype, g.dtype) for p, g in zip(preds, gts, strict=True)]  # maps keep their dtype
     else:
         if preds.shape[0] != gts.shape[0]:
             raise ValueError(f"{preds.shape[0]} predictions but {gts.shape[0]} masks")
@@ -132,9 +138,10 @@ def _groups(preds, gts, sizes) -> list[tuple[list[int], torch.Tensor, torch.Tens
             raise ValueError(f"image {i}: shape mismatch: prediction {tuple(p.shape)} vs ground truth "
                              f"{tuple(g.shape)}; resize the prediction to the GT size")
     out = []
-    for shape in dict.fromkeys(shapes):
-        idx = [i for i, s in enumerate(shapes) if s == shape]
-        h, w = shape
+    for key in dict.fromkeys(shapes):
+        idx = [i for i, s in enumerate(shapes) if s == key]
+        h, w = key[:2]
+        shape = (h, w)
         if h * w == 0:
             raise ValueError(f"image {idx[0]} is empty (shape {shape})")
         if isinstance(preds, list):
@@ -178,9 +185,11 @@ def batch_states(preds, gts, proto: Protocol, structure: frozenset, ids, *, auto
     parts, order = [], []
     for idx, p, g, shape in groups:
         _check_dtypes(p, g, from_logits)
+        g = _gt_as_mask(g)
         stats, p_norm, g_bin = score_batch(_prepare_pred(p, from_logits), g, proto)
         extra = _host_extras(p_norm, g_bin, stats.status, shape, proto, structure, layout)
-        parts.append({"hist": stats.hist, "single": stats.single, "mae": stats.mae, "status": stats.status,
+        status = _value_status(p.dtype, g, stats.status, stats.bounds, stats.hist)
+        parts.append({"hist": stats.hist, "single": stats.single, "mae": stats.mae, "status": status,
                       "bounds": stats.bounds, "extra": extra})
         order += idx
     states = {k: torch.cat([part[k] for part in parts]) for k in parts[0]}
@@ -196,6 +205,46 @@ def batch_states(preds, gts, proto: Protocol, structure: frozenset, ids, *, auto
         raise ValueError(f"ids has {ids.shape[0]} entries for {len(order)} images")
     states["ids"] = ids
     return states
+
+
+def _gt_as_mask(g: torch.Tensor) -> torch.Tensor:
+    """:func:`dbdbench.values.gt_as_mask` on rows, on the device: 8-bit masks whose maximum is 1 become 0/255."""
+    if g.dtype != torch.uint8:
+        return g
+    return torch.where(g.amax(dim=1, keepdim=True) <= 1, g * 255, g)
+
+
+def _value_status(pred_dtype: torch.dtype, g: torch.Tensor, status: torch.Tensor, bounds: torch.Tensor,
+                  hist: torch.Tensor) -> torch.Tensor:
+    """The kernel's status with the value rules of :mod:`dbdbench.values` (:data:`VALUE_STATUS`), per image."""
+    ok = status == OK
+    if pred_dtype == torch.uint8:
+        hi = bounds[:, 1]
+        status = torch.where(ok & (hi == 1), 3, status)
+        status = torch.where(ok & (hi > 1) & (hi <= FEW_LEVELS), 4, status)
+    if g.dtype != torch.bool:
+        n = hist.shape[1] // 2
+        binary = ((hist[:, :n] + hist[:, n:]) > 0).sum(dim=1) <= 2
+        if g.device.type != "cpu" or bool(binary.any()):  # on the CPU a look costs nothing and spares the pass
+            full = 255 if g.dtype == torch.uint8 else 1.0
+            graded = ((g > 0) & (g < full)).sum(dim=1) > GRADED_SHARE * g.shape[1]
+            status = torch.where((status == OK) & binary & graded, 5, status)
+    return status
+
+
+def value_findings(status: np.ndarray, ids: np.ndarray, checks: Checks) -> list[Finding]:
+    """The findings of the value status codes (``compute()``): errors unless accepted, with the images named."""
+    out = []
+    for value, code in VALUE_STATUS.items():
+        names = [f"image{i:05d}" for i in np.sort(ids[status == value])]
+        if not names:
+            continue
+        if code == "swapped-arguments":
+            out.append(swapped_finding(names, checks))
+        else:
+            what, fix, _ = RANGE_TEXT[code]
+            out.append(judged(code, what, names, fix, checks))
+    return out
 
 
 def _host_extras(p: torch.Tensor, g: torch.Tensor, status: torch.Tensor, shape: tuple[int, int],
@@ -216,9 +265,13 @@ def concat_states(batches: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch
     return {k: torch.cat([b[k] for b in batches]) for k in STATE_KEYS}
 
 
-def records_from_states(states: dict[str, torch.Tensor], proto: Protocol,
-                        layout: list[tuple[str, int]]) -> list[ImageRecord]:
-    """Records in ``ids`` order (one host copy); refuses repeated ids and maps that failed the input check."""
+def records_from_states(states: dict[str, torch.Tensor], proto: Protocol, layout: list[tuple[str, int]], *,
+                        checks: Checks | None = None, findings: list[Finding] | None = None) -> list[ImageRecord]:
+    """Records in ``ids`` order (one host copy); refuses repeated ids and maps that failed the input check.
+
+    The value rules' findings (:func:`value_findings`) are settled with ``checks``: errors raise
+    :class:`~dbdbench.findings.SanityError`, warnings are appended to ``findings``.
+    """
     host = {k: v.detach().cpu().numpy() for k, v in states.items()}
     ids = host["ids"]
     order = np.argsort(ids, kind="stable")
@@ -228,6 +281,10 @@ def records_from_states(states: dict[str, torch.Tensor], proto: Protocol,
                          "id (a DistributedSampler pads its last batch with repeated images: shard without "
                          "padding)")
     _raise_on_bad(host, ids)
+    found = value_findings(host["status"], ids, checks or Checks())
+    settle(found, checks or Checks())
+    if findings is not None:
+        findings += found
     n = proto.n_levels
     records = []
     for i in order:
@@ -240,7 +297,7 @@ def records_from_states(states: dict[str, torch.Tensor], proto: Protocol,
 
 
 def _raise_on_bad(host: dict[str, np.ndarray], ids: np.ndarray) -> None:
-    bad = np.flatnonzero(host["status"] != OK)
+    bad = np.flatnonzero((host["status"] == BAD_PRED) | (host["status"] == BAD_GT))
     if not len(bad):
         return
     lines = []

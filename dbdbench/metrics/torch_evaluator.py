@@ -11,10 +11,11 @@ per-image best F and the structure metrics (S, E, weighted F) run on the host, f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 
+from dbdbench.findings import Finding
 from dbdbench.metrics.evaluator import Evaluator
 from dbdbench.metrics.protocols import Protocol
 from dbdbench.metrics.torch_batch import batch_states, concat_states, extra_layout, records_from_states
@@ -32,12 +33,18 @@ class TorchEvaluator:
         Score keys to report (default: the protocol's), as for :class:`~dbdbench.metrics.Evaluator`.
     from_logits : bool
         ``preds`` are logits: the maps scored are ``torch.sigmoid(preds)`` (in the logits' dtype).
+    accept, strict
+        As for :class:`~dbdbench.metrics.Evaluator`: refusal codes to score anyway (recorded as warnings),
+        and every warning turned into an error.
 
     Notes
     -----
     ``preds`` are P(blur) maps (uint8, bool or float in [0, 1]; bfloat16 is scored as its exact float32
-    values), ``gts`` masks (bool, uint8 or float in [0, 1]) with white/True = blurred. Shape and dtype
-    errors raise ``ValueError`` in ``update``; value errors (NaN, values outside [0, 1]) are found on the
+    values), ``gts`` masks (bool, uint8 or float in [0, 1]) with white/True = blurred, read as the
+    ``Evaluator`` reads them (the dtype/range table of ``docs/torch.md``): a uint8 mask whose maximum is 1 is
+    a 0/1 mask; a uint8 map whose maximum is 1 to 3, or a binary map next to a graded mask (swapped
+    arguments) is refused. Each map of a list keeps its own dtype's meaning. Shape and dtype errors raise
+    ``ValueError`` in ``update``; value errors (NaN, values outside [0, 1], the value rules) are found on the
     device without a synchronisation and raised by ``compute``, naming the images.
 
     Examples
@@ -53,8 +60,9 @@ class TorchEvaluator:
     """
 
     def __init__(self, protocol: str | Protocol = "dbdbench", metrics: Sequence[str] | None = None, *,
-                 from_logits: bool = False) -> None:
-        self._evaluator = Evaluator(protocol, metrics)  # checks the protocol and the metric names
+                 from_logits: bool = False, accept: Iterable[str] = (), strict: bool = False) -> None:
+        # checks the protocol, the metric names and the accepted codes
+        self._evaluator = Evaluator(protocol, metrics, accept=accept, strict=strict)
         self.protocol = self._evaluator.protocol
         self.metrics = self._evaluator.metrics
         self.structure = self._evaluator.structure
@@ -91,21 +99,28 @@ class TorchEvaluator:
     def n_images(self) -> int:
         return self._seen
 
-    def records(self):
-        """The per-image :class:`~dbdbench.metrics.ImageRecord` list, in id order (one host copy)."""
+    def records(self, findings: list[Finding] | None = None):
+        """The per-image :class:`~dbdbench.metrics.ImageRecord` list, in id order (one host copy).
+
+        Raises the value rules' refusals (:mod:`dbdbench.values`); their accepted warnings go to ``findings``.
+        """
         if not self._batches:
             return []
-        return records_from_states(concat_states(self._batches), self.protocol, self._layout)
+        return records_from_states(concat_states(self._batches), self.protocol, self._layout,
+                                   checks=self._evaluator.checks, findings=findings)
 
     def compute(self, *, dataset: str | None = None, method: str | None = None, meta: dict | None = None) -> Result:
         """Reduce the images seen so far into a :class:`~dbdbench.results.Result` (as ``Evaluator.compute``)."""
-        return result_of(self.records(), self._evaluator, dataset=dataset, method=method, meta=meta)
+        findings: list[Finding] = []
+        records = self.records(findings)
+        return result_of(records, self._evaluator, findings, dataset=dataset, method=method, meta=meta)
 
 
-def result_of(records, evaluator: Evaluator, **kwargs) -> Result:
-    """``evaluator.compute`` over ``records`` (the evaluator's own records are left alone)."""
-    ev = Evaluator(evaluator.protocol, evaluator.metrics)
-    ev.add(records)
+def result_of(records, evaluator: Evaluator, findings: Sequence[Finding] = (), **kwargs) -> Result:
+    """``evaluator.compute`` over ``records`` and the input ``findings`` (the evaluator's own are left alone)."""
+    ev = Evaluator(evaluator.protocol, evaluator.metrics, accept=evaluator.checks.accept,
+                   strict=evaluator.checks.strict)
+    ev.add(records, findings)
     return ev.compute(**kwargs)
 
 

@@ -10,12 +10,13 @@ the result equals a single process that saw all images, bit for bit. Needs ``tor
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
+from dbdbench.findings import Finding
 from dbdbench.metrics.evaluator import Evaluator
 from dbdbench.metrics.protocols import Protocol
 from dbdbench.metrics.torch_batch import STATE_KEYS, batch_states, extra_layout, records_from_states
@@ -28,7 +29,7 @@ class EvaluatorMetric(Metric):
 
     Parameters
     ----------
-    protocol, metrics, from_logits
+    protocol, metrics, from_logits, accept, strict
         As for :class:`~dbdbench.metrics.TorchEvaluator`.
     **kwargs
         ``torchmetrics.Metric`` options (``sync_on_compute``, ``process_group``, ...).
@@ -47,9 +48,9 @@ class EvaluatorMetric(Metric):
     full_state_update = False
 
     def __init__(self, protocol: str | Protocol = "dbdbench", metrics: Sequence[str] | None = None, *,
-                 from_logits: bool = False, **kwargs) -> None:
+                 from_logits: bool = False, accept: Iterable[str] = (), strict: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._evaluator = Evaluator(protocol, metrics)
+        self._evaluator = Evaluator(protocol, metrics, accept=accept, strict=strict)
         self.protocol = self._evaluator.protocol
         self.metrics = self._evaluator.metrics
         self.structure = self._evaluator.structure
@@ -78,7 +79,10 @@ class EvaluatorMetric(Metric):
         if isinstance(self.ids, list) and not self.ids:
             raise ValueError("no images were scored; call update() at least once before compute()")
         states = {k: dim_zero_cat(getattr(self, k)) for k in STATE_KEYS}
-        return result_of(records_from_states(states, self.protocol, self._layout), self._evaluator)
+        findings: list[Finding] = []
+        records = records_from_states(states, self.protocol, self._layout, checks=self._evaluator.checks,
+                                      findings=findings)
+        return result_of(records, self._evaluator, findings)
 
     def _wrap_compute(self, compute: Callable) -> Callable:
         """torchmetrics' compute wrapper (sync, cache) without its walk over the value: a Result holds no

@@ -42,8 +42,8 @@ def case_masks(rng: np.random.Generator, shape=(23, 29), n: int = 10, kind: str 
     return masks
 
 
-def numpy_result(protocol: str, preds, gts, metrics=None):
-    ev = Evaluator(protocol, metrics)
+def numpy_result(protocol: str, preds, gts, metrics=None, **kwargs):
+    ev = Evaluator(protocol, metrics, **kwargs)
     for p, g in zip(preds, gts, strict=True):
         ev.update(p, g)
     return ev.compute()

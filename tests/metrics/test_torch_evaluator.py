@@ -37,7 +37,11 @@ def test_identical_to_numpy_on_random_maps(protocol, dtype):
 def test_identical_with_soft_masks(protocol, kind):
     rng = np.random.default_rng(3)
     preds, gts = case_maps(np.float32, rng), case_masks(rng, kind=kind)
-    assert_same(torch_result(protocol, preds, gts), numpy_result(protocol, preds, gts))
+    # wholly graded masks beside the binary maps look like swapped arguments: accepted, and recorded alike
+    accept = ("swapped-arguments",)
+    expected = numpy_result(protocol, preds, gts, accept=accept)
+    assert [w["code"] for w in expected.meta["warnings"]][:1] == ["swapped-arguments"]
+    assert_same(torch_result(protocol, preds, gts, accept=accept), expected)
 
 
 @pytest.mark.parametrize("protocol", ["dbdbench", "pysod", "zhao"])
@@ -66,7 +70,10 @@ def test_bool_maps_logits_and_ids():
     assert_same(torch_result("pysod", bools, gts, metrics=["mae", "max_f", "sm"]),
                 numpy_result("pysod", bools, gts, metrics=["mae", "max_f", "sm"]))
     logits = torch.randn(6, 1, *gts[0].shape, generator=torch.Generator().manual_seed(0))
-    probs = list(torch.sigmoid(logits)[:, 0].numpy())
+    # the reference applies torch.sigmoid to the very tensors the evaluator gets (the same batches of 3): a
+    # vectorised sigmoid over other offsets may round differently on some CPUs, and the claim is only that the
+    # evaluator scores torch's probabilities as the numpy Evaluator does
+    probs = [*torch.sigmoid(logits[:3])[:, 0].numpy(), *torch.sigmoid(logits[3:])[:, 0].numpy()]
     ev = TorchEvaluator("dbdbench", from_logits=True)
     ev.update(logits[3:], torch.from_numpy(np.stack(gts[3:])), ids=[3, 4, 5])  # out of order: ids restore it
     ev.update(logits[:3], torch.from_numpy(np.stack(gts[:3])), ids=torch.tensor([0, 1, 2]))

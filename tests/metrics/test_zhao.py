@@ -67,6 +67,8 @@ CASES: dict[str, list[tuple[str, np.ndarray, np.ndarray]]] = {
     "zero_map_last": [("d1", _half(), _ramp()), ("d2", _half(4), _ramp(256, 7)), ("d3", _half(), _const(0))],
     "zero_map_first": [("d0", _half(), _const(0)), ("d1", _half(), _ramp()), ("d2", _half(4), _ramp(256, 7))],
     "on_thresholds": [(f"e{i}", _half(3 * i), _ramp(201, 37 + 2 * i)) for i in range(4)],
+    # a fully blurred photo (no in-focus pixel) and a map holding every value 0..255 once (maximum 255)
+    "empty_mask_full_range": [("f1", _const(0), _ramp(256, 11))],
 }
 
 #: Their code's output under Octave 7.3 (mFmeasure(3) and trapz(0:.05:1, flip(mFmeasureWF)), printed %.17g)
@@ -77,6 +79,7 @@ _OCTAVE = {
     "zero_map_last": (0.5664877664323178, 0.46751422329937248),
     "zero_map_first": (0.37765851095487851, 0.31167614886624828),
     "on_thresholds": (0.56240355906445882, 0.44987573853226576),
+    "empty_mask_full_range": (0.99727107337780485, 0.72861120225012344),
 }
 
 #: Octave 7.3's ``1:-.05:0`` (every element ``1 + k * -0.05``; printed with %.17g by Octave)
@@ -217,6 +220,27 @@ def test_empty_mask_curves_invert_both_inputs():
     row_p, row_r = res.curves["precision"], res.curves["recall"]
     assert np.all(row_p[:-1] == 1.0) and np.all(row_r > 0)  # every threshold but 1 (only p = 0 has 1 - p >= 1)
     assert res.meta["warnings"][0]["code"] == "zhao-empty-mask" and res.meta["warnings"][0]["files"] == ["x"]
+
+
+def test_empty_mask_with_a_full_range_map_takes_the_inverted_branch():
+    """The case where MATLAB and Octave part: an empty mask sends Pre_Recall_hitRate.m into its inversion branch,
+    which thresholds ``1 - s``. With a map maximum of 255, ``s = v / 255`` and the pixel at 204 gives
+    ``1 - 0.8 = 0.19999999999999996``: exactly Octave's colon value ``1 + 16 * -0.05``, but below MATLAB's ``0.2``
+    (``4 * 0.05``, from the end of the range). That one pixel changes the recall at threshold 0.2 by 1 / 256 and
+    the area, so the protocol (MATLAB's values) and their code under Octave differ there and nowhere else; given
+    Octave's values the protocol gives Octave's numbers (``test_matches_their_code_under_octave``)."""
+    case = CASES["empty_mask_full_range"]
+    s = _ref_norm(case[0][2])
+    assert s.max() == 1.0 and np.count_nonzero(1.0 - s == _OCTAVE_COLON[16]) == 1
+    assert 1.0 - 204 / 255 < _ref_colon_desc()[16] == 0.2
+    octave = replace(ZHAO, name="zhao-octave", thresholds=tuple(sorted(_OCTAVE_COLON)))
+    matlab, as_octave = _dbdbench(case), _dbdbench(case, octave)
+    differ = np.flatnonzero(matlab.curves["recall"][::-1] != as_octave.curves["recall"][::-1])
+    assert differ.tolist() == [16]
+    assert as_octave.curves["recall"][::-1][16] - matlab.curves["recall"][::-1][16] == 1 / 256
+    _, ref_auc, _ = _ref_dataset(case, list(_OCTAVE_COLON))
+    assert as_octave.scores["auc_fcurve"] == pytest.approx(ref_auc, abs=1e-15)
+    assert abs(matlab.scores["auc_fcurve"] - _OCTAVE["empty_mask_full_range"][1]) > 1e-5
 
 
 def test_nan_f_is_reproduced_and_recorded():
