@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal
 
 import cv2
 import numpy as np
@@ -17,6 +16,7 @@ from dbdbench.metrics.counts import (
     cumulative_counts,
     flip,
     full_scale,
+    passes,
     single_counts,
 )
 from dbdbench.metrics.handlers import get_handler, zhao_best_f, zhao_empty_mask_counts
@@ -51,45 +51,102 @@ class ImageRecord:
         return self.counts.bg == 0
 
 
-def _normalise(values: np.ndarray, lo, hi, scale: int | None, proto: Protocol) -> np.ndarray:
+class NumpyOps:
+    """The array operations of the per-image steps on numpy arrays, with the image's extrema as scalars.
+
+    :func:`normalise`, :func:`threshold_levels`, :func:`unit_map`, :func:`adaptive_threshold` and
+    :func:`~dbdbench.metrics.counts.passes` interpret each protocol setting once; they run on numpy arrays
+    with these operations and on batches of torch tensors (extrema as per-image columns) with
+    :class:`dbdbench.metrics.torch_kernel.TorchOps`, so that both paths compute the same floats in the same
+    order.
+    """
+
+    @staticmethod
+    def f64(x):
+        """``x`` as float64 (an exact conversion)."""
+        return float(x) if np.ndim(x) == 0 else np.asarray(x).astype(np.float64, copy=False)
+
+    @staticmethod
+    def div(x, scale: int):
+        """``x / scale`` in float64, correctly rounded."""
+        return x / scale
+
+    @staticmethod
+    def select(cond, if_true, if_false):
+        """``if_true()`` where ``cond`` holds, else ``if_false()`` (one scalar condition: only one is computed)."""
+        return if_true() if cond else if_false()
+
+    @staticmethod
+    def at_most_one(x):
+        return min(x, 1)
+
+    @staticmethod
+    def truncate(x):
+        """Truncation to integer levels of values in [0, 255], as ``astype(uint8)``."""
+        return x.astype(np.uint8)
+
+    @staticmethod
+    def rint(x):
+        """Nearest integer level, ties to even, as ``np.rint``."""
+        return np.rint(x).astype(np.uint8)
+
+    @staticmethod
+    def search(thresholds: tuple[float, ...], x):
+        """Index of the last threshold ``<= x`` (-1 below the first), as ``searchsorted(side="right") - 1``."""
+        return np.searchsorted(np.asarray(thresholds, dtype=np.float64), x, side="right") - 1
+
+
+NUMPY_OPS = NumpyOps()
+
+
+def normalise(values, lo, hi, scale: int | None, proto: Protocol, ops=NUMPY_OPS):
     """The protocol's normalised map for pixel ``values`` of an image whose extrema are ``lo`` and ``hi``.
 
     ``values`` is either the whole image or the table of all 256 values of an 8-bit image: the same float
     operations in the same order give the same floats, so a table lookup equals the elementwise result.
-    For ``mat2gray`` the result is the 0..255 score the HiFST script thresholds.
+    ``scale`` is the integer full scale (255) or None for float values. For ``mat2gray`` the result is the
+    0..255 score the HiFST script thresholds. Returns float64.
     """
     if proto.normalize == "mat2gray":
         # PRDataComputation.m: the sharp map m goes through 255 - 255 * mat2gray(m); canonical maps are blur.
         # MATLAB mat2gray: double(A) * d + (-min * d) with d = 1 / (max - min), clipped; constant: clip(A).
         full = 1.0 if scale is None else scale
-        sharp = (full - values).astype(np.float64)
-        s_lo, s_hi = float(full - hi), float(full - lo)
-        if s_hi == s_lo:
-            m = np.clip(sharp, 0.0, 1.0)
-        else:
+        sharp = ops.f64(full - values)  # float maps: 1 - v in their own dtype first, as MATLAB's sharp map
+        s_lo, s_hi = ops.f64(full - hi), ops.f64(full - lo)
+
+        def spread():
             d = 1.0 / (s_hi - s_lo)
-            m = np.clip(sharp * d + (-s_lo * d), 0.0, 1.0)
-        return 255.0 - m * 255
+            return sharp * d + (-s_lo * d)
+
+        return 255.0 - ops.select(s_hi == s_lo, lambda: sharp, spread).clip(0.0, 1.0) * 255
     if scale is None:
-        p, p_lo, p_hi = values.astype(np.float64, copy=False), float(lo), float(hi)
+        p, p_lo, p_hi = ops.f64(values), ops.f64(lo), ops.f64(hi)
     else:
-        p, p_lo, p_hi = values / scale, lo / scale, hi / scale
+        p, p_lo, p_hi = ops.div(values, scale), ops.div(lo, scale), ops.div(hi, scale)
     if proto.normalize == "minmax":
-        if p_hi != p_lo:
-            p = (p - p_lo) / (p_hi - p_lo)
-    elif proto.normalize == "max":
-        if p_hi > 0:
-            p = p / p_hi
+        return ops.select(p_hi != p_lo, lambda: (p - p_lo) / (p_hi - p_lo), lambda: p)
+    if proto.normalize == "max":
+        return ops.select(p_hi > 0, lambda: p / p_hi, lambda: p)
     return p
 
 
-def _levels(p: np.ndarray, proto: Protocol) -> np.ndarray:
+def threshold_levels(score, proto: Protocol, ops=NUMPY_OPS):
+    """The threshold level of each normalised value (``normalise``'s output): 0 .. ``n_levels - 1``."""
     if proto.levels == "floor":
-        return (p * 255).astype(np.uint8)
+        return ops.truncate(score * 255)
     if proto.levels == "round":
-        return np.rint(p * 255).astype(np.uint8)
-    thresholds = np.asarray(proto.thresholds, dtype=np.float64)
-    return np.searchsorted(thresholds, p, side="right") - 1
+        return ops.rint(score * 255)
+    return ops.search(proto.thresholds, score)
+
+
+def unit_map(score, proto: Protocol, ops=NUMPY_OPS):
+    """The normalised map on [0, 1] (MAE, adaptive and fixed thresholds) from ``normalise``'s score."""
+    return ops.div(score, 255) if proto.normalize == "mat2gray" else score
+
+
+def adaptive_threshold(mean_p, proto: Protocol, ops=NUMPY_OPS):
+    """The adaptive threshold ``min(factor * mean(p), 1)`` from the mean of the map, rule ``p >= thr``."""
+    return ops.at_most_one(proto.adaptive_factor * mean_p)
 
 
 def score_image(
@@ -163,7 +220,7 @@ _VALUES = np.arange(256)
 
 
 @dataclass(frozen=True)
-class _Tables:
+class ValueTables:
     """Per-value tables of one protocol for an 8-bit image with extrema ``lo`` and ``hi``."""
 
     p: np.ndarray  # normalised value of each pixel value (what MAE and the single thresholds use)
@@ -172,14 +229,15 @@ class _Tables:
 
 
 @lru_cache(maxsize=1024)
-def _tables(proto: Protocol, lo: int, hi: int) -> _Tables:
+def value_tables(proto: Protocol, lo: int, hi: int) -> ValueTables:
+    """The protocol's normalised value, threshold level and fixed-threshold cut of every 8-bit pixel value."""
     # values outside [lo, hi] do not occur; clamping keeps their table entries finite and in range
-    score = _normalise(np.clip(_VALUES, lo, hi), lo, hi, 255, proto)
-    p_table = score / 255 if proto.normalize == "mat2gray" else score
-    lev = _levels(score, proto)
-    side: Literal["left", "right"] = "right" if proto.binary_strict else "left"
-    k_bin = int(np.searchsorted(p_table, proto.binary_threshold, side=side))
-    return _Tables(p_table, None if np.array_equal(lev, _VALUES) else lev, k_bin)
+    score = normalise(np.clip(_VALUES, lo, hi), lo, hi, 255, proto)
+    p_table = unit_map(score, proto)
+    lev = threshold_levels(score, proto)
+    # p_table is non-decreasing, so the values that fail the rule are the ones below the first that passes
+    k_bin = int(np.count_nonzero(~passes(p_table, proto.binary_threshold, proto.binary_strict)))
+    return ValueTables(p_table, None if np.array_equal(lev, _VALUES) else lev, k_bin)
 
 
 def _value_histogram(pred: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -202,7 +260,7 @@ def _score_table(pred: np.ndarray, g: np.ndarray, proto: Protocol, name: str) ->
     # 8-bit maps: every per-pixel float a protocol computes is a function of the pixel value and the image's
     # extrema, so it is computed once per value (a 256-entry table) and looked up. One histogram of
     # (value, mask) gives all counts; results stay bit-identical to the elementwise reference toolkits.
-    tb = _tables(proto, int(pred.min()), int(pred.max()))
+    tb = value_tables(proto, int(pred.min()), int(pred.max()))
     pred = np.ascontiguousarray(pred)
     hist = _value_histogram(pred, np.ascontiguousarray(g))
     by_value = counts_from_histogram(hist, 256)
@@ -213,13 +271,13 @@ def _score_table(pred: np.ndarray, g: np.ndarray, proto: Protocol, name: str) ->
         folded = np.concatenate([np.bincount(tb.levels, hist[:256], n), np.bincount(tb.levels, hist[256:], n)])
         counts = counts_from_histogram(folded.astype(np.int64), n)
     mae = _mean_abs_error(pred, g, tb.p)
-    k_adp = _adaptive_value(pred, tb.p, hist, proto.adaptive_factor)
+    k_adp = _adaptive_value(pred, tb.p, hist, proto)
     rec = ImageRecord(name, counts, _at(by_value, k_adp), _at(by_value, tb.k_bin), mae)
     return rec, _LazyTable(tb.p, pred)
 
 
-def _adaptive_value(pred: np.ndarray, p_table: np.ndarray, hist: np.ndarray, factor: float) -> int:
-    """First pixel value whose normalised value is at or above ``min(factor * mean(p), 1)``.
+def _adaptive_value(pred: np.ndarray, p_table: np.ndarray, hist: np.ndarray, proto: Protocol) -> int:
+    """First pixel value whose normalised value is at or above the :func:`adaptive_threshold`.
 
     The mean is taken from the histogram with exact summation; only when the threshold falls within 1e-9
     of a table value, where float rounding could decide, is the float mean recomputed as the reference
@@ -228,14 +286,10 @@ def _adaptive_value(pred: np.ndarray, p_table: np.ndarray, hist: np.ndarray, fac
     import math
 
     total = math.fsum((hist[:256] + hist[256:]) * p_table)
-    raw = factor * total / pred.size
-    thr = min(raw, 1.0)
-    k = int(np.searchsorted(p_table, thr, side="left"))
+    raw = proto.adaptive_factor * (total / pred.size)
     near = np.min(np.abs(np.append(p_table, 1.0) - raw))
-    if near < 1e-9:
-        thr = min(factor * p_table.take(pred).mean(), 1)
-        k = int(np.searchsorted(p_table, thr, side="left"))
-    return k
+    thr = adaptive_threshold(p_table.take(pred).mean() if near < 1e-9 else total / pred.size, proto)
+    return int(np.searchsorted(p_table, thr, side="left"))  # p_table is non-decreasing
 
 
 class _LazyTable:
@@ -250,13 +304,13 @@ class _LazyTable:
 
 
 def _score_general(pred: np.ndarray, g: np.ndarray, proto: Protocol, name: str) -> tuple[ImageRecord, np.ndarray]:
-    score = _normalise(pred, pred.min(), pred.max(), full_scale(pred), proto)
-    counts = cumulative_counts(_levels(score, proto), g, proto.n_levels)
-    p = score / 255 if proto.normalize == "mat2gray" else score
+    score = normalise(pred, pred.min(), pred.max(), full_scale(pred), proto)
+    counts = cumulative_counts(threshold_levels(score, proto), g, proto.n_levels)
+    p = unit_map(score, proto)
     mae = float(np.mean(np.abs(p - g)))
-    thr = min(proto.adaptive_factor * p.mean(), 1)
-    binary = p > proto.binary_threshold if proto.binary_strict else p >= proto.binary_threshold
-    rec = ImageRecord(name, counts, single_counts(p >= thr, g), single_counts(binary, g), mae)
+    adaptive = passes(p, adaptive_threshold(p.mean(), proto), False)
+    binary = passes(p, proto.binary_threshold, proto.binary_strict)
+    rec = ImageRecord(name, counts, single_counts(adaptive, g), single_counts(binary, g), mae)
     return rec, p
 
 

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from dbdbench.metrics.counts import Counts, counts_from_histogram
+from dbdbench.metrics.counts import Counts, cumulative_rows
 from dbdbench.metrics.handlers import get_handler
-from dbdbench.metrics.image import ImageRecord, map_terms, needs_map
+from dbdbench.metrics.image import ImageRecord, map_terms, needs_map, score_image
 from dbdbench.metrics.protocols import Protocol
 from dbdbench.metrics.torch_kernel import BAD_GT, BAD_PRED, OK, score_batch
 
@@ -25,6 +25,9 @@ PRED_DTYPES = (torch.uint8, torch.bool, torch.float16, torch.bfloat16, torch.flo
 GT_DTYPES = (torch.bool, torch.uint8, torch.float16, torch.float32, torch.float64)
 STATE_KEYS = ("hist", "single", "mae", "status", "bounds", "extra", "ids")
 _EM_WIDTH = 256
+#: score CPU tensors with the numpy kernel on their memory (faster there than the batched torch kernel, with
+#: no float64 copies of whole batches); the torch kernel then runs on other devices only
+NUMPY_ON_CPU = True
 
 
 def extra_layout(proto: Protocol, structure: frozenset) -> list[tuple[str, int]]:
@@ -180,10 +183,14 @@ def batch_states(preds, gts, proto: Protocol, structure: frozenset, ids, *, auto
     parts, order = [], []
     for idx, p, g, shape in groups:
         _check_dtypes(p, g, from_logits)
-        stats, p_norm, g_bin = score_batch(_prepare_pred(p, from_logits), g, proto)
-        extra = _host_extras(p_norm, g_bin, stats.status, shape, proto, structure, layout)
-        parts.append({"hist": stats.hist, "single": stats.single, "mae": stats.mae, "status": stats.status,
-                      "bounds": stats.bounds, "extra": extra})
+        p = _prepare_pred(p, from_logits)
+        if NUMPY_ON_CPU and p.device.type == "cpu":
+            parts.append(numpy_states(p, g, shape, proto, structure, layout))
+        else:
+            stats, p_norm, g_bin = score_batch(p, g, proto)
+            extra = _host_extras(p_norm, g_bin, stats.status, shape, proto, structure, layout)
+            parts.append({"hist": stats.hist, "single": stats.single, "mae": stats.mae, "status": stats.status,
+                          "bounds": stats.bounds, "extra": extra})
         order += idx
     states = {k: torch.cat([part[k] for part in parts]) for k in parts[0]}
     if order != sorted(order):  # back to batch order
@@ -213,6 +220,49 @@ def _host_extras(p: torch.Tensor, g: torch.Tensor, status: torch.Tensor, shape: 
     return torch.from_numpy(out).to(p.device)
 
 
+def numpy_states(pred: torch.Tensor, gt: torch.Tensor, shape: tuple[int, int], proto: Protocol,
+                 structure: frozenset, layout: list[tuple[str, int]]) -> dict[str, torch.Tensor]:
+    """The states of b CPU images (``pred``, ``gt`` (b, h*w)) from the numpy kernel on the tensors' memory.
+
+    Each image goes through :func:`~dbdbench.metrics.image.score_image` itself (no copy of the maps), so the
+    states are those of the numpy ``Evaluator`` by construction; maps that fail the input check are left out
+    and reported by ``compute()``, as on other devices.
+    """
+    maps, masks = pred.numpy(), gt.detach().numpy()
+    b, n = len(maps), proto.n_levels
+    bounds, status = _host_bounds(maps, masks)
+    hist = np.zeros((b, 2 * n), dtype=np.int64)
+    single = np.zeros((b, 8), dtype=np.int64)
+    mae = np.zeros(b, dtype=np.float64)
+    extra = np.zeros((b, sum(w for _, w in layout)), dtype=np.float64)
+    for i in np.flatnonzero(status == OK):
+        rec = score_image(maps[i].reshape(shape), masks[i].reshape(shape), proto, structure=structure)
+        c = rec.counts
+        np.subtract(c.fp[:-1], c.fp[1:], out=hist[i, :n])  # back from cumulative counts to the histogram
+        np.subtract(c.tp[:-1], c.tp[1:], out=hist[i, n:])
+        single[i] = (*rec.adaptive, *rec.binary)
+        mae[i] = rec.mae
+        if layout:
+            extra[i] = _pack(rec.extra, rec.curve_counts, rec.zero_map, layout)
+    out = {"hist": hist, "single": single, "mae": mae, "status": status, "bounds": bounds, "extra": extra}
+    return {k: torch.from_numpy(v) for k, v in out.items()}
+
+
+def _host_bounds(maps: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-image (min, max) of float maps and masks, and the status code (range and NaN checks of ``check_map``).
+
+    Integer and bool inputs are always in range; their bounds are not needed and stay 0.
+    """
+    bounds = np.zeros((len(maps), 4), dtype=np.float64)
+    status = np.full(len(maps), OK, dtype=np.int64)
+    for col, arr, code in ((0, maps, BAD_PRED), (2, masks, BAD_GT)):
+        if arr.dtype.kind == "f":
+            lo, hi = arr.min(axis=1), arr.max(axis=1)  # NaN propagates and fails both comparisons below
+            bounds[:, col], bounds[:, col + 1] = lo, hi
+            status[(status == OK) & ~((lo >= 0) & (hi <= 1))] = code
+    return bounds, status
+
+
 def concat_states(batches: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     """One dict of states from per-batch dicts."""
     return {k: torch.cat([b[k] for b in batches]) for k in STATE_KEYS}
@@ -230,14 +280,14 @@ def records_from_states(states: dict[str, torch.Tensor], proto: Protocol,
                          "id (a DistributedSampler pads its last batch with repeated images: shard without "
                          "padding)")
     _raise_on_bad(host, ids)
-    n = proto.n_levels
+    tp, fp = cumulative_rows(host["hist"], proto.n_levels)  # every image's curve counts at once
+    fg, bg = tp[:, 0].tolist(), fp[:, 0].tolist()
+    single, mae, names = host["single"].tolist(), host["mae"].tolist(), [f"image{i:05d}" for i in ids.tolist()]
     records = []
     for i in order:
-        a_tp, a_fp, a_fn, a_tn, b_tp, b_fp, b_fn, b_tn = (int(v) for v in host["single"][i])
         extra, curve_counts, zero_map = _unpack(host["extra"][i], layout)
-        records.append(ImageRecord(f"image{ids[i]:05d}", counts_from_histogram(host["hist"][i], n),
-                                   (a_tp, a_fp, a_fn, a_tn), (b_tp, b_fp, b_fn, b_tn), float(host["mae"][i]), extra,
-                                   curve_counts=curve_counts, zero_map=zero_map))
+        records.append(ImageRecord(names[i], Counts(tp=tp[i], fp=fp[i], fg=fg[i], bg=bg[i]), tuple(single[i][:4]),
+                                   tuple(single[i][4:]), mae[i], extra, curve_counts=curve_counts, zero_map=zero_map))
     return records
 
 
