@@ -263,6 +263,14 @@ def _host_bounds(maps: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.nd
     return bounds, status
 
 
+def empty_states(proto: Protocol, layout: list[tuple[str, int]], device) -> dict[str, torch.Tensor]:
+    """Zero-image states of the right dtypes and widths (what a process without images contributes)."""
+    widths = {"hist": (2 * proto.n_levels,), "single": (8,), "bounds": (4,), "extra": (sum(w for _, w in layout),)}
+    dtypes = {"mae": torch.float64, "bounds": torch.float64, "extra": torch.float64}
+    return {k: torch.zeros((0, *widths.get(k, ())), dtype=dtypes.get(k, torch.int64), device=device)
+            for k in STATE_KEYS}
+
+
 def concat_states(batches: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     """One dict of states from per-batch dicts."""
     return {k: torch.cat([b[k] for b in batches]) for k in STATE_KEYS}

@@ -9,7 +9,16 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from _torch_cases import assert_same, case_maps, case_masks, ddp_cases, ddp_metric_worker, numpy_result, torch_result
+from _torch_cases import (
+    assert_same,
+    case_maps,
+    case_masks,
+    ddp_cases,
+    ddp_empty_rank_worker,
+    ddp_metric_worker,
+    numpy_result,
+    torch_result,
+)
 
 from dbdbench.metrics import TorchEvaluator, list_protocols, torch_batch
 from dbdbench.metrics.pairwise import pairwise_sum
@@ -175,21 +184,28 @@ def test_identical_on_cuda_real_maps(shared_data):
                         numpy_result(protocol, maps, gts, metrics=metrics))
 
 
-@pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
-                    reason="torch.distributed with gloo is not available in this build")
-def test_ddp_sync_equals_one_process(tmp_path):
+def _two_gloo_processes(worker, out) -> None:
     pytest.importorskip("torchmetrics")
     import socket
 
     import torch.multiprocessing as mp
 
-    from dbdbench.results import load_result
-
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     # fork: the workers reuse the imported modules instead of importing torch again (spawn takes far longer)
-    mp.start_processes(ddp_metric_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True, start_method="fork")
+    mp.start_processes(worker, args=(2, port, str(out)), nprocs=2, join=True, start_method="fork")
+
+
+_GLOO = pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
+                           reason="torch.distributed with gloo is not available in this build")
+
+
+@_GLOO
+def test_ddp_sync_equals_one_process(tmp_path):
+    from dbdbench.results import load_result
+
+    _two_gloo_processes(ddp_metric_worker, tmp_path)
     preds, gts = ddp_cases()
     for protocol in ("dbdbench", "zhao"):
         expected = numpy_result(protocol, preds, gts)
@@ -197,3 +213,19 @@ def test_ddp_sync_equals_one_process(tmp_path):
             got = load_result(tmp_path / f"{protocol}-rank{rank}.json")
             assert got.n_images == 7
             assert got.to_dict() == expected.to_dict()
+
+
+@_GLOO
+def test_ddp_rank_without_images_contributes_nothing(tmp_path):
+    """A process with no image (more processes than images) neither aborts the job nor changes the result; when
+    no process has an image, every process gets the same clear error."""
+    from dbdbench.results import load_result
+
+    _two_gloo_processes(ddp_empty_rank_worker, tmp_path)
+    preds, gts = ddp_cases()
+    for protocol in ("dbdbench", "zhao"):
+        expected = numpy_result(protocol, preds, gts)
+        for rank in range(2):
+            assert load_result(tmp_path / f"{protocol}-rank{rank}.json").to_dict() == expected.to_dict()
+    for rank in range(2):
+        assert "no images were scored by any process" in (tmp_path / f"none-rank{rank}.txt").read_text()
