@@ -19,6 +19,7 @@ from dbdbench.metrics.counts import Counts, cumulative_rows
 from dbdbench.metrics.handlers import get_handler
 from dbdbench.metrics.image import ImageRecord, map_terms, needs_map, score_image
 from dbdbench.metrics.protocols import Protocol
+from dbdbench.metrics.steps import canonical_pair, table_terms
 from dbdbench.metrics.torch_kernel import BAD_GT, BAD_PRED, OK, score_batch
 
 PRED_DTYPES = (torch.uint8, torch.bool, torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -224,26 +225,37 @@ def numpy_states(pred: torch.Tensor, gt: torch.Tensor, shape: tuple[int, int], p
                  structure: frozenset, layout: list[tuple[str, int]]) -> dict[str, torch.Tensor]:
     """The states of b CPU images (``pred``, ``gt`` (b, h*w)) from the numpy kernel on the tensors' memory.
 
-    Each image goes through :func:`~dbdbench.metrics.image.score_image` itself (no copy of the maps), so the
-    states are those of the numpy ``Evaluator`` by construction; maps that fail the input check are left out
-    and reported by ``compute()``, as on other devices.
+    8-bit and bool maps go through :func:`~dbdbench.metrics.steps.table_terms` as one batch, float maps
+    through :func:`~dbdbench.metrics.image.score_image` one by one: the numpy ``Evaluator``'s own steps, so
+    the states are its numbers by construction. Maps that fail the input check are left out and reported by
+    ``compute()``, as on other devices.
     """
     maps, masks = pred.numpy(), gt.detach().numpy()
     b, n = len(maps), proto.n_levels
     bounds, status = _host_bounds(maps, masks)
+    ok = np.flatnonzero(status == OK)
     hist = np.zeros((b, 2 * n), dtype=np.int64)
     single = np.zeros((b, 8), dtype=np.int64)
     mae = np.zeros(b, dtype=np.float64)
     extra = np.zeros((b, sum(w for _, w in layout)), dtype=np.float64)
-    for i in np.flatnonzero(status == OK):
-        rec = score_image(maps[i].reshape(shape), masks[i].reshape(shape), proto, structure=structure)
-        c = rec.counts
-        np.subtract(c.fp[:-1], c.fp[1:], out=hist[i, :n])  # back from cumulative counts to the histogram
-        np.subtract(c.tp[:-1], c.tp[1:], out=hist[i, n:])
-        single[i] = (*rec.adaptive, *rec.binary)
-        mae[i] = rec.mae
-        if layout:
-            extra[i] = _pack(rec.extra, rec.curve_counts, rec.zero_map, layout)
+    if maps.dtype in (np.uint8, np.bool_) and len(ok):
+        p8, g = canonical_pair(maps if len(ok) == b else maps[ok], masks if len(ok) == b else masks[ok], proto)
+        p8, g = np.ascontiguousarray(p8), np.ascontiguousarray(g)
+        terms = table_terms(p8, g, proto)
+        hist[ok], single[ok], mae[ok] = terms.hist, terms.single, terms.mae
+        for j, i in enumerate(ok if layout else ()):
+            p_map = terms.tables[j].p.take(p8[j]).reshape(shape)
+            extra[i] = _pack(*map_terms(p_map, g[j].reshape(shape), proto, structure), layout)
+    else:
+        for i in ok:
+            rec = score_image(maps[i].reshape(shape), masks[i].reshape(shape), proto, structure=structure)
+            c = rec.counts
+            np.subtract(c.fp[:-1], c.fp[1:], out=hist[i, :n])  # back from cumulative counts to the histogram
+            np.subtract(c.tp[:-1], c.tp[1:], out=hist[i, n:])
+            single[i] = (*rec.adaptive, *rec.binary)
+            mae[i] = rec.mae
+            if layout:
+                extra[i] = _pack(rec.extra, rec.curve_counts, rec.zero_map, layout)
     out = {"hist": hist, "single": single, "mae": mae, "status": status, "bounds": bounds, "extra": extra}
     return {k: torch.from_numpy(v) for k, v in out.items()}
 

@@ -32,10 +32,16 @@ import numpy as np
 import torch
 
 from dbdbench.metrics.counts import binarize, passes
-from dbdbench.metrics.image import adaptive_threshold, normalise, threshold_levels, unit_map, value_tables
 from dbdbench.metrics.pairwise import pairwise_sum
 from dbdbench.metrics.protocols import Protocol
-from dbdbench.settings import SHARP
+from dbdbench.metrics.steps import (
+    adaptive_threshold,
+    canonical_pair,
+    normalise,
+    threshold_levels,
+    unit_map,
+    value_tables,
+)
 
 #: codes of the per-image input check, reported by ``compute()``
 OK, BAD_PRED, BAD_GT = 0, 1, 2
@@ -99,6 +105,28 @@ class TorchOps:
     def search(thresholds: tuple[float, ...], x: torch.Tensor) -> torch.Tensor:
         return torch.searchsorted(_on_device(thresholds, str(x.device)), x.contiguous(), right=True) - 1
 
+    @staticmethod
+    def to_8bit(pred: torch.Tensor) -> torch.Tensor:
+        return pred.to(torch.uint8) * 255 if pred.dtype == torch.bool else pred
+
+    @staticmethod
+    def flip(arr: torch.Tensor) -> torch.Tensor:
+        """``counts.flip``: ``255 - v``, ``~b`` or ``1 - p`` in the native dtype."""
+        if arr.dtype == torch.uint8:
+            return 255 - arr
+        if arr.dtype == torch.bool:
+            return ~arr
+        return 1.0 - arr
+
+    @staticmethod
+    def binarize(gt: torch.Tensor, threshold: float, strict: bool) -> torch.Tensor:
+        """``counts.binarize``: bool masks pass through, 8-bit masks through its own table."""
+        if gt.dtype == torch.bool:
+            return gt
+        if gt.dtype == torch.uint8:
+            return _gt_table(threshold, strict, str(gt.device))[gt.long()]
+        return passes(gt.double(), threshold, strict)
+
 
 TORCH_OPS = TorchOps()
 
@@ -113,24 +141,6 @@ def _on_device(thresholds: tuple[float, ...], device: str) -> torch.Tensor:
 def _gt_table(threshold: float, strict: bool, device: str) -> torch.Tensor:
     """``binarize`` of every 8-bit mask value, on ``device``: the mask of value v is ``table[v]``."""
     return torch.as_tensor(binarize(np.arange(256, dtype=np.uint8), threshold, strict), device=device)
-
-
-def binarize_gt(gt: torch.Tensor, proto: Protocol) -> torch.Tensor:
-    """The protocol's boolean mask of ``gt`` (bool, uint8 or float in canonical or flipped polarity)."""
-    if gt.dtype == torch.bool:
-        return gt
-    if gt.dtype == torch.uint8:
-        return _gt_table(proto.gt_threshold, proto.gt_strict, str(gt.device))[gt.long()]
-    return passes(gt.double(), proto.gt_threshold, proto.gt_strict)
-
-
-def flip(arr: torch.Tensor) -> torch.Tensor:
-    """``counts.flip``: ``255 - v``, ``~b`` or ``1 - p`` in the native dtype."""
-    if arr.dtype == torch.uint8:
-        return 255 - arr
-    if arr.dtype == torch.bool:
-        return ~arr
-    return 1.0 - arr
 
 
 def _histogram(index: torch.Tensor, n_bins: int) -> torch.Tensor:
@@ -169,12 +179,8 @@ def score_batch(pred: torch.Tensor, gt: torch.Tensor, proto: Protocol) -> tuple[
     Canonical polarity (map = P(blur), mask true = blurred). Returns the :class:`BatchStats`, the normalised
     maps ``p`` (B, N) float64 and the protocol's masks (B, N) bool, as ``score_image`` computes them.
     """
-    if pred.dtype == torch.bool:
-        pred = pred.to(torch.uint8) * 255
-    bounds, status = _bounds(pred, gt)
-    if proto.positive == SHARP:
-        pred, gt = flip(pred), flip(gt)
-    g = binarize_gt(gt, proto)
+    bounds, status = _bounds(TORCH_OPS.to_8bit(pred), gt)
+    pred, g = canonical_pair(pred, gt, proto, TORCH_OPS)
     if pred.dtype == torch.uint8:
         hist, single, p = _score_table(pred, g, proto)
     else:
