@@ -55,9 +55,15 @@ def score_image(
     ``max_em``/``mean_em``/``adp_em``, ``wf``). Returns an :class:`ImageRecord`; the dataset reduction is
     :func:`dbdbench.metrics.reduce.reduce_records`.
     """
+    pred, g = canonical_pair(*check_pair(pred, gt), proto)
+    return score_canonical(pred, g, proto, name=name, structure=structure)
+
+
+def score_canonical(pred: np.ndarray, g: np.ndarray, proto: Protocol, *, name: str = "",
+                    structure: bool | frozenset = False) -> ImageRecord:
+    """:func:`score_image` of a checked pair already in the protocol's positive class (``steps.canonical_pair``)."""
     if structure is True:
         structure = frozenset({"sm", "max_em", "mean_em", "adp_em", "wf"})
-    pred, g = canonical_pair(*check_pair(pred, gt), proto)
     lazy: np.ndarray | _LazyTable
     if pred.dtype == np.uint8:
         rec, lazy = _score_table(pred, g, proto, name)

@@ -225,10 +225,8 @@ def table_terms(pred: np.ndarray, g: np.ndarray, proto: Protocol) -> TableTerms:
 def _value_histogram(pred: np.ndarray, g: np.ndarray) -> np.ndarray:
     """Counts of ``pred + 256 * g`` (non-mask values, then mask values), int64 of length 512."""
     if pred.size < 1 << 24:  # calcHist counts in float32, exact below 2**24 per bin
-        mask = g.view(np.uint8)
-        both = cv2.calcHist([pred], [0], None, [256], [0, 256]).ravel()
-        fg = cv2.calcHist([pred], [0], mask, [256], [0, 256]).ravel()
-        return np.concatenate([both - fg, fg]).astype(np.int64)
+        joint = cv2.calcHist([pred, g.view(np.uint8)], [0, 1], None, [256, 2], [0, 256, 0, 2])  # (value, mask)
+        return joint.T.ravel().astype(np.int64)
     joint = np.bitwise_or(pred, np.left_shift(g.view(np.uint8), 8, dtype=np.uint16), dtype=np.uint16)
     return np.bincount(joint.ravel(), minlength=512)
 

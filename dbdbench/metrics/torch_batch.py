@@ -17,7 +17,7 @@ import torch
 
 from dbdbench.metrics.counts import Counts, cumulative_rows
 from dbdbench.metrics.handlers import get_handler
-from dbdbench.metrics.image import ImageRecord, map_terms, needs_map, score_image
+from dbdbench.metrics.image import ImageRecord, map_terms, needs_map, score_canonical
 from dbdbench.metrics.protocols import Protocol
 from dbdbench.metrics.steps import canonical_pair, table_terms
 from dbdbench.metrics.torch_kernel import BAD_GT, BAD_PRED, OK, score_batch
@@ -226,53 +226,55 @@ def numpy_states(pred: torch.Tensor, gt: torch.Tensor, shape: tuple[int, int], p
     """The states of b CPU images (``pred``, ``gt`` (b, h*w)) from the numpy kernel on the tensors' memory.
 
     8-bit and bool maps go through :func:`~dbdbench.metrics.steps.table_terms` as one batch, float maps
-    through :func:`~dbdbench.metrics.image.score_image` one by one: the numpy ``Evaluator``'s own steps, so
+    through :func:`~dbdbench.metrics.image.score_canonical` one by one: the numpy ``Evaluator``'s own steps, so
     the states are its numbers by construction. Maps that fail the input check are left out and reported by
     ``compute()``, as on other devices.
     """
     maps, masks = pred.numpy(), gt.detach().numpy()
     b, n = len(maps), proto.n_levels
-    bounds, status = _host_bounds(maps, masks)
-    ok = np.flatnonzero(status == OK)
-    hist = np.zeros((b, 2 * n), dtype=np.int64)
-    single = np.zeros((b, 8), dtype=np.int64)
-    mae = np.zeros(b, dtype=np.float64)
-    extra = np.zeros((b, sum(w for _, w in layout)), dtype=np.float64)
-    if maps.dtype in (np.uint8, np.bool_) and len(ok):
-        p8, g = canonical_pair(maps if len(ok) == b else maps[ok], masks if len(ok) == b else masks[ok], proto)
+    st = {"hist": np.zeros((b, 2 * n), dtype=np.int64), "single": np.zeros((b, 8), dtype=np.int64),
+          "mae": np.zeros(b, dtype=np.float64), "status": np.full(b, OK, dtype=np.int64),
+          "bounds": np.zeros((b, 4), dtype=np.float64),
+          "extra": np.zeros((b, sum(w for _, w in layout)), dtype=np.float64)}
+    if maps.dtype in (np.uint8, np.bool_):
+        _check_rows(maps, masks, st["bounds"], st["status"])
+        ok = np.flatnonzero(st["status"] == OK)
+        p8, g = canonical_pair(maps[ok] if len(ok) < b else maps, masks[ok] if len(ok) < b else masks, proto)
         p8, g = np.ascontiguousarray(p8), np.ascontiguousarray(g)
         terms = table_terms(p8, g, proto)
-        hist[ok], single[ok], mae[ok] = terms.hist, terms.single, terms.mae
+        st["hist"][ok], st["single"][ok], st["mae"][ok] = terms.hist, terms.single, terms.mae
         for j, i in enumerate(ok if layout else ()):
             p_map = terms.tables[j].p.take(p8[j]).reshape(shape)
-            extra[i] = _pack(*map_terms(p_map, g[j].reshape(shape), proto, structure), layout)
+            st["extra"][i] = _pack(*map_terms(p_map, g[j].reshape(shape), proto, structure), layout)
     else:
-        for i in ok:
-            rec = score_image(maps[i].reshape(shape), masks[i].reshape(shape), proto, structure=structure)
-            c = rec.counts
-            np.subtract(c.fp[:-1], c.fp[1:], out=hist[i, :n])  # back from cumulative counts to the histogram
-            np.subtract(c.tp[:-1], c.tp[1:], out=hist[i, n:])
-            single[i] = (*rec.adaptive, *rec.binary)
-            mae[i] = rec.mae
-            if layout:
-                extra[i] = _pack(rec.extra, rec.curve_counts, rec.zero_map, layout)
-    out = {"hist": hist, "single": single, "mae": mae, "status": status, "bounds": bounds, "extra": extra}
-    return {k: torch.from_numpy(v) for k, v in out.items()}
+        for i in range(b):  # checked and scored image by image, while the image is in the cache
+            if _check_rows(maps[i : i + 1], masks[i : i + 1], st["bounds"][i : i + 1], st["status"][i : i + 1]):
+                p, g = canonical_pair(maps[i].reshape(shape), masks[i].reshape(shape), proto)
+                _store(st, i, score_canonical(p, g, proto, structure=structure), layout)
+    return {k: torch.from_numpy(v) for k, v in st.items()}
 
 
-def _host_bounds(maps: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-image (min, max) of float maps and masks, and the status code (range and NaN checks of ``check_map``).
+def _store(st: dict[str, np.ndarray], i: int, rec: ImageRecord, layout: list[tuple[str, int]]) -> None:
+    """Row ``i`` of the states from a record."""
+    n = st["hist"].shape[1] // 2
+    c = rec.counts
+    np.subtract(c.fp[:-1], c.fp[1:], out=st["hist"][i, :n])  # back from cumulative counts to the histogram
+    np.subtract(c.tp[:-1], c.tp[1:], out=st["hist"][i, n:])
+    st["single"][i] = (*rec.adaptive, *rec.binary)
+    st["mae"][i] = rec.mae
+    if layout:
+        st["extra"][i] = _pack(rec.extra, rec.curve_counts, rec.zero_map, layout)
 
-    Integer and bool inputs are always in range; their bounds are not needed and stay 0.
-    """
-    bounds = np.zeros((len(maps), 4), dtype=np.float64)
-    status = np.full(len(maps), OK, dtype=np.int64)
+
+def _check_rows(maps: np.ndarray, masks: np.ndarray, bounds: np.ndarray, status: np.ndarray) -> bool:
+    """The range and NaN checks of ``check_map`` on float rows: fills ``bounds`` (min and max of map and mask)
+    and ``status`` in place; returns whether every row passed. Integer and bool rows always pass (bounds 0)."""
     for col, arr, code in ((0, maps, BAD_PRED), (2, masks, BAD_GT)):
         if arr.dtype.kind == "f":
             lo, hi = arr.min(axis=1), arr.max(axis=1)  # NaN propagates and fails both comparisons below
             bounds[:, col], bounds[:, col + 1] = lo, hi
             status[(status == OK) & ~((lo >= 0) & (hi <= 1))] = code
-    return bounds, status
+    return bool((status == OK).all())
 
 
 def empty_states(proto: Protocol, layout: list[tuple[str, int]], device) -> dict[str, torch.Tensor]:
