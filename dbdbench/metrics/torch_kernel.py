@@ -9,9 +9,10 @@ confusion counts, and the MAE. No protocol setting is interpreted here: the step
   :mod:`dbdbench.metrics.image` and :mod:`dbdbench.metrics.counts` run with :class:`TorchOps` (the image's
   extrema as per-image columns, each branch of a constant map as ``torch.where``), so the float operations are
   the same in the same order and precision (float64, as numpy promotes);
-- 8-bit maps use the numpy kernel's per-image 256-entry tables themselves
-  (:func:`~dbdbench.metrics.image.value_tables`, computed on the host from the images' extrema: one small
-  copy per batch), folded into threshold levels on the device from one histogram of ``value + 256 * mask``;
+- 8-bit maps use per-image 256-entry tables, made on the device by the same steps as the numpy kernel's
+  (:func:`~dbdbench.metrics.steps.value_tables`), so the counts come from one histogram of
+  ``value + 256 * mask`` folded into threshold levels, and the single-threshold counts from the first table
+  entry that passes each rule;
 - the means (MAE and the adaptive threshold's mean) use numpy's pairwise summation
   (:func:`dbdbench.metrics.pairwise.pairwise_sum`).
 
@@ -24,7 +25,6 @@ evaluators do not use this module: they run the numpy kernel on the tensors' mem
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -40,7 +40,6 @@ from dbdbench.metrics.steps import (
     normalise,
     threshold_levels,
     unit_map,
-    value_tables,
 )
 
 #: codes of the per-image input check, reported by ``compute()``
@@ -196,25 +195,24 @@ def _adaptive(p: torch.Tensor, proto: Protocol) -> torch.Tensor:
 
 
 def _score_table(pred: torch.Tensor, g: torch.Tensor, proto: Protocol):
-    """8-bit maps: the numpy kernel's per-image 256-entry tables (``image.value_tables``), looked up."""
+    """8-bit maps: per-image 256-entry tables of ``steps.value_tables``, made on the device, looked up."""
     b, n = pred.shape
     lo, hi = torch.aminmax(pred, dim=1)
-    tables = [value_tables(proto, lo_i, hi_i) for lo_i, hi_i in torch.stack([lo, hi], 1).tolist()]  # host copy
-    put = functools.partial(torch.as_tensor, device=pred.device)
-    p_table = put(np.stack([t.p for t in tables]))
+    lo, hi = lo.long()[:, None], hi.long()[:, None]
+    # values outside [lo, hi] do not occur; clamping keeps their table entries finite, as value_tables does
+    score = normalise(torch.arange(256, device=pred.device).expand(b, 256).clamp(lo, hi), lo, hi, 255, proto,
+                      TORCH_OPS)
+    p_table = unit_map(score, proto, TORCH_OPS)
     idx = pred.long()
     by_value = _histogram(idx + 256 * g.long(), 512)
-    if all(t.levels is None for t in tables):
-        hist = by_value
-    else:  # fold value bins into the protocol's threshold levels
-        lev = put(np.stack([np.arange(256) if t.levels is None else t.levels for t in tables]).astype(np.int64))
-        n_lev = proto.n_levels
-        hist = torch.zeros(b, 2 * n_lev, dtype=torch.int64, device=pred.device)
-        hist.scatter_add_(1, torch.cat([lev, lev + n_lev], dim=1), by_value)
+    lev = threshold_levels(score, proto, TORCH_OPS)
+    n_lev = proto.n_levels
+    hist = torch.zeros(b, 2 * n_lev, dtype=torch.int64, device=pred.device)
+    hist.scatter_add_(1, torch.cat([lev, lev + n_lev], dim=1), by_value)  # value bins folded into levels
     p = p_table.gather(1, idx)
     # p_table is non-decreasing: the first value that passes a rule is the number of values that fail it
     k_adp = (~passes(p_table, _adaptive(p, proto), False)).sum(1)
-    k_bin = put([t.k_bin for t in tables])
+    k_bin = (~passes(p_table, proto.binary_threshold, proto.binary_strict)).sum(1)
     # cumulative counts by value from the top, as counts_from_histogram: [:, k] counts values >= k
     fg_v, all_v = by_value[:, 256:], by_value[:, :256] + by_value[:, 256:]
     zero = torch.zeros(b, 1, dtype=torch.int64, device=pred.device)
