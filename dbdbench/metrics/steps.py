@@ -202,15 +202,15 @@ def table_terms(pred: np.ndarray, g: np.ndarray, proto: Protocol) -> TableTerms:
     buf = np.empty(size, dtype=np.float64)  # one float64 map, reused for every image
     for i, tb in enumerate(tables):
         by_value[i] = _value_histogram(pred[i], g[i])
-        cv2.LUT(pred[i], tb.p, dst=buf)  # exactly p_table[pred]
-        np.subtract(buf, g[i], out=buf)
-        np.abs(buf, out=buf)
-        mae[i] = np.add.reduce(buf) / size  # np.mean's sum and division
+        p = cv2.LUT(pred[i], tb.p, dst=buf)  # exactly p_table[pred] (into buf, which has the output's shape)
+        np.subtract(p, g[i], out=p)
+        np.abs(p, out=p)
+        mae[i] = np.add.reduce(p) / size  # np.mean's sum and division
     tp_v, fp_v = cumulative_rows(by_value, 256)
-    p_tables = np.stack([tb.p for tb in tables])
-    k_adp = _adaptive_values(pred, p_tables, by_value, proto)
-    k_bin = np.array([tb.k_bin for tb in tables])
-    single = np.concatenate([_cut(tp_v, fp_v, k_adp), _cut(tp_v, fp_v, k_bin)], axis=1)
+    single = np.empty((b, 8), dtype=np.int64)
+    for i, tb in enumerate(tables):  # scalars per image: cheaper than array calls for the batch sizes used
+        k_adp = _adaptive_value(pred[i], tb.p, by_value[i], proto)
+        single[i] = (*_cut(tp_v[i], fp_v[i], k_adp), *_cut(tp_v[i], fp_v[i], tb.k_bin))
     n = proto.n_levels
     if all(tb.levels is None for tb in tables):
         hist, tp, fp = by_value, tp_v, fp_v
@@ -231,26 +231,22 @@ def _value_histogram(pred: np.ndarray, g: np.ndarray) -> np.ndarray:
     return np.bincount(joint.ravel(), minlength=512)
 
 
-def _adaptive_values(pred: np.ndarray, p_tables: np.ndarray, by_value: np.ndarray, proto: Protocol) -> np.ndarray:
-    """Per image, the first pixel value whose normalised value passes the :func:`adaptive_threshold`.
+def _adaptive_value(pred: np.ndarray, p_table: np.ndarray, by_value: np.ndarray, proto: Protocol) -> int:
+    """The first pixel value whose normalised value passes the :func:`adaptive_threshold`.
 
     The mean of the map is taken from the histogram (a float sum over 256 values, within 1e-12 of the exact
     mean); only where the threshold falls within 1e-9 of a table value or of 1, where float rounding could
     decide, is the mean recomputed as the reference toolkits compute it (``p.mean()`` over the image).
     """
-    size = pred.shape[1]
-    mean = ((by_value[:, :256] + by_value[:, 256:]) * p_tables).sum(axis=1) / size
+    mean = float(np.dot(by_value[:256] + by_value[256:], p_table)) / pred.size
     raw = proto.adaptive_factor * mean
-    near = np.minimum(np.abs(p_tables - raw[:, None]).min(axis=1), np.abs(1.0 - raw)) < 1e-9
-    for i in np.flatnonzero(near):
-        mean[i] = p_tables[i].take(pred[i]).mean()
-    thr = np.array([adaptive_threshold(m, proto) for m in mean.tolist()])
+    if min(float(np.abs(p_table - raw).min()), abs(1.0 - raw)) < 1e-9:
+        mean = float(p_table.take(pred).mean())
     # p_table is non-decreasing: the first value that passes is the number of values that fail
-    return np.count_nonzero(~passes(p_tables, thr[:, None], False), axis=1)
+    return int(np.count_nonzero(~passes(p_table, adaptive_threshold(mean, proto), False)))
 
 
-def _cut(tp: np.ndarray, fp: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """``(tp, fp, fn, tn)`` (B, 4) of the rule ``value >= k`` per image, from cumulative counts by value."""
-    rows = np.arange(len(k))
-    tp_k, fp_k = tp[rows, k], fp[rows, k]
-    return np.stack([tp_k, fp_k, tp[:, 0] - tp_k, fp[:, 0] - fp_k], axis=1)
+def _cut(tp: np.ndarray, fp: np.ndarray, k: int) -> tuple[int, int, int, int]:
+    """``(tp, fp, fn, tn)`` of the rule ``value >= k``, from one image's cumulative counts by value."""
+    tp_k, fp_k = int(tp[k]), int(fp[k])
+    return tp_k, fp_k, int(tp[0]) - tp_k, int(fp[0]) - fp_k
