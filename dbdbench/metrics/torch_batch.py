@@ -193,7 +193,7 @@ def batch_states(preds, gts, proto: Protocol, structure: frozenset, ids, *, auto
             parts.append({"hist": stats.hist, "single": stats.single, "mae": stats.mae, "status": stats.status,
                           "bounds": stats.bounds, "extra": extra})
         order += idx
-    states = {k: torch.cat([part[k] for part in parts]) for k in parts[0]}
+    states = parts[0] if len(parts) == 1 else {k: torch.cat([part[k] for part in parts]) for k in parts[0]}
     if order != sorted(order):  # back to batch order
         inverse = torch.as_tensor(np.argsort(order), device=states["mae"].device)
         states = {k: v.index_select(0, inverse) for k, v in states.items()}
