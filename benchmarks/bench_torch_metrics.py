@@ -104,13 +104,15 @@ def _identical(a, b) -> bool:
 
 
 def side_by_side(repeat: int, fns: dict) -> dict:
-    """Best time and last output of each function, the functions run in turn ``repeat`` times."""
-    best, out = dict.fromkeys(fns, float("inf")), {}
+    """Best wall time, best CPU time (this process, all threads) and last output of each function, the
+    functions run in turn ``repeat`` times."""
+    best, cpu, out = dict.fromkeys(fns, float("inf")), dict.fromkeys(fns, float("inf")), {}
     for _ in range(repeat):
         for key, fn in fns.items():
+            c = time.process_time()
             t, out[key] = best_of(1, fn)
-            best[key] = min(best[key], t)
-    return {k: (best[k], out[k]) for k in fns}
+            best[key], cpu[key] = min(best[key], t), min(cpu[key], time.process_time() - c)
+    return {k: (best[k], cpu[k], out[k]) for k in fns}
 
 
 def _with_threads(n: int, fn):
@@ -139,11 +141,11 @@ def bench(args) -> dict:
             for k in args.threads:
                 fns[k] = _with_threads(k, lambda d=host, pr=protocol, me=metrics: run_torch(pr, me, d, "cpu"))
             timed = side_by_side(args.repeat, fns)
-            t_np, ref = timed.pop("numpy")
+            t_np, c_np, ref = timed.pop("numpy")
             rows.append(dict(protocol=protocol, dtype=dtype, impl="numpy Evaluator", device="cpu", seconds=t_np))
-            for k, (t, res) in timed.items():
+            for k, (t, c, res) in timed.items():
                 rows.append(dict(protocol=protocol, dtype=dtype, impl=f"TorchEvaluator, {k} thread(s)", device="cpu",
-                                 seconds=t, identical=_identical(res, ref), vs_numpy=t_np / t))
+                                 seconds=t, identical=_identical(res, ref), vs_numpy=t_np / t, cpu_vs_numpy=c_np / c))
             for device in devices[1:]:
                 dev = _on(batches, device, dtype)
                 run_torch(protocol, metrics, dev[:1], device)  # warm-up: plans, kernels
@@ -240,11 +242,15 @@ def main() -> None:
     out = bench(args)
     print(f"{args.n} images {args.size}x{args.size}, batches of {args.batch}, best of {args.repeat}; torch "
           f"{out['torch']}, GPU: {out['gpu']}")
-    print(f"{'protocol':10} {'maps':8} {'implementation':36} {'device':7} {'images/s':>10} {'x numpy':>8}  identical")
+    print("x numpy: time of the numpy Evaluator / time of the row (wall clock); cpu x: the same with this "
+          "process's CPU time,\nwhich other jobs on the machine do not inflate (CPU rows only)")
+    print(f"{'protocol':10} {'maps':8} {'implementation':36} {'device':7} {'images/s':>10} {'x numpy':>8} "
+          f"{'cpu x':>6}  identical")
     for r in out["rows"]:
         ratio = f"{r['vs_numpy']:8.2f}" if "vs_numpy" in r else f"{'1.00':>8}"
-        print(f"{r['protocol']:10} {r['dtype']:8} {r['impl']:36} {r['device']:7} {r['images_per_s']:10.1f} {ratio}  "
-              f"{r.get('identical', '')}")
+        cpu = f"{r['cpu_vs_numpy']:6.2f}" if "cpu_vs_numpy" in r else f"{'':6}"
+        print(f"{r['protocol']:10} {r['dtype']:8} {r['impl']:36} {r['device']:7} {r['images_per_s']:10.1f} {ratio} "
+              f"{cpu}  {r.get('identical', '')}")
     if args.rss:
         out["rss"] = rss(args)
         print(f"\nRSS growth over the first batch, 8-bit {args.size}x{args.size} maps under dbdbench (MB):")

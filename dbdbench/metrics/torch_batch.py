@@ -242,7 +242,10 @@ def numpy_states(pred: torch.Tensor, gt: torch.Tensor, shape: tuple[int, int], p
         p8, g = canonical_pair(maps[ok] if len(ok) < b else maps, masks[ok] if len(ok) < b else masks, proto)
         p8, g = np.ascontiguousarray(p8), np.ascontiguousarray(g)
         terms = table_terms(p8, g, proto)
-        st["hist"][ok], st["single"][ok], st["mae"][ok] = terms.hist, terms.single, terms.mae
+        if len(ok) == b:  # every map passed: the batch's arrays are the states
+            st["hist"], st["single"], st["mae"] = terms.hist, terms.single, terms.mae
+        else:
+            st["hist"][ok], st["single"][ok], st["mae"][ok] = terms.hist, terms.single, terms.mae
         for j, i in enumerate(ok if layout else ()):
             p_map = terms.tables[j].p.take(p8[j]).reshape(shape)
             st["extra"][i] = _pack(*map_terms(p_map, g[j].reshape(shape), proto, structure), layout)
