@@ -1,6 +1,6 @@
 """TorchEvaluator throughput vs the numpy Evaluator and torchmetrics, on the same batches, in one process.
 
-Run: ``python benchmarks/bench_torch_metrics.py [--n 64] [--size 320] [--batch 16] [--repeat 3]
+Run: ``python benchmarks/bench_torch_metrics.py [--n 64] [--size 320] [--batch 16] [--repeat 5]
 [--protocols dbdbench,hifst] [--threads 1,2] [--rss 2000,8000] [--json FILE]``. Prints images/s (best of
 ``--repeat``, the numpy and torch runs alternated so that load changes hit both alike; update for every batch
 plus the final ``compute``) for:
@@ -219,7 +219,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=64, help="images")
     ap.add_argument("--size", type=int, default=320, help="square image side")
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--protocols", default="dbdbench,hifst", type=lambda s: s.split(","))
     ints = lambda s: [int(v) for v in s.split(",") if v]  # noqa: E731
     ap.add_argument("--threads", type=ints, default=[1, 2],
