@@ -119,6 +119,19 @@ def test_bad_input_is_refused(cpu_kernel):
         TorchEvaluator().compute()
 
 
+def test_bad_mask_in_a_batch_of_8bit_maps_is_reported_and_the_rest_scored(cpu_kernel):
+    """The 8-bit path scores the maps whose masks pass the check and reports the others by name."""
+    rng = np.random.default_rng(4)
+    preds, gts = case_maps(np.uint8, rng, n=5), [m.astype(np.float64) for m in case_masks(rng, n=5)]
+    bad = [g.copy() for g in gts]
+    bad[2] = bad[2] + 1.5
+    ev = TorchEvaluator()
+    ev.update(torch.from_numpy(np.stack(preds)), torch.from_numpy(np.stack(bad)))
+    with pytest.raises(ValueError, match=r"image00002: ground truth has values in \[1.5, 2.5\]"):
+        ev.compute()
+    assert_same(torch_result("dbdbench", preds, gts), numpy_result("dbdbench", preds, gts))
+
+
 def _hifst_cuhk_te1(shared_data):
     stems = (shared_data / "cuhk" / "splits" / "cuhk-te-1.txt").read_text().split()
     preds, gts = [], []
