@@ -9,8 +9,8 @@ extrema as per-image columns) for the torch kernel, so that both compute the sam
 8-bit maps need no per-pixel float work beyond the MAE: every value a protocol computes is a function of the
 pixel value and the image's extrema, tabulated once per (protocol, extrema) by :func:`value_tables`;
 :func:`table_terms` scores a batch of 8-bit maps from one histogram of (value, mask) per image. The numpy
-``Evaluator`` calls it with one image, the torch evaluators on the CPU with a batch (on the tensors' memory),
-and the torch kernel on other devices looks up the same tables.
+``Evaluator`` calls it with one image, the torch evaluators on the CPU with a batch (on the tensors' memory);
+the torch kernel on other devices makes the same tables on the device with the same steps.
 """
 
 from __future__ import annotations
@@ -32,11 +32,8 @@ if TYPE_CHECKING:
 class NumpyOps:
     """The array operations of the per-image steps on numpy arrays, with the image's extrema as scalars.
 
-    :func:`normalise`, :func:`threshold_levels`, :func:`unit_map`, :func:`adaptive_threshold` and
-    :func:`~dbdbench.metrics.counts.passes` interpret each protocol setting once; they run on numpy arrays
-    with these operations and on batches of torch tensors (extrema as per-image columns) with
-    :class:`dbdbench.metrics.torch_kernel.TorchOps`, so that both paths compute the same floats in the same
-    order.
+    The steps of this module call nothing else on arrays, so that :class:`dbdbench.metrics.torch_kernel.TorchOps`
+    (the same operations on torch tensors) runs them on batches with the same floats in the same order.
     """
 
     @staticmethod
