@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 class NumpyOps:
     """The array operations of the per-image steps on numpy arrays, with the image's extrema as scalars.
 
-    The steps of this module call nothing else on arrays, so that :class:`dbdbench.metrics.torch_kernel.TorchOps`
-    (the same operations on torch tensors) runs them on batches with the same floats in the same order.
+    Besides these, the steps use only arithmetic operators, comparisons and ``.clip``, which numpy arrays and
+    torch tensors share, so that :class:`dbdbench.metrics.torch_kernel.TorchOps` (these operations on torch
+    tensors) runs them on batches with the same floats in the same order.
     """
 
     @staticmethod
