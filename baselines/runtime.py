@@ -57,7 +57,23 @@ def setup_runtime(device: str) -> Runtime:
         torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", rank=rank, world_size=world)
+    set_cpu_threads(int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     return Runtime(rank, world, dev)
+
+
+def set_cpu_threads(local_processes: int) -> int:
+    """Give each of this machine's ``local_processes`` training processes an equal share of its CPUs.
+
+    PyTorch's default is one intra-op thread per core in every process, so ``k`` processes on one machine
+    would run ``k`` times as many threads as cores. The share is the CPUs this process may run on
+    (``os.sched_getaffinity``, which honours ``taskset`` and container limits) divided by the local process
+    count, at least 1. An ``OMP_NUM_THREADS`` set in the environment (by the user, or by ``torchrun``, which
+    sets 1 for several processes per machine) is left as it is. Returns the thread count in use.
+    """
+    if "OMP_NUM_THREADS" not in os.environ:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        torch.set_num_threads(max(1, cpus // max(1, local_processes)))
+    return torch.get_num_threads()
 
 
 def sync_buffers(model: nn.Module) -> None:

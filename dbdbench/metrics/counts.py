@@ -78,18 +78,25 @@ def flip(arr: np.ndarray) -> np.ndarray:
     return 1.0 - arr
 
 
+def passes(values, threshold, strict: bool):
+    """Where ``values`` are at or above ``threshold`` (above it when ``strict``): every fixed-threshold rule.
+
+    Works on numpy arrays, torch tensors and scalars alike (the mask binarisation and the fixed threshold of
+    the ``bin_*`` scores of both evaluators).
+    """
+    return values > threshold if strict else values >= threshold
+
+
 def binarize(gt: np.ndarray, threshold: float, strict: bool) -> np.ndarray:
     """Mask ``gt >= threshold`` (or ``>`` when ``strict``) on the [0, 1] scale; bool masks pass through."""
     if gt.dtype == np.bool_:
         return gt
     if gt.dtype == np.uint8:
         # the comparison is monotone in v, so it is one integer comparison with the first level that passes
-        unit_levels = np.arange(256) / 255
-        passing = unit_levels > threshold if strict else unit_levels >= threshold
+        passing = passes(np.arange(256) / 255, threshold, strict)
         first = int(np.argmax(passing)) if passing.any() else 256
         return gt >= first
-    unit = to_unit(gt)
-    return unit > threshold if strict else unit >= threshold
+    return passes(to_unit(gt), threshold, strict)
 
 
 @dataclass(frozen=True)
@@ -148,11 +155,17 @@ def counts_from_histogram(hist: np.ndarray, n: int) -> Counts:
     >>> c.tp.tolist(), c.fp.tolist(), c.fg, c.bg
     ([3, 3, 0], [3, 1, 0], 3, 3)
     """
-    zero = np.zeros(1, dtype=np.int64)
+    tp, fp = cumulative_rows(hist[None], n)
+    return Counts(tp=tp[0], fp=fp[0], fg=int(tp[0, 0]), bg=int(fp[0, 0]))
+
+
+def cumulative_rows(hist: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``tp`` and ``fp`` (each (M, n + 1)) of :func:`counts_from_histogram` for M histograms (M, 2 n) at once."""
+    zero = np.zeros((len(hist), 1), dtype=np.int64)
     # reversed cumulative sums: entry k counts levels >= k; the appended 0 is the "nothing positive" point
-    tp = np.concatenate([np.cumsum(hist[2 * n - 1 : n - 1 : -1])[::-1], zero])
-    fp = np.concatenate([np.cumsum(hist[n - 1 :: -1])[::-1], zero])
-    return Counts(tp=tp, fp=fp, fg=int(tp[0]), bg=int(fp[0]))
+    tp = np.concatenate([np.cumsum(hist[:, 2 * n - 1 : n - 1 : -1], axis=1)[:, ::-1], zero], axis=1)
+    fp = np.concatenate([np.cumsum(hist[:, n - 1 :: -1], axis=1)[:, ::-1], zero], axis=1)
+    return tp, fp
 
 
 def single_counts(positive: np.ndarray, gt: np.ndarray) -> tuple[int, int, int, int]:

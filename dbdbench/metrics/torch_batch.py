@@ -16,11 +16,12 @@ import numpy as np
 import torch
 
 from dbdbench.findings import Checks, Finding, judged, settle
-from dbdbench.metrics.counts import Counts, counts_from_histogram
+from dbdbench.metrics.counts import Counts, cumulative_rows
 from dbdbench.metrics.handlers import get_handler
-from dbdbench.metrics.image import ImageRecord, map_terms, needs_map
+from dbdbench.metrics.image import ImageRecord, map_terms, needs_map, score_canonical
 from dbdbench.metrics.info import image_terms
 from dbdbench.metrics.protocols import Protocol
+from dbdbench.metrics.steps import canonical_pair, table_terms
 from dbdbench.metrics.torch_kernel import BAD_GT, BAD_PRED, OK, score_batch
 from dbdbench.values import FEW_LEVELS, GRADED_SHARE, RANGE_TEXT, swapped_finding
 
@@ -30,6 +31,9 @@ STATE_KEYS = ("hist", "single", "mae", "status", "bounds", "extra", "ids")
 #: status codes of the value rules (:mod:`dbdbench.values`), set at the input boundary after scoring: the image
 #: is scored as given, and ``compute()`` refuses it or, where the code is accepted, records a warning
 VALUE_STATUS = {3: "range-01", 4: "range-few-levels", 5: "swapped-arguments"}
+#: score CPU tensors with the numpy kernel on their memory (faster there than the batched torch kernel, with
+#: no float64 copies of whole batches); the torch kernel then runs on other devices only
+NUMPY_ON_CPU = True
 
 
 def extra_layout(proto: Protocol, structure: frozenset) -> list[tuple[str, int]]:
@@ -186,20 +190,29 @@ def batch_states(preds, gts, proto: Protocol, structure: frozenset, ids, *, auto
     for idx, p, g, shape in groups:
         _check_dtypes(p, g, from_logits)
         g = _gt_as_mask(g)
-        stats, p_norm, g_bin = score_batch(_prepare_pred(p, from_logits), g, proto)
-        extra = _host_extras(p_norm, g_bin, stats.status, shape, proto, structure, layout)
-        status = _value_status(p.dtype, g, stats.status, stats.bounds, stats.hist)
-        parts.append({"hist": stats.hist, "single": stats.single, "mae": stats.mae, "status": status,
-                      "bounds": stats.bounds, "extra": extra})
+        hi = p.amax(dim=1) if p.dtype == torch.uint8 else None  # the value rules read the raw 8-bit maximum
+        p = _prepare_pred(p, from_logits)
+        if NUMPY_ON_CPU and p.device.type == "cpu":
+            part = numpy_states(p, g, shape, proto, structure, layout)
+        else:
+            stats, p_norm, g_bin = score_batch(p, g, proto)
+            extra = _host_extras(p_norm, g_bin, stats.status, shape, proto, structure, layout)
+            part = {"hist": stats.hist, "single": stats.single, "mae": stats.mae, "status": stats.status,
+                    "bounds": stats.bounds, "extra": extra}
+        part["status"] = _value_status(hi, g, part["status"], part["hist"])
+        parts.append(part)
         order += idx
-    states = {k: torch.cat([part[k] for part in parts]) for k in parts[0]}
+    states = parts[0] if len(parts) == 1 else {k: torch.cat([part[k] for part in parts]) for k in parts[0]}
     if order != sorted(order):  # back to batch order
         inverse = torch.as_tensor(np.argsort(order), device=states["mae"].device)
         states = {k: v.index_select(0, inverse) for k, v in states.items()}
     device = states["mae"].device
     if ids is None:
         first, step, offset = auto_ids
-        ids = (torch.arange(len(order), device=device) + first) * step + offset
+        if device.type == "cpu":  # numpy's arange costs a fraction of torch's here
+            ids = torch.from_numpy((np.arange(len(order), dtype=np.int64) + first) * step + offset)
+        else:
+            ids = (torch.arange(len(order), device=device) + first) * step + offset
     ids = torch.as_tensor(ids, dtype=torch.int64).to(device, non_blocking=True).reshape(-1)
     if ids.shape[0] != len(order):
         raise ValueError(f"ids has {ids.shape[0]} entries for {len(order)} images")
@@ -214,12 +227,12 @@ def _gt_as_mask(g: torch.Tensor) -> torch.Tensor:
     return torch.where(g.amax(dim=1, keepdim=True) <= 1, g * 255, g)
 
 
-def _value_status(pred_dtype: torch.dtype, g: torch.Tensor, status: torch.Tensor, bounds: torch.Tensor,
-                  hist: torch.Tensor) -> torch.Tensor:
-    """The kernel's status with the value rules of :mod:`dbdbench.values` (:data:`VALUE_STATUS`), per image."""
+def _value_status(hi: torch.Tensor | None, g: torch.Tensor, status: torch.Tensor, hist: torch.Tensor) -> torch.Tensor:
+    """The kernel's status with the value rules of :mod:`dbdbench.values` (:data:`VALUE_STATUS`), per image;
+    ``hi``: the maximum of each 8-bit map (None for other dtypes)."""
     ok = status == OK
-    if pred_dtype == torch.uint8:
-        hi = bounds[:, 1]
+    if hi is not None:
+        hi = hi.to(status.device)
         status = torch.where(ok & (hi == 1), 3, status)
         status = torch.where(ok & (hi > 1) & (hi <= FEW_LEVELS), 4, status)
     if g.dtype != torch.bool:
@@ -260,6 +273,73 @@ def _host_extras(p: torch.Tensor, g: torch.Tensor, status: torch.Tensor, shape: 
     return torch.from_numpy(out).to(p.device)
 
 
+def numpy_states(pred: torch.Tensor, gt: torch.Tensor, shape: tuple[int, int], proto: Protocol,
+                 structure: frozenset, layout: list[tuple[str, int]]) -> dict[str, torch.Tensor]:
+    """The states of b CPU images (``pred``, ``gt`` (b, h*w)) from the numpy kernel on the tensors' memory.
+
+    8-bit and bool maps go through :func:`~dbdbench.metrics.steps.table_terms` as one batch, float maps
+    through :func:`~dbdbench.metrics.image.score_canonical` one by one: the numpy ``Evaluator``'s own steps, so
+    the states are its numbers by construction. Maps that fail the input check are left out and reported by
+    ``compute()``, as on other devices.
+    """
+    maps, masks = pred.numpy(), gt.detach().numpy()
+    b, n = len(maps), proto.n_levels
+    st = {"hist": np.zeros((b, 2 * n), dtype=np.int64), "single": np.zeros((b, 8), dtype=np.int64),
+          "mae": np.zeros(b, dtype=np.float64), "status": np.full(b, OK, dtype=np.int64),
+          "bounds": np.zeros((b, 4), dtype=np.float64),
+          "extra": np.zeros((b, sum(w for _, w in layout)), dtype=np.float64)}
+    if maps.dtype in (np.uint8, np.bool_):
+        _check_rows(maps, masks, st["bounds"], st["status"])
+        ok = np.flatnonzero(st["status"] == OK)
+        p8, g = canonical_pair(maps[ok] if len(ok) < b else maps, masks[ok] if len(ok) < b else masks, proto)
+        p8, g = np.ascontiguousarray(p8), np.ascontiguousarray(g)
+        terms = table_terms(p8, g, proto)
+        if len(ok) == b:  # every map passed: the batch's arrays are the states
+            st["hist"], st["single"], st["mae"] = terms.hist, terms.single, terms.mae
+        else:
+            st["hist"][ok], st["single"][ok], st["mae"][ok] = terms.hist, terms.single, terms.mae
+        for j, i in enumerate(ok if layout else ()):
+            p_map = terms.tables[j].p.take(p8[j]).reshape(shape)
+            st["extra"][i] = _pack(*map_terms(p_map, g[j].reshape(shape), proto, structure), layout)
+    else:
+        for i in range(b):  # checked and scored image by image, while the image is in the cache
+            if _check_rows(maps[i : i + 1], masks[i : i + 1], st["bounds"][i : i + 1], st["status"][i : i + 1]):
+                p, g = canonical_pair(maps[i].reshape(shape), masks[i].reshape(shape), proto)
+                _store(st, i, score_canonical(p, g, proto, structure=structure), layout)
+    return {k: torch.from_numpy(v) for k, v in st.items()}
+
+
+def _store(st: dict[str, np.ndarray], i: int, rec: ImageRecord, layout: list[tuple[str, int]]) -> None:
+    """Row ``i`` of the states from a record."""
+    n = st["hist"].shape[1] // 2
+    c = rec.counts
+    np.subtract(c.fp[:-1], c.fp[1:], out=st["hist"][i, :n])  # back from cumulative counts to the histogram
+    np.subtract(c.tp[:-1], c.tp[1:], out=st["hist"][i, n:])
+    st["single"][i] = (*rec.adaptive, *rec.binary)
+    st["mae"][i] = rec.mae
+    if layout:
+        st["extra"][i] = _pack(rec.extra, rec.curve_counts, rec.zero_map, layout)
+
+
+def _check_rows(maps: np.ndarray, masks: np.ndarray, bounds: np.ndarray, status: np.ndarray) -> bool:
+    """The range and NaN checks of ``check_map`` on float rows: fills ``bounds`` (min and max of map and mask)
+    and ``status`` in place; returns whether every row passed. Integer and bool rows always pass (bounds 0)."""
+    for col, arr, code in ((0, maps, BAD_PRED), (2, masks, BAD_GT)):
+        if arr.dtype.kind == "f":
+            lo, hi = arr.min(axis=1), arr.max(axis=1)  # NaN propagates and fails both comparisons below
+            bounds[:, col], bounds[:, col + 1] = lo, hi
+            status[(status == OK) & ~((lo >= 0) & (hi <= 1))] = code
+    return bool((status == OK).all())
+
+
+def empty_states(proto: Protocol, layout: list[tuple[str, int]], device) -> dict[str, torch.Tensor]:
+    """Zero-image states of the right dtypes and widths (what a process without images contributes)."""
+    widths = {"hist": (2 * proto.n_levels,), "single": (8,), "bounds": (4,), "extra": (sum(w for _, w in layout),)}
+    dtypes = {"mae": torch.float64, "bounds": torch.float64, "extra": torch.float64}
+    return {k: torch.zeros((0, *widths.get(k, ())), dtype=dtypes.get(k, torch.int64), device=device)
+            for k in STATE_KEYS}
+
+
 def concat_states(batches: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     """One dict of states from per-batch dicts."""
     return {k: torch.cat([b[k] for b in batches]) for k in STATE_KEYS}
@@ -285,14 +365,14 @@ def records_from_states(states: dict[str, torch.Tensor], proto: Protocol, layout
     settle(found, checks or Checks())
     if findings is not None:
         findings += found
-    n = proto.n_levels
+    tp, fp = cumulative_rows(host["hist"], proto.n_levels)  # every image's curve counts at once
+    fg, bg = tp[:, 0].tolist(), fp[:, 0].tolist()
+    single, mae, names = host["single"].tolist(), host["mae"].tolist(), [f"image{i:05d}" for i in ids.tolist()]
     records = []
     for i in order:
-        a_tp, a_fp, a_fn, a_tn, b_tp, b_fp, b_fn, b_tn = (int(v) for v in host["single"][i])
         extra, curve_counts, zero_map = _unpack(host["extra"][i], layout)
-        records.append(ImageRecord(f"image{ids[i]:05d}", counts_from_histogram(host["hist"][i], n),
-                                   (a_tp, a_fp, a_fn, a_tn), (b_tp, b_fp, b_fn, b_tn), float(host["mae"][i]), extra,
-                                   curve_counts=curve_counts, zero_map=zero_map))
+        records.append(ImageRecord(names[i], Counts(tp=tp[i], fp=fp[i], fg=fg[i], bg=bg[i]), tuple(single[i][:4]),
+                                   tuple(single[i][4:]), mae[i], extra, curve_counts=curve_counts, zero_map=zero_map))
     return records
 
 

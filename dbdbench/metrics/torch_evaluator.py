@@ -4,9 +4,11 @@ It is the numpy :class:`~dbdbench.metrics.Evaluator` with a batched front end: `
 the maps' device and keeps per-image states there (one confusion histogram, eight single-threshold counts
 and the MAE per image, no host synchronisation); ``compute`` copies them to the host once, rebuilds the
 per-image records and reduces them with the ``Evaluator``'s own code, so the :class:`~dbdbench.results.Result`
-is the same, bit for bit, as feeding the same maps one by one to the ``Evaluator``. Only Zhao et al.'s
-per-image best F and the structure metrics (S, E, weighted F) run on the host, from the same normalised map
-(one copy per batch), because they are the numpy functions themselves.
+is the same, bit for bit, as feeding the same maps one by one to the ``Evaluator``. On the CPU the batch is
+scored by the numpy kernel itself, on the tensors' memory; on other devices by the torch kernel, which runs
+the same protocol steps (:mod:`dbdbench.metrics.steps`). Only Zhao et al.'s per-image best F and the
+structure metrics (S, E, weighted F) run on the host there, from the same normalised map (one copy per
+batch), because they are the numpy functions themselves.
 """
 
 from __future__ import annotations

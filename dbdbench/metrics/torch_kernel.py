@@ -1,22 +1,26 @@
-"""The per-image kernel of :mod:`dbdbench.metrics.image` on batches of torch tensors, on any device.
+"""The per-image steps of :mod:`dbdbench.metrics.image` on batches of torch tensors, on any device.
 
 For a batch of same-size images (``pred`` (B, N) flattened maps, ``gt`` (B, N) masks) it returns what
-:func:`~dbdbench.metrics.image.score_image` would put in each image's record, as device tensors and without
-a host synchronisation: the joint histogram of (threshold level, mask) from which every curve count follows,
-the adaptive- and fixed-threshold confusion counts, and the MAE. Each step does the float operations of the
-numpy kernel in the same order and precision (float64, as numpy promotes), so the numbers are the same bits:
+:func:`~dbdbench.metrics.image.score_image` would put in each image's record, as device tensors: the joint
+histogram of (threshold level, mask) from which every curve count follows, the adaptive- and fixed-threshold
+confusion counts, and the MAE. No protocol setting is interpreted here: the steps are the numpy kernel's own,
 
-- normalisation (:func:`normalise`) mirrors ``image._normalise`` operation by operation, with the image's
-  extrema as per-image columns and the constant-map branches as ``torch.where``;
-- 8-bit maps go through per-image 256-entry tables (as ``image._tables``): one histogram of
-  ``value + 256 * mask`` is folded into threshold levels, and the single-threshold counts are sums over the
-  table entries that pass;
-- the means (MAE and the adaptive threshold ``min(2 mean(p), 1)``) use numpy's pairwise summation
+- normalisation, threshold levels, the adaptive threshold and the fixed-threshold rules are the functions of
+  :mod:`dbdbench.metrics.image` and :mod:`dbdbench.metrics.counts` run with :class:`TorchOps` (the image's
+  extrema as per-image columns, each branch of a constant map as ``torch.where``), so the float operations are
+  the same in the same order and precision (float64, as numpy promotes);
+- 8-bit maps use per-image 256-entry tables, made on the device by the same steps as the numpy kernel's
+  (:func:`~dbdbench.metrics.steps.value_tables`), so the counts come from one histogram of
+  ``value + 256 * mask`` folded into threshold levels, and the single-threshold counts from the first table
+  entry that passes each rule;
+- the means (MAE and the adaptive threshold's mean) use numpy's pairwise summation
   (:func:`dbdbench.metrics.pairwise.pairwise_sum`).
 
 What needs the whole normalised map in numpy (Zhao et al.'s per-image best F, empty-mask curve counts and
 zero-map flag, the structure metrics) is computed on the host by the numpy functions themselves
-(:func:`dbdbench.metrics.image.map_terms`) from the same map, copied once per batch.
+(:func:`dbdbench.metrics.image.map_terms`) from the same map, copied once per batch. On the CPU the torch
+evaluators do not use this module: they run the numpy kernel on the tensors' memory
+(:mod:`dbdbench.metrics.torch_batch`).
 """
 
 from __future__ import annotations
@@ -27,9 +31,16 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from dbdbench.metrics.counts import binarize
+from dbdbench.metrics.counts import binarize, passes
 from dbdbench.metrics.pairwise import pairwise_sum
 from dbdbench.metrics.protocols import Protocol
+from dbdbench.metrics.steps import (
+    adaptive_threshold,
+    canonical_pair,
+    normalise,
+    threshold_levels,
+    unit_map,
+)
 
 #: codes of the per-image input check, reported by ``compute()``
 OK, BAD_PRED, BAD_GT = 0, 1, 2
@@ -62,42 +73,61 @@ def true_div(x: torch.Tensor, divisor: float) -> torch.Tensor:
     return x / torch.as_tensor(divisor, dtype=x.dtype, device=x.device)
 
 
-def normalise(values: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, scale: int | None,
-              proto: Protocol) -> torch.Tensor:
-    """``image._normalise`` on rows: ``values`` (B, K), ``lo``/``hi`` (B, 1) extrema in the values' dtype.
+class TorchOps:
+    """:class:`~dbdbench.metrics.image.NumpyOps` on (B, K) float tensors with per-image (B, 1) extrema."""
 
-    ``scale`` is 255 for 8-bit values (passed as int64) and None for float values. Returns float64; for
-    ``mat2gray`` the 0..255 score the HiFST script thresholds.
-    """
-    if proto.normalize == "mat2gray":
-        full = 1.0 if scale is None else scale
-        sharp = (full - values).double()  # float maps: 1 - v in their own dtype first, as numpy does
-        s_lo, s_hi = (full - hi).double(), (full - lo).double()
-        d = 1.0 / (s_hi - s_lo)
-        m = torch.where(s_hi == s_lo, sharp, sharp * d + (-s_lo * d)).clamp(0.0, 1.0)
-        return 255.0 - m * 255
-    if scale is None:
-        p, p_lo, p_hi = values.double(), lo.double(), hi.double()
-    else:
-        p, p_lo, p_hi = true_div(values.double(), scale), true_div(lo.double(), scale), true_div(hi.double(), scale)
-    if proto.normalize == "minmax":
-        return torch.where(p_hi != p_lo, (p - p_lo) / (p_hi - p_lo), p)
-    if proto.normalize == "max":
-        return torch.where(p_hi > 0, p / p_hi, p)
-    return p
+    @staticmethod
+    def f64(x: torch.Tensor) -> torch.Tensor:
+        return x.double()
+
+    @staticmethod
+    def div(x: torch.Tensor, scale: int) -> torch.Tensor:
+        return true_div(x.double(), scale)
+
+    @staticmethod
+    def select(cond: torch.Tensor, if_true, if_false) -> torch.Tensor:
+        return torch.where(cond, if_true(), if_false())
+
+    @staticmethod
+    def at_most_one(x: torch.Tensor) -> torch.Tensor:
+        return x.clamp(max=1.0)
+
+    @staticmethod
+    def truncate(x: torch.Tensor) -> torch.Tensor:
+        return x.long()  # truncation, as numpy's astype(uint8) of values in [0, 255]
+
+    @staticmethod
+    def rint(x: torch.Tensor) -> torch.Tensor:
+        return torch.round(x).long()  # half to even, as np.rint
+
+    @staticmethod
+    def search(thresholds: tuple[float, ...], x: torch.Tensor) -> torch.Tensor:
+        return torch.searchsorted(_on_device(thresholds, str(x.device)), x.contiguous(), right=True) - 1
+
+    @staticmethod
+    def to_8bit(pred: torch.Tensor) -> torch.Tensor:
+        return pred.to(torch.uint8) * 255 if pred.dtype == torch.bool else pred
+
+    @staticmethod
+    def flip(arr: torch.Tensor) -> torch.Tensor:
+        """``counts.flip``: ``255 - v``, ``~b`` or ``1 - p`` in the native dtype."""
+        if arr.dtype == torch.uint8:
+            return 255 - arr
+        if arr.dtype == torch.bool:
+            return ~arr
+        return 1.0 - arr
+
+    @staticmethod
+    def binarize(gt: torch.Tensor, threshold: float, strict: bool) -> torch.Tensor:
+        """``counts.binarize``: bool masks pass through, 8-bit masks through its own table."""
+        if gt.dtype == torch.bool:
+            return gt
+        if gt.dtype == torch.uint8:
+            return _gt_table(threshold, strict, str(gt.device))[gt.long()]
+        return passes(gt.double(), threshold, strict)
 
 
-def levels(score: torch.Tensor, proto: Protocol) -> torch.Tensor:
-    """``image._levels``: int64 threshold level of each normalised value, clamped into ``[0, n_levels)``."""
-    if proto.levels == "floor":
-        lev = (score * 255).long()  # truncation, as numpy's astype(uint8) of values in [0, 255]
-    elif proto.levels == "round":
-        lev = torch.round(score * 255).long()  # half to even, as np.rint
-    else:
-        thresholds = _on_device(tuple(proto.thresholds or ()), str(score.device))
-        lev = torch.searchsorted(thresholds, score.contiguous(), right=True) - 1
-    # in range for every valid map; the clamp only keeps bad maps (reported later) from indexing out of bounds
-    return lev.clamp_(0, proto.n_levels - 1)
+TORCH_OPS = TorchOps()
 
 
 @lru_cache(maxsize=64)
@@ -110,25 +140,6 @@ def _on_device(thresholds: tuple[float, ...], device: str) -> torch.Tensor:
 def _gt_table(threshold: float, strict: bool, device: str) -> torch.Tensor:
     """``binarize`` of every 8-bit mask value, on ``device``: the mask of value v is ``table[v]``."""
     return torch.as_tensor(binarize(np.arange(256, dtype=np.uint8), threshold, strict), device=device)
-
-
-def binarize_gt(gt: torch.Tensor, proto: Protocol) -> torch.Tensor:
-    """The protocol's boolean mask of ``gt`` (bool, uint8 or float in canonical or flipped polarity)."""
-    if gt.dtype == torch.bool:
-        return gt
-    if gt.dtype == torch.uint8:
-        return _gt_table(proto.gt_threshold, proto.gt_strict, str(gt.device))[gt.long()]
-    unit = gt.double()
-    return unit > proto.gt_threshold if proto.gt_strict else unit >= proto.gt_threshold
-
-
-def flip(arr: torch.Tensor) -> torch.Tensor:
-    """``counts.flip``: ``255 - v``, ``~b`` or ``1 - p`` in the native dtype."""
-    if arr.dtype == torch.uint8:
-        return 255 - arr
-    if arr.dtype == torch.bool:
-        return ~arr
-    return 1.0 - arr
 
 
 def _histogram(index: torch.Tensor, n_bins: int) -> torch.Tensor:
@@ -167,12 +178,8 @@ def score_batch(pred: torch.Tensor, gt: torch.Tensor, proto: Protocol) -> tuple[
     Canonical polarity (map = P(blur), mask true = blurred). Returns the :class:`BatchStats`, the normalised
     maps ``p`` (B, N) float64 and the protocol's masks (B, N) bool, as ``score_image`` computes them.
     """
-    if pred.dtype == torch.bool:
-        pred = pred.to(torch.uint8) * 255
-    bounds, status = _bounds(pred, gt)
-    if proto.positive == "sharp":
-        pred, gt = flip(pred), flip(gt)
-    g = binarize_gt(gt, proto)
+    bounds, status = _bounds(TORCH_OPS.to_8bit(pred), gt)
+    pred, g = canonical_pair(pred, gt, proto, TORCH_OPS)
     if pred.dtype == torch.uint8:
         hist, single, p = _score_table(pred, g, proto)
     else:
@@ -182,36 +189,38 @@ def score_batch(pred: torch.Tensor, gt: torch.Tensor, proto: Protocol) -> tuple[
     return BatchStats(hist, single, mae, status, bounds), p, g
 
 
-def _adaptive_threshold(p: torch.Tensor, proto: Protocol) -> torch.Tensor:
-    """``min(factor * mean(p), 1)`` per image (B, 1), with numpy's summation order."""
-    return (proto.adaptive_factor * true_div(pairwise_sum(p), p.shape[1])).clamp_(max=1.0)[:, None]
-
-
-def _passes(p: torch.Tensor, thr, strict: bool) -> torch.Tensor:
-    return p > thr if strict else p >= thr
+def _adaptive(p: torch.Tensor, proto: Protocol) -> torch.Tensor:
+    """The adaptive threshold per image (B, 1) from numpy's mean of each map (its summation order)."""
+    return adaptive_threshold(true_div(pairwise_sum(p), p.shape[1]), proto, TORCH_OPS)[:, None]
 
 
 def _score_table(pred: torch.Tensor, g: torch.Tensor, proto: Protocol):
-    """8-bit maps: per-image 256-entry tables of the normalised value and level (``image._score_table``)."""
+    """8-bit maps: per-image 256-entry tables of ``steps.value_tables``, made on the device, looked up."""
     b, n = pred.shape
     lo, hi = torch.aminmax(pred, dim=1)
     lo, hi = lo.long()[:, None], hi.long()[:, None]
-    values = torch.arange(256, device=pred.device).expand(b, 256).clamp(lo, hi)
-    score = normalise(values, lo, hi, 255, proto)
-    p_table = true_div(score, 255) if proto.normalize == "mat2gray" else score
+    # values outside [lo, hi] do not occur; clamping keeps their table entries finite, as value_tables does
+    score = normalise(torch.arange(256, device=pred.device).expand(b, 256).clamp(lo, hi), lo, hi, 255, proto,
+                      TORCH_OPS)
+    p_table = unit_map(score, proto, TORCH_OPS)
     idx = pred.long()
     by_value = _histogram(idx + 256 * g.long(), 512)
-    lev = levels(score, proto)
+    lev = threshold_levels(score, proto, TORCH_OPS)
     n_lev = proto.n_levels
     hist = torch.zeros(b, 2 * n_lev, dtype=torch.int64, device=pred.device)
-    hist.scatter_add_(1, torch.cat([lev, lev + n_lev], dim=1), by_value)
+    hist.scatter_add_(1, torch.cat([lev, lev + n_lev], dim=1), by_value)  # value bins folded into levels
     p = p_table.gather(1, idx)
+    # p_table is non-decreasing: the first value that passes a rule is the number of values that fail it
+    k_adp = (~passes(p_table, _adaptive(p, proto), False)).sum(1)
+    k_bin = (~passes(p_table, proto.binary_threshold, proto.binary_strict)).sum(1)
+    # cumulative counts by value from the top, as counts_from_histogram: [:, k] counts values >= k
     fg_v, all_v = by_value[:, 256:], by_value[:, :256] + by_value[:, 256:]
-    fg = fg_v.sum(1)
-    single = []
-    for thr, strict in ((_adaptive_threshold(p, proto), False), (proto.binary_threshold, proto.binary_strict)):
-        passing = _passes(p_table, thr, strict)
-        single.append(_confusion((fg_v * passing).sum(1), (all_v * passing).sum(1), fg, n))
+    zero = torch.zeros(b, 1, dtype=torch.int64, device=pred.device)
+    tp_c = torch.cat([fg_v.flip(1).cumsum(1).flip(1), zero], dim=1)
+    pos_c = torch.cat([all_v.flip(1).cumsum(1).flip(1), zero], dim=1)
+    fg = tp_c[:, 0]
+    single = [_confusion(tp_c.gather(1, k[:, None])[:, 0], pos_c.gather(1, k[:, None])[:, 0], fg, n)
+              for k in (k_adp, k_bin)]
     return hist, torch.cat(single, dim=1), p
 
 
@@ -219,13 +228,14 @@ def _score_general(pred: torch.Tensor, g: torch.Tensor, proto: Protocol):
     """Float maps: elementwise normalisation and levels (``image._score_general``)."""
     b, n = pred.shape
     lo, hi = torch.aminmax(pred, dim=1)
-    score = normalise(pred, lo[:, None], hi[:, None], None, proto)
+    score = normalise(pred, lo[:, None], hi[:, None], None, proto, TORCH_OPS)
     n_lev = proto.n_levels
-    hist = _histogram(levels(score, proto) + n_lev * g.long(), 2 * n_lev)
-    p = true_div(score, 255) if proto.normalize == "mat2gray" else score
+    # in range for every valid map; the clamp only keeps bad maps (reported later) from indexing out of bounds
+    lev = threshold_levels(score, proto, TORCH_OPS).clamp_(0, n_lev - 1)
+    hist = _histogram(lev + n_lev * g.long(), 2 * n_lev)
+    p = unit_map(score, proto, TORCH_OPS)
     fg = g.sum(1)
     single = []
-    for thr, strict in ((_adaptive_threshold(p, proto), False), (proto.binary_threshold, proto.binary_strict)):
-        passing = _passes(p, thr, strict)
+    for passing in (passes(p, _adaptive(p, proto), False), passes(p, proto.binary_threshold, proto.binary_strict)):
         single.append(_confusion((passing & g).sum(1), passing.sum(1), fg, n))
     return hist, torch.cat(single, dim=1), p

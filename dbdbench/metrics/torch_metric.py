@@ -19,7 +19,7 @@ from torchmetrics.utilities import dim_zero_cat
 from dbdbench.findings import Finding
 from dbdbench.metrics.evaluator import Evaluator
 from dbdbench.metrics.protocols import Protocol
-from dbdbench.metrics.torch_batch import STATE_KEYS, batch_states, extra_layout, records_from_states
+from dbdbench.metrics.torch_batch import STATE_KEYS, batch_states, empty_states, extra_layout, records_from_states
 from dbdbench.metrics.torch_evaluator import _batch_len, result_of
 from dbdbench.results import Result
 
@@ -79,10 +79,25 @@ class EvaluatorMetric(Metric):
         if isinstance(self.ids, list) and not self.ids:
             raise ValueError("no images were scored; call update() at least once before compute()")
         states = {k: dim_zero_cat(getattr(self, k)) for k in STATE_KEYS}
+        if not len(states["ids"]):
+            raise ValueError("no images were scored by any process; call update() at least once before compute()")
         findings: list[Finding] = []
         records = records_from_states(states, self.protocol, self._layout, checks=self._evaluator.checks,
                                       findings=findings)
         return result_of(records, self._evaluator, findings)
+
+    def _sync_dist(self, dist_sync_fn=None, process_group=None) -> None:
+        """torchmetrics' gather, with typed zero-image states where this process scored no image.
+
+        torchmetrics stands in an empty float32 vector for an empty list state, which the other processes'
+        (k, width) int64 states do not match (gloo aborts the job); a (0, width) state of the right dtype is
+        gathered like any other, and this process then contributes nothing.
+        """
+        for key, empty in empty_states(self.protocol, self._layout, self.device).items():
+            if isinstance(getattr(self, key), list) and not getattr(self, key):
+                setattr(self, key, [empty])  # a new list: the cached local state (restored after compute) is kept
+        kwargs = {} if dist_sync_fn is None else {"dist_sync_fn": dist_sync_fn}
+        super()._sync_dist(process_group=process_group, **kwargs)
 
     def _wrap_compute(self, compute: Callable) -> Callable:
         """torchmetrics' compute wrapper (sync, cache) without its walk over the value: a Result holds no

@@ -11,11 +11,13 @@ except ImportError:  # the hand-crafted baselines are tested without the [baseli
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread per test process: with two test workers on two cores, more threads oversubscribe."""
+def one_torch_thread(monkeypatch):
+    """One intra-op thread per test process: with two test workers on two cores, more threads oversubscribe
+    (``OMP_NUM_THREADS`` too, which the trainer's thread setting honours)."""
     if torch is None:
         yield
         return
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -98,6 +98,34 @@ def ddp_metric_worker(rank: int, world: int, port: int, out: str) -> None:
         dist.destroy_process_group()
 
 
+def ddp_empty_rank_worker(rank: int, world: int, port: int, out: str) -> None:
+    """``spawn`` target: rank 0 scores every case, the other ranks none; then a metric that no rank feeds."""
+    import os
+
+    import torch.distributed as dist
+
+    from dbdbench.metrics import EvaluatorMetric
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        preds, gts = ddp_cases()
+        for protocol in ("dbdbench", "zhao"):
+            metric = EvaluatorMetric(protocol)
+            if rank == 0:
+                metric.update(torch.from_numpy(np.stack(preds)), torch.from_numpy(np.stack(gts)), ids=range(len(preds)))
+            metric.compute().to_json(f"{out}/{protocol}-rank{rank}.json")
+        metric = EvaluatorMetric("dbdbench")
+        try:
+            metric.compute()
+        except ValueError as exc:
+            with open(f"{out}/none-rank{rank}.txt", "w") as fh:
+                fh.write(str(exc))
+    finally:
+        dist.destroy_process_group()
+
+
 def ddp_cases() -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Seven 8-bit maps and masks: an odd count, so the two shards differ in size."""
     rng = np.random.default_rng(2)

@@ -9,12 +9,29 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from _torch_cases import assert_same, case_maps, case_masks, ddp_cases, ddp_metric_worker, numpy_result, torch_result
+from _torch_cases import (
+    assert_same,
+    case_maps,
+    case_masks,
+    ddp_cases,
+    ddp_empty_rank_worker,
+    ddp_metric_worker,
+    numpy_result,
+    torch_result,
+)
 
-from dbdbench.metrics import TorchEvaluator, list_protocols
+from dbdbench.metrics import TorchEvaluator, list_protocols, torch_batch
 from dbdbench.metrics.pairwise import pairwise_sum
 
 DTYPES = [np.uint8, np.float32, np.float64]
+
+
+@pytest.fixture(params=["numpy", "torch"])
+def cpu_kernel(request, monkeypatch):
+    """Both kernels on the CPU: the numpy kernel on the tensors' memory (the default there) and the torch
+    kernel that other devices run (so that it is checked without a GPU)."""
+    monkeypatch.setattr(torch_batch, "NUMPY_ON_CPU", request.param == "numpy")
+    return request.param
 
 
 @pytest.mark.parametrize("n", [*range(1, 140), 255, 256, 1000, 4097, 20001])
@@ -26,7 +43,7 @@ def test_pairwise_sum_is_numpys(n):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("protocol", list_protocols())
-def test_identical_to_numpy_on_random_maps(protocol, dtype):
+def test_identical_to_numpy_on_random_maps(protocol, dtype, cpu_kernel):
     rng = np.random.default_rng(7)
     preds, gts = case_maps(dtype, rng), case_masks(rng)
     assert_same(torch_result(protocol, preds, gts), numpy_result(protocol, preds, gts))
@@ -34,7 +51,7 @@ def test_identical_to_numpy_on_random_maps(protocol, dtype):
 
 @pytest.mark.parametrize("kind", ["uint8", "float"])
 @pytest.mark.parametrize("protocol", list_protocols())
-def test_identical_with_soft_masks(protocol, kind):
+def test_identical_with_soft_masks(protocol, kind, cpu_kernel):
     rng = np.random.default_rng(3)
     preds, gts = case_maps(np.float32, rng), case_masks(rng, kind=kind)
     # wholly graded masks beside the binary maps look like swapped arguments: accepted, and recorded alike
@@ -45,7 +62,7 @@ def test_identical_with_soft_masks(protocol, kind):
 
 
 @pytest.mark.parametrize("protocol", ["dbdbench", "pysod", "zhao"])
-def test_mixed_sizes_as_list_and_as_padded_batch(protocol):
+def test_mixed_sizes_as_list_and_as_padded_batch(protocol, cpu_kernel):
     rng = np.random.default_rng(5)
     shapes = [(20, 31), (17, 12), (20, 31), (9, 40), (17, 12), (33, 8)]
     preds = [case_maps(np.uint8, rng, s, n=8)[i] for i, s in enumerate(shapes)]
@@ -63,7 +80,7 @@ def test_mixed_sizes_as_list_and_as_padded_batch(protocol):
     assert_same(ev.compute(), expected)
 
 
-def test_bool_maps_logits_and_ids():
+def test_bool_maps_logits_and_ids(cpu_kernel):
     rng = np.random.default_rng(11)
     gts = case_masks(rng, n=6)
     bools = [rng.random(g.shape) < 0.5 for g in gts]
@@ -80,7 +97,7 @@ def test_bool_maps_logits_and_ids():
     assert_same(ev.compute(), numpy_result("dbdbench", probs, gts))
 
 
-def test_bad_input_is_refused():
+def test_bad_input_is_refused(cpu_kernel):
     ev = TorchEvaluator()
     with pytest.raises(ValueError, match="convert colour maps to gray"):
         ev.update(torch.rand(2, 3, 8, 8), torch.zeros(2, 8, 8, dtype=torch.bool))
@@ -108,6 +125,19 @@ def test_bad_input_is_refused():
         TorchEvaluator().compute()
 
 
+def test_bad_mask_in_a_batch_of_8bit_maps_is_reported_and_the_rest_scored(cpu_kernel):
+    """The 8-bit path scores the maps whose masks pass the check and reports the others by name."""
+    rng = np.random.default_rng(4)
+    preds, gts = case_maps(np.uint8, rng, n=5), [m.astype(np.float64) for m in case_masks(rng, n=5)]
+    bad = [g.copy() for g in gts]
+    bad[2] = bad[2] + 1.5
+    ev = TorchEvaluator()
+    ev.update(torch.from_numpy(np.stack(preds)), torch.from_numpy(np.stack(bad)))
+    with pytest.raises(ValueError, match=r"image00002: ground truth has values in \[1.5, 2.5\]"):
+        ev.compute()
+    assert_same(torch_result("dbdbench", preds, gts), numpy_result("dbdbench", preds, gts))
+
+
 def _hifst_cuhk_te1(shared_data):
     stems = (shared_data / "cuhk" / "splits" / "cuhk-te-1.txt").read_text().split()
     preds, gts = [], []
@@ -119,7 +149,7 @@ def _hifst_cuhk_te1(shared_data):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-def test_identical_on_hifst_cuhk_te1(shared_data, dtype):
+def test_identical_on_hifst_cuhk_te1(shared_data, dtype, cpu_kernel):
     """All protocols on 12 real maps of mixed sizes (all 100 in the slow test and on CUDA)."""
     _check_real(shared_data, dtype, 12)
 
@@ -173,21 +203,28 @@ def test_identical_on_cuda_real_maps(shared_data):
                         numpy_result(protocol, maps, gts, metrics=metrics))
 
 
-@pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
-                    reason="torch.distributed with gloo is not available in this build")
-def test_ddp_sync_equals_one_process(tmp_path):
+def _two_gloo_processes(worker, out) -> None:
     pytest.importorskip("torchmetrics")
     import socket
 
     import torch.multiprocessing as mp
 
-    from dbdbench.results import load_result
-
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     # fork: the workers reuse the imported modules instead of importing torch again (spawn takes far longer)
-    mp.start_processes(ddp_metric_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True, start_method="fork")
+    mp.start_processes(worker, args=(2, port, str(out)), nprocs=2, join=True, start_method="fork")
+
+
+_GLOO = pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
+                           reason="torch.distributed with gloo is not available in this build")
+
+
+@_GLOO
+def test_ddp_sync_equals_one_process(tmp_path):
+    from dbdbench.results import load_result
+
+    _two_gloo_processes(ddp_metric_worker, tmp_path)
     preds, gts = ddp_cases()
     for protocol in ("dbdbench", "zhao"):
         expected = numpy_result(protocol, preds, gts)
@@ -195,3 +232,19 @@ def test_ddp_sync_equals_one_process(tmp_path):
             got = load_result(tmp_path / f"{protocol}-rank{rank}.json")
             assert got.n_images == 7
             assert got.to_dict() == expected.to_dict()
+
+
+@_GLOO
+def test_ddp_rank_without_images_contributes_nothing(tmp_path):
+    """A process with no image (more processes than images) neither aborts the job nor changes the result; when
+    no process has an image, every process gets the same clear error."""
+    from dbdbench.results import load_result
+
+    _two_gloo_processes(ddp_empty_rank_worker, tmp_path)
+    preds, gts = ddp_cases()
+    for protocol in ("dbdbench", "zhao"):
+        expected = numpy_result(protocol, preds, gts)
+        for rank in range(2):
+            assert load_result(tmp_path / f"{protocol}-rank{rank}.json").to_dict() == expected.to_dict()
+    for rank in range(2):
+        assert "no images were scored by any process" in (tmp_path / f"none-rank{rank}.txt").read_text()
