@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from dbdbench.io import WriteError
+
 CKPT_FORMAT = "dbdbench.train"
 CKPT_VERSION = 1
 
@@ -66,13 +68,24 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
-    """Write ``payload`` (plus the format tag and the RNG states) atomically to ``path``."""
+    """Write ``payload`` (plus the format tag and the RNG states) atomically to ``path``.
+
+    A failed write (a full disk ...) removes the temporary file and raises :class:`dbdbench.io.WriteError`
+    naming ``path``; ``path`` keeps its previous checkpoint.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"format": CKPT_FORMAT, "version": CKPT_VERSION, **payload, "rng": rng_state()}
     tmp = partial_path(path)
-    torch.save(data, tmp)
-    os.replace(tmp, path)
+    try:  # into a Python file: torch.save to a path turns a full disk into a RuntimeError of its C++ writer
+        with open(tmp, "wb") as fh:
+            torch.save(data, fh)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # full disk, no permission: one line naming the file (exit 2 in the CLI)
+            raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise
     return path
 
 

@@ -10,6 +10,7 @@ import builtins
 import errno
 import io
 import json
+import os
 
 import cv2
 import numpy as np
@@ -136,3 +137,18 @@ def test_leaderboard_on_a_full_disk(full):
     res = run("leaderboard", "--submissions", submissions, "--out", full / "reports", "--no-plots")
     _one_line_error(res, str(full / "reports"))
     assert _files(full) == []
+
+
+def test_training_checkpoint_on_a_full_disk_keeps_the_last_one_and_leaves_no_temp_file(full, tmp_path):
+    pytest.importorskip("torch")
+    from baselines.checkpoint import save_checkpoint
+
+    good = tmp_path / "last.pt"
+    save_checkpoint(good, {"step": 1})
+    target = full / "last.pt"
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT)  # the previous checkpoint, written before the disk filled up
+    os.write(fd, good.read_bytes())
+    os.close(fd)
+    with pytest.raises(WriteError, match=f"cannot write {target}: No space left on device"):
+        save_checkpoint(target, {"step": 2})
+    assert _files(full) == ["last.pt"] and target.read_bytes() == good.read_bytes()
