@@ -51,7 +51,7 @@ from dbdbench.sanity import (
     thumbnail,
     unknown_folders,
 )
-from dbdbench.settings import SHARP
+from dbdbench.settings import POLARITIES, SHARP
 
 
 class EvaluationError(ValueError):
@@ -97,6 +97,75 @@ def _load_pair(job: _Job) -> tuple[np.ndarray, np.ndarray, MapFacts]:
         raise EvaluationError(f"{job.pred.parent}/{exc}") from None
     facts.thumb, facts.gt_thumb = thumbnail(pred), thumbnail(gt)  # for the unrelated-maps test
     return pred, gt, facts
+
+
+#: the options of ``evaluate`` that change how a map file is read, besides ``pred_white`` and ``resize``, with
+#: the values that change nothing; a result records its own in ``meta["map_reading"]``
+MAP_READING: dict[str, bool | str | None] = {"rescale_maps": False, "transpose_maps": False, "rotate_maps": None,
+                                             "luminance": False, "colormap": None}  # fmt: skip
+#: the warning codes that show a map-reading option changed some map (and the words of the ``resized`` warning of
+#: a turned-back map): how a result written before ``map_reading`` was recorded tells that one was used
+_READ_CODES = ("rescaled", "luminance", "colormap", "pseudo-colour")
+_TURNED_BACK = "turned back"  # dbdbench.sanity's words for a map that --transpose-maps/--rotate-maps turned
+
+
+def map_reading(meta: Mapping, where: str = "result") -> dict:
+    """The map-reading options (:data:`MAP_READING`) a result was scored with, from its ``meta``.
+
+    A result written before they were recorded (no ``meta["map_reading"]``) was read with the defaults unless
+    its warnings show an option that changed a map (``rescaled``, ``luminance``, ``colormap``,
+    ``pseudo-colour``, or a map turned back by ``--transpose-maps`` / ``--rotate-maps``): an option that
+    changed no map leaves no warning and reads as the default.
+
+    Raises
+    ------
+    ValueError
+        Naming ``where``: such an option was used but not recorded (evaluate the maps again), or the record
+        holds an option this version does not know.
+    """
+    recorded = meta.get("map_reading")
+    if recorded is not None:
+        unknown = sorted(set(recorded) - set(MAP_READING))
+        if unknown:
+            raise ValueError(f"{where}: unknown map-reading option(s) {', '.join(unknown)} in meta.map_reading "
+                             "(written by a newer dbdbench?); upgrade dbdbench")  # fmt: skip
+        return MAP_READING | dict(recorded)
+    used = sorted({w.get("code", "") for w in meta.get("warnings", []) if w.get("code") in _READ_CODES
+                   or (w.get("code") == "resized" and _TURNED_BACK in w.get("message", ""))})  # fmt: skip
+    if used:
+        raise ValueError(f"{where}: scored with options that change how maps are read (its warnings "
+                         f"{', '.join(used)} say that --rescale-maps, --transpose-maps, --rotate-maps, --luminance "
+                         "or --colormap changed maps) by a dbdbench that did not record which (meta.map_reading); "
+                         "evaluate the maps again with this version and use the new result")  # fmt: skip
+    return dict(MAP_READING)
+
+
+def load_scored_pair(pred: str | os.PathLike, gt: str | os.PathLike, meta: Mapping, *, gt_white: str,
+                     pred_white: str | None = None, stem: str | None = None, where: str = "result",
+                     gt_cache: CacheFolder = FROM_ENV) -> tuple[np.ndarray, np.ndarray, MapFacts]:  # fmt: skip
+    """Read one (map, GT) pair exactly as ``evaluate`` read it for the result whose ``meta`` is given.
+
+    The loader of :func:`evaluate_folder` itself, with the result's recorded settings: polarity
+    (``pred_white``, unless given), ``resize`` and the map-reading options (:func:`map_reading`);
+    ``gt_white`` is the dataset's. Returns the map and the GT in canonical polarity (white = blurred), the
+    map at the GT's size, as they were scored, and the facts the sanity stage judged.
+
+    Raises
+    ------
+    ValueError
+        The options cannot be told (:func:`map_reading`), no polarity, or a file that cannot be read.
+    """
+    reading = map_reading(meta, where)
+    white = pred_white or meta.get("pred_white")
+    if white not in POLARITIES:
+        raise ValueError(f"{where}: no map polarity (meta.pred_white); pass it")
+    rotate, colormap = reading["rotate_maps"], reading["colormap"]
+    checks = Checks(rescale_maps=bool(reading["rescale_maps"]), transpose_maps=bool(reading["transpose_maps"]),
+                    rotate_maps=None if rotate is None else str(rotate))  # fmt: skip
+    job = _Job(stem or Path(gt).stem, Path(pred), Path(gt), white == SHARP, gt_white == SHARP,
+               meta.get("resize", "bilinear"), bool(reading["luminance"]), checks, gt_cache,
+               None if colormap is None else str(colormap))  # fmt: skip
+    return _load_pair(job)
 
 
 def _prefetched(jobs: Sequence[_Job], depth: int = 4):
@@ -407,6 +476,8 @@ def evaluate_folder(
         "pred_white": white,
         "resize": resize,
         "n_resized": sum(r.resized for r in ev.records),
+        "map_reading": {"rescale_maps": checks.rescale_maps, "transpose_maps": checks.transpose_maps,
+                        "rotate_maps": checks.rotate_maps, "luminance": luminance, "colormap": colormap},
         "n_images_registered": spec.n_images,
         "missing": notes["missing"],
         "extra_files": notes["extra"],

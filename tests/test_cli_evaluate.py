@@ -270,3 +270,19 @@ def test_dask_backend_through_the_cli(tiny):
               "--json", out, "-q")  # fmt: skip
     assert res.exit_code == 0, res.output
     assert json.loads(out.read_text())["n_images"] == 6
+
+
+def test_map_reading_options_are_recorded(tiny):
+    """meta.map_reading holds every option of MAP_READING with its value; an unknown one is refused on reading."""
+    from dbdbench.evaluate import MAP_READING, map_reading
+
+    out = tiny["tmp"] / "r.json"
+    res = run("evaluate", tiny["preds"], "-d", "TINY", "--pred-white", "blur", "--rescale-maps", "--rotate-maps",
+              "ccw", "--colormap", "magma", "--json", out, "-q")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    meta = json.loads(out.read_text())["meta"]
+    assert meta["map_reading"] == {"rescale_maps": True, "transpose_maps": False, "rotate_maps": "ccw",
+                                   "luminance": False, "colormap": "magma"}  # fmt: skip
+    assert set(meta["map_reading"]) == set(MAP_READING) and map_reading(meta) == meta["map_reading"]
+    with pytest.raises(ValueError, match="unknown map-reading option.*sharpen"):
+        map_reading({"map_reading": {"sharpen": True}}, "x.json")

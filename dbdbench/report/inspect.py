@@ -1,9 +1,12 @@
 """The data of ``dbdbench inspect``: per-image scores, thumbnails, error maps and per-image curves of results.
 
-Every map is read and scored again exactly as ``dbdbench evaluate`` read it (same pairing, polarity flip and
-resize, :func:`dbdbench.metrics.score_image`), and each image's MAE must equal the stored one: a folder that
-is not the one the result was scored from is refused, never shown next to numbers it did not produce. The
-stored SHA-256 of each map file (``meta["files_sha256"]``) is compared as well when the result has it.
+Every map is read and scored again exactly as ``dbdbench evaluate`` read it: by evaluate's own loader
+(:func:`dbdbench.evaluate.load_scored_pair`) with the settings recorded in the result's ``meta`` (pairing,
+polarity flip, resize, and ``--rescale-maps``, ``--transpose-maps``, ``--rotate-maps``, ``--luminance``,
+``--colormap``), then :func:`dbdbench.metrics.score_image`; each image's MAE must equal the stored one: a
+folder that is not the one the result was scored from is refused, never shown next to numbers it did not
+produce. The stored SHA-256 of each map file (``meta["files_sha256"]``) is compared as well when the result
+has it.
 
 The error map shows the map binarised as the protocol's fixed-threshold scores binarise it (the map
 normalised by the protocol, compared with ``binary_threshold``): *false blur* (predicted blurred, sharp in
@@ -23,16 +26,16 @@ import cv2
 import numpy as np
 
 from dbdbench.datasets import DatasetSpec, index_folder
-from dbdbench.evaluate import sha256_file
-from dbdbench.gt.cache import read_gt
-from dbdbench.io import DEFAULT_SUFFIXES, pair_predictions, read_image, read_map, resize_to
+from dbdbench.evaluate import load_scored_pair, map_reading, sha256_file
+from dbdbench.io import DEFAULT_SUFFIXES, pair_predictions, read_image
 from dbdbench.metrics import get_metric
-from dbdbench.metrics.counts import binarize, flip, full_scale
+from dbdbench.metrics.counts import binarize, full_scale
 from dbdbench.metrics.image import score_image
 from dbdbench.metrics.protocols import Protocol
 from dbdbench.metrics.reduce import per_image_curves, thresholds_of
 from dbdbench.results import Result
 from dbdbench.settings import SHARP
+from dbdbench.values import gt_as_mask
 
 #: error-map colours (Okabe-Ito, distinguishable with colour-blindness): false blur, missed blur (RGB)
 FALSE_BLUR = (213, 94, 0)
@@ -222,6 +225,7 @@ def plan(sources: Sequence[Source], proto: Protocol, spec: DatasetSpec, data_roo
     gt_files = {n: all_gt[n] for n in names}
     pairs = []
     for src in sources:
+        map_reading(src.result.meta, str(src.result.source or src.name))  # refused before any image is read
         pairing = pair_predictions(src.maps, names, DEFAULT_SUFFIXES)
         absent = [n for n in names if n not in pairing.pairs]
         if absent:
@@ -247,28 +251,22 @@ def _check_hashes(src: Source, pairs: dict[str, Path]) -> None:
 
 def _image(pl: _Plan, i: int, name: str) -> dict:
     """Thumbnails (photo, GT, then map and error map per result) and each result's per-image P/R curves."""
-    gt_raw = read_gt(pl.gt_files[name])
-    gt = flip(gt_raw) if pl.gt_white == SHARP else gt_raw
+    loaded = [load_scored_pair(pairs[name], pl.gt_files[name], src.result.meta, gt_white=pl.gt_white,
+                               pred_white=src.pred_white, stem=name, where=str(src.result.source or src.name))
+              for src, pairs in zip(pl.sources, pl.pairs, strict=True)]  # fmt: skip
+    gt = gt_as_mask(loaded[0][1])  # the mask as Evaluator.update reads it
     gt_blur = binarize(gt, pl.proto.gt_threshold, pl.proto.gt_strict)
     small_gt = pl.thumbs.nearest(gt_blur.view(np.uint8))
     thumbs: list[bytes | None] = [pl.thumbs.photo(pl.photos[name], gt.shape[0]) if name in pl.photos else None,
                                   pl.thumbs.png(small_gt * np.uint8(255))]
     curves = []
-    for src, pairs in zip(pl.sources, pl.pairs, strict=True):
-        pred = read_map(pairs[name])
-        if pred.ndim != 2:
-            raise ValueError(f"{pairs[name]}: not a 2-D map")
-        if pred.shape != gt.shape[:2]:
-            pred = resize_to(pred, gt.shape[:2], src.result.meta.get("resize", "bilinear"))
-        canonical = flip(pred) if src.pred_white == SHARP else pred
+    for src, pairs, (canonical, _, _) in zip(pl.sources, pl.pairs, loaded, strict=True):
         rec = score_image(canonical, gt, pl.proto, name=name)
         stored = src.result.per_image[i].get("mae")
         if stored is not None and abs(rec.mae - stored) > MAE_ATOL:
             raise ValueError(f"{pairs[name]}: MAE {rec.mae:.6f} but {src.result.source or src.name} stored "
-                             f"{stored:.6f} for {name}; these are not the scored maps, or they were scored with "
-                             "options that change how maps are read (--rescale-maps, --transpose-maps, "
-                             f"--luminance), which inspect does not apply; pass --map {src.name}=DIR with the "
-                             "scored maps")  # fmt: skip
+                             f"{stored:.6f} for {name}; these are not the scored maps; pass --map {src.name}=DIR "
+                             "with the scored maps")  # fmt: skip
         c = per_image_curves([rec], pl.proto)
         curves.append([encode_curve(c["precision"][0]), encode_curve(c["recall"][0])])
         codes = pl.thumbs.nearest(error_codes(_predicted_blur(canonical, pl.proto), gt_blur))

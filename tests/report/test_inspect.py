@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from dbdbench.cli import main
+from dbdbench.evaluate import MAP_READING
 from dbdbench.metrics import list_protocols
 from dbdbench.report.inspect import FALSE_BLUR, MISSED_BLUR, error_map
 
@@ -155,3 +156,80 @@ def test_every_protocol_re_scores_to_the_stored_numbers(tiny, protocol):
     assert [c["key"] for c in data["columns"]][0] == "mae"
     assert [img["values"][0][0] for img in data["images"]] == [r["mae"] for r in rows]
     assert len(data["curves"][0][0][0]) > 0 and data["protocol"] == protocol
+
+
+#: each map-reading option of evaluate: how the maps are written so that they need it, and the option
+READ_OPTIONS = {
+    "rescale": (lambda m: (m >= 128).astype(np.uint8), ["--rescale-maps"]),
+    "transpose": (lambda m: np.ascontiguousarray(m.T), ["--transpose-maps"]),
+    "rotate-cw": (lambda m: np.ascontiguousarray(np.rot90(m, 1)), ["--rotate-maps", "cw"]),
+    "rotate-ccw": (lambda m: np.ascontiguousarray(np.rot90(m, -1)), ["--rotate-maps", "ccw"]),
+    "luminance": (lambda m: np.dstack([m, m, (m * 0.8).astype(np.uint8)]), ["--luminance"]),  # B, G, R
+    "colormap": ("magma", ["--colormap", "magma"]),
+}
+
+
+def _needing(tiny, option):
+    """A folder of the TINY maps written so that evaluate must be given ``option`` to read them."""
+    write, args = READ_OPTIONS[option]
+    folder = tiny["tmp"] / f"maps_{option}"
+    folder.mkdir()
+    for stem in STEMS:
+        if write == "magma":  # a grey map rendered with a matplotlib colormap, as plt.imsave writes it
+            import matplotlib.pyplot as plt
+
+            plt.imsave(folder / f"{stem}.png", tiny["maps"][stem], cmap="magma", vmin=0, vmax=255)
+        else:
+            cv2.imwrite(str(folder / f"{stem}.png"), write(tiny["maps"][stem]))
+    out = tiny["tmp"] / f"{option}.json"
+    res = run("evaluate", folder, "-d", "TINY", "--pred-white", "blur", "--json", out, "-q", *args)
+    assert res.exit_code == 0, res.output
+    return folder, out
+
+
+@pytest.mark.parametrize("option", list(READ_OPTIONS))
+def test_maps_are_read_as_evaluate_read_them(tiny, option):
+    """Maps that evaluate read with an option (recorded in meta.map_reading) inspect to the stored numbers."""
+    folder, out = _needing(tiny, option)
+    stored = json.loads(out.read_text())
+    plain = run("evaluate", folder, "-d", "TINY", "--pred-white", "blur", "-q", "--json", tiny["tmp"] / "x.json")
+    assert plain.exit_code == 2, plain.output  # the folder needs the option
+    assert stored["meta"]["map_reading"] != MAP_READING
+    page = tiny["tmp"] / f"{option}.html"
+    res = run("inspect", out, "--map", f"A={folder}", "--out", page, "--assets", "inline")
+    assert res.exit_code == 0, res.output
+    data = _page_json(page)
+    keys = [c["key"] for c in data["columns"]]
+    assert [img["name"] for img in data["images"]] == [r["name"] for r in stored["per_image"]]
+    assert [img["values"][0] for img in data["images"]] == [[r[k] for k in keys] for r in stored["per_image"]]
+    for row in _page_json(page, "inspect-thumbs"):  # the map shown is the map scored: gray, at the GT's size
+        shown = cv2.imdecode(np.frombuffer(base64.b64decode(row[2].split(",", 1)[1]), np.uint8), cv2.IMREAD_UNCHANGED)
+        assert shown.shape == tiny["gts"][STEMS[0]].shape
+
+
+@pytest.mark.parametrize("option", ["rescale", "transpose", "rotate-cw", "luminance", "colormap"])
+def test_results_without_the_recorded_reading_are_refused_when_an_option_was_used(tiny, option):
+    """A result written before meta.map_reading was recorded: its warnings tell that an option changed maps."""
+    folder, out = _needing(tiny, option)
+    data = json.loads(out.read_text())
+    del data["meta"]["map_reading"]
+    out.write_text(json.dumps(data))
+    page = tiny["tmp"] / "old.html"
+    res = run("inspect", out, "--map", f"A={folder}", "--out", page)
+    assert res.exit_code == 2 and "meta.map_reading" in res.output and "evaluate the maps again" in res.output
+    assert {"rescale": "rescaled", "colormap": "colormap", "luminance": "luminance"}.get(option, "resized") in res.output
+    assert not page.exists()
+
+
+def test_results_without_the_recorded_reading_inspect_as_before_when_no_option_was_used(tiny):
+    out = tiny["tmp"] / "plain.json"
+    res = run("evaluate", tiny["preds"], "-d", "TINY", "--pred-white", "blur", "--rescale-maps", "--json", out, "-q")
+    assert res.exit_code == 0, res.output  # --rescale-maps changed no map: no warning, read as without it
+    data = json.loads(out.read_text())
+    assert data["meta"]["map_reading"]["rescale_maps"] is True
+    del data["meta"]["map_reading"]
+    out.write_text(json.dumps(data))
+    page = tiny["tmp"] / "plain.html"
+    res = run("inspect", out, "--map", f"A={tiny['preds']}", "--out", page)
+    assert res.exit_code == 0, res.output
+    assert [img["values"][0][0] for img in _page_json(page)["images"]] == [r["mae"] for r in data["per_image"]]
