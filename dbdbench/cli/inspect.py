@@ -82,8 +82,9 @@ def inspect(results, out, images_dir, maps, maps_root, assets, thumb_height, met
     intervals and tests of `dbdbench compare` (each result against the first, same numbers); and a table of
     every per-image score (sortable, filterable; with several results the differences to the first,
     sorted by the first one) with the photo, the GT, each result's map and its error map (false blur and
-    missed blur in two colours) and the per-image PR curve on demand. Every map is scored again and must
-    give the stored per-image MAE, so the pictures are those of the numbers.
+    missed blur in two colours) and the per-image PR curve on demand. Every map is read as evaluate read it
+    (with the options recorded in the result: --rescale-maps, --transpose-maps, --rotate-maps, --luminance,
+    --colormap), scored again and must give the stored per-image MAE, so the pictures are those of the numbers.
 
     The "figure" button shows (and copies) the `dbdbench plot --grid` command that draws the selected
     images as a PDF for a paper.
