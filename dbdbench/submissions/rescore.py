@@ -11,6 +11,7 @@ from typing import Any
 
 from dbdbench.evaluate import evaluate_folder
 from dbdbench.submissions.load import Problem, load_submissions, read_json_strict, split_result_stem
+from dbdbench.submissions.schema import bare_paths
 
 
 def check_reproduction(root: str | Path, maps_root: str | Path | None, data_root: str | Path | None = None,
@@ -96,8 +97,8 @@ def rescore_entries(root: str | Path, maps_root: str | Path, data_root: str | Pa
             old = dict(result.meta)
             result.meta = {"kind": "rescored", "pred_dir": folder.name, "pred_white": pred_white,
                            "files_sha256": old.get("files_sha256", {})}
-            if old.get("warnings"):  # what the sanity stage found stays with the numbers it concerns
-                result.meta["warnings"] = old["warnings"]
+            if old.get("warnings"):  # what the sanity stage found stays with the numbers it concerns (no paths)
+                result.meta["warnings"] = [{k: bare_paths(v) for k, v in w.items()} for w in old["warnings"]]
             result.to_json(entry_dir / f"{stem}.json")
             lines.append(f"{entry_dir.name}/{stem}.json: " + ", ".join(
                 f"{k} {v:.4f}" for k, v in sorted(result.scores.items())))

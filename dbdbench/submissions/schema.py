@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
 from dbdbench.results import SCHEMA, SCHEMA_VERSION
@@ -89,6 +90,32 @@ def unsafe_path_reason(text: str) -> str | None:
         if re.search(r"(^|[/\\])\.\.([/\\]|$)", token):
             return f"path traversal ('..') in {token!r}"
     return None
+
+
+_ABSOLUTE = re.compile(r"(?<!\S)(?:/|~[/\\]|[A-Za-z]:[/\\])\S*")
+
+
+def bare_paths(value: Any) -> Any:
+    """``value`` with every absolute path in its strings cut to its last component (``/a/b/maps:`` -> ``maps:``).
+
+    The sanity stage names the map folder as it was given (often an absolute path); a submission keeps the
+    message and drops the machine path.
+
+    >>> bare_paths("/home/me/maps/ours: 2 map(s) hold only 0 and 1")
+    'ours: 2 map(s) hold only 0 and 1'
+    """
+    if isinstance(value, list):
+        return [bare_paths(v) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def cut(m: re.Match) -> str:
+        token = m.group(0)
+        core = token.rstrip(":,;.)")
+        name = PureWindowsPath(core).name if re.match(r"[A-Za-z]:", core) else PurePosixPath(core).name
+        return (name or core.strip("/~")) + token[len(core) :]
+
+    return _ABSOLUTE.sub(cut, value)
 
 
 def scan_strings(obj: Any, where: str = "") -> None:

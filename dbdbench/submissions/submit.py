@@ -16,12 +16,19 @@ import csv
 import io
 import json
 import re
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 from dbdbench.results import Result, atomic_write_text
 from dbdbench.submissions.load import ENTRY_ID_RE
-from dbdbench.submissions.schema import META_SCHEMA, META_VERSION, SchemaError, check_fields, unsafe_path_reason
+from dbdbench.submissions.schema import (
+    META_SCHEMA,
+    META_VERSION,
+    SchemaError,
+    bare_paths,
+    check_fields,
+    unsafe_path_reason,
+)
 
 #: keys of an evaluated result's meta that a submission keeps (the rest are machine-specific or transient)
 KEPT_META = ("pred_dir", "pred_white", "files_sha256", "warnings")
@@ -74,32 +81,6 @@ def rescored_files(results: list[Result], name: str) -> dict[str, dict[str, Any]
     if len(polarities) > 1:
         raise ValueError("the results' maps disagree on what white means (pred_white); one entry has one polarity")
     return out
-
-
-_ABSOLUTE = re.compile(r"(?<!\S)(?:/|~[/\\]|[A-Za-z]:[/\\])\S*")
-
-
-def bare_paths(value: Any) -> Any:
-    """``value`` with every absolute path in its strings cut to its last component (``/a/b/maps:`` -> ``maps:``).
-
-    The sanity stage names the map folder as it was given (often an absolute path); a submission keeps the
-    message and drops the machine path.
-
-    >>> bare_paths("/home/me/maps/ours: 2 map(s) hold only 0 and 1")
-    'ours: 2 map(s) hold only 0 and 1'
-    """
-    if isinstance(value, list):
-        return [bare_paths(v) for v in value]
-    if not isinstance(value, str):
-        return value
-
-    def cut(m: re.Match) -> str:
-        token = m.group(0)
-        core = token.rstrip(":,;.)")
-        name = PureWindowsPath(core).name if re.match(r"[A-Za-z]:", core) else PurePosixPath(core).name
-        return (name or core.strip("/~")) + token[len(core) :]
-
-    return _ABSOLUTE.sub(cut, value)
 
 
 def find_map_folder(name: str, maps_root: Path | None) -> str:

@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from dbdbench.cli import main
+from dbdbench.stats.intervals import fmt_signed
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("DBDBENCH_ARTIFACTS", ROOT / "build" / "test-artifacts"))
@@ -152,9 +153,11 @@ def test_two_result_view_shows_the_paired_numbers_of_compare(page, page_files):
     assert [k for k, _ in rows] == list(cmp)
     for key, cells in rows:
         ref = cmp[key]
-        assert cells[1:4] == [f"{ref['a']:.4f}", f"{ref['b']:.4f}", f"{ref['diff']:+.4f}"], key
-        assert cells[4] == f"[{ref['ci_low']:+.4f}, {ref['ci_high']:+.4f}]", key
-        assert float(cells[5]) == pytest.approx(ref["p_value"], rel=5e-3) and cells[6] == ref["test"], key
+        # the page prints as compare does (fmt_signed: enough digits to show the side of 0)
+        assert cells[1:4] == [f"{ref['a']:.4f}", f"{ref['b']:.4f}", fmt_signed(ref["diff"])], key
+        assert cells[4] == f"[{fmt_signed(ref['ci_low'])}, {fmt_signed(ref['ci_high'])}]", key
+        assert float(cells[5]) == pytest.approx(ref["p_value"], rel=5e-3), key
+        assert float(cells[6]) == pytest.approx(ref["p_holm"], rel=5e-3) and cells[7] == ref["test"], key
     _shot(page, "inspect_top.png")
 
 
