@@ -120,11 +120,11 @@ def training_marks(grid: ScoreGrid) -> tuple[dict[Row, str], list[str]]:
 def marks_note(common: Sequence[str], *, hand_crafted: bool, symbols: bool, marks: str = "Bold and underline") -> str:
     """The sentence that says which rows the marks compare: those trained on ``common`` (and those that
     declare no training data when ``hand_crafted``); ``symbols`` when the other rows carry a symbol."""
-    rows = "the rows without a symbol (trained on " if symbols else "the rows trained on "
-    also = ", or hand-crafted" if hand_crafted else ""
-    close = ")" if symbols else ""
-    rest = "rows with a symbol" if symbols else "rows trained on other data"
-    return f"{marks} compare only {rows}{' + '.join(common)}{also}{close}; {rest} are never marked."
+    data = " + ".join(common) + (", or hand-crafted" if hand_crafted else "")
+    if symbols:
+        return f"{marks} compare only the rows without a symbol (training data: {data}); rows with a symbol are " \
+            "never marked."
+    return f"{marks} compare only the rows with training data: {data}; rows with other training data are never marked."
 
 
 def _method(row: Row, latex: bool, marks: dict) -> str:

@@ -422,7 +422,7 @@ def test_rows_trained_on_other_data_are_marked_and_not_compared():
            for m, row in zip("ABCDE", rows, strict=True)}
     assert got == want and want["A"] == BEST
     assert r"$^\ddagger$ trained on CUHK-TR-1 + DUT-TR." in text and r"$^\S$ trained on CUHK-TR-2." in text
-    assert ("Bold and underline compare only the rows without a symbol (trained on CUHK-TR-1, or hand-crafted); "
+    assert ("Bold and underline compare only the rows without a symbol (training data: CUHK-TR-1, or hand-crafted); "
             "rows with a symbol are never marked.") in text
     md = make_table(results, fmt="markdown")
     assert "| C‡ | 0.100 |" in md and "| A | **0.200** |" in md and "rows with a symbol are never marked" in md
