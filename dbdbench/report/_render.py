@@ -99,14 +99,12 @@ def training_marks(grid: ScoreGrid) -> tuple[dict[Row, str], list[str]]:
     """Rows trained on other data than most rows of the table: a symbol per training set, and the notes.
 
     The notes say what each symbol means and which rows the marks compare: only the unmarked ones
-    (:func:`dbdbench.report.tables.comparable_rows`; :meth:`ScoreGrid.marks` ranks them alone). Rows that
+    (:meth:`ScoreGrid.training_groups`; :meth:`ScoreGrid.marks` ranks them alone). Rows that
     declare no training data (hand-crafted methods) are not marked and are compared. No marks when all
     the declared sets agree.
     """
-    from dbdbench.report.tables import comparable_rows
-
     sets = [grid.training.get(row, ()) for row in grid.rows]
-    common, comparable = comparable_rows(sets)
+    common, comparable = grid.training_groups()
     if common is None:
         return {}, []
     others = list(dict.fromkeys(t for t, ok in zip(sets, comparable, strict=True) if not ok))

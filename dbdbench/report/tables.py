@@ -129,9 +129,15 @@ class ScoreGrid:
                 datasets.append(col.dataset)
         return out
 
+    def training_groups(self) -> tuple[tuple[str, ...] | None, np.ndarray]:
+        """:func:`comparable_rows` of the rows' training data: the common data (None when the rows agree)
+        and True for each row that competes for the marks."""
+        common, ok = comparable_rows([self.training.get(row, ()) for row in self.rows])
+        return common, np.array(ok, dtype=bool)
+
     def comparable(self) -> np.ndarray:
-        """True for the rows that compete for the marks (:func:`comparable_rows` of their training data)."""
-        return np.array(comparable_rows([self.training.get(row, ()) for row in self.rows])[1], dtype=bool)
+        """True for the rows that compete for the marks (:meth:`training_groups`)."""
+        return self.training_groups()[1]
 
     def marks(self, decimals: int) -> np.ndarray:
         """Best/second codes (:data:`BEST`, :data:`SECOND`, :data:`NONE`) per cell, column by column, among
