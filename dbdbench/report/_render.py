@@ -13,6 +13,7 @@ References
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -95,23 +96,33 @@ def _cell(value: float, mark: int, decimals: int, latex: bool, interval: tuple[f
 
 
 def training_marks(grid: ScoreGrid) -> tuple[dict[Row, str], list[str]]:
-    """Rows trained on other data than most rows of the table: a symbol per training set, and its note.
+    """Rows trained on other data than most rows of the table: a symbol per training set, and the notes.
 
-    Rows that declare no training data (hand-crafted methods) are not marked. No marks when all the
-    declared sets agree.
+    The notes say what each symbol means and which rows the marks compare: only the unmarked ones
+    (:meth:`ScoreGrid.training_groups`; :meth:`ScoreGrid.marks` ranks them alone). Rows that
+    declare no training data (hand-crafted methods) are not marked and are compared. No marks when all
+    the declared sets agree.
     """
-    sets = [grid.training[row] for row in grid.rows if grid.training.get(row)]
-    distinct = list(dict.fromkeys(sets))
-    if len(distinct) < 2:
+    sets = [grid.training.get(row, ()) for row in grid.rows]
+    common, comparable = grid.training_groups()
+    if common is None:
         return {}, []
-    common = max(distinct, key=lambda t: (sets.count(t), -distinct.index(t)))
-    others = [t for t in distinct if t != common]
+    others = list(dict.fromkeys(t for t, ok in zip(sets, comparable, strict=True) if not ok))
     symbols = {t: TRAINING_MARKS[i] if i < len(TRAINING_MARKS) else "*" * (i - len(TRAINING_MARKS) + 2)
                for i, t in enumerate(others)}
-    marks = {row: symbols[grid.training[row]] for row in grid.rows if grid.training.get(row) in symbols}
-    notes = [f"{symbols[t]} trained on {' + '.join(t)} (unmarked rows: {' + '.join(common)}); marks compare "
-             "all rows." for t in others]
-    return marks, notes
+    marks = {row: symbols[t] for row, t in zip(grid.rows, sets, strict=True) if t in symbols}
+    notes = [f"{symbols[t]} trained on {' + '.join(t)}." for t in others]
+    return marks, notes + [marks_note(common, hand_crafted=not all(sets), symbols=True)]
+
+
+def marks_note(common: Sequence[str], *, hand_crafted: bool, symbols: bool, marks: str = "Bold and underline") -> str:
+    """The sentence that says which rows the marks compare: those trained on ``common`` (and those that
+    declare no training data when ``hand_crafted``); ``symbols`` when the other rows carry a symbol."""
+    data = " + ".join(common) + (", or hand-crafted" if hand_crafted else "")
+    if symbols:
+        return f"{marks} compare only the rows without a symbol (training data: {data}); rows with a symbol are " \
+            "never marked."
+    return f"{marks} compare only the rows with training data: {data}; rows with other training data are never marked."
 
 
 def _method(row: Row, latex: bool, marks: dict) -> str:

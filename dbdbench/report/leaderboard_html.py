@@ -22,18 +22,22 @@ def render_html(data: dict[str, Any]) -> str:
     payload = payload.replace("</", "<\\/")  # a "</script>" inside a string must not end the script element
     n_rows = sum(len(p["rows"]) for d in data.values() for p in d["protocols"].values())
     nav = " ".join(f'<a href="#{html.escape(d, quote=True)}">{html.escape(d)}</a>' for d in data)
-    return (_TEMPLATE.replace("@@CSS@@", _CSS).replace("@@JS@@", _JS).replace("@@DATA@@", payload)
+    script = _JS.replace("@@MARKS@@", MARKS_WORDS)
+    return (_TEMPLATE.replace("@@CSS@@", _CSS).replace("@@JS@@", script).replace("@@DATA@@", payload)
             .replace("@@NAV@@", nav).replace("@@NOSCRIPT@@", static_table(data))
             .replace("@@SUMMARY@@", html.escape(f"{len(data)} datasets, {n_rows} results")))
 
 
 MISSING = "\u2013"
+#: how the training-data note names the page's marks (the script writes the same sentence)
+MARKS_WORDS = "Best and second marks"
 
 
 def static_table(data: dict[str, Any]) -> str:
     """A ``<noscript>`` copy of the page's default view (its dataset and protocol) as a plain table, with the
     same ranks and marks as the script (:func:`dbdbench.report.tables.display_ranks` and ``rank_marks``)."""
-    from dbdbench.report.tables import display_ranks, rank_marks
+    from dbdbench.report._render import marks_note
+    from dbdbench.report.tables import comparable_rows, display_ranks, rank_marks
 
     start = [d for d in data.values() if d.get("start")]
     if not start:
@@ -44,7 +48,9 @@ def static_table(data: dict[str, Any]) -> str:
     rows = p["rows"]
     rank = display_ranks([float(r["shown"][key["key"]]) if key and key["key"] in r["shown"] else None for r in rows],
                          bool(key and key["higher"]), 3)
-    marks = {c["key"]: rank_marks([float(r["shown"].get(c["key"], "nan")) for r in rows], c["higher"], 3)
+    ok = comparable_rows([r["training_data"] for r in rows])[1]
+    marks = {c["key"]: rank_marks([float(r["shown"].get(c["key"], "nan")) if k else float("nan")
+                                   for r, k in zip(rows, ok, strict=True)], c["higher"], 3)
              for c in cols}
     esc = html.escape
     head = "".join(f'<th scope="col">{esc(t)}</th>' for t in ["#", "Method", "Kind", *(c["label"] for c in cols)])
@@ -59,7 +65,10 @@ def static_table(data: dict[str, Any]) -> str:
             tds += f'<td{cls}>{esc(r["shown"].get(c["key"], MISSING))}</td>'
         body.append(f"<tr>{tds}</tr>")
     title = f'{start[0]["title"]}, protocol {start[0]["default_protocol"]}'
-    return (f'<noscript><div class="scroll"><table><caption>{esc(title)}. {esc(p["caption"])}</caption>'
+    common = comparable_rows([r["training_data"] for r in rows])[0]
+    note = "" if common is None else " " + marks_note(
+        common, hand_crafted=any(not r["training_data"] for r in rows), symbols=False, marks=MARKS_WORDS)
+    return (f'<noscript><div class="scroll"><table><caption>{esc(title)}. {esc(p["caption"])}{esc(note)}</caption>'
             f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div></noscript>')
 
 
@@ -138,8 +147,8 @@ _JS = r"""
   }
   // rank_marks of dbdbench.report.tables: 1 best, 2 second (only among 3+ numbers), none when < 2 numbers
   // or all print the same; dense over the printed values, direction-aware
-  function marks(rows, col) {
-    var vals = rows.map(function (r) { return shown(r, col.key); });
+  function marks(rows, col, ok) {
+    var vals = rows.map(function (r, i) { return ok[i] ? shown(r, col.key) : null; });
     var present = vals.filter(function (v) { return v !== null; });
     var distinct = present.filter(function (v, i) { return present.indexOf(v) === i; });
     distinct.sort(function (a, b) { return col.higher ? b - a : a - b; });
@@ -149,6 +158,25 @@ _JS = r"""
       var i = v === null ? -1 : distinct.indexOf(v);
       return i >= 0 && i < places ? i + 1 : 0;
     });
+  }
+  // comparable_rows of dbdbench.report.tables: rows on the most common declared training data (ties: the
+  // first to appear) or declaring none compete for the marks; all rows when the declared sets agree
+  function comparable(rows) {
+    var keys = rows.map(function (r) { return JSON.stringify(r.training_data); });
+    var declared = keys.filter(function (k, i) { return rows[i].training_data.length > 0; });
+    var distinct = declared.filter(function (k, i) { return declared.indexOf(k) === i; });
+    if (distinct.length < 2) { return {common: null, ok: rows.map(function () { return true; })}; }
+    var count = function (k) { return declared.filter(function (d) { return d === k; }).length; };
+    var common = distinct.reduce(function (a, b) { return count(b) > count(a) ? b : a; });
+    return {common: JSON.parse(common), ok: rows.map(function (r, i) {
+      return r.training_data.length === 0 || keys[i] === common; })};
+  }
+  // marks_note of dbdbench.report._render (symbols=False): which rows the marks compare
+  function marksNote(rows, cmp) {
+    if (!cmp.common) { return ""; }
+    var hand = rows.some(function (r) { return r.training_data.length === 0; });
+    return "@@MARKS@@ compare only the rows with training data: " + cmp.common.join(" + ") +
+      (hand ? ", or hand-crafted" : "") + "; rows with other training data are never marked.";
   }
   // display_ranks: competition ranks ("1224") of the printed primary metric
   function ranks(rows, col) {
@@ -200,13 +228,14 @@ _JS = r"""
   function render() {
     var p = current(), cols = columns(p), rows = visibleRows(p);
     var rankCol = p.columns.concat(p.more).filter(function (c) { return c.key === p.rank_key; })[0];
-    var rank = ranks(rows, rankCol), mk = {};
-    cols.forEach(function (c) { mk[c.key] = marks(rows, c); });
+    var rank = ranks(rows, rankCol), mk = {}, cmp = comparable(rows);
+    cols.forEach(function (c) { mk[c.key] = marks(rows, c, cmp.ok); });
     var order = sortedRows(rows);
     $("lb-title").textContent = DATA[state.dataset].title;
     $("lb-desc").textContent = "Protocol " + state.protocol + ": " + p.description;
-    $("lb-caption").textContent = p.caption;
-    $("lb-caption-text").textContent = p.caption;
+    var caption = [p.caption, marksNote(rows, cmp)].filter(function (t) { return t; }).join(" ");
+    $("lb-caption").textContent = caption;
+    $("lb-caption-text").textContent = caption;
     var thead = $("lb-table").tHead, tbody = $("lb-table").tBodies[0];
     thead.replaceChildren(header(p));
     tbody.replaceChildren();
@@ -337,7 +366,9 @@ Numbers under different protocols are not comparable.</p>
 <p id="lb-nofigs" class="small">No curves for this dataset and protocol (reported numbers come without curves).</p>
 <footer>Rank (#) by the protocol's ranking metric (named under the table's caption). Bold on green: best,
 italic on blue: second (among three or more numbers);
-ranks and marks compare the numbers as printed, so equal printed numbers share a rank and a mark.
+ranks and marks compare the numbers as printed, so equal printed numbers share a rank and a mark; ranks compare
+all rows shown, marks only those on the most common training data when the training data differ (the caption
+then says which).
 Sort by clicking a column header; link to a dataset as <code>index.html#DUT-TE</code>
 (or <code>#CUHK/hifst</code> for a protocol).</footer>
 <script type="application/json" id="lb-data">@@DATA@@</script>

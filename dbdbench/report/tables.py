@@ -129,12 +129,48 @@ class ScoreGrid:
                 datasets.append(col.dataset)
         return out
 
+    def training_groups(self) -> tuple[tuple[str, ...] | None, np.ndarray]:
+        """:func:`comparable_rows` of the rows' training data: the common data (None when the rows agree)
+        and True for each row that competes for the marks."""
+        common, ok = comparable_rows([self.training.get(row, ()) for row in self.rows])
+        return common, np.array(ok, dtype=bool)
+
+    def comparable(self) -> np.ndarray:
+        """True for the rows that compete for the marks (:meth:`training_groups`)."""
+        return self.training_groups()[1]
+
     def marks(self, decimals: int) -> np.ndarray:
-        """Best/second codes (:data:`BEST`, :data:`SECOND`, :data:`NONE`) per cell, column by column."""
+        """Best/second codes (:data:`BEST`, :data:`SECOND`, :data:`NONE`) per cell, column by column, among
+        the comparable rows only (:meth:`comparable`; the other rows are never marked)."""
         out = np.zeros(self.values.shape, dtype=int)
+        values = np.where(self.comparable()[:, None], self.values, np.nan)
         for j, col in enumerate(self.columns):
-            out[:, j] = rank_marks(self.values[:, j], METRICS[col.metric].higher_is_better, decimals)
+            out[:, j] = rank_marks(values[:, j], METRICS[col.metric].higher_is_better, decimals)
         return out
+
+
+def comparable_rows(training: Sequence[Sequence[str]]) -> tuple[tuple[str, ...] | None, list[bool]]:
+    """Which rows compete for best/second: those trained on the table's most common training data.
+
+    ``training`` holds each row's declared training sets (empty for a method that declares none, such as a
+    hand-crafted one). The *common* set is the one most rows declare (ties: the first to appear). Rows on
+    the common set and rows that declare none are comparable; rows trained on any other data are not (more
+    or other training data is not the same contest). When the declared sets all agree, every row is.
+
+    Returns
+    -------
+    common : tuple of str or None
+        The common training data; None when every row is comparable.
+    comparable : list of bool
+        One flag per row.
+    """
+    sets = [tuple(t) for t in training]
+    declared = [t for t in sets if t]
+    distinct = list(dict.fromkeys(declared))
+    if len(distinct) < 2:
+        return None, [True] * len(sets)
+    common = max(distinct, key=lambda t: (declared.count(t), -distinct.index(t)))
+    return common, [not t or t == common for t in sets]
 
 
 def rank_marks(values: Sequence[float] | np.ndarray, higher_is_better: bool, decimals: int) -> list[int]:

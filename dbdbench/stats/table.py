@@ -47,8 +47,9 @@ from dbdbench.stats.resample import permutation_tests, wilcoxon_test
 from dbdbench.stats.sidecar import has_counts
 
 #: cell marks: the column's best number (as without intervals), a tested method not significantly different
-#: from the best tested one, one that is, a number that was not tested (no per-image data), no number
-MARKS = ("best", "tied", "different", "untested", "")
+#: from the best tested one, one that is, a number that was not tested (no per-image data), a number of a
+#: row trained on other data than the table's common one (never compared), no number
+MARKS = ("best", "tied", "different", "untested", "other-training", "")
 #: the marks set in bold
 BOLD = ("best", "tied")
 
@@ -105,9 +106,12 @@ def build_ci_grid(
     """Intervals of every number that has per-image data, and the marks of every cell (module docstring).
 
     ``decimals`` is the precision the table prints: the column's best number is found as displayed, as
-    :func:`~dbdbench.report.tables.rank_marks` does without intervals.
+    :func:`~dbdbench.report.tables.rank_marks` does without intervals. Only the comparable rows
+    (:meth:`~dbdbench.report.tables.ScoreGrid.comparable`: trained on the table's common data, or declaring
+    none) are compared and tested; the numbers of the others are marked ``other-training``.
     """
     grid = build_grid(results, metrics, datasets=datasets)
+    comparable = grid.comparable()
     cells = _cell_results(results)
     shape = grid.values.shape
     low, high, p_holm = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
@@ -116,16 +120,19 @@ def build_ci_grid(
     data_cache: dict[int, dict] = {}
     for j, col in enumerate(grid.columns):
         higher = METRICS[col.metric].higher_is_better
-        best = np.array(rank_marks(grid.values[:, j], higher, decimals)) == BEST
-        present = [(i, cells.get((row, col.dataset, col.protocol))) for i, row in enumerate(grid.rows)]
-        present = [(i, r) for i, r in present if r is not None and _usable(r, col.metric)]
-        numbers = ~np.isnan(grid.values[:, j])
+        values = np.where(comparable, grid.values[:, j], np.nan)
+        best = np.array(rank_marks(values, higher, decimals)) == BEST
+        usable = [(i, cells.get((row, col.dataset, col.protocol))) for i, row in enumerate(grid.rows)]
+        usable = [(i, r) for i, r in usable if r is not None and _usable(r, col.metric)]
+        present = [(i, r) for i, r in usable if comparable[i]]  # the rows that are compared
+        numbers = ~np.isnan(values)
+        marks[~np.isnan(grid.values[:, j]) & ~comparable, j] = "other-training"
         if np.count_nonzero(numbers) >= 2:
             marks[numbers, j] = "untested"
-        if present:
-            data = {i: _data(r, col, data_cache) for i, r in present if r is not None}
+        if usable:
+            data = {i: _data(r, col, data_cache) for i, r in usable if r is not None}
             _fill_intervals(data, col, j, low, high, n_resamples, level, seed)
-            if np.count_nonzero(numbers) >= 2:
+            if present and np.count_nonzero(numbers) >= 2:
                 _fill_ties(present, data, col, j, p_holm, marks, n_resamples, seed, alpha)
                 tested[[i for i, _ in present], j] = True
         marks[best, j] = "best"
@@ -214,15 +221,15 @@ def ci_frame(ci: CiGrid) -> pd.DataFrame:
 
 
 def ci_caption(ci: CiGrid, *, n_resamples: int, level: float, seed: int, alpha: float) -> str:
-    """The rule of the table in words (printed below it): what bold means and what it controls."""
-    protocols = "; ".join(f"{p}: {', '.join(ds)}" for p, ds in ci.grid.protocols().items())
-    text = (f"Score [{level_label(level)} bootstrap interval over the images, {n_resamples} resamples, seed {seed}; "
-            "docs/statistics.md names the method of each score]. Bold: the best number of each column and every "
-            "re-scored method not significantly different from the best re-scored method of the column (paired "
-            "two-sided tests: Wilcoxon signed-rank for per-image means, permutation test for dataset-level "
-            "scores; all pairs of re-scored methods of the column tested and Holm-adjusted together, which "
-            f"keeps the chance of declaring any two equally good methods of a column different at most "
-            f"alpha = {alpha:g}; not corrected across columns). Protocols: {protocols}.")  # fmt: skip
+    """The rule of the table in words (the full caption): what the brackets and bold mean and what bold
+    controls. It names no protocol key and points into no documentation: the caption's protocol sentences
+    (:func:`dbdbench.report._captions.caption_sentences`) say what each protocol does."""
+    text = (f"Score [{level_label(level)} bootstrap interval over the images, {n_resamples} resamples, seed {seed}]. "
+            "Bold: the best number of each column and every re-scored method not significantly different from the "
+            "best re-scored method of the column (paired two-sided tests: Wilcoxon signed-rank for per-image means, "
+            "permutation test for dataset-level scores; all pairs of re-scored methods of the column tested and "
+            "Holm-adjusted together, which keeps the chance of declaring any two equally good methods of a column "
+            f"different at most α = {alpha:g}; not corrected across columns).")  # fmt: skip
     if any(row.reported for row in ci.grid.rows):
         text += (" †: copied from the paper: no per-image data, so no interval and no test; a † number is bold "
                  "only when it is the best of its column, and the re-scored methods are not compared with it.")

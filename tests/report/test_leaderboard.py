@@ -18,12 +18,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _write_entry(root: Path, entry: str, name: str, kind: str, scores: dict[str, float],
-                 curves: dict[str, list[float]] | None = None, warnings: list[dict] | None = None) -> None:
+                 curves: dict[str, list[float]] | None = None, warnings: list[dict] | None = None,
+                 training: list[str] | None = None) -> None:
     folder = root / entry
     folder.mkdir(parents=True)
     meta = {"schema": "dbdbench.submission", "schema_version": 1, "id": entry, "name": name, "kind": kind,
             "authors": ["A. Author"], "venue": "CVPR", "year": 2021, "paper_url": "https://example.org/p",
-            "code_url": None, "backbone": None, "training_data": [], "parameters_m": None, "runtime_s": None,
+            "code_url": None, "backbone": None, "training_data": training or [], "parameters_m": None,
+            "runtime_s": None,
             "map_polarity": "blur", "licence": None}
     if kind == "rescored":
         meta["rescore"] = {"maps": {"CUHK-TE-1": f"{entry}_maps"}, "pred_white": "blur"}
@@ -129,6 +131,32 @@ def test_ranks_and_marks_compare_printed_values(tmp_path: Path) -> None:
     f_col = [r[4] for r in rows]  # the columns of the LaTeX table: MAE, F, ...; ranked by F (the primary)
     assert f_col == ["**0.914**", "**0.914**", "<u>0.900</u>", "0.800"]
     assert groups["CUHK-TE-1"]["ddffnet"][0].method == "Rep0"
+
+
+def test_marks_compare_only_rows_on_the_common_training_data(tmp_path: Path) -> None:
+    """Markdown, the page's <noscript> table and the LaTeX table mark best/second among the rows on the most
+    common training data (and hand-crafted rows) only, and each says which rows it compares."""
+    root = tmp_path / "submissions"
+    entries = [(0.95, ["X", "Y"]), (0.9, ["X"]), (0.85, []), (0.8, ["X"]), (0.7, ["X"])]
+    for i, (f, training) in enumerate(entries):
+        _write_entry(root, f"rep-{i}", f"Rep{i}", "reported", {"mae": 0.1 + i / 100, "bin_f": f}, training=training)
+    generate(root, tmp_path / "reports", plots=False)
+    text = (tmp_path / "reports" / "leaderboard" / "CUHK-TE-1.md").read_text()
+    rows = _table_lines(text)
+    assert [r[0] for r in rows] == ["1", "2", "3", "4", "5"]  # ranks compare all rows
+    assert [r[4] for r in rows] == ["0.950", "**0.900**", "<u>0.850</u>", "0.800", "0.700"]
+    assert [r[3] for r in rows] == ["0.100", "**0.110**", "<u>0.120</u>", "0.130", "0.140"]
+    note = ("compare only the rows with training data: X, or hand-crafted; rows with other training data are "
+            "never marked.")
+    assert f"Bold and underline {note}" in text
+    page = (tmp_path / "reports" / "index.html").read_text()
+    static = page[page.index("<noscript><div"):page.index("</noscript>")]
+    assert f"Best and second marks {note}" in static
+    assert [m.group(1) for m in re.finditer(r'<td class="num (best|second)"', static)] == [
+        "best", "best", "second", "second"]
+    latex = (tmp_path / "reports" / "tables" / "ddffnet.tex").read_text()
+    assert r"Rep0$^\dagger$$^\ddagger$ & 0.100 & 0.950" in latex
+    assert "rows without a symbol (training data: X, or hand-crafted)" in latex
 
 
 def test_warnings_and_other_metrics_are_shown(tmp_path: Path) -> None:

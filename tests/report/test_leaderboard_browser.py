@@ -16,6 +16,7 @@ import select
 import shutil
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -335,9 +336,22 @@ def test_dataset_anchor_opens_that_dataset_and_follows_the_selection(page: tuple
     assert _errors(page[0]) == []
 
 
+def _comparable(rows: list[dict]) -> tuple[tuple[str, ...] | None, list[bool]]:
+    """The rows that compete for marks, counted here: the most common declared training data (ties: first
+    seen) and the rows declaring none; all rows when the declared sets agree."""
+    sets = [tuple(r["training_data"]) for r in rows]
+    declared = [t for t in sets if t]
+    counts = Counter(declared)
+    if len(counts) < 2:
+        return None, [True] * len(rows)
+    common = max(counts, key=lambda t: (counts[t], -declared.index(t)))
+    return common, [not t or t == common for t in sets]
+
+
 def test_ranks_and_marks_follow_the_table_rule_on_printed_values(page: tuple[PipeBrowser, str]) -> None:
     """For every dataset and protocol the page's ranks and bold/underline equal ``display_ranks`` and
-    ``rank_marks`` of dbdbench.report.tables on the printed numbers."""
+    ``rank_marks`` of dbdbench.report.tables on the printed numbers (marks among the rows on the common
+    training data only, and the caption names them)."""
     from dbdbench.report.tables import BEST, SECOND, display_ranks, rank_marks
 
     data = _page_data()
@@ -352,9 +366,15 @@ def test_ranks_and_marks_follow_the_table_rule_on_printed_values(page: tuple[Pip
             first = next(c for c in p["columns"] + p["more"] if c["key"] == p["rank_key"])
             want_ranks = display_ranks([r["scores"].get(first["key"]) for r in rows], first["higher"], 3)
             assert [c[0][2] for c in cells] == [str(x) if x else "\u2013" for x in want_ranks], (dataset, protocol)
+            common, ok = _comparable(rows)
+            caption = _eval(page, "document.getElementById('lb-caption').textContent")
+            if common:  # the caption says which rows the marks compare
+                assert f"compare only the rows with training data: {' + '.join(common)}" in caption, caption
+            else:
+                assert "compare only" not in caption, caption
             for col in p["columns"]:
-                want = rank_marks([float(r["shown"][col["key"]]) if col["key"] in r["shown"] else float("nan")
-                                   for r in rows], col["higher"], 3)
+                want = rank_marks([float(r["shown"][col["key"]]) if col["key"] in r["shown"] and k else float("nan")
+                                   for r, k in zip(rows, ok, strict=True)], col["higher"], 3)
                 got = [next(c for c in row if c[0] == col["key"]) for row in cells]
                 codes = [BEST if "best" in c[1] else SECOND if "second" in c[1] else 0 for c in got]
                 assert codes == want, (dataset, protocol, col["key"])

@@ -406,16 +406,34 @@ def test_datasets_follow_the_registry_order_by_default():
     assert groups == sorted(groups, key=known.index)
 
 
-def test_rows_trained_on_other_data_are_marked():
-    results = [res(m, "CUHK-TE-1", {"mae": v}) for m, v in (("A", 0.1), ("B", 0.2), ("C", 0.3), ("D", 0.4))]
-    for r, data in zip(results, (["CUHK-TR-1"], ["CUHK-TR-1"], ["CUHK-TR-1", "DUT-TR"], []), strict=True):
-        r.meta = {"training_data": data}
+def test_rows_trained_on_other_data_are_marked_and_not_compared():
+    values = {"A": 0.2, "B": 0.3, "C": 0.1, "D": 0.4, "E": 0.05}
+    results = [res(m, "CUHK-TE-1", {"mae": v}) for m, v in values.items()]
+    data = (["CUHK-TR-1"], ["CUHK-TR-1"], ["CUHK-TR-1", "DUT-TR"], [], ["CUHK-TR-2"])
+    for r, d in zip(results, data, strict=True):
+        r.meta = {"training_data": d}
     text = make_table(results, fmt="latex")
-    names = [row[0] for row in latex_rows(text)]
-    assert names == ["A", "B", r"C$^\ddagger$", "D"]  # D declares none (hand-crafted): not marked
-    assert r"$^\ddagger$ trained on CUHK-TR-1 + DUT-TR (unmarked rows: CUHK-TR-1); marks compare all rows." in text
+    rows = latex_rows(text)
+    assert [row[0] for row in rows] == ["A", "B", r"C$^\ddagger$", "D", r"E$^\S$"]  # D declares none: not marked
+    # the marks rank the rows on the common data and the hand-crafted one (A, B, D) as rank_marks would alone
+    alone = rank_marks([values[m] for m in "ABD"], False, 3)
+    want = dict(zip("ABD", alone, strict=True)) | {"C": NONE, "E": NONE}
+    got = {m: BEST if "textbf" in row[1] else SECOND if "underline" in row[1] else NONE
+           for m, row in zip("ABCDE", rows, strict=True)}
+    assert got == want and want["A"] == BEST
+    assert r"$^\ddagger$ trained on CUHK-TR-1 + DUT-TR." in text and r"$^\S$ trained on CUHK-TR-2." in text
+    assert ("Bold and underline compare only the rows without a symbol (training data: CUHK-TR-1, or hand-crafted); "
+            "rows with a symbol are never marked.") in text
+    md = make_table(results, fmt="markdown")
+    assert "| C‡ | 0.100 |" in md and "| A | **0.200** |" in md and "rows with a symbol are never marked" in md
     same = make_table(results[:2], fmt="latex")
-    assert "trained on" not in same
+    assert "trained on" not in same and "symbol" not in same
+    # rows that all share their training data: marks as without any training data
+    plain = [res(m, "CUHK-TE-1", {"mae": v}) for m, v in values.items()]
+    shared = [res(m, "CUHK-TE-1", {"mae": v}) for m, v in values.items()]
+    for r in shared:
+        r.meta = {"training_data": ["CUHK-TR-1"]}
+    assert make_table(shared, fmt="latex") == make_table(plain, fmt="latex")
 
 
 def test_width_guard_names_what_makes_a_table_fit():
@@ -459,3 +477,15 @@ def test_width_estimate_is_close_to_the_width_latex_sets(tmp_path):
         width = float(re.search(r"WIDTH=([0-9.]+)pt", log).group(1))
         cells = _render._cells(grid, grid.marks(3), 3, True, None)
         assert _render.natural_width_pt(grid, cells, False) == pytest.approx(width, rel=0.2)
+
+
+def test_ci_marks_compare_only_rows_on_the_common_training_data():
+    from dbdbench.stats.table import build_ci_grid
+
+    values = {"A": 0.2, "B": 0.3, "C": 0.1, "D": 0.4}
+    results = [res(m, "CUHK-TE-1", {"mae": v}, kind="reported") for m, v in values.items()]
+    for r, d in zip(results, (["X"], ["X"], ["X", "Y"], ["X"]), strict=True):
+        r.meta["training_data"] = d
+    ci = build_ci_grid(results, ["mae"], n_resamples=10)
+    assert list(ci.marks[:, 0]) == ["best", "untested", "other-training", "untested"]
+    assert not ci.tested.any()
