@@ -403,12 +403,15 @@ def write_plots(groups: dict[str, dict[str, list[Row]]], out_dir: Path) -> list[
 
 
 def _row_data(r: Row, keys: list[str], decimals: int) -> dict[str, Any]:
+    from dbdbench.report.tables import declared_training
+
     return {"entry": r.entry, "method": r.method, "venue": r.venue, "year": r.year, "kind": r.kind,
             "kind_label": KIND_LABEL[r.kind], "scores": r.scores,
             # the printed numbers: the page shows, ranks and marks exactly these strings (as the Markdown does)
             "shown": {k: f"{r.scores[k]:.{decimals}f}" for k in keys if k in r.scores},
             "curve_only": curve_only(r), "warnings": warnings_of(r),
             "training": "; ".join(r.training) or "none (hand-crafted)", "training_data": list(r.training),
+            "training_key": list(declared_training(r.training)),  # what the marks compare (comparable_rows)
             "source": r.source,
             "source_url": r.source_url, "derived": list(r.derived), "paper_url": r.paper_url,
             "code_url": r.code_url}

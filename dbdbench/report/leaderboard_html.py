@@ -159,17 +159,18 @@ _JS = r"""
       return i >= 0 && i < places ? i + 1 : 0;
     });
   }
-  // comparable_rows of dbdbench.report.tables: rows on the most common declared training data (ties: the
-  // first to appear) or declaring none compete for the marks; all rows when the declared sets agree
+  // comparable_rows of dbdbench.report.tables (training_key: declared_training): rows on the most common
+  // declared training data (ties: the first to appear) or declaring none compete for the marks; all rows
+  // when the declared sets agree
   function comparable(rows) {
-    var keys = rows.map(function (r) { return JSON.stringify(r.training_data); });
-    var declared = keys.filter(function (k, i) { return rows[i].training_data.length > 0; });
+    var keys = rows.map(function (r) { return JSON.stringify(r.training_key); });
+    var declared = keys.filter(function (k, i) { return rows[i].training_key.length > 0; });
     var distinct = declared.filter(function (k, i) { return declared.indexOf(k) === i; });
     if (distinct.length < 2) { return {common: null, ok: rows.map(function () { return true; })}; }
     var count = function (k) { return declared.filter(function (d) { return d === k; }).length; };
     var common = distinct.reduce(function (a, b) { return count(b) > count(a) ? b : a; });
     return {common: JSON.parse(common), ok: rows.map(function (r, i) {
-      return r.training_data.length === 0 || keys[i] === common; })};
+      return r.training_key.length === 0 || keys[i] === common; })};
   }
   // marks_note of dbdbench.report._render (symbols=False): which rows the marks compare
   function marksNote(rows, cmp) {

@@ -156,6 +156,8 @@ def comparable_rows(training: Sequence[Sequence[str]]) -> tuple[tuple[str, ...] 
     hand-crafted one). The *common* set is the one most rows declare (ties: the first to appear). Rows on
     the common set and rows that declare none are comparable; rows trained on any other data are not (more
     or other training data is not the same contest). When the declared sets all agree, every row is.
+    Training data described in words rather than given as dataset names ("as released by the authors")
+    cannot be compared with anything: such rows count as declaring none (:func:`declared_training`).
 
     Returns
     -------
@@ -164,13 +166,24 @@ def comparable_rows(training: Sequence[Sequence[str]]) -> tuple[tuple[str, ...] 
     comparable : list of bool
         One flag per row.
     """
-    sets = [tuple(t) for t in training]
+    sets = [declared_training(t) for t in training]
     declared = [t for t in sets if t]
     distinct = list(dict.fromkeys(declared))
     if len(distinct) < 2:
         return None, [True] * len(sets)
     common = max(distinct, key=lambda t: (declared.count(t), -distinct.index(t)))
     return common, [not t or t == common for t in sets]
+
+
+def declared_training(training: Sequence[str]) -> tuple[str, ...]:
+    """``training`` when it is given as dataset names (one word each: ``CUHK-TR-1``, ``DUT-TR``), else ``()``:
+    training data described in words ("as released by the authors") cannot be compared with other sets.
+
+    >>> declared_training(["CUHK-TR-1", "DUT-TR"]), declared_training(["as released by the authors"])
+    (('CUHK-TR-1', 'DUT-TR'), ())
+    """
+    names = tuple(str(t) for t in training)
+    return names if all(n and not any(c.isspace() for c in n) for n in names) else ()
 
 
 def rank_marks(values: Sequence[float] | np.ndarray, higher_is_better: bool, decimals: int) -> list[int]:

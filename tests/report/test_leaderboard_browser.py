@@ -338,8 +338,9 @@ def test_dataset_anchor_opens_that_dataset_and_follows_the_selection(page: tuple
 
 def _comparable(rows: list[dict]) -> tuple[tuple[str, ...] | None, list[bool]]:
     """The rows that compete for marks, counted here: the most common declared training data (ties: first
-    seen) and the rows declaring none; all rows when the declared sets agree."""
-    sets = [tuple(r["training_data"]) for r in rows]
+    seen) and the rows declaring none or describing their data in words; all rows when the declared sets
+    agree."""
+    sets = [tuple(t) if all(" " not in n for n in t) else () for t in (r["training_data"] for r in rows)]
     declared = [t for t in sets if t]
     counts = Counter(declared)
     if len(counts) < 2:
