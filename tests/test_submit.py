@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from dbdbench.cli import main
+from dbdbench.submissions.rescore import rescore_entries
 
 ROOT = Path(__file__).resolve().parents[1]
 WHO = ["--name", "laplacian", "--authors", "J. L. Pech-Pacheco; G. Cristobal", "--venue", "ICPR", "--year", "2000"]
@@ -54,7 +55,8 @@ def test_demo_result_becomes_a_leaderboard_row(demo, subs, tmp_path):
     stored = json.loads((subs / "laplacian-demo" / "SYN-DEMO.json").read_text())
     original = json.loads((demo / "demo" / "results" / "laplacian.json").read_text())
     assert stored["scores"] == original["scores"] and stored["per_image"] == original["per_image"]
-    assert set(stored["meta"]) <= {"kind", "pred_dir", "pred_white", "files_sha256", "warnings"}
+    assert set(stored["meta"]) <= {"kind", "pred_dir", "pred_white", "files_sha256", "warnings", "map_reading"}
+    assert stored["meta"]["map_reading"] == original["meta"]["map_reading"]
     assert run("check", subs, "--maps-root", demo / "demo" / "maps", "--data-root", demo / "data").exit_code == 0
     res = run("leaderboard", "--submissions", subs, "--out", tmp_path / "reports", "--no-plots")
     assert res.exit_code == 0, res.output
@@ -127,3 +129,62 @@ def test_machine_paths_in_recorded_warnings_are_cut_to_names(demo, subs, tmp_pat
     stored = json.loads((subs / "laplacian-demo" / "SYN-DEMO.json").read_text())["meta"]["warnings"]
     assert stored == [{"code": "range-01", "message": "laplacian: 1 8-bit map(s) hold only 0 and 1",
                        "files": ["img00.png"]}]  # fmt: skip
+
+
+@pytest.fixture
+def maps01(demo, tmp_path):
+    """The laplacian maps binarised and saved as 0/1 (a mask without * 255), scored with --rescale-maps."""
+    maps = tmp_path / "maps01"
+    (maps / "laplacian").mkdir(parents=True)
+    for src in sorted((demo / "demo" / "maps" / "laplacian").glob("*.png")):
+        cv2.imwrite(str(maps / "laplacian" / src.name), (cv2.imread(str(src), cv2.IMREAD_GRAYSCALE) >= 128)
+                    .astype("uint8"))  # fmt: skip
+    result = tmp_path / "laplacian01.json"
+    res = run("evaluate", maps / "laplacian", "-d", "SYN-DEMO", "--pred-white", "sharp", "--rescale-maps",
+              "--method", "laplacian", "--json", result, "--data-root", demo / "data", "--quiet")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    return maps, result
+
+
+def test_maps_read_with_options_are_re_scored_with_them(demo, subs, maps01):
+    maps, result = maps01
+    original = json.loads(result.read_text())
+    assert original["meta"]["map_reading"]["rescale_maps"] is True
+    assert any(w["code"] == "rescaled" for w in original["meta"]["warnings"])
+    res = run("submit", result, "--id", "laplacian-demo", *WHO, "--submissions", subs, "--data-root",
+              demo / "data", "--maps-root", maps)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    stored_path = subs / "laplacian-demo" / "SYN-DEMO.json"
+    stored = json.loads(stored_path.read_text())
+    assert stored["meta"]["map_reading"] == original["meta"]["map_reading"]
+    assert stored["scores"] == original["scores"]
+    check = ("check", subs, "--maps-root", maps, "--data-root", demo / "data")
+    res = run(*check)
+    assert res.exit_code == 0, res.output
+    # rewriting the entry from its maps (leaderboard --rescore) reads them with the recorded options too
+    lines = rescore_entries(subs, maps, demo / "data")
+    assert any(line.startswith("laplacian-demo/SYN-DEMO.json: ") for line in lines)
+    again = json.loads(stored_path.read_text())
+    assert again["scores"] == original["scores"] and again["meta"]["map_reading"] == original["meta"]["map_reading"]
+    # without the record, the maps cannot be re-scored as their author scored them: refused, naming the file
+    del stored["meta"]["map_reading"]
+    stored_path.write_text(json.dumps(stored))
+    res = run(*check)
+    assert res.exit_code == 2 and "laplacian-demo/SYN-DEMO.json" in res.output and "map_reading" in res.output
+    with pytest.raises(ValueError, match="laplacian-demo/SYN-DEMO.json: .*map_reading"):
+        rescore_entries(subs, maps, demo / "data")
+    # a record this version does not know is refused by the schema check, naming the file
+    stored["meta"]["map_reading"] = original["meta"]["map_reading"] | {"sharpen_maps": True}
+    stored_path.write_text(json.dumps(stored))
+    res = run("check", subs)
+    assert res.exit_code == 2 and "laplacian-demo/SYN-DEMO.json" in res.output and "sharpen_maps" in res.output
+
+
+def test_a_result_whose_options_were_not_recorded_is_refused(demo, subs, maps01, tmp_path):
+    data = json.loads(maps01[1].read_text())
+    del data["meta"]["map_reading"]  # as written by a dbdbench that did not record them
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    res = run("submit", path, "--id", "laplacian-demo", *WHO, "--submissions", subs)
+    assert res.exit_code == 2 and "old.json" in res.output and "rescaled" in res.output
+    assert not (subs / "laplacian-demo").exists()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from dbdbench.cli._common import InputError, data_root_option
+from dbdbench.cli._common import InputError, data_root_option, input_errors_exit_2
 
 
 @click.command("leaderboard")
@@ -22,6 +22,7 @@ from dbdbench.cli._common import InputError, data_root_option
 @click.option("--maps-root", type=click.Path(path_type=Path), envvar="DBDBENCH_MAPS", default=None,
               help="Folder holding the maps of re-scored entries. [env DBDBENCH_MAPS]")
 @data_root_option
+@input_errors_exit_2
 def leaderboard(submissions: Path, out: Path, check_only: bool, no_plots: bool, rescore: bool,
                 maps_root: Path | None, data_root: Path | None) -> None:
     """Regenerate the Markdown leaderboards, LaTeX tables, plots and index.html under --out."""

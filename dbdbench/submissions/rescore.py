@@ -1,7 +1,9 @@
 """Re-scoring submissions from their maps: reproduce stored numbers, or (re)write re-scored result files.
 
 Reproduction: a re-scored result whose maps are present is scored again with
-:func:`dbdbench.evaluate.evaluate_folder` and must agree within ``atol`` on every stored score.
+:func:`dbdbench.evaluate.evaluate_folder` and must agree within ``atol`` on every stored score. Maps are read
+with the options the result records in ``meta["map_reading"]`` (``--rescale-maps``, ``--transpose-maps``,
+``--rotate-maps``, ``--luminance``, ``--colormap``; :func:`reading_arguments`), as their author scored them.
 """
 
 from __future__ import annotations
@@ -10,8 +12,25 @@ from pathlib import Path
 from typing import Any
 
 from dbdbench.evaluate import evaluate_folder
+from dbdbench.findings import Checks
 from dbdbench.submissions.load import Problem, load_submissions, read_json_strict, split_result_stem
-from dbdbench.submissions.schema import bare_paths
+from dbdbench.submissions.schema import bare_paths, check_map_reading
+
+
+def reading_arguments(meta: dict[str, Any], where: str) -> dict[str, Any]:
+    """The keyword arguments ``checks``, ``luminance`` and ``colormap`` of
+    :func:`dbdbench.evaluate.evaluate_folder` that read maps as the result whose ``meta`` is given was scored.
+
+    Raises
+    ------
+    dbdbench.submissions.schema.SchemaError
+        A ``ValueError`` naming ``where``: an unknown option or value, or options used but not recorded
+        (:func:`dbdbench.submissions.schema.check_map_reading`).
+    """
+    reading = check_map_reading(meta, where)
+    checks = Checks(rescale_maps=reading["rescale_maps"], transpose_maps=reading["transpose_maps"],
+                    rotate_maps=reading["rotate_maps"])  # fmt: skip
+    return {"checks": checks, "luminance": reading["luminance"], "colormap": reading["colormap"]}
 
 
 def check_reproduction(root: str | Path, maps_root: str | Path | None, data_root: str | Path | None = None,
@@ -43,13 +62,19 @@ def check_reproduction(root: str | Path, maps_root: str | Path | None, data_root
                 notes.append(f"{where}: not reproduced, maps folder {rel!r} not found under --maps-root "
                              f"({maps_root if maps_root is not None else 'not given'})")
                 continue
-            problems += _compare(where, stored, _rescore(folder, stored, rescore["pred_white"], data_root), atol)
+            try:
+                fresh = _rescore(folder, stored, rescore["pred_white"], data_root)
+            except ValueError as exc:  # options not recorded, or maps refused as read with the recorded ones
+                problems.append(Problem(where, f"cannot re-score the maps in {rel!r}: {exc}"))
+                continue
+            problems += _compare(where, stored, fresh, atol)
     return problems, notes
 
 
 def _rescore(folder: Path, stored: dict[str, Any], pred_white: str, data_root: str | Path | None) -> dict[str, Any]:
+    reading = reading_arguments(stored["meta"], "result meta")
     result = evaluate_folder(folder, stored["dataset"], protocol=stored["protocol"], pred_white=pred_white,
-                             data_root=data_root)
+                             data_root=data_root, **reading)
     return {"scores": dict(result.scores), "meta": dict(result.meta)}
 
 
@@ -73,8 +98,16 @@ def rescore_entries(root: str | Path, maps_root: str | Path, data_root: str | Pa
     """(Re)write the result files of every re-scored entry from its maps; returns one line per file.
 
     Each ``rescore.maps`` item ``"<DATASET>[.<protocol>]": "<folder relative to maps_root>"`` is scored with
-    :func:`dbdbench.evaluate.evaluate_folder` (protocol ``dbdbench`` when the stem names none). The stored
-    provenance keeps only names and hashes: no machine path ever reaches a committed file.
+    :func:`dbdbench.evaluate.evaluate_folder` (protocol ``dbdbench`` when the stem names none), reading the
+    maps with the options the existing result file records (:func:`reading_arguments`; the defaults for a
+    file not written yet). The stored provenance keeps only names, hashes and those options: no machine path
+    ever reaches a committed file.
+
+    Raises
+    ------
+    ValueError
+        Naming the result file: its map-reading options are unknown or were used but not recorded, or its
+        maps are refused when read with them.
     """
     lines = []
     for entry_dir in sorted(Path(root).iterdir()):
@@ -91,12 +124,18 @@ def rescore_entries(root: str | Path, maps_root: str | Path, data_root: str | Pa
                 lines.append(f"{entry_dir.name}/{stem}.json: skipped, {rel!r} not found under {maps_root}")
                 continue
             dataset, protocol = split_result_stem(stem)
-            result = evaluate_folder(folder, dataset, protocol=protocol or "dbdbench", pred_white=pred_white,
-                                     data_root=data_root)
+            where = f"{entry_dir.name}/{stem}.json"
+            path = entry_dir / f"{stem}.json"
+            reading = reading_arguments(read_json_strict(path).get("meta", {}) if path.is_file() else {}, where)
+            try:
+                result = evaluate_folder(folder, dataset, protocol=protocol or "dbdbench", pred_white=pred_white,
+                                         data_root=data_root, **reading)
+            except ValueError as exc:
+                raise ValueError(f"{where}: cannot re-score the maps in {rel!r}: {exc}") from exc
             result.method = meta["name"]
             old = dict(result.meta)
             result.meta = {"kind": "rescored", "pred_dir": folder.name, "pred_white": pred_white,
-                           "files_sha256": old.get("files_sha256", {})}
+                           "files_sha256": old.get("files_sha256", {}), "map_reading": old["map_reading"]}
             if old.get("warnings"):  # what the sanity stage found stays with the numbers it concerns (no paths)
                 result.meta["warnings"] = [{k: bare_paths(v) for k, v in w.items()} for w in old["warnings"]]
             result.to_json(entry_dir / f"{stem}.json")

@@ -262,7 +262,43 @@ RESCORED_META_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
     "warnings": (False, lambda v: isinstance(v, list) and all(
         isinstance(w, dict) and _is_str(w.get("message")) for w in v),
         "a list of {code, message, files} recorded by the sanity stage"),
+    "map_reading": (False, lambda v: isinstance(v, dict), "the map-reading options the maps were scored with"),
 }
+#: the values each map-reading option (the keys of :data:`dbdbench.evaluate.MAP_READING`) may take
+MAP_READING_VALUES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "rescale_maps": (lambda v: isinstance(v, bool), "true or false (--rescale-maps)"),
+    "transpose_maps": (lambda v: isinstance(v, bool), "true or false (--transpose-maps)"),
+    "rotate_maps": (lambda v: v in (None, "cw", "ccw"), "'cw', 'ccw' or null (--rotate-maps)"),
+    "luminance": (lambda v: isinstance(v, bool), "true or false (--luminance)"),
+    "colormap": (_opt(_is_str), "a matplotlib colormap name or null (--colormap)"),
+}
+
+
+def check_map_reading(meta: dict[str, Any], where: str) -> dict[str, Any]:
+    """The map-reading options a re-scored result's ``meta`` records (:func:`dbdbench.evaluate.map_reading`),
+    complete and checked value by value; ``where`` names the result in every message.
+
+    A result without ``map_reading`` reads as the defaults unless its warnings show that an option changed
+    maps (then it cannot be re-scored as its author scored it).
+
+    Raises
+    ------
+    SchemaError
+        An unknown option, an invalid value, ``luminance`` with ``colormap``, or options used but not recorded.
+    """
+    from dbdbench.evaluate import map_reading  # lazily: this module imports nothing heavy
+
+    try:
+        reading = map_reading(meta, where)
+    except ValueError as exc:
+        raise SchemaError(str(exc)) from None
+    for key, value in reading.items():
+        check, expected = MAP_READING_VALUES[key]
+        if not check(value):
+            raise SchemaError(f"{where}: map_reading.{key} = {value!r} is invalid; expected {expected}")
+    if reading["luminance"] and reading["colormap"] is not None:
+        raise SchemaError(f"{where}: map_reading has both luminance and colormap; maps are read with one of them")
+    return reading
 
 
 def _registries() -> tuple[Any, Any, Any]:
@@ -320,6 +356,8 @@ def validate_result(result: Any, stem: str, meta: dict[str, Any]) -> None:
         check_fields(result["meta"], RESCORED_META_FIELDS, "result meta")
         if "data_root" in result["meta"]:
             raise SchemaError("result meta: 'data_root' is a machine path; drop it before committing")
+        if "map_reading" in result["meta"]:
+            check_map_reading(result["meta"], "result meta")
     _check_scores(result["scores"], result["protocol"], kind, metric_table)
     _check_curves(result.get("curves") or {})
     if not result["scores"]:

@@ -1,8 +1,9 @@
 """Make a submission entry from result files or a table of reported numbers (``dbdbench submit``).
 
 Re-scored entries come from result files written by ``dbdbench evaluate``: each is stored as
-``<DATASET>.json`` (protocol ``dbdbench``) or ``<DATASET>.<protocol>.json`` with only names and hashes in its
-``meta`` (no machine path), and ``meta.json`` gets the ``rescore`` block from the results' ``meta`` (map
+``<DATASET>.json`` (protocol ``dbdbench``) or ``<DATASET>.<protocol>.json`` with only names, hashes and the
+map-reading options (``map_reading``, which re-scoring reads the maps with) in its ``meta`` (no machine
+path), and ``meta.json`` gets the ``rescore`` block from the results' ``meta`` (map
 folder names, polarity). Reported entries come from a CSV or Markdown table, one row per (dataset,
 protocol), one column per score key, with the paper, table and page in ``source``.
 
@@ -27,11 +28,12 @@ from dbdbench.submissions.schema import (
     SchemaError,
     bare_paths,
     check_fields,
+    check_map_reading,
     unsafe_path_reason,
 )
 
 #: keys of an evaluated result's meta that a submission keeps (the rest are machine-specific or transient)
-KEPT_META = ("pred_dir", "pred_white", "files_sha256", "warnings")
+KEPT_META = ("pred_dir", "pred_white", "files_sha256", "warnings", "map_reading")
 _MISSING = {"", "-", "–", "—", "n/a", "na"}
 
 
@@ -55,8 +57,9 @@ def rescored_files(results: list[Result], name: str) -> dict[str, dict[str, Any]
     Raises
     ------
     ValueError
-        A result of another method, not re-scored by dbdbench, without a map folder name or hashes, or two
-        results of the same dataset and protocol; the message names the file.
+        A result of another method, not re-scored by dbdbench, without a map folder name or hashes, whose
+        map-reading options are unknown or were used but not recorded, or two results of the same dataset
+        and protocol; the message names the file.
     """
     out: dict[str, dict[str, Any]] = {}
     for res in results:
@@ -76,6 +79,9 @@ def rescored_files(results: list[Result], name: str) -> dict[str, dict[str, Any]
         data["meta"] = {"kind": "rescored"} | {k: res.meta[k] for k in KEPT_META if res.meta.get(k)}
         if "warnings" in data["meta"]:
             data["meta"]["warnings"] = [{k: bare_paths(v) for k, v in w.items()} for w in data["meta"]["warnings"]]
+        # every option, checked (a result written before they were recorded: the defaults, unless its
+        # warnings show one was used); re-scoring reads the maps with them
+        data["meta"]["map_reading"] = check_map_reading(res.meta, where)
         out[stem] = data
     polarities = {d["meta"]["pred_white"] for d in out.values()}
     if len(polarities) > 1:
