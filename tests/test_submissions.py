@@ -14,7 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from dbdbench.cli import main
-from dbdbench.submissions import MAX_FILE_BYTES, check_tree, checks, load_submissions, rescore
+from dbdbench.findings import Checks
+from dbdbench.results import Result
+from dbdbench.submissions import MAX_FILE_BYTES, check_tree, checks, load_submissions, rescore, schema
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "submissions"
@@ -291,6 +293,47 @@ def test_reproduction_compares_scores_and_notes_absent_maps(tmp_path: Path, monk
     assert notes == [] and len(problems) == 1 and "bin_f" in problems[0].message
     fresh["scores"]["bin_f"] = 0.75 + 5e-10
     assert rescore.check_reproduction(tmp_path / "subs", tmp_path / "maps")[0] == []
+
+
+def test_map_reading_values_cover_every_option() -> None:
+    from dbdbench.evaluate import MAP_READING
+
+    assert set(schema.MAP_READING_VALUES) == set(MAP_READING)
+    assert schema.check_map_reading({"map_reading": dict(MAP_READING)}, "result") == MAP_READING
+
+
+@pytest.mark.parametrize(("reading", "words"), [
+    ({"sharpen_maps": True}, "unknown map-reading option(s) sharpen_maps"),
+    ({"rotate_maps": "left"}, "map_reading.rotate_maps = 'left' is invalid"),
+    ({"rescale_maps": 1}, "map_reading.rescale_maps = 1 is invalid"),
+    ({"colormap": ""}, "map_reading.colormap = '' is invalid"),
+    ({"luminance": True, "colormap": "jet"}, "map_reading has both luminance and colormap"),
+])  # fmt: skip
+def test_rejects_invalid_map_reading(tmp_path: Path, reading: dict, words: str) -> None:
+    entry = _rescored_entry(tmp_path)
+    res = json.loads((entry / "CUHK-TE-1.json").read_text())
+    res["meta"]["map_reading"] = {"rescale_maps": True} | reading
+    (entry / "CUHK-TE-1.json").write_text(json.dumps(res))
+    assert f"toy/CUHK-TE-1.json: result meta: {words}" in _messages(tmp_path)
+
+
+def test_reproduction_reads_maps_with_the_recorded_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    entry = _rescored_entry(tmp_path / "subs")
+    res = json.loads((entry / "CUHK-TE-1.json").read_text())
+    res["meta"]["map_reading"] = {"rescale_maps": True, "rotate_maps": "ccw", "colormap": "jet"}
+    (entry / "CUHK-TE-1.json").write_text(json.dumps(res))
+    assert check_tree(tmp_path / "subs") == []
+    (tmp_path / "maps" / "toy_maps").mkdir(parents=True)
+    seen: list[dict] = []
+
+    def fake(folder: Path, dataset: str, **kwargs: object) -> Result:
+        seen.append(kwargs)
+        return Result(dataset=dataset, protocol="ddffnet", method="Toy", scores=res["scores"], meta=res["meta"])
+
+    monkeypatch.setattr(rescore, "evaluate_folder", fake)
+    assert rescore.check_reproduction(tmp_path / "subs", tmp_path / "maps") == ([], [])
+    assert seen[0]["checks"] == Checks(rescale_maps=True, rotate_maps="ccw")
+    assert (seen[0]["luminance"], seen[0]["colormap"]) == (False, "jet")
 
 
 # ------------------------------------------------------------------------------- seeds equal the papers

@@ -80,9 +80,10 @@ def submit(results, entry_id, name, authors, venue, year, paper_url, code_url, b
            map_polarity, root, data_root) -> None:  # fmt: skip
     """Write submissions/<ID>/ from RESULTS (re-scored) or from --reported FILE (numbers of a paper).
 
-    RESULTS are result files of one method written by `dbdbench evaluate`; they are stored with only names
-    and hashes, and meta.json gets their rescore block. With --maps-root they are scored again from the maps
-    and must agree within 1e-9. Either way the entry must pass the checks of `dbdbench check` on the whole
+    RESULTS are result files of one method written by `dbdbench evaluate`; they are stored with only names,
+    hashes and the options the maps were read with (meta.map_reading), and meta.json gets their rescore
+    block. With --maps-root they are scored again from the maps, read with those options, and must agree
+    within 1e-9. Either way the entry must pass the checks of `dbdbench check` on the whole
     submissions folder, or nothing is written. An existing ID is refused.
 
     \b
