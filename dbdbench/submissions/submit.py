@@ -81,7 +81,7 @@ def rescored_files(results: list[Result], name: str) -> dict[str, dict[str, Any]
             data["meta"]["warnings"] = [{k: bare_paths(v) for k, v in w.items()} for w in data["meta"]["warnings"]]
         # every option, checked (a result written before they were recorded: the defaults, unless its
         # warnings show one was used); re-scoring reads the maps with them
-        data["meta"]["map_reading"] = check_map_reading(res.meta, where)
+        data["meta"]["map_reading"] = check_map_reading(res.meta, str(where))
         out[stem] = data
     polarities = {d["meta"]["pred_white"] for d in out.values()}
     if len(polarities) > 1:
