@@ -18,7 +18,7 @@ References
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -302,8 +302,11 @@ def build_grid(results: Sequence[Result], metrics: Sequence[str] | None = None, 
                 table.append(col)
                 shown.setdefault(protocol, set()).add(metric)
     values = np.array(table, dtype=float).T.reshape(len(rows), len(columns))
-    return ScoreGrid(rows, columns, values, split, _image_counts(results), _descriptions(results, shown),
-                     _warnings(results), _training(results, rows), _sources(results), _summaries(results, shown))
+    from dbdbench.report._captions import short_settings
+
+    return ScoreGrid(rows, columns, values, split, _image_counts(results),
+                     _settings_words(results, shown, describe_settings), _warnings(results),
+                     _training(results, rows), _sources(results), _settings_words(results, shown, short_settings))
 
 
 def dataset_order(datasets: Iterable[str]) -> list[str]:
@@ -359,23 +362,14 @@ def _image_counts(results: Sequence[Result]) -> dict[str, int]:
     return counts
 
 
-def _descriptions(results: Sequence[Result], shown: dict[str, set[str]]) -> dict[str, str]:
+def _settings_words(results: Sequence[Result], shown: dict[str, set[str]],
+                    words: Callable[..., str]) -> dict[str, str]:
+    """``words(settings, keys)`` of every shown protocol whose results record their settings."""
     out = {}
     for protocol, keys in shown.items():
         settings = protocol_settings(protocol, results)
         if settings is not None:
-            out[protocol] = describe_settings(settings, keys)
-    return out
-
-
-def _summaries(results: Sequence[Result], shown: dict[str, set[str]]) -> dict[str, str]:
-    from dbdbench.report._captions import short_settings
-
-    out = {}
-    for protocol, keys in shown.items():
-        settings = protocol_settings(protocol, results)
-        if settings is not None:
-            out[protocol] = short_settings(settings, keys)
+            out[protocol] = words(settings, keys)
     return out
 
 
