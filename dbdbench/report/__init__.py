@@ -14,8 +14,8 @@ from typing import Any
 _EXPORTS = {
     "make_table": "tables",
     "build_grid": "tables",
-    "rank_marks": "tables",
-    "display_ranks": "tables",
+    "rank_marks": "marks",
+    "display_ranks": "marks",
     "to_frame": "tables",
     "render_table": "tables",
     "TableStyle": "tables",

@@ -169,7 +169,7 @@ def rank_rows(rows: Sequence[Row], protocol: str) -> list[Row]:
 def ranks(rows: Sequence[Row], protocol: str, decimals: int = DECIMALS) -> list[int | None]:
     """Tie-aware ranks by the primary metric as printed (``display_ranks``); None for rows without it."""
     from dbdbench.metrics import METRICS
-    from dbdbench.report.tables import display_ranks
+    from dbdbench.report.marks import display_ranks
 
     key = rank_key(protocol, rows)
     if key is None:
@@ -282,7 +282,7 @@ def write_plots(groups: dict[str, dict[str, list[Row]]], out_dir: Path) -> list[
 
 
 def _row_data(r: Row, keys: list[str], decimals: int) -> dict[str, Any]:
-    from dbdbench.report.tables import declared_training
+    from dbdbench.report.marks import declared_training
 
     return {"entry": r.entry, "method": r.method, "venue": r.venue, "year": r.year, "kind": r.kind,
             "kind_label": KIND_LABEL[r.kind], "scores": r.scores,

@@ -44,9 +44,9 @@ def _links(r: Row) -> str:
 
 def _md_values(rows: Sequence[Row], cols: list[str], decimals: int) -> list[list[str]]:
     """Score cells with the table rule: bold best, underlined second, compared as printed, among the rows
-    on the common training data (:func:`~dbdbench.report.tables.comparable_rows`) only."""
+    on the common training data (:func:`~dbdbench.report.marks.comparable_rows`) only."""
     from dbdbench.metrics import METRICS
-    from dbdbench.report.tables import BEST, SECOND, comparable_rows, rank_marks
+    from dbdbench.report.marks import BEST, SECOND, comparable_rows, rank_marks
 
     out = [["–"] * len(cols) for _ in rows]
     comparable = comparable_rows([r.training for r in rows])[1]
@@ -115,7 +115,7 @@ def markdown_dataset(dataset: str, by_protocol: dict[str, list[Row]], decimals: 
 def training_note(rows: Sequence[Row], marks: str) -> str:
     """The sentence that says which rows the marks compare when the rows' training data differ, else ''."""
     from dbdbench.report._render import marks_note
-    from dbdbench.report.tables import comparable_rows
+    from dbdbench.report.marks import comparable_rows
 
     common = comparable_rows([r.training for r in rows])[0]
     if common is None:

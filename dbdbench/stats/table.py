@@ -106,7 +106,7 @@ def build_ci_grid(
     """Intervals of every number that has per-image data, and the marks of every cell (module docstring).
 
     ``decimals`` is the precision the table prints: the column's best number is found as displayed, as
-    :func:`~dbdbench.report.tables.rank_marks` does without intervals. Only the comparable rows
+    :func:`~dbdbench.report.marks.rank_marks` does without intervals. Only the comparable rows
     (:meth:`~dbdbench.report.tables.ScoreGrid.comparable`: trained on the table's common data, or declaring
     none) are compared and tested; the numbers of the others are marked ``other-training``.
     """
