@@ -13,7 +13,7 @@ from typing import Any
 
 _EXPORTS = {
     "make_table": "tables",
-    "build_grid": "tables",
+    "build_grid": "grid",
     "rank_marks": "marks",
     "display_ranks": "marks",
     "to_frame": "tables",

@@ -300,7 +300,7 @@ def table_caption(protocol: str, rows: Sequence[Row]) -> str:
     """The words of the LaTeX table's short caption for these rows (what is compared, the protocol in a
     few words, image counts) and the ranking metric."""
     from dbdbench.report._captions import caption_sentences
-    from dbdbench.report.tables import build_grid
+    from dbdbench.report.grid import build_grid
 
     scored = [r for r in rows if not curve_only(r)]
     words = caption_sentences(build_grid(_results(scored)), "short") if scored else []
