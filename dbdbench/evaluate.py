@@ -1,9 +1,10 @@
 """Evaluate a folder of predicted maps against a registered dataset under a protocol, in parallel.
 
-This is the glue of ``dbdbench evaluate``: pair files, read and flip to canonical polarity, resize, score
-each image through :meth:`dbdbench.metrics.Evaluator.update` (the API's input contract, one implementation
-for the CLI and the library) in worker processes, reduce, attach provenance. The protocol is resolved once,
-and every finding stays a :class:`~dbdbench.findings.Finding` until the result is written.
+This is the glue of ``dbdbench evaluate``: pair files, read and flip to canonical polarity, resize
+(:mod:`dbdbench.loading`), score each image through :meth:`dbdbench.metrics.Evaluator.update` (the API's
+input contract, one implementation for the CLI and the library) in worker processes, reduce, attach
+provenance. The protocol is resolved once, and every finding stays a :class:`~dbdbench.findings.Finding`
+until the result is written.
 """
 
 from __future__ import annotations
@@ -11,28 +12,25 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-
-import numpy as np
 
 from dbdbench import __version__
 from dbdbench.cluster import WORKER_TIMEOUT
 from dbdbench.datasets import DatasetSpec, get_dataset, list_datasets, resolve_data_root
-from dbdbench.gt.cache import FROM_ENV, CacheFolder, read_gt, resolve_folder
+from dbdbench.gt.cache import FROM_ENV, CacheFolder, resolve_folder
 from dbdbench.gt.check import verify_gt
 from dbdbench.io import (
     DEFAULT_SUFFIXES,
     MAP_EXTS,
     colormap_table,
     pair_predictions,
-    read_map,
     read_maps_meta,
     resolve_pred_white,
 )
+from dbdbench.loading import NO_FIXES, EvaluationError, Job, prefetched
 from dbdbench.metrics import Evaluator, get_protocol
-from dbdbench.metrics.counts import flip
 from dbdbench.metrics.image import ImageRecord
 from dbdbench.metrics.protocols import Protocol
 from dbdbench.results import Result
@@ -41,155 +39,14 @@ from dbdbench.sanity import (
     Finding,
     MapFacts,
     ambiguous_folders,
-    fit_to_gt,
-    inspect_map,
     review_maps,
     review_pairing,
     review_size,
     settle,
     swapped_maps,
-    thumbnail,
     unknown_folders,
 )
-from dbdbench.settings import POLARITIES, SHARP
-
-
-class EvaluationError(ValueError):
-    """Bad input to an evaluation (missing files, polarity not declared, size mismatch ...)."""
-
-
-_NO_FIXES = Checks()
-
-
-@dataclass(frozen=True)
-class _Job:
-    """What a worker needs to score one image (picklable)."""
-
-    stem: str
-    pred: Path | None
-    gt: Path
-    flip_pred: bool
-    flip_gt: bool
-    resize: str
-    luminance: bool
-    checks: Checks = _NO_FIXES
-    gt_cache: CacheFolder = None  # FROM_ENV on Dask workers: their own DBDBENCH_CACHE
-    colormap: str | None = None
-
-
-def _load_pair(job: _Job) -> tuple[np.ndarray, np.ndarray, MapFacts]:
-    gt = read_gt(job.gt, job.gt_cache)
-    facts = MapFacts(job.stem, job.pred.name if job.pred is not None else "", gt_shape=gt.shape[:2],
-                     gt_max=float(gt.max()) if gt.size else 0.0, gt_dtype=str(gt.dtype))  # fmt: skip
-    if job.flip_gt:
-        gt = flip(gt)
-    if job.pred is None:  # --allow-missing: an empty map (nothing predicted blurred)
-        return np.zeros(gt.shape, np.uint8), gt, facts
-    info: dict = {}
-    pred = read_map(job.pred, luminance=job.luminance, info=info, colormap=job.colormap)
-    facts.colour_spread, facts.colour = info.get("colour_spread"), info.get("colour")
-    pred = inspect_map(pred, facts, job.checks)
-    if job.flip_pred:
-        pred = flip(pred)
-    try:
-        pred, _ = fit_to_gt(pred, facts, job.checks, job.resize, gt)
-    except ValueError as exc:
-        raise EvaluationError(f"{job.pred.parent}/{exc}") from None
-    facts.thumb, facts.gt_thumb = thumbnail(pred), thumbnail(gt)  # for the unrelated-maps test
-    return pred, gt, facts
-
-
-#: the options of ``evaluate`` that change how a map file is read, besides ``pred_white`` and ``resize``, with
-#: the values that change nothing; a result records its own in ``meta["map_reading"]``
-MAP_READING: dict[str, bool | str | None] = {"rescale_maps": False, "transpose_maps": False, "rotate_maps": None,
-                                             "luminance": False, "colormap": None}  # fmt: skip
-#: the warning codes that show a map-reading option changed some map (and the words of the ``resized`` warning of
-#: a turned-back map): how a result written before ``map_reading`` was recorded tells that one was used
-_READ_CODES = ("rescaled", "luminance", "colormap", "pseudo-colour")
-_TURNED_BACK = "turned back"  # dbdbench.sanity's words for a map that --transpose-maps/--rotate-maps turned
-
-
-def map_reading(meta: Mapping, where: str = "result") -> dict:
-    """The map-reading options (:data:`MAP_READING`) a result was scored with, from its ``meta``.
-
-    A result written before they were recorded (no ``meta["map_reading"]``) was read with the defaults unless
-    its warnings show an option that changed a map (``rescaled``, ``luminance``, ``colormap``,
-    ``pseudo-colour``, or a map turned back by ``--transpose-maps`` / ``--rotate-maps``): an option that
-    changed no map leaves no warning and reads as the default.
-
-    Raises
-    ------
-    ValueError
-        Naming ``where``: such an option was used but not recorded (evaluate the maps again), or the record
-        holds an option this version does not know.
-    """
-    recorded = meta.get("map_reading")
-    if recorded is not None:
-        unknown = sorted(set(recorded) - set(MAP_READING))
-        if unknown:
-            raise ValueError(f"{where}: unknown map-reading option(s) {', '.join(unknown)} in meta.map_reading "
-                             "(written by a newer dbdbench?); upgrade dbdbench")  # fmt: skip
-        return MAP_READING | dict(recorded)
-    used = sorted({w.get("code", "") for w in meta.get("warnings", []) if w.get("code") in _READ_CODES
-                   or (w.get("code") == "resized" and _TURNED_BACK in w.get("message", ""))})  # fmt: skip
-    if used:
-        raise ValueError(f"{where}: scored with options that change how maps are read (its warnings "
-                         f"{', '.join(used)} say that --rescale-maps, --transpose-maps, --rotate-maps, --luminance "
-                         "or --colormap changed maps) by a dbdbench that did not record which (meta.map_reading); "
-                         "evaluate the maps again with this version and use the new result")  # fmt: skip
-    return dict(MAP_READING)
-
-
-def load_scored_pair(pred: str | os.PathLike, gt: str | os.PathLike, meta: Mapping, *, gt_white: str,
-                     pred_white: str | None = None, stem: str | None = None, where: str = "result",
-                     gt_cache: CacheFolder = FROM_ENV) -> tuple[np.ndarray, np.ndarray, MapFacts]:  # fmt: skip
-    """Read one (map, GT) pair exactly as ``evaluate`` read it for the result whose ``meta`` is given.
-
-    The loader of :func:`evaluate_folder` itself, with the result's recorded settings: polarity
-    (``pred_white``, unless given), ``resize`` and the map-reading options (:func:`map_reading`);
-    ``gt_white`` is the dataset's. Returns the map and the GT in canonical polarity (white = blurred), the
-    map at the GT's size, as they were scored, and the facts the sanity stage judged.
-
-    Raises
-    ------
-    ValueError
-        The options cannot be told (:func:`map_reading`), no polarity, or a file that cannot be read.
-    """
-    reading = map_reading(meta, where)
-    white = pred_white or meta.get("pred_white")
-    if white not in POLARITIES:
-        raise ValueError(f"{where}: no map polarity (meta.pred_white); pass it")
-    rotate, colormap = reading["rotate_maps"], reading["colormap"]
-    checks = Checks(rescale_maps=bool(reading["rescale_maps"]), transpose_maps=bool(reading["transpose_maps"]),
-                    rotate_maps=None if rotate is None else str(rotate))  # fmt: skip
-    job = _Job(stem or Path(gt).stem, Path(pred), Path(gt), white == SHARP, gt_white == SHARP,
-               meta.get("resize", "bilinear"), bool(reading["luminance"]), checks, gt_cache,
-               None if colormap is None else str(colormap))  # fmt: skip
-    return _load_pair(job)
-
-
-def _prefetched(jobs: Sequence[_Job], depth: int = 4):
-    """Yield ``(job, loaded pair)`` in order while a thread decodes the next ``depth`` images.
-
-    PNG/JPEG decoding releases the GIL, so reading overlaps with scoring; the window bounds memory.
-    """
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="dbdbench-read") as pool:
-        pending: deque = deque()
-        it = iter(jobs)
-        for job in it:
-            pending.append((job, pool.submit(_load_pair, job)))
-            if len(pending) >= depth:
-                break
-        while pending:
-            job, fut = pending.popleft()
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append((nxt, pool.submit(_load_pair, nxt)))
-            yield job, fut.result()
-
+from dbdbench.settings import SHARP
 
 #: the value rules that the folder review judges from the files' facts (named by file, with the CLI's fixes):
 #: the workers' Evaluators accept them and return their findings; ``swapped-arguments`` is judged from those
@@ -201,7 +58,7 @@ def _evaluator(proto: Protocol, metrics: tuple[str, ...]) -> Evaluator:
     return Evaluator(proto, metrics, accept=_JUDGED_BY_FOLDER)
 
 
-def _score_loaded(job: _Job, pred, gt, facts: MapFacts, ev: Evaluator) -> tuple[ImageRecord, MapFacts]:
+def _score_loaded(job: Job, pred, gt, facts: MapFacts, ev: Evaluator) -> tuple[ImageRecord, MapFacts]:
     try:
         rec = ev.update(pred, gt, job.stem, resized=facts.resized)
     except ValueError as exc:
@@ -209,10 +66,10 @@ def _score_loaded(job: _Job, pred, gt, facts: MapFacts, ev: Evaluator) -> tuple[
     return rec, facts
 
 
-def _score_chunk(jobs: Sequence[_Job], proto: Protocol,
+def _score_chunk(jobs: Sequence[Job], proto: Protocol,
                  metrics: tuple[str, ...]) -> tuple[list[tuple[ImageRecord, MapFacts]], list[Finding]]:
     ev = _evaluator(proto, metrics)
-    scored = [_score_loaded(job, pred, gt, facts, ev) for job, (pred, gt, facts) in _prefetched(jobs)]
+    scored = [_score_loaded(job, pred, gt, facts, ev) for job, (pred, gt, facts) in prefetched(jobs)]
     return scored, ev.findings
 
 
@@ -234,10 +91,10 @@ def plan_jobs(
     allow_missing: bool,
     suffixes: tuple[str, ...],
     luminance: bool,
-    checks: Checks = _NO_FIXES,
+    checks: Checks = NO_FIXES,
     gt_cache: Path | None = None,
     colormap: str | None = None,
-) -> tuple[list[_Job], list[Finding], dict]:
+) -> tuple[list[Job], list[Finding], dict]:
     """Pair files and decide every flip; returns the jobs, the pairing findings and notes for the metadata."""
     if spec.gt_white == "unknown":
         raise EvaluationError(
@@ -257,7 +114,7 @@ def plan_jobs(
                                allow_missing=allow_missing, checks=checks,
                                unread=[p.name for p in pairing.unread])  # fmt: skip
     jobs = [
-        _Job(stem, pairing.pairs.get(stem), gt, pred_white == SHARP, spec.gt_white == SHARP, resize, luminance,
+        Job(stem, pairing.pairs.get(stem), gt, pred_white == SHARP, spec.gt_white == SHARP, resize, luminance,
              checks, gt_cache, colormap)  # fmt: skip
         for stem, gt in gt_files.items()
     ]
@@ -265,7 +122,7 @@ def plan_jobs(
     return jobs, findings, notes
 
 
-def _run(jobs: list[_Job], proto: Protocol, metrics: tuple[str, ...], n_jobs: int, backend: str, progress: bool,
+def _run(jobs: list[Job], proto: Protocol, metrics: tuple[str, ...], n_jobs: int, backend: str, progress: bool,
          timeout: float = WORKER_TIMEOUT):  # fmt: skip
     """Score every job through an :class:`~dbdbench.metrics.Evaluator` (per process); returns the
     ``(record, facts)`` pairs in job order and the input findings of the Evaluators."""
@@ -273,7 +130,7 @@ def _run(jobs: list[_Job], proto: Protocol, metrics: tuple[str, ...], n_jobs: in
     if n_jobs == 1 and backend == "joblib":
         ev = _evaluator(proto, metrics)
         out = []
-        for job, (pred, gt, facts) in _prefetched(jobs):
+        for job, (pred, gt, facts) in prefetched(jobs):
             out.append(_score_loaded(job, pred, gt, facts, ev))
             bar.update(1)
         bar.close()
@@ -325,7 +182,7 @@ def _progress(total: int, enabled: bool):
 
 
 def evaluation_targets(
-    pred_dir: Path, datasets: Sequence[str], checks: Checks = _NO_FIXES
+    pred_dir: Path, datasets: Sequence[str], checks: Checks = NO_FIXES
 ) -> tuple[list[tuple[Path, str]], list[Finding]]:
     """What a folder of predictions is scored against: ``(folder, dataset)`` pairs and the folder findings.
 

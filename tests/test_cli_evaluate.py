@@ -274,7 +274,7 @@ def test_dask_backend_through_the_cli(tiny):
 
 def test_map_reading_options_are_recorded(tiny):
     """meta.map_reading holds every option of MAP_READING with its value; an unknown one is refused on reading."""
-    from dbdbench.evaluate import MAP_READING, map_reading
+    from dbdbench.loading import MAP_READING, map_reading
 
     out = tiny["tmp"] / "r.json"
     res = run("evaluate", tiny["preds"], "-d", "TINY", "--pred-white", "blur", "--rescale-maps", "--rotate-maps",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-import cv2
 import numpy as np
 import pytest
+from _hifst_blurred import score_hifst_and_blurred
 from click.testing import CliRunner
 from scipy import stats
 
@@ -17,20 +17,8 @@ from dbdbench.cli import main
 def scored(shared_data, tmp_path_factory):
     """Result files of the HiFST maps (A) and of the same maps after a Gaussian blur, sigma 4 px (B): the steps
     of the example in docs/statistics.md."""
-    from dbdbench.datasets import read_split
-
     tmp = tmp_path_factory.mktemp("hifst_vs_blurred")
-    (tmp / "root" / "CUHK").mkdir(parents=True)
-    (tmp / "root" / "CUHK" / "gt").symlink_to(shared_data / "cuhk" / "gt")
-    (tmp / "blurred").mkdir()
-    maps = shared_data / "hifst" / "cuhk_maps"
-    for stem in read_split("CUHK-TE-1"):
-        name = f"{stem}_HiFSTBlurMap.png"
-        cv2.imwrite(str(tmp / "blurred" / name), cv2.GaussianBlur(cv2.imread(str(maps / name), 0), (0, 0), 4))
-    for label, folder in (("a", maps), ("b", tmp / "blurred")):
-        res = CliRunner().invoke(main, ["evaluate", str(folder), "-d", "CUHK-TE-1", "--pred-white", "sharp",
-                                        "--data-root", str(tmp / "root"), "--json", str(tmp / f"{label}.json"), "-q"])
-        assert res.exit_code == 0, res.output
+    score_hifst_and_blurred(shared_data, tmp)
     return tmp
 
 

@@ -26,7 +26,7 @@ from dbdbench.cli._common import InputError, data_root_option, input_errors_exit
 def leaderboard(submissions: Path, out: Path, check_only: bool, no_plots: bool, rescore: bool,
                 maps_root: Path | None, data_root: Path | None) -> None:
     """Regenerate the Markdown leaderboards, LaTeX tables, plots and index.html under --out."""
-    from dbdbench.report.leaderboard import generate, stale_files
+    from dbdbench.report.leaderboard_build import generate, stale_files
     from dbdbench.submissions import check_tree
 
     if rescore:

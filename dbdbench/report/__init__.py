@@ -13,9 +13,9 @@ from typing import Any
 
 _EXPORTS = {
     "make_table": "tables",
-    "build_grid": "tables",
-    "rank_marks": "tables",
-    "display_ranks": "tables",
+    "build_grid": "grid",
+    "rank_marks": "marks",
+    "display_ranks": "marks",
     "to_frame": "tables",
     "render_table": "tables",
     "TableStyle": "tables",

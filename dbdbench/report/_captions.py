@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from dbdbench.metrics.info import METRICS
 
 if TYPE_CHECKING:
-    from dbdbench.report.tables import ScoreGrid
+    from dbdbench.report.grid import ScoreGrid
 
 CAPTION_STYLES = ("short", "full")
 MARK_LEGENDS = {0: "", 1: "Best in bold (compared as printed); ",

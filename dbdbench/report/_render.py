@@ -1,4 +1,4 @@
-"""LaTeX (booktabs) and Markdown writers for :class:`dbdbench.report.tables.ScoreGrid`.
+"""LaTeX (booktabs) and Markdown writers for :class:`dbdbench.report.grid.ScoreGrid`.
 
 Private: use :func:`dbdbench.report.tables.make_table` or :func:`dbdbench.report.tables.render_table`.
 Marks are data given to the writers (1 = bold, 2 = underlined): ``ScoreGrid.marks`` for best and second,
@@ -22,7 +22,7 @@ from dbdbench.metrics import METRICS
 from dbdbench.report._captions import MARK_LEGENDS, caption_text
 
 if TYPE_CHECKING:
-    from dbdbench.report.tables import Row, ScoreGrid
+    from dbdbench.report.grid import Row, ScoreGrid
 
 #: row marks for training data other than the most common one in a table
 TRAINING_MARKS = ("‡", "§", "¶")

@@ -1,7 +1,7 @@
 """The data of ``dbdbench inspect``: per-image scores, thumbnails, error maps and per-image curves of results.
 
 Every map is read and scored again exactly as ``dbdbench evaluate`` read it: by evaluate's own loader
-(:func:`dbdbench.evaluate.load_scored_pair`) with the settings recorded in the result's ``meta`` (pairing,
+(:func:`dbdbench.loading.load_scored_pair`) with the settings recorded in the result's ``meta`` (pairing,
 polarity flip, resize, and ``--rescale-maps``, ``--transpose-maps``, ``--rotate-maps``, ``--luminance``,
 ``--colormap``), then :func:`dbdbench.metrics.score_image`; each image's MAE must equal the stored one: a
 folder that is not the one the result was scored from is refused, never shown next to numbers it did not
@@ -26,8 +26,9 @@ import cv2
 import numpy as np
 
 from dbdbench.datasets import DatasetSpec, index_folder
-from dbdbench.evaluate import load_scored_pair, map_reading, sha256_file
+from dbdbench.evaluate import sha256_file
 from dbdbench.io import DEFAULT_SUFFIXES, pair_predictions, read_image
+from dbdbench.loading import load_scored_pair, map_reading
 from dbdbench.metrics import get_metric
 from dbdbench.metrics.counts import binarize, full_scale
 from dbdbench.metrics.image import score_image

@@ -35,9 +35,9 @@ MARKS_WORDS = "Best and second marks"
 
 def static_table(data: dict[str, Any]) -> str:
     """A ``<noscript>`` copy of the page's default view (its dataset and protocol) as a plain table, with the
-    same ranks and marks as the script (:func:`dbdbench.report.tables.display_ranks` and ``rank_marks``)."""
+    same ranks and marks as the script (:func:`dbdbench.report.marks.display_ranks` and ``rank_marks``)."""
     from dbdbench.report._render import marks_note
-    from dbdbench.report.tables import comparable_rows, display_ranks, rank_marks
+    from dbdbench.report.marks import comparable_rows, display_ranks, rank_marks
 
     start = [d for d in data.values() if d.get("start")]
     if not start:

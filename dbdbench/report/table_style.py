@@ -15,7 +15,7 @@ import numpy as np
 from dbdbench.report import _render
 
 if TYPE_CHECKING:
-    from dbdbench.report.tables import ScoreGrid
+    from dbdbench.report.grid import ScoreGrid
     from dbdbench.results import Result
 
 FORMATS = ("latex", "markdown", "csv")

@@ -58,7 +58,7 @@ __all__ = ["BOLD", "MARKS", "CiGrid", "build_ci_grid", "ci_caption", "ci_frame",
 
 @dataclass
 class CiGrid:
-    """A :class:`~dbdbench.report.tables.ScoreGrid` with intervals, Holm-adjusted p-values and marks.
+    """A :class:`~dbdbench.report.grid.ScoreGrid` with intervals, Holm-adjusted p-values and marks.
 
     ``low``/``high`` are NaN where a cell has no interval; ``p_holm`` is the adjusted p-value of the cell's
     method against the best tested method of the column (NaN for that method and for untested cells);
@@ -106,8 +106,8 @@ def build_ci_grid(
     """Intervals of every number that has per-image data, and the marks of every cell (module docstring).
 
     ``decimals`` is the precision the table prints: the column's best number is found as displayed, as
-    :func:`~dbdbench.report.tables.rank_marks` does without intervals. Only the comparable rows
-    (:meth:`~dbdbench.report.tables.ScoreGrid.comparable`: trained on the table's common data, or declaring
+    :func:`~dbdbench.report.marks.rank_marks` does without intervals. Only the comparable rows
+    (:meth:`~dbdbench.report.grid.ScoreGrid.comparable`: trained on the table's common data, or declaring
     none) are compared and tested; the numbers of the others are marked ``other-training``.
     """
     grid = build_grid(results, metrics, datasets=datasets)

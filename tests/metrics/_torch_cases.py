@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 
@@ -73,18 +76,27 @@ def assert_same(a, b) -> None:
     assert da == db
 
 
-def ddp_metric_worker(rank: int, world: int, port: int, out: str) -> None:
-    """``torch.multiprocessing.spawn`` target: one gloo rank scores its shard ``rank::world`` of the cases."""
+@contextmanager
+def _gloo_group(rank: int, world: int, port: int) -> Iterator[None]:
+    """One rank of a gloo process group on this machine, one thread, destroyed on leaving."""
     import os
 
     import torch.distributed as dist
-
-    from dbdbench.metrics import EvaluatorMetric
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
+        yield
+    finally:
+        dist.destroy_process_group()
+
+
+def ddp_metric_worker(rank: int, world: int, port: int, out: str) -> None:
+    """``torch.multiprocessing.spawn`` target: one gloo rank scores its shard ``rank::world`` of the cases."""
+    from dbdbench.metrics import EvaluatorMetric
+
+    with _gloo_group(rank, world, port):
         preds, gts = ddp_cases()
         for protocol in ("dbdbench", "zhao"):
             metric = EvaluatorMetric(protocol)
@@ -94,22 +106,13 @@ def ddp_metric_worker(rank: int, world: int, port: int, out: str) -> None:
                 metric.update(torch.from_numpy(np.stack([preds[k] for k in batch])),
                               torch.from_numpy(np.stack([gts[k] for k in batch])))
             metric.compute().to_json(f"{out}/{protocol}-rank{rank}.json")
-    finally:
-        dist.destroy_process_group()
 
 
 def ddp_empty_rank_worker(rank: int, world: int, port: int, out: str) -> None:
     """``spawn`` target: rank 0 scores every case, the other ranks none; then a metric that no rank feeds."""
-    import os
-
-    import torch.distributed as dist
-
     from dbdbench.metrics import EvaluatorMetric
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
-    try:
+    with _gloo_group(rank, world, port):
         preds, gts = ddp_cases()
         for protocol in ("dbdbench", "zhao"):
             metric = EvaluatorMetric(protocol)
@@ -122,8 +125,6 @@ def ddp_empty_rank_worker(rank: int, world: int, port: int, out: str) -> None:
         except ValueError as exc:
             with open(f"{out}/none-rank{rank}.txt", "w") as fh:
                 fh.write(str(exc))
-    finally:
-        dist.destroy_process_group()
 
 
 def ddp_cases() -> tuple[list[np.ndarray], list[np.ndarray]]:

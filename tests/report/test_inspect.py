@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from dbdbench.cli import main
-from dbdbench.evaluate import MAP_READING
+from dbdbench.loading import MAP_READING
 from dbdbench.metrics import list_protocols
 from dbdbench.report.inspect import FALSE_BLUR, MISSED_BLUR, error_map
 

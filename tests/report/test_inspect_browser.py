@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 from pathlib import Path
 
-import cv2
 import pytest
+from _browser import chromium
+from _hifst_blurred import score_hifst_and_blurred
 from click.testing import CliRunner
 
 from dbdbench.cli import main
@@ -26,32 +26,11 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 N_BOOT = 1000
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("chromium not installed (apt-get install -y chromium); the browser test needs a real browser")
-
-
 @pytest.fixture(scope="module")
 def page_files(shared_data, tmp_path_factory):
     """a.json (HiFST maps), b.json (blurred copy, sigma 4 px), their compare JSON and the inspect page."""
-    from dbdbench.datasets import read_split
-
     tmp = tmp_path_factory.mktemp("inspect_browser")
-    (tmp / "root" / "CUHK").mkdir(parents=True)
-    (tmp / "root" / "CUHK" / "gt").symlink_to(shared_data / "cuhk" / "gt")
-    (tmp / "root" / "CUHK" / "image").symlink_to(shared_data / "cuhk" / "images")
-    (tmp / "blurred").mkdir()
-    maps = shared_data / "hifst" / "cuhk_maps"
-    for stem in read_split("CUHK-TE-1"):
-        name = f"{stem}_HiFSTBlurMap.png"
-        cv2.imwrite(str(tmp / "blurred" / name), cv2.GaussianBlur(cv2.imread(str(maps / name), 0), (0, 0), 4))
-    for label, folder in (("a", maps), ("b", tmp / "blurred")):
-        res = CliRunner().invoke(main, ["evaluate", str(folder), "-d", "CUHK-TE-1", "--pred-white", "sharp",
-                                        "--data-root", str(tmp / "root"), "--json", str(tmp / f"{label}.json"), "-q"])
-        assert res.exit_code == 0, res.output
+    maps = score_hifst_and_blurred(shared_data, tmp, images=True)
     common = [str(tmp / "a.json"), str(tmp / "b.json"), "--n-boot", str(N_BOOT)]
     res = CliRunner().invoke(main, ["compare", *common, "--json", str(tmp / "cmp.json")])
     assert res.exit_code == 0, res.output
@@ -63,7 +42,7 @@ def page_files(shared_data, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    exe = _chromium()
+    exe = chromium()
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install playwright)")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=exe, args=ARGS)

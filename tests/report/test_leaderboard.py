@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from dbdbench.cli import main
-from dbdbench.report.leaderboard import collect_rows, generate, grouped, stale_files
+from dbdbench.report.leaderboard import collect_rows, grouped
+from dbdbench.report.leaderboard_build import generate, stale_files
 
 ROOT = Path(__file__).resolve().parents[2]
 

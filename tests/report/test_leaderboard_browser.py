@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _browser import chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "reports" / "index.html"
@@ -28,14 +29,6 @@ ARTIFACTS = Path(os.environ.get("DBDBENCH_ARTIFACTS", ROOT / "build" / "test-art
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--remote-debugging-pipe"]
-
-
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("chromium not installed (apt-get install -y chromium); the browser test needs a real browser")
 
 
 def _bash() -> str:
@@ -126,7 +119,7 @@ class PipeBrowser:
 def page(tmp_path_factory: pytest.TempPathFactory):
     if not PAGE.is_file():
         pytest.fail(f"{PAGE} is missing; run `dbdbench leaderboard`")
-    browser = PipeBrowser(_chromium(), tmp_path_factory.mktemp("chromium-profile"))
+    browser = PipeBrowser(chromium(), tmp_path_factory.mktemp("chromium-profile"))
     try:
         target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
