@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -127,13 +128,20 @@ def load_scored_pair(pred: str | os.PathLike, gt: str | os.PathLike, meta: Mappi
     white = pred_white or meta.get("pred_white")
     if white not in POLARITIES:
         raise ValueError(f"{where}: no map polarity (meta.pred_white); pass it")
+    args = reading_arguments(reading)
+    job = Job(stem or Path(gt).stem, Path(pred), Path(gt), white == SHARP, gt_white == SHARP,
+              meta.get("resize", "bilinear"), args["luminance"], args["checks"], gt_cache, args["colormap"])
+    return load_pair(job)
+
+
+def reading_arguments(reading: Mapping) -> dict[str, Any]:
+    """The ``checks``, ``luminance`` and ``colormap`` arguments of :func:`dbdbench.evaluate.evaluate_folder`
+    (and of a :class:`Job`) that read maps with the options of a :func:`map_reading` record."""
     rotate, colormap = reading["rotate_maps"], reading["colormap"]
     checks = Checks(rescale_maps=bool(reading["rescale_maps"]), transpose_maps=bool(reading["transpose_maps"]),
                     rotate_maps=None if rotate is None else str(rotate))  # fmt: skip
-    job = Job(stem or Path(gt).stem, Path(pred), Path(gt), white == SHARP, gt_white == SHARP,
-               meta.get("resize", "bilinear"), bool(reading["luminance"]), checks, gt_cache,
-               None if colormap is None else str(colormap))  # fmt: skip
-    return load_pair(job)
+    return {"checks": checks, "luminance": bool(reading["luminance"]),
+            "colormap": None if colormap is None else str(colormap)}  # fmt: skip
 
 
 def prefetched(jobs: Sequence[Job], depth: int = 4):

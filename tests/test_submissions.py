@@ -296,7 +296,7 @@ def test_reproduction_compares_scores_and_notes_absent_maps(tmp_path: Path, monk
 
 
 def test_map_reading_values_cover_every_option() -> None:
-    from dbdbench.evaluate import MAP_READING
+    from dbdbench.loading import MAP_READING
 
     assert set(schema.MAP_READING_VALUES) == set(MAP_READING)
     assert schema.check_map_reading({"map_reading": dict(MAP_READING)}, "result") == MAP_READING

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dbdbench.evaluate import evaluate_folder
-from dbdbench.findings import Checks
+from dbdbench.loading import reading_arguments as loading_arguments
 from dbdbench.submissions.load import Problem, load_submissions, read_json_strict, split_result_stem
 from dbdbench.submissions.schema import bare_paths, check_map_reading
 
@@ -27,10 +27,7 @@ def reading_arguments(meta: dict[str, Any], where: str) -> dict[str, Any]:
         A ``ValueError`` naming ``where``: an unknown option or value, or options used but not recorded
         (:func:`dbdbench.submissions.schema.check_map_reading`).
     """
-    reading = check_map_reading(meta, where)
-    checks = Checks(rescale_maps=reading["rescale_maps"], transpose_maps=reading["transpose_maps"],
-                    rotate_maps=reading["rotate_maps"])  # fmt: skip
-    return {"checks": checks, "luminance": reading["luminance"], "colormap": reading["colormap"]}
+    return loading_arguments(check_map_reading(meta, where))
 
 
 def check_reproduction(root: str | Path, maps_root: str | Path | None, data_root: str | Path | None = None,

@@ -286,7 +286,7 @@ def check_map_reading(meta: dict[str, Any], where: str) -> dict[str, Any]:
     SchemaError
         An unknown option, an invalid value, ``luminance`` with ``colormap``, or options used but not recorded.
     """
-    from dbdbench.evaluate import map_reading  # lazily: this module imports nothing heavy
+    from dbdbench.loading import map_reading  # lazily: this module imports nothing heavy
 
     try:
         reading = map_reading(meta, where)
