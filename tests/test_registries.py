@@ -6,7 +6,10 @@ from __future__ import annotations
 import ast
 import csv
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -74,13 +77,18 @@ def _write_maps(folder: Path, masks, noise: float, seed: int) -> dict[str, np.nd
 
 @pytest.fixture
 def registered(tmp_path: Path):
-    """One metric, one protocol and one dataset added as a contributor would, removed afterwards."""
+    """One metric, one protocol and one dataset added as a contributor would, removed afterwards.
+
+    Their names (and the net's below) start with "toy", so that a contributor who follows a recipe of
+    CONTRIBUTING.md in the repository itself does not collide with them.
+    """
     metric = register_metric(MetricInfo(
-        "bin_bacc", "BAcc", True, "balanced accuracy at the fixed threshold, mean over images",
+        "toyreg_bacc", "BAcc", True, "balanced accuracy at the fixed threshold, mean over images",
         per_image=balanced_accuracy, row=True, threshold="binary", latex="BAcc", reference="Brodersen et al. 2010"))
     proto = register_protocol(Protocol(
         name="toyproto", description="a protocol added at runtime", source="tests/test_registries.py",
-        metrics=("mae", "max_f", "bin_bacc"), primary="bin_bacc", headline="bin_bacc", columns=("bin_bacc", "mae")))
+        metrics=("mae", "max_f", "toyreg_bacc"), primary="toyreg_bacc", headline="toyreg_bacc",
+        columns=("toyreg_bacc", "mae")))
     masks = _write_dataset(tmp_path / "data")
     spec = register_dataset(DatasetSpec("TOY-REG", "TOY-REG", folder="TOY-REG", n_images=N_IMAGES, gt_white="blur"))
     try:
@@ -110,31 +118,31 @@ def test_a_registered_metric_protocol_and_dataset_reach_every_consumer(registere
     result = json.loads((tmp_path / "good.json").read_text())
     expected = [reference_bacc(maps["good"][row["name"]], gts[row["name"]]) for row in result["per_image"]]
     # Evaluator results and the per-image rows and CSV
-    assert result["scores"]["bin_bacc"] == pytest.approx(np.mean(expected), abs=1e-12)
-    assert [row["bin_bacc"] for row in result["per_image"]] == pytest.approx(expected, abs=1e-12)
+    assert result["scores"]["toyreg_bacc"] == pytest.approx(np.mean(expected), abs=1e-12)
+    assert [row["toyreg_bacc"] for row in result["per_image"]] == pytest.approx(expected, abs=1e-12)
     with open(tmp_path / "good.csv", newline="") as fh:
-        assert [float(r["bin_bacc"]) for r in csv.DictReader(fh)] == pytest.approx(expected, abs=1e-12)
+        assert [float(r["toyreg_bacc"]) for r in csv.DictReader(fh)] == pytest.approx(expected, abs=1e-12)
     # evaluate --ci recomputes it on resamples of images
-    low, high = result["meta"]["ci"]["intervals"]["bin_bacc"]
-    assert low <= result["scores"]["bin_bacc"] <= high and low < high
+    low, high = result["meta"]["ci"]["intervals"]["toyreg_bacc"]
+    assert low <= result["scores"]["toyreg_bacc"] <= high and low < high
     # the table shows the protocol's default columns, with the metric's label
     table = _cli("table", tmp_path / "good.json", tmp_path / "poor.json", "--format", "markdown")
     assert "BAcc" in table and "max F" not in table
     # compare: paired statistics of the new score
-    _cli("compare", tmp_path / "poor.json", tmp_path / "good.json", "--metrics", "bin_bacc",
+    _cli("compare", tmp_path / "poor.json", tmp_path / "good.json", "--metrics", "toyreg_bacc",
          "--json", tmp_path / "c.json")
-    assert "bin_bacc" in (tmp_path / "c.json").read_text()
+    assert "toyreg_bacc" in (tmp_path / "c.json").read_text()
     # the numpy and torch evaluators agree on it
     ev = Evaluator(proto)
     for stem, gt in masks:
         ev.update(maps["good"][stem], gt > 0, name=stem)
-    assert ev.compute().scores["bin_bacc"] == result["scores"]["bin_bacc"]
+    assert ev.compute().scores["toyreg_bacc"] == result["scores"]["toyreg_bacc"]
     torch = pytest.importorskip("torch")
     from dbdbench.metrics import TorchEvaluator
 
     tev = TorchEvaluator(proto)
     tev.update([torch.from_numpy(maps["good"][s]) for s, _ in masks], [torch.from_numpy(g > 0) for _, g in masks])
-    assert tev.compute().scores["bin_bacc"] == result["scores"]["bin_bacc"]
+    assert tev.compute().scores["toyreg_bacc"] == result["scores"]["toyreg_bacc"]
 
 
 def test_a_registered_model_trains_and_predicts_with_its_own_defaults(registered, tmp_path: Path):
@@ -145,7 +153,7 @@ def test_a_registered_model_trains_and_predicts_with_its_own_defaults(registered
     from baselines.nets.recipe import TrainRecipe
     from baselines.train import TrainConfig, train
 
-    class TinyNet(nn.Module):
+    class ToyRegNet(nn.Module):
         recipe = TrainRecipe(optimizer="adam", iterations=2, batch_size=2, input_size=16, augment=(),
                              source="tests/test_registries.py")
 
@@ -160,28 +168,43 @@ def test_a_registered_model_trains_and_predicts_with_its_own_defaults(registered
         def loss(self, outputs, target):
             return nn.functional.binary_cross_entropy_with_logits(outputs[0], target)
 
-    def tinynet(pretrained=False, **kwargs):
+    def toyregnet(pretrained=False, **kwargs):
         """No ImageNet trunk: the config says so, and training starts from random weights by default."""
-        model = TinyNet()
+        model = ToyRegNet()
         if pretrained not in (False, None):
             model.load_state_dict(torch.load(pretrained, map_location="cpu", weights_only=True)["model"])
         return model
 
-    register_model(recipe=TinyNet.recipe, pretrained=False)(tinynet)
+    register_model(recipe=ToyRegNet.recipe, pretrained=False)(toyregnet)
     try:
-        assert "tinynet" in list_models(predicts=True) and model_config("tinynet").pretrained is False
+        assert "toyregnet" in list_models(predicts=True) and model_config("toyregnet").pretrained is False
         out = tmp_path / "run"
-        train(TrainConfig("tinynet", "TOY-REG", out=out, data_root=tmp_path / "data", device="cpu", workers=0,
+        train(TrainConfig("toyregnet", "TOY-REG", out=out, data_root=tmp_path / "data", device="cpu", workers=0,
                           progress=False, val_set="TOY-REG", val_protocol="toyproto", val_every=1))
-        assert json.loads((out / "val_log.jsonl").read_text().splitlines()[-1])["metric"] == "bin_bacc"
-        _cli("predict", "--method", "tinynet", "--weights", out / "last.pt", "--dataset", "TOY-REG", "--data-root",
+        assert json.loads((out / "val_log.jsonl").read_text().splitlines()[-1])["metric"] == "toyreg_bacc"
+        _cli("predict", "--method", "toyregnet", "--weights", out / "last.pt", "--dataset", "TOY-REG", "--data-root",
              tmp_path / "data", "--out", tmp_path / "maps", "--device", "cpu", "--no-progress")
         assert len(list((tmp_path / "maps").glob("*.png"))) == N_IMAGES
         _cli("evaluate", tmp_path / "maps", "-d", "TOY-REG", "-p", "toyproto", "--data-root", tmp_path / "data", "-q")
         bad = CliRunner().invoke(main, ["predict", "--method", "nonet", str(tmp_path), "--out", str(tmp_path / "x")])
-        assert bad.exit_code == 2 and "tinynet" in bad.output
+        assert bad.exit_code == 2 and "toyregnet" in bad.output
     finally:
-        unregister_model("tinynet")
+        unregister_model("toyregnet")
+
+
+def test_registering_the_name_of_a_net_file_is_refused_at_once_naming_its_module():
+    """A net registered at runtime before the models were listed still collides with a net file of
+    ``baselines/nets/`` at its own registration, not later in whatever lists the models."""
+    pytest.importorskip("torch")
+    code = ("from baselines.nets import register_model\n"
+            "from baselines.nets.recipe import TrainRecipe\n"
+            "def dpn(pretrained=False): pass\n"
+            "register_model(recipe=TrainRecipe())(dpn)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT,
+                         timeout=300)
+    assert res.returncode != 0
+    assert "model 'dpn' is already registered (by baselines.nets.dpn)" in res.stderr
 
 
 # ------------------------------------------------------------------------------ lists outside registries

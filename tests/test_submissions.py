@@ -155,7 +155,9 @@ def test_rejects_rescored_result_missing_protocol_metrics(tmp_path: Path) -> Non
     res = _result(meta={"kind": "rescored", "pred_dir": "toy_maps", "pred_white": "blur",
                         "files_sha256": {"a.png": "0" * 64}})
     make_entry(tmp_path, meta=meta, results={"CUHK-TE-1": res})
-    assert "missing metric(s) ['bin_iou', 'bin_iou_pooled']" in _messages(tmp_path)
+    message = _messages(tmp_path)
+    assert "missing metric(s) ['bin_iou', 'bin_iou_pooled']" in message
+    assert "dbdbench leaderboard --rescore" in message  # the fix, e.g. after a metric joined the protocol
 
 
 # ------------------------------------------------------------------------------------- curve-only entries

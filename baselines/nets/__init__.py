@@ -90,13 +90,18 @@ def register_model(*, recipe: TrainRecipe, name: str | None = None, overwrite: b
     """Decorator: register ``factory`` under ``name`` (default: the function's name) with its default config.
 
     ``config`` holds the other :class:`ModelConfig` fields. Raises ``ValueError`` for a name already taken
-    (unless ``overwrite``).
+    (unless ``overwrite``), naming the module that took it. A registration from outside this package (a
+    plug-in, a test) first imports the package's nets, so that it collides with a net file here and now, not
+    when the models are next listed.
     """
 
     def decorate(factory: Callable[..., Any]) -> Callable[..., Any]:
+        if not factory.__module__.startswith(f"{__name__}."):
+            _discover()
         key = canonical_name(name or factory.__name__)
         if key in MODELS and not overwrite:
-            raise ValueError(f"model {key!r} is already registered; pass overwrite=True to replace it")
+            raise ValueError(f"model {key!r} is already registered (by {MODELS[key].factory.__module__}); "
+                             "choose another name or pass overwrite=True to replace it")
         MODELS[key] = ModelConfig(key, factory, recipe, **config)
         return factory
 

@@ -374,7 +374,9 @@ def _check_scores(scores: dict[str, Any], protocol: str, kind: str, metric_table
         raise SchemaError(f"metric(s) {sorted(set(scores) - allowed)} are not part of protocol {protocol!r} "
                           f"({sorted(allowed)})")
     if required - set(scores):
-        raise SchemaError(f"missing metric(s) {sorted(required - set(scores))} of protocol {protocol!r}")
+        raise SchemaError(f"missing metric(s) {sorted(required - set(scores))} of protocol {protocol!r}; a "
+                          "re-scored result carries every metric its protocol reports: re-score it from its maps "
+                          "(dbdbench leaderboard --rescore --maps-root MAPS)")
     for key, value in scores.items():
         if not _in_unit(value):
             raise SchemaError(f"score {key} = {value!r} is outside [0, 1]")
