@@ -177,7 +177,11 @@ def _entry(path: Path, folder: CacheFolder) -> Path | None:
 def read_gt(path: str | os.PathLike, folder: CacheFolder = FROM_ENV) -> np.ndarray:
     """Read a GT file like ``read_map(path, luminance=True)``, through the cache."""
     path = Path(path)
-    target = _entry(path, folder)
+    return _read_through(path, _entry(path, folder))
+
+
+def _read_through(path: Path, target: Path | None) -> np.ndarray:
+    """:func:`read_gt` with the cache entry ``target`` already located (None: no cache)."""
     if target is None:
         return read_map(path, luminance=True)
     try:
@@ -208,7 +212,7 @@ def gt_digests(path: str | os.PathLike, *, from_source: bool = False, folder: Ca
     except (OSError, struct.error):
         fields = None
     if fields is None or not _check_header(fields):
-        return mask_digests(read_gt(path, folder))  # decodes and writes the entry
+        return mask_digests(_read_through(Path(path), target))  # decodes and writes the entry
     _touch(target)
     _, h, w, *_, white, black = fields
     if white == _NO_DIGEST:
