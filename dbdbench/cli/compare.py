@@ -29,26 +29,6 @@ def _format(diffs: dict, level: float) -> list[str]:
     return lines
 
 
-def compared_keys(a, b, metrics: str | None) -> tuple[list[str] | None, str]:
-    """The score keys ``compare`` compares (None: every score both hold) and a note when some are left out.
-
-    Without ``metrics`` and without the per-image counts files of both results, only the scores that are
-    per-image means can be compared (:func:`dbdbench.stats.samples.row_means`).
-    """
-    from dbdbench.stats.samples import row_means
-    from dbdbench.stats.sidecar import has_counts
-
-    keys = [k.strip() for k in metrics.split(",") if k.strip()] if metrics else None
-    note = ""
-    if keys is None and not (has_counts(a) and has_counts(b)):
-        keys = [k for k in a.scores if k in b.scores and k in row_means()]
-        skipped = [k for k in a.scores if k in b.scores and k not in keys]
-        if skipped:
-            note = (f"{', '.join(skipped)} need the per-image counts files of both results (written by "
-                    "dbdbench evaluate --json); comparing the per-image means only")
-    return keys, note
-
-
 def _grid(a, b, worst, out, maps_a, maps_b, data_root) -> None:
     from dbdbench.datasets import get_dataset, index_folder
     from dbdbench.report.qualitative import plot_qualitative
@@ -104,7 +84,7 @@ def compare(result_a, result_b, metrics, json_out, n_boot, seed, level, worst, w
       dbdbench compare a.json b.json --worst 8 --grid worst.pdf --maps-a maps_a/ --maps-b maps_b/
     """
     from dbdbench.results import load_result
-    from dbdbench.stats.compare import compare_results, comparison_dict, worst_images
+    from dbdbench.stats.compare import compare_results, compared_keys, comparison_dict, worst_images
     from dbdbench.stats.intervals import protocol_of
 
     if grid and not worst:

@@ -28,9 +28,8 @@ def _given(overrides: dict[str, str], tag: str, res, path: Path) -> str | None:
 
 def _comparisons(results, metrics, n_boot, seed, level) -> list[dict]:
     """``compare`` of every later result against the first, computed by the library function compare uses."""
-    from dbdbench.cli.compare import compared_keys
     from dbdbench.metrics import get_metric
-    from dbdbench.stats.compare import compare_results
+    from dbdbench.stats.compare import compare_results, compared_keys
     from dbdbench.stats.intervals import protocol_of
 
     out = []

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dbdbench.report.naming import slug
 from dbdbench.submissions import REPORTED_PROTOCOLS, load_submissions
 
 KIND_LABEL = {"reported": "reported", "rescored": "re-scored"}
@@ -244,11 +245,6 @@ def latex_tables(groups: dict[str, dict[str, list[Row]]]) -> dict[str, str]:
         text = "".join(f"% warning: {w.message}\n" for w in caught) + text
         out[f"{slug(protocol)}.tex"] = text if text.endswith("\n") else text + "\n"
     return out
-
-
-def slug(name: str) -> str:
-    """A file-name-safe form of a protocol or dataset name (``reported:x`` -> ``reported-x``)."""
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
 
 
 def write_plots(groups: dict[str, dict[str, list[Row]]], out_dir: Path) -> list[str]:

@@ -85,8 +85,9 @@ def markdown_dataset(dataset: str, by_protocol: dict[str, list[Row]], decimals: 
         for r, rank, vals in zip(rows, ranks(rows, protocol, decimals), _md_values(rows, cols, decimals),
                                  strict=True):
             method = f"{r.method} ({r.venue} {r.year})"
-            if warnings_of(r):
-                notes += [f"- ⚠ {r.method}: {w}" for w in warnings_of(r)]
+            recorded = warnings_of(r)
+            if recorded:
+                notes += [f"- ⚠ {r.method}: {w}" for w in recorded]
                 method += " ⚠"
             kind = KIND_LABEL[r.kind] + (", curve only" if curve_only(r) else "")
             source = f"[{r.source}]({r.source_url})" if r.source_url else r.source
@@ -100,8 +101,9 @@ def markdown_dataset(dataset: str, by_protocol: dict[str, list[Row]], decimals: 
             lines += ["", "*curve only*: published curves without scalar scores; they are drawn in the figures of "
                           "`reports/figures/` and on the page, and ranked by the max F that dbdbench computes from "
                           "the published points, marked (curve)."]
-        if training_note(rows, "Bold and underline"):
-            lines += ["", training_note(rows, "Bold and underline")]
+        note = training_note(rows, "Bold and underline")
+        if note:
+            lines += ["", note]
         if notes:
             lines += ["", "Warnings recorded with the results:", *notes]
         for curve in CURVE_KINDS:

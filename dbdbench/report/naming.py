@@ -89,3 +89,8 @@ def display(name: str | None, names: Mapping[str, str] | None) -> str | None:
     if name is None or not names:
         return name
     return names.get(name, name)
+
+
+def slug(name: str) -> str:
+    """A file-name-safe form of a protocol or dataset name (``reported:x`` -> ``reported-x``)."""
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name)

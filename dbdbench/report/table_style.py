@@ -64,8 +64,9 @@ class TableStyle:
         """The style of one table of several (one per protocol): its label gets ``-<protocol>``."""
         if not several or not self.label:
             return self
-        slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in protocol)
-        return dataclasses.replace(self, label=f"{self.label}-{slug}")
+        from dbdbench.report.naming import slug
+
+        return dataclasses.replace(self, label=f"{self.label}-{slug(protocol)}")
 
 
 def by_protocol(results: Sequence[Result]) -> dict[str, list[Result]]:

@@ -71,6 +71,23 @@ def _name(res: Result) -> str:
     return str(res.source) if res.source is not None else str(res.method)
 
 
+def compared_keys(a: Result, b: Result, metrics: str | None) -> tuple[list[str] | None, str]:
+    """The score keys ``compare`` compares (None: every score both hold) and a note when some are left out.
+
+    Without ``metrics`` and without the per-image counts files of both results, only the scores that are
+    per-image means can be compared (:func:`dbdbench.stats.samples.row_means`).
+    """
+    keys = [k.strip() for k in metrics.split(",") if k.strip()] if metrics else None
+    note = ""
+    if keys is None and not (has_counts(a) and has_counts(b)):
+        keys = [k for k in a.scores if k in b.scores and k in row_means()]
+        skipped = [k for k in a.scores if k in b.scores and k not in keys]
+        if skipped:
+            note = (f"{', '.join(skipped)} need the per-image counts files of both results (written by "
+                    "dbdbench evaluate --json); comparing the per-image means only")
+    return keys, note
+
+
 def result_data(res: Result, keys: Sequence[str], proto: Protocol) -> dict[str, ScoreData]:
     """Per-image data of ``keys``: from the counts file when there is one, else from the per-image rows.
 
@@ -202,7 +219,12 @@ def score_intervals(
     score's interval does not depend on which other scores are asked for.
     """
     keys = list(res.scores) if keys is None else list(keys)
-    data = result_data(res, keys, proto)
+    return data_intervals(result_data(res, keys, proto), keys, n_resamples=n_resamples, level=level, seed=seed)
+
+
+def data_intervals(data: dict[str, ScoreData], keys: Sequence[str], *, n_resamples: int = 10_000,
+                   level: float = 0.95, seed: int = 0) -> dict[str, tuple[float, float]]:
+    """:func:`score_intervals` of per-image data already read (:func:`result_data`)."""
     opts: dict[str, Any] = {"n_resamples": n_resamples, "level": level, "seed": seed}
     out: dict[str, Any] = {}
     for method in sorted({score_method(d) for d in data.values()}):

@@ -38,11 +38,12 @@ def add_intervals(res: Result, *, n_resamples: int = 10_000, level: float = 0.95
     null where a score is undefined). Each score is recomputed on every resample as the protocol computes
     it, Zhao et al.'s ``totalNum`` divisor included.
     """
-    from dbdbench.stats.compare import result_data, score_intervals, score_method
+    from dbdbench.stats.compare import data_intervals, result_data, score_method
 
-    proto = protocol_of(res)
-    intervals = score_intervals(res, proto, n_resamples=n_resamples, level=level, seed=seed)
-    methods = {k: score_method(d) for k, d in result_data(res, list(intervals), proto).items()}
+    keys = list(res.scores)
+    data = result_data(res, keys, protocol_of(res))  # the counts file is read and checked once
+    intervals = data_intervals(data, keys, n_resamples=n_resamples, level=level, seed=seed)
+    methods = {k: score_method(d) for k, d in data.items()}
     entry = {
         "level": level,
         "n_resamples": n_resamples,

@@ -14,7 +14,7 @@ from typing import Any
 from dbdbench.evaluate import evaluate_folder
 from dbdbench.loading import reading_arguments as loading_arguments
 from dbdbench.submissions.load import Problem, load_submissions, read_json_strict, split_result_stem
-from dbdbench.submissions.schema import bare_paths, check_map_reading
+from dbdbench.submissions.schema import bare_warnings, check_map_reading
 
 
 def reading_arguments(meta: dict[str, Any], where: str) -> dict[str, Any]:
@@ -134,7 +134,7 @@ def rescore_entries(root: str | Path, maps_root: str | Path, data_root: str | Pa
             result.meta = {"kind": "rescored", "pred_dir": folder.name, "pred_white": pred_white,
                            "files_sha256": old.get("files_sha256", {}), "map_reading": old["map_reading"]}
             if old.get("warnings"):  # what the sanity stage found stays with the numbers it concerns (no paths)
-                result.meta["warnings"] = [{k: bare_paths(v) for k, v in w.items()} for w in old["warnings"]]
+                result.meta["warnings"] = bare_warnings(old["warnings"])
             result.to_json(entry_dir / f"{stem}.json")
             lines.append(f"{entry_dir.name}/{stem}.json: " + ", ".join(
                 f"{k} {v:.4f}" for k, v in sorted(result.scores.items())))

@@ -118,6 +118,11 @@ def bare_paths(value: Any) -> Any:
     return _ABSOLUTE.sub(cut, value)
 
 
+def bare_warnings(warnings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Recorded warnings (``{"code", "message", "files"}``) with :func:`bare_paths` applied to each value."""
+    return [{k: bare_paths(v) for k, v in w.items()} for w in warnings]
+
+
 def scan_strings(obj: Any, where: str = "") -> None:
     """Raise :class:`SchemaError` for the first key or string value anywhere in ``obj`` that is unsafe."""
     if isinstance(obj, str):

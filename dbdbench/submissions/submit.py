@@ -26,7 +26,7 @@ from dbdbench.submissions.schema import (
     META_SCHEMA,
     META_VERSION,
     SchemaError,
-    bare_paths,
+    bare_warnings,
     check_fields,
     check_map_reading,
     unsafe_path_reason,
@@ -78,7 +78,7 @@ def rescored_files(results: list[Result], name: str) -> dict[str, dict[str, Any]
         data = res.to_dict()
         data["meta"] = {"kind": "rescored"} | {k: res.meta[k] for k in KEPT_META if res.meta.get(k)}
         if "warnings" in data["meta"]:
-            data["meta"]["warnings"] = [{k: bare_paths(v) for k, v in w.items()} for w in data["meta"]["warnings"]]
+            data["meta"]["warnings"] = bare_warnings(data["meta"]["warnings"])
         # every option, checked (a result written before they were recorded: the defaults, unless its
         # warnings show one was used); re-scoring reads the maps with them
         data["meta"]["map_reading"] = check_map_reading(res.meta, str(where))
