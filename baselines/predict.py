@@ -68,9 +68,16 @@ def list_methods() -> list[str]:
 
 
 def canonical(method: str) -> str:
-    key = method.lower().replace("-", "").replace("²", "2")
-    if key not in list_methods():
-        raise KeyError(f"unknown method {method!r}; valid: {', '.join(list_methods())}")
+    """The registered name of ``method`` (:func:`baselines.nets.canonical_name`); a hand-crafted method is
+    found without importing the nets (and torch)."""
+    from baselines.nets import canonical_name
+
+    key = canonical_name(method)
+    if key in HANDCRAFTED:
+        return key
+    valid = list_methods()
+    if key not in valid:
+        raise KeyError(f"unknown method {method!r}; valid: {', '.join(valid)}")
     return key
 
 
@@ -126,8 +133,14 @@ def prepare_output(out: str | os.PathLike, method: str, pred_white: str, overwri
 
 
 def split_pending(images: Mapping[str, Path], out: Path, overwrite: bool) -> tuple[dict[str, Path], list[str]]:
-    """(photos still to do, stems whose ``<out>/<stem>.png`` exists and is kept)."""
+    """(photos still to do, stems whose ``<out>/<stem>.png`` exists and is kept).
+
+    With ``overwrite`` the existing maps are deleted first, so that a run stopped half-way never leaves the
+    previous maps beside a ``meta.json`` that describes the new ones; call it before :func:`prepare_output`.
+    """
     if overwrite:
+        for s in images:
+            (out / f"{s}.png").unlink(missing_ok=True)
         return dict(images), []
     done = [s for s in images if (out / f"{s}.png").is_file()]
     return {s: p for s, p in images.items() if s not in set(done)}, done
@@ -157,8 +170,8 @@ def predict_handcrafted(method: str, images: Mapping[str, Path], out: str | os.P
     method = canonical(method)
     if method not in HANDCRAFTED:
         raise ValueError(f"{method!r} is not a hand-crafted method ({', '.join(HANDCRAFTED)})")
+    todo, skipped = split_pending(images, Path(out), overwrite)
     out = prepare_output(out, method, "sharp", overwrite)
-    todo, skipped = split_pending(images, out, overwrite)
     report = PredictReport(out, skipped=skipped)
     tasks = (delayed(_run_handcrafted)(method, p, out / f"{s}.png") for s, p in todo.items())
     with _progress(len(todo), progress, method) as bar:
@@ -343,9 +356,9 @@ def predict_net(method: str, images: dict[str, Path], out: str | os.PathLike, we
     pipe = resolve_pipeline(method, stored, model.recipe.input_size, **overrides)
     dev = _device(device)
     model.eval().to(dev)
+    todo, skipped = split_pending(images, Path(out), overwrite)
     out = prepare_output(out, method, pipe.pred_white, overwrite, weights=Path(weights).name,
                          weights_sha256=sha256_file(Path(weights)), pipeline=pipe.to_dict())
-    todo, skipped = split_pending(images, out, overwrite)
     report = PredictReport(out, skipped=skipped)
     mode = {"mode": "bilinear", "align_corners": False} if pipe.upsample == "bilinear" else {"mode": "nearest"}
     with _progress(len(todo), progress, method) as bar, torch.inference_mode():

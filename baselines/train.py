@@ -151,7 +151,10 @@ def effective_recipe(recipe: TrainRecipe, cfg: TrainConfig) -> TrainRecipe:
 
 
 def canonical_method(name: str) -> str:
-    return name.lower().replace("-", "").replace("²", "2")
+    """:func:`baselines.nets.canonical_name` (``"BR²Net"`` -> ``"br2net"``)."""
+    from baselines.nets import canonical_name
+
+    return canonical_name(name)
 
 
 def param_groups(model: nn.Module, recipe: TrainRecipe, method: str) -> list[dict]:

@@ -17,7 +17,7 @@ from torchvision.transforms import Normalize  # noqa: E402
 
 from baselines.checkpoint import save_checkpoint  # noqa: E402
 from baselines.nets import create_model  # noqa: E402
-from baselines.predict import collect_images, predict_handcrafted, predict_net  # noqa: E402
+from baselines.predict import collect_images, predict_handcrafted, predict_net, split_pending  # noqa: E402
 from dbdbench.io import read_image, read_map  # noqa: E402
 
 PHOTOS = ("out_of_focus0080.JPG", "out_of_focus0088.JPG")
@@ -213,3 +213,19 @@ def test_authors_checkpoints_fill_the_whole_net_and_are_accepted(method: str, tm
     assert pipe is None  # not a trainer checkpoint: the caller applies the authors' pipeline
     state = model.state_dict()
     assert all(torch.equal(state[new], authors[old]) for new, old in names.items())
+
+
+def test_overwrite_removes_the_previous_maps_before_the_new_meta_is_written(tmp_path):
+    """A run with --overwrite stopped half-way must not leave the previous maps beside the new meta.json."""
+    out = tmp_path / "maps"
+    out.mkdir()
+    images = {s: tmp_path / f"{s}.jpg" for s in ("a", "b", "c")}
+    for s in ("a", "b"):
+        (out / f"{s}.png").write_bytes(b"old")
+    (out / "other.png").write_bytes(b"not an image of this run")
+    todo, kept = split_pending(images, out, overwrite=True)
+    assert list(todo) == ["a", "b", "c"] and kept == []
+    assert sorted(p.name for p in out.iterdir()) == ["other.png"]
+    (out / "a.png").write_bytes(b"old")
+    todo, kept = split_pending(images, out, overwrite=False)  # without --overwrite nothing is removed
+    assert list(todo) == ["b", "c"] and kept == ["a"] and (out / "a.png").read_bytes() == b"old"
