@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -144,21 +145,21 @@ def _run(jobs: list[Job], proto: Protocol, metrics: tuple[str, ...], n_jobs: int
     size = max(8, min(64, len(jobs) // (4 * n_jobs) or 8))
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
     results, findings = [], []
-    if backend == "dask":
-        for recs, found in map_in_order(_score_chunk, chunks, timeout=timeout,
-                                        on_result=lambda out: bar.update(len(out[0])), proto=proto, metrics=metrics):
-            results.extend(recs)
-            findings.extend(found)
-        bar.close()
-        return results, findings
-    from joblib import Parallel, delayed, parallel_backend
+    with ExitStack() as stack:
+        if backend == "dask":  # results in order; the bar moves as chunks finish, in any order
+            done = map_in_order(_score_chunk, chunks, timeout=timeout, on_result=lambda out: bar.update(len(out[0])),
+                                proto=proto, metrics=metrics)  # fmt: skip
+        else:
+            from joblib import Parallel, delayed, parallel_backend
 
-    with parallel_backend("loky", n_jobs=n_jobs):
-        parallel = Parallel(n_jobs=n_jobs, return_as="generator")
-        for recs, found in parallel(delayed(_score_chunk)(c, proto, metrics) for c in chunks):
+            stack.enter_context(parallel_backend("loky", n_jobs=n_jobs))
+            parallel = Parallel(n_jobs=n_jobs, return_as="generator")
+            done = parallel(delayed(_score_chunk)(c, proto, metrics) for c in chunks)
+        for recs, found in done:
             results.extend(recs)
             findings.extend(found)
-            bar.update(len(recs))
+            if backend != "dask":
+                bar.update(len(recs))
     bar.close()
     return results, findings
 
@@ -200,9 +201,10 @@ def evaluation_targets(
     """
     if not pred_dir.is_dir():
         raise EvaluationError(f"prediction folder {pred_dir} does not exist")
-    dirs = sorted(p for p in pred_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    entries = sorted(pred_dir.iterdir())
+    dirs = [p for p in entries if p.is_dir() and not p.name.startswith(".")]
     subdirs = {p.name.lower(): p for p in dirs}
-    maps_here = [p.name for p in sorted(pred_dir.iterdir()) if p.is_file() and p.suffix.lower() in MAP_EXTS]
+    maps_here = [p.name for p in entries if p.is_file() and p.suffix.lower() in MAP_EXTS]
     accepted = ambiguous_folders(pred_dir, dirs, maps_here, datasets, list_datasets(), checks)
     if not datasets:
         found = [name for name in list_datasets() if name.lower() in subdirs]
@@ -347,7 +349,7 @@ def evaluate_folder(
     rows = {row["name"]: row for row in result.per_image}
     found += review_maps([f for _, f in scored], {s: r["mae"] for s, r in rows.items()}, checks, str(pred_dir))
     scoring = result.meta.pop("warnings", [])  # the protocol's own (Evaluator.compute)
-    found += [Finding(w["code"], "warning", w["message"], tuple(w["files"])) for w in scoring]
+    found += [Finding.recorded(w) for w in scoring]
     result.meta["warnings"] = settle(found, checks)
     return result
 

@@ -93,6 +93,12 @@ class Finding:
         return {"code": self.code, "message": self.message + (f". {self.fix}" if self.fix else ""),
                 "files": list(self.files)}  # fmt: skip
 
+    @classmethod
+    def recorded(cls, warning: dict[str, Any]) -> Finding:
+        """The warning finding of a stored ``{"code", "message", "files"}`` (:meth:`as_dict`; the fix is part
+        of the stored message)."""
+        return cls(warning["code"], "warning", warning["message"], tuple(warning["files"]))
+
 
 @dataclass(frozen=True)
 class Checks:

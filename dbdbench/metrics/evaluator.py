@@ -128,7 +128,7 @@ class Evaluator:
         if found:
             meta["warnings"] = [*meta.get("warnings", []), *found]
         if self.checks.strict:
-            settle([Finding(w["code"], "warning", w["message"], tuple(w["files"])) for w in found], self.checks)
+            settle([Finding.recorded(w) for w in found], self.checks)
         return Result(
             protocol=self.protocol.name,
             protocol_settings=self.protocol.settings(),
