@@ -208,6 +208,15 @@ def truncate_log(path: Path, step: int) -> None:
     """Keep the JSON lines of ``path`` whose ``step`` is at most ``step`` (all dropped for ``step = 0``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     kept = []
-    if step and path.is_file():
-        kept = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip()] if step and path.is_file() else []
+    for i, ln in enumerate(lines, 1):
+        try:
+            row = json.loads(ln)
+        except json.JSONDecodeError:
+            if i == len(lines):  # a line cut by a kill or a full disk: written after the checkpoint's step
+                warnings.warn(f"{path}: dropped its last line, which was cut short", stacklevel=2)
+                break
+            raise ValueError(f"{path}: line {i} is not JSON; repair or remove the log to resume") from None
+        if row["step"] <= step:
+            kept.append(ln)
     path.write_text("".join(f"{ln}\n" for ln in kept))

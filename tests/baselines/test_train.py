@@ -345,3 +345,16 @@ def test_resume_continues_the_checkpoints_schedule(toy: Path, tmp_path: Path):
     ckpt = torch.load(out / "last.pt", weights_only=True)
     assert rest.step == 2 and ckpt["recipe"]["lr"] == 0.05 and tuple(ckpt["recipe"]["augment"]) == ("hflip",)
     assert ckpt["optimizer"]["param_groups"][0]["initial_lr"] == 0.05
+
+
+def test_resume_drops_a_log_line_cut_short_and_names_a_damaged_log(tmp_path):
+    from baselines.checkpoint import truncate_log
+
+    log = tmp_path / "val_log.jsonl"
+    log.write_text('{"step": 1}\n{"step": 2}\n{"step": 3}\n{"st')
+    with pytest.warns(UserWarning, match="cut short"):
+        truncate_log(log, 2)
+    assert log.read_text() == '{"step": 1}\n{"step": 2}\n'
+    log.write_text('{"step": 1}\n{"st\n{"step": 3}\n')
+    with pytest.raises(ValueError, match=r"val_log.jsonl: line 2 is not JSON"):
+        truncate_log(log, 2)
